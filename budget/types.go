@@ -1,0 +1,161 @@
+// Package budget is slogate's domain: SLI sources and presets, route
+// discovery, counter deltas in event-time minute buckets, objectives (SLO and
+// SLA), windows, burn rates, exhaustion, maintenance masks and snapshots.
+//
+// It is pure: the clock is injected, and it imports no HTTP package.
+package budget
+
+import (
+	"regexp"
+	"time"
+)
+
+// Tenant identifies a VictoriaMetrics tenant (accountID:projectID). The zero
+// value is the single-node tenant. State and synthetic series never cross
+// tenants.
+type Tenant struct {
+	AccountID uint32
+	ProjectID uint32
+}
+
+// Label is a name/value pair. In Ingest the strings may point into a pooled
+// buffer that is reused after Ingest returns: anything kept must be copied
+// with strings.Clone.
+type Label struct {
+	Name  string
+	Value string
+}
+
+// Sample is one point of a series: Timestamp in Unix milliseconds.
+type Sample struct {
+	Value     float64
+	Timestamp int64
+}
+
+// SLIKind says how a source's series turn into good and total events.
+type SLIKind uint8
+
+const (
+	// Availability: each series is a request counter with a status label;
+	// its increments are bad when the status matches Source.Bad, else good.
+	Availability SLIKind = iota
+	// Latency: the source metric is a histogram _bucket counter; increments
+	// of the bucket le=Source.LE are good, increments of le="+Inf" are total.
+	Latency
+)
+
+func (k SLIKind) String() string {
+	if k == Latency {
+		return "latency"
+	}
+	return "availability"
+}
+
+// Source describes where an SLI comes from: which series, how they map to a
+// route, and which events are bad.
+type Source struct {
+	// Name identifies the source, e.g. "ingress-nginx"; it is the value of
+	// the synthetic label `source`.
+	Name string
+	// Kind is Availability or Latency.
+	Kind SLIKind
+	// Metric is the metric name (__name__) the source reads.
+	Metric string
+	// RouteLabels are the labels whose values identify a route, in order.
+	// Series that differ only in other labels (pod, instance, method) are
+	// summed into the same route.
+	RouteLabels []string
+	// Filter holds anchored regular expressions a series' labels must match
+	// to be counted, e.g. reporter="destination" for Istio. A label that is
+	// absent matches as the empty string.
+	Filter map[string]*regexp.Regexp
+	// StatusLabel is the label holding the response status (Availability).
+	StatusLabel string
+	// Bad matches the StatusLabel values that count as bad (Availability).
+	// It is anchored: "5.." matches "503" but not "1503".
+	Bad *regexp.Regexp
+	// LE is the histogram bucket boundary of a Latency source, e.g. 0.5:
+	// requests answered within LE seconds are good.
+	LE float64
+	// MaxRoutes caps the routes per tenant this source tracks; routes over
+	// the cap are refused and counted in a self-metric. Zero means 10,000.
+	MaxRoutes int
+}
+
+// WindowKind says how a compliance window moves.
+type WindowKind uint8
+
+const (
+	// Rolling windows end at the evaluation time and have a fixed length.
+	Rolling WindowKind = iota
+	// Calendar windows start at the period boundary (month, week, quarter) in
+	// the contract's time zone and end with the period.
+	Calendar
+)
+
+// Window is an objective's compliance window.
+type Window struct {
+	Kind WindowKind
+	// Length of a rolling window, e.g. 30*24h.
+	Length time.Duration
+	// Period of a calendar window: "month", "week" (starting Monday) or
+	// "quarter".
+	Period string
+	// Location of a calendar window's boundaries.
+	Location *time.Location
+}
+
+// Objective is what a route is held to. Targets are ratios (0.999), never
+// percents.
+type Objective struct {
+	// Name is the value of the synthetic label `slo`, e.g. "availability".
+	Name string
+	// SLO is the internal objective, e.g. 0.9995.
+	SLO float64
+	// SLA is the customer's contractual objective; zero means no SLA.
+	SLA float64
+	// Window is the compliance window of both targets.
+	Window Window
+	// Contract labels (customer, contract, ...) added to every synthetic
+	// series of the routes this objective applies to.
+	Contract []Label
+}
+
+// DefaultObjective is what a route gets when no objective rule matches it:
+// SLO 0.999 over a rolling 30-day window, no SLA, named after the SLI kind
+// ("availability" or "latency").
+func DefaultObjective(src *Source) Objective {
+	return Objective{
+		Name:   src.Kind.String(),
+		SLO:    0.999,
+		Window: Window{Kind: Rolling, Length: 30 * 24 * time.Hour},
+	}
+}
+
+// ReleasePolicy turns the internal budget into a release state.
+type ReleasePolicy struct {
+	// Caution is the remaining-budget ratio below which the state is
+	// "caution". Default 0.25.
+	Caution float64
+	// FreezeBurnRate1h is the 1h burn rate at or above which the state is
+	// "freeze" even with budget left. Default 14.4. The state is also
+	// "freeze" when the remaining ratio is at or below zero.
+	FreezeBurnRate1h float64
+}
+
+// Interval is a half-open time range [Start, End) in Unix milliseconds.
+type Interval struct {
+	Start, End int64
+}
+
+// Mask is a maintenance window as the engine sees it. Events of a matched
+// route are excluded at minute resolution: a minute is excluded when its
+// start lies inside one of the window's intervals.
+type Mask interface {
+	// Matches reports whether the window applies to a route, given the
+	// route's identity labels, its contract labels and the label `source`.
+	Matches(labels []Label) bool
+	// AppendIntervals appends to dst the window's intervals that overlap
+	// [from, to) (Unix ms), in ascending order, and returns dst.
+	AppendIntervals(dst []Interval, from, to int64) []Interval
+}

@@ -1,0 +1,119 @@
+// Package remotewrite is slogate's wire: it decompresses and scans Prometheus
+// and VictoriaMetrics remote-write requests with bounded memory, encodes the
+// synthetic series, and talks to the upstream.
+package remotewrite
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/golang/snappy"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Encoding is a request body's compression.
+type Encoding uint8
+
+const (
+	// Snappy is Prometheus remote write: a snappy block (not framed).
+	Snappy Encoding = iota
+	// Zstd is the VictoriaMetrics remote write protocol: one or more zstd
+	// frames.
+	Zstd
+)
+
+func (e Encoding) String() string {
+	if e == Zstd {
+		return "zstd"
+	}
+	return "snappy"
+}
+
+// Errors that callers map to status codes. They are wrapped with details.
+var (
+	// ErrUnsupportedEncoding means an unknown Content-Encoding (415).
+	ErrUnsupportedEncoding = errors.New("unsupported Content-Encoding")
+	// ErrTooLarge means a body whose decompressed size is over the limit (413).
+	ErrTooLarge = errors.New("too large")
+	// ErrMalformed means a body that does not decode (400).
+	ErrMalformed = errors.New("malformed")
+)
+
+// ParseEncoding maps a Content-Encoding header to an Encoding. An empty
+// header means snappy, as the Prometheus remote write specification has it.
+func ParseEncoding(contentEncoding []byte) (Encoding, error) {
+	switch string(contentEncoding) {
+	case "", "snappy":
+		return Snappy, nil
+	case "zstd":
+		return Zstd, nil
+	}
+	return 0, fmt.Errorf("%w %q: want snappy or zstd", ErrUnsupportedEncoding, contentEncoding)
+}
+
+// Decompressor decompresses request bodies up to a size limit. It is safe for
+// concurrent use.
+type Decompressor struct {
+	maxSize int
+	zstd    *zstd.Decoder
+}
+
+// NewDecompressor returns a Decompressor that refuses bodies decompressing
+// to more than maxSize bytes.
+func NewDecompressor(maxSize int) (*Decompressor, error) {
+	if maxSize <= 0 {
+		return nil, fmt.Errorf("cannot create decompressor: max size must be positive, got %d", maxSize)
+	}
+	// DecodeAll on a shared decoder is safe for concurrent use; the memory
+	// and window caps make a zstd bomb fail fast instead of growing dst.
+	window := uint64(maxSize)
+	if window < zstd.MinWindowSize {
+		window = zstd.MinWindowSize
+	}
+	zd, err := zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(0),
+		zstd.WithDecoderMaxMemory(uint64(maxSize)),
+		zstd.WithDecoderMaxWindow(window),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create zstd decoder: %w", err)
+	}
+	return &Decompressor{maxSize: maxSize, zstd: zd}, nil
+}
+
+// MaxSize is the decompressed size limit in bytes.
+func (d *Decompressor) MaxSize() int { return d.maxSize }
+
+// Decompress appends the decompressed src to dst[:0] and returns it. The
+// size is checked before anything is allocated where the format allows it
+// (snappy states its decoded length up front; zstd frames usually do).
+func (d *Decompressor) Decompress(dst, src []byte, enc Encoding) ([]byte, error) {
+	switch enc {
+	case Snappy:
+		n, err := snappy.DecodedLen(src)
+		if err != nil {
+			return dst[:0], fmt.Errorf("cannot decode snappy block: %w: %w", ErrMalformed, err)
+		}
+		if n > d.maxSize {
+			return dst[:0], fmt.Errorf("cannot decode snappy block: %w: decodes to %d bytes, limit %d (-maxDecompressedSize)", ErrTooLarge, n, d.maxSize)
+		}
+		if cap(dst) < n {
+			dst = make([]byte, n)
+		}
+		out, err := snappy.Decode(dst[:cap(dst)], src)
+		if err != nil {
+			return dst[:0], fmt.Errorf("cannot decode snappy block: %w: %w", ErrMalformed, err)
+		}
+		return out, nil
+	case Zstd:
+		out, err := d.zstd.DecodeAll(src, dst[:0])
+		if err != nil {
+			if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
+				return out[:0], fmt.Errorf("cannot decode zstd body: %w: decodes to more than %d bytes (-maxDecompressedSize)", ErrTooLarge, d.maxSize)
+			}
+			return out[:0], fmt.Errorf("cannot decode zstd body: %w: %w", ErrMalformed, err)
+		}
+		return out, nil
+	}
+	return dst[:0], fmt.Errorf("%w: %d", ErrUnsupportedEncoding, enc)
+}

@@ -1,0 +1,361 @@
+package remotewrite
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"unsafe"
+)
+
+// Label is a name/value pair of a series.
+type Label struct {
+	Name  string
+	Value string
+}
+
+// Sample is one point: Timestamp in Unix milliseconds.
+type Sample struct {
+	Value     float64
+	Timestamp int64
+}
+
+// The wire schema (prometheus/prompb remote.proto and types.proto; the
+// VictoriaMetrics protocol is the same message zstd-compressed):
+//
+//	message WriteRequest {
+//	  repeated TimeSeries timeseries = 1;
+//	  reserved 2;
+//	  repeated MetricMetadata metadata = 3;
+//	}
+//	message TimeSeries {
+//	  repeated Label labels = 1;
+//	  repeated Sample samples = 2;
+//	  repeated Exemplar exemplars = 3;
+//	  repeated Histogram histograms = 4;
+//	}
+//	message Label  { string name = 1; string value = 2; }
+//	message Sample { double value = 1; int64 timestamp = 2; }
+//
+// Unknown fields are skipped by wire type, as protobuf requires.
+
+// Limits bound what a kept series may hold. A series over a limit is not
+// kept (it is still forwarded: the upstream decides about it) and counted in
+// WriteRequest.Refused.
+type Limits struct {
+	// MaxLabels is the most labels a kept series may have. Default 64.
+	MaxLabels int
+	// MaxLabelLen is the longest label name or value of a kept series, in
+	// bytes. Default 4096.
+	MaxLabelLen int
+}
+
+func (l *Limits) defaults() {
+	if l.MaxLabels <= 0 {
+		l.MaxLabels = 64
+	}
+	if l.MaxLabelLen <= 0 {
+		l.MaxLabelLen = 4096
+	}
+}
+
+// TimeSeries is a kept series. Its strings alias the decompressed buffer:
+// they are valid only until the WriteRequest is reset or reused.
+type TimeSeries struct {
+	Labels  []Label
+	Samples []Sample
+}
+
+// WriteRequest holds the result of scanning one request. Reuse it (Reset or
+// a pool): in steady state scanning allocates nothing.
+type WriteRequest struct {
+	// Series are the series the keep function wanted.
+	Series []TimeSeries
+	// SeriesTotal counts every series on the wire. Samples are read only
+	// from kept series: skipping the rest of a series as soon as its name
+	// says it is not wanted is what makes the scan cheap.
+	SeriesTotal int
+	// Refused counts wanted series over the Limits.
+	Refused int
+
+	// Buf is scratch space for the decompressed body, kept for reuse.
+	Buf []byte
+
+	labels  []Label
+	samples []Sample
+}
+
+// Reset forgets the scanned series but keeps the memory.
+func (wr *WriteRequest) Reset() {
+	clear(wr.Series) // drop references into Buf
+	wr.Series = wr.Series[:0]
+	wr.SeriesTotal, wr.Refused = 0, 0
+	clear(wr.labels)
+	wr.labels = wr.labels[:0]
+	wr.samples = wr.samples[:0]
+}
+
+var nameLabel = []byte("__name__")
+
+// Unmarshal scans src, a decompressed WriteRequest. For every series it
+// reads the metric name and asks keep; series keep refuses are skipped
+// without decoding further (only their samples are counted). Kept series are
+// decoded into wr.Series, aliasing src. Errors wrap ErrMalformed.
+func (wr *WriteRequest) Unmarshal(src []byte, keep func(name []byte) bool, lim Limits) error {
+	wr.Reset()
+	lim.defaults()
+	for len(src) > 0 {
+		field, wt, n := readTag(src)
+		if n <= 0 {
+			return malformed("WriteRequest", "bad field tag")
+		}
+		src = src[n:]
+		if field != 1 || wt != wireBytes {
+			var err error
+			if src, err = skipField(src, wt); err != nil {
+				return fmt.Errorf("cannot skip WriteRequest field %d: %w", field, err)
+			}
+			continue
+		}
+		msg, rest, err := readBytes(src)
+		if err != nil {
+			return fmt.Errorf("cannot read TimeSeries: %w", err)
+		}
+		src = rest
+		if err := wr.scanSeries(msg, keep, &lim); err != nil {
+			return err
+		}
+	}
+	wr.fixSeries()
+	return nil
+}
+
+// scanSeries handles one TimeSeries message. It walks the labels until it
+// finds the metric name (nearly always the first label) and returns at once
+// when keep does not want it; only a kept series is walked again to decode
+// its labels and samples.
+func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limits) error {
+	wr.SeriesTotal++
+	var name []byte
+	labels := 0
+	for i := 0; i < len(msg); {
+		// Fast path: a one-byte tag of a labels (0x0a) or samples (0x12)
+		// field with a one-byte length, which is nearly every field on the
+		// wire. Everything else goes through the general decoder.
+		tag := msg[i]
+		if (tag == 0x0a || tag == 0x12) && i+1 < len(msg) && msg[i+1] < 0x80 {
+			start := i + 2
+			end := start + int(msg[i+1])
+			if end > len(msg) {
+				return malformed("TimeSeries", "field past the end")
+			}
+			i = end
+			if tag == 0x12 {
+				continue
+			}
+			labels++
+			if name == nil {
+				if err := findName(msg[start:end], &name); err != nil {
+					return err
+				}
+				if name != nil && !keep(name) {
+					return nil
+				}
+			}
+			continue
+		}
+		field, wt, n := readTag(msg[i:])
+		if n <= 0 {
+			return malformed("TimeSeries", "bad field tag")
+		}
+		i += n
+		if wt != wireBytes {
+			rest, err := skipField(msg[i:], wt)
+			if err != nil {
+				return fmt.Errorf("cannot skip TimeSeries field %d: %w", field, err)
+			}
+			i = len(msg) - len(rest)
+			continue
+		}
+		v, rest, err := readBytes(msg[i:])
+		if err != nil {
+			return fmt.Errorf("cannot read TimeSeries field %d: %w", field, err)
+		}
+		i = len(msg) - len(rest)
+		if field == 1 {
+			labels++
+			if name == nil {
+				if err := findName(v, &name); err != nil {
+					return err
+				}
+				if name != nil && !keep(name) {
+					return nil
+				}
+			}
+		}
+	}
+	if name == nil {
+		return nil // a series without a name is nobody's SLI
+	}
+	if labels > lim.MaxLabels {
+		wr.Refused++
+		return nil
+	}
+	return wr.decodeSeries(msg, lim)
+}
+
+// findName sets *name to the label's value if the label is __name__. An
+// empty metric name is reported as a non-nil empty slice.
+func findName(label []byte, name *[]byte) error {
+	// Fast path: {1: "__name__", 2: value} with one-byte lengths, as every
+	// encoder writes it; anything else takes the general decoder.
+	const n = len("__name__")
+	if len(label) >= 2+n+2 && label[0] == 0x0a && label[1] == byte(n) {
+		if string(label[2:2+n]) != "__name__" {
+			return nil
+		}
+		if v := label[2+n:]; v[0] == 0x12 && v[1] < 0x80 && int(v[1]) == len(v)-2 {
+			*name = v[2:]
+			return nil
+		}
+	}
+	k, val, err := readLabel(label)
+	if err != nil {
+		return err
+	}
+	if string(k) == string(nameLabel) {
+		*name = val
+		if len(val) == 0 {
+			*name = nameLabel[:0]
+		}
+	}
+	return nil
+}
+
+func (wr *WriteRequest) decodeSeries(msg []byte, lim *Limits) error {
+	l0, s0 := len(wr.labels), len(wr.samples)
+	for b := msg; len(b) > 0; {
+		field, wt, n := readTag(b)
+		b = b[n:] // the tag was validated by scanSeries
+		if wt != wireBytes {
+			b, _ = skipField(b, wt)
+			continue
+		}
+		v, rest, _ := readBytes(b)
+		b = rest
+		switch field {
+		case 1:
+			k, val, err := readLabel(v)
+			if err != nil {
+				return err
+			}
+			if len(k) > lim.MaxLabelLen || len(val) > lim.MaxLabelLen {
+				wr.labels = wr.labels[:l0]
+				wr.samples = wr.samples[:s0]
+				wr.Refused++
+				return nil
+			}
+			wr.labels = append(wr.labels, Label{Name: toString(k), Value: toString(val)})
+		case 2:
+			s, err := readSample(v)
+			if err != nil {
+				return err
+			}
+			wr.samples = append(wr.samples, s)
+		}
+	}
+	// Only the lengths matter here: wr.labels and wr.samples may still grow
+	// and move, so Unmarshal points every series into them at the end.
+	wr.Series = append(wr.Series, TimeSeries{
+		Labels:  wr.labels[l0:len(wr.labels):len(wr.labels)],
+		Samples: wr.samples[s0:len(wr.samples):len(wr.samples)],
+	})
+	return nil
+}
+
+// fixSeries points every series into the final backing arrays of
+// wr.labels and wr.samples.
+func (wr *WriteRequest) fixSeries() {
+	li, si := 0, 0
+	for i := range wr.Series {
+		ts := &wr.Series[i]
+		nl, ns := len(ts.Labels), len(ts.Samples)
+		ts.Labels = wr.labels[li : li+nl : li+nl]
+		ts.Samples = wr.samples[si : si+ns : si+ns]
+		li += nl
+		si += ns
+	}
+}
+
+func readLabel(b []byte) (name, value []byte, err error) {
+	for len(b) > 0 {
+		field, wt, n := readTag(b)
+		if n <= 0 {
+			return nil, nil, malformed("Label", "bad field tag")
+		}
+		b = b[n:]
+		if wt != wireBytes {
+			if b, err = skipField(b, wt); err != nil {
+				return nil, nil, fmt.Errorf("cannot skip Label field %d: %w", field, err)
+			}
+			continue
+		}
+		var v []byte
+		if v, b, err = readBytes(b); err != nil {
+			return nil, nil, fmt.Errorf("cannot read Label field %d: %w", field, err)
+		}
+		switch field {
+		case 1:
+			name = v
+		case 2:
+			value = v
+		}
+	}
+	return name, value, nil
+}
+
+func readSample(b []byte) (Sample, error) {
+	var s Sample
+	for len(b) > 0 {
+		field, wt, n := readTag(b)
+		if n <= 0 {
+			return s, malformed("Sample", "bad field tag")
+		}
+		b = b[n:]
+		switch {
+		case field == 1 && wt == wireFixed64:
+			if len(b) < 8 {
+				return s, malformed("Sample", "truncated value")
+			}
+			s.Value = math.Float64frombits(le64(b))
+			b = b[8:]
+		case field == 2 && wt == wireVarint:
+			v, n := readVarint(b)
+			if n <= 0 {
+				return s, malformed("Sample", "bad timestamp")
+			}
+			s.Timestamp = int64(v)
+			b = b[n:]
+		default:
+			var err error
+			if b, err = skipField(b, wt); err != nil {
+				return s, fmt.Errorf("cannot skip Sample field %d: %w", field, err)
+			}
+		}
+	}
+	return s, nil
+}
+
+// toString aliases b as a string without copying. The caller guarantees b is
+// not modified while the string is in use (until the WriteRequest is reused).
+func toString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func malformed(msg, what string) error {
+	return fmt.Errorf("cannot decode %s: %w: %s", msg, ErrMalformed, what)
+}
+
+var errTruncated = errors.New("truncated")
