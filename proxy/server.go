@@ -1,0 +1,252 @@
+// Package proxy is slogate's HTTP side: a fasthttp server that intercepts
+// remote writes, forwards every byte to the upstream, feeds the SLI series
+// of accepted writes to the budget engine, passes every other path through,
+// and serves slogate's own API, page, health and metrics.
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/remotewrite"
+)
+
+// Engine is the budget engine as the write path sees it.
+type Engine interface {
+	// Wants reports whether a metric name belongs to an SLI source. It is
+	// called for every series on the wire and must not allocate.
+	Wants(metricName []byte) bool
+	// Ingest counts one series of a write the upstream has accepted. The
+	// strings alias a buffer that is reused after Ingest returns.
+	Ingest(t budget.Tenant, labels []budget.Label, samples []budget.Sample)
+}
+
+// Config configures a Server. Zero fields take the defaults named.
+type Config struct {
+	// Upstream receives every write and every proxied request. Required.
+	Upstream *Upstream
+	// Engine receives the SLI series of accepted writes. Nil means a pure
+	// proxy.
+	Engine Engine
+	// Slogate serves /slogate/ (API and page). Nil answers 404 there.
+	Slogate fasthttp.RequestHandler
+	// MaxRequestBodySize is the largest request body in bytes. Default
+	// 32 MiB, as VictoriaMetrics' -maxInsertRequestSize.
+	MaxRequestBodySize int
+	// MaxDecompressedSize is the largest decompressed write in bytes.
+	// Default 64 MiB.
+	MaxDecompressedSize int
+	// Limits bound SLI series (labels per series, label length).
+	Limits remotewrite.Limits
+	// MaxConcurrentWrites bounds the writes being processed at once, and so
+	// the memory they hold. Default 4 x GOMAXPROCS, at least 8.
+	MaxConcurrentWrites int
+	// QueueTimeout is how long a write waits for a slot before it gets a 503.
+	// Default 1m.
+	QueueTimeout time.Duration
+	// RetryAfter is sent with a 503 when the upstream gave none. Default 5s.
+	RetryAfter time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.MaxRequestBodySize <= 0 {
+		c.MaxRequestBodySize = 32 << 20
+	}
+	if c.MaxDecompressedSize <= 0 {
+		c.MaxDecompressedSize = 64 << 20
+	}
+	if c.MaxConcurrentWrites <= 0 {
+		c.MaxConcurrentWrites = max(8, 4*runtime.GOMAXPROCS(0))
+	}
+	if c.QueueTimeout <= 0 {
+		c.QueueTimeout = time.Minute
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = 5 * time.Second
+	}
+}
+
+// Server is slogate's HTTP server.
+type Server struct {
+	cfg     Config
+	dec     *remotewrite.Decompressor
+	slots   chan struct{}
+	metrics *selfMetrics
+	srv     *fasthttp.Server
+	pool    sync.Pool // *writeState
+	// ExtraMetrics are written at /metrics after the server's own.
+	extra []MetricsWriter
+}
+
+// MetricsWriter writes Prometheus text metrics, as *metrics.Set does.
+type MetricsWriter interface {
+	WritePrometheus(w io.Writer)
+}
+
+// writeState is what one write needs, pooled so that the steady state
+// allocates nothing.
+type writeState struct {
+	wr      remotewrite.WriteRequest
+	labels  []budget.Label
+	samples []budget.Sample
+}
+
+// NewServer returns a Server for cfg.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Upstream == nil {
+		return nil, errors.New("cannot create server: no upstream")
+	}
+	cfg.defaults()
+	dec, err := remotewrite.NewDecompressor(cfg.MaxDecompressedSize)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create server: %w", err)
+	}
+	s := &Server{
+		cfg:     cfg,
+		dec:     dec,
+		slots:   make(chan struct{}, cfg.MaxConcurrentWrites),
+		metrics: newSelfMetrics(),
+	}
+	s.srv = &fasthttp.Server{
+		Handler:            s.Handle,
+		Name:               "slogate",
+		MaxRequestBodySize: cfg.MaxRequestBodySize,
+		ReadTimeout:        time.Minute,
+		WriteTimeout:       time.Minute,
+		IdleTimeout:        2 * time.Minute,
+		ErrorHandler:                 s.serveReadError,
+		DisablePreParseMultipartForm: true,
+		CloseOnShutdown:              true,
+		Logger:                       quietLogger{},
+	}
+	return s, nil
+}
+
+// serveReadError answers a request fasthttp could not read. A body over
+// MaxRequestBodySize is refused from its Content-Length, before it is read.
+func (s *Server) serveReadError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		s.rejected("too_large")
+		ctx.Error("request body is larger than -maxRequestBodySize="+itoa(s.cfg.MaxRequestBodySize)+" bytes\n", fasthttp.StatusRequestEntityTooLarge)
+	case errors.As(err, &small):
+		ctx.Error("request headers too large\n", fasthttp.StatusRequestHeaderFieldsTooLarge)
+	default:
+		ctx.Error("cannot read request: "+err.Error()+"\n", fasthttp.StatusBadRequest)
+	}
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for the requests in flight
+// to finish (their writes reach the upstream and the engine) or ctx to end.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+
+// AddMetrics adds a metrics source shown at /metrics.
+func (s *Server) AddMetrics(w MetricsWriter) { s.extra = append(s.extra, w) }
+
+// Handle routes a request.
+func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
+	path := ctx.Path()
+	switch string(path) {
+	case "/api/v1/write":
+		s.serveWrite(ctx, routeWrite, budget.Tenant{})
+		return
+	case "/prometheus/api/v1/write":
+		s.serveWrite(ctx, routePromWrite, budget.Tenant{})
+		return
+	case "/health":
+		ctx.SetContentType("text/plain; charset=utf-8")
+		ctx.SetBodyString("OK")
+		s.metrics.request(routeHealth, fasthttp.StatusOK)
+		return
+	case "/metrics":
+		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+		s.metrics.write(ctx)
+		for _, w := range s.extra {
+			w.WritePrometheus(ctx)
+		}
+		s.metrics.request(routeMetrics, fasthttp.StatusOK)
+		return
+	}
+	if rest, ok := bytes.CutPrefix(path, []byte("/insert/")); ok {
+		if tenant, tail, ok := bytes.Cut(rest, []byte("/")); ok && string(tail) == "prometheus/api/v1/write" {
+			t, err := ParseTenant(tenant)
+			if err != nil {
+				s.reject(ctx, routeInsertWrite, fasthttp.StatusBadRequest, "tenant", err.Error())
+				return
+			}
+			s.serveWrite(ctx, routeInsertWrite, t)
+			return
+		}
+	}
+	if bytes.HasPrefix(path, []byte("/slogate/")) || string(path) == "/slogate" {
+		s.serveSlogate(ctx)
+		return
+	}
+	s.serveProxy(ctx)
+}
+
+func (s *Server) serveSlogate(ctx *fasthttp.RequestCtx) {
+	route := routePage
+	if bytes.HasPrefix(ctx.Path(), []byte("/slogate/api/")) {
+		route = routeAPI
+	}
+	if s.cfg.Slogate == nil {
+		ctx.Error("not found\n", fasthttp.StatusNotFound)
+	} else {
+		s.cfg.Slogate(ctx)
+	}
+	s.metrics.request(route, ctx.Response.StatusCode())
+}
+
+// ParseTenant parses a VictoriaMetrics cluster tenant: accountID[:projectID],
+// each a 32-bit unsigned number.
+func ParseTenant(b []byte) (budget.Tenant, error) {
+	acc, proj, hasProj := bytes.Cut(b, []byte(":"))
+	a, err := strconv.ParseUint(string(acc), 10, 32)
+	if err != nil {
+		return budget.Tenant{}, fmt.Errorf("cannot parse tenant %q: accountID must be a 32-bit unsigned number", b)
+	}
+	var p uint64
+	if hasProj {
+		if p, err = strconv.ParseUint(string(proj), 10, 32); err != nil {
+			return budget.Tenant{}, fmt.Errorf("cannot parse tenant %q: projectID must be a 32-bit unsigned number", b)
+		}
+	}
+	return budget.Tenant{AccountID: uint32(a), ProjectID: uint32(p)}, nil
+}
+
+// reject answers a write that slogate refuses itself, with a one-line
+// reason. Senders drop data on 400/413/415 (it would fail again) and retry
+// on 503.
+func (s *Server) reject(ctx *fasthttp.RequestCtx, route, code int, reason, msg string) {
+	s.rejected(reason)
+	ctx.Error(msg+"\n", code)
+	s.metrics.request(route, code)
+}
+
+func (s *Server) rejected(reason string) {
+	if c := s.metrics.rejected[reason]; c != nil {
+		c.Inc()
+	}
+}
+
+// quietLogger drops fasthttp's own log lines (connection errors from
+// clients); the self-metrics count what matters.
+type quietLogger struct{}
+
+func (quietLogger) Printf(string, ...any) {}

@@ -1,0 +1,184 @@
+package proxy
+
+import (
+	"errors"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/remotewrite"
+)
+
+// serveWrite handles a remote write: check, decode and scan the body,
+// forward the original bytes, and count the SLI series only once the
+// upstream accepted them. Status codes follow what senders expect: they drop
+// data on 400/409/413/415 and retry everything else, so a failure of the
+// upstream must never look like a bad request.
+func (s *Server) serveWrite(ctx *fasthttp.RequestCtx, route int, tenant budget.Tenant) {
+	if !ctx.IsPost() {
+		// The deprecated VictoriaMetrics protocol handshake
+		// (?get_vm_proto_version=1) is the upstream's to answer.
+		if ctx.QueryArgs().Has("get_vm_proto_version") {
+			s.serveProxy(ctx)
+			return
+		}
+		s.reject(ctx, route, fasthttp.StatusMethodNotAllowed, "method", "method "+string(ctx.Method())+" not allowed: remote write takes POST")
+		ctx.Response.Header.Set("Allow", "POST")
+		return
+	}
+	enc, err := remotewrite.ParseEncoding(ctx.Request.Header.ContentEncoding())
+	if err != nil {
+		s.reject(ctx, route, fasthttp.StatusUnsupportedMediaType, "encoding", err.Error())
+		return
+	}
+
+	// Bound the writes held in memory at once; a sender that waits too long
+	// gets a 503 and retries later.
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		t := time.NewTimer(s.cfg.QueueTimeout)
+		select {
+		case s.slots <- struct{}{}:
+			t.Stop()
+		case <-t.C:
+			s.reject(ctx, route, fasthttp.StatusServiceUnavailable, "overloaded", "too many concurrent writes; retry later")
+			ctx.Response.Header.Set("Retry-After", retryAfterSeconds(s.cfg.RetryAfter))
+			return
+		}
+	}
+	defer func() { <-s.slots }()
+	s.metrics.inflight.Add(1)
+	defer s.metrics.inflight.Add(-1)
+
+	body := ctx.PostBody()
+	s.metrics.bytesIn.Add(len(body))
+	ws, _ := s.pool.Get().(*writeState)
+	if ws == nil {
+		ws = &writeState{}
+	}
+	defer s.pool.Put(ws)
+	defer ws.reset()
+
+	wr := &ws.wr
+	wr.Buf, err = s.dec.Decompress(wr.Buf, body, enc)
+	if err != nil {
+		if errors.Is(err, remotewrite.ErrTooLarge) {
+			s.reject(ctx, route, fasthttp.StatusRequestEntityTooLarge, "too_large", err.Error())
+		} else {
+			s.reject(ctx, route, fasthttp.StatusBadRequest, "malformed", err.Error())
+		}
+		return
+	}
+	if err := wr.Unmarshal(wr.Buf, s.wants, s.cfg.Limits); err != nil {
+		s.reject(ctx, route, fasthttp.StatusBadRequest, "malformed", "cannot decode "+enc.String()+" remote write body: "+err.Error())
+		return
+	}
+	s.metrics.seriesReceived.Add(wr.SeriesTotal)
+	s.metrics.sliRefused.Add(wr.Refused)
+
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	start := time.Now()
+	err = s.cfg.Upstream.do(ctx, resp)
+	s.metrics.upstreamDuration.UpdateDuration(start)
+	if err != nil {
+		// Down, refusing connections or timing out: the sender keeps the
+		// block and retries.
+		s.metrics.upstreamErrors[errorReason(err)].Inc()
+		s.answer(ctx, route, fasthttp.StatusServiceUnavailable, "cannot forward write to upstream "+s.cfg.Upstream.URL()+": "+err.Error())
+		ctx.Response.Header.Set("Retry-After", retryAfterSeconds(s.cfg.RetryAfter))
+		return
+	}
+	code := resp.StatusCode()
+	switch {
+	case code/100 == 2:
+		s.metrics.bytesForwarded.Add(len(body))
+		s.ingest(ws, tenant)
+		ctx.SetStatusCode(code)
+		s.metrics.request(route, code)
+	case code == fasthttp.StatusTooManyRequests || code >= 500:
+		// Overloaded or failing: retryable. 503 and not the upstream's own
+		// 5xx, so that every sender treats it as "keep and retry".
+		if code == fasthttp.StatusTooManyRequests {
+			s.metrics.upstreamErrors["429"].Inc()
+		} else {
+			s.metrics.upstreamErrors["5xx"].Inc()
+		}
+		s.answer(ctx, route, fasthttp.StatusServiceUnavailable, "upstream answered "+itoa(code)+": "+string(firstLine(resp.Body(), 1024)))
+		ctx.Response.Header.Set("Retry-After", retryAfter(resp, s.cfg.RetryAfter))
+	default:
+		// 400, 409 and other 4xx are the upstream's verdict on the data:
+		// passed through, so that the sender drops what would fail again.
+		s.metrics.upstreamErrors["4xx"].Inc()
+		ctx.Response.Header.SetContentTypeBytes(resp.Header.ContentType())
+		ctx.SetStatusCode(code)
+		ctx.SetBody(resp.Body())
+		s.metrics.request(route, code)
+	}
+}
+
+// wants asks the engine whether a metric name is an SLI.
+func (s *Server) wants(name []byte) bool {
+	return s.cfg.Engine != nil && s.cfg.Engine.Wants(name)
+}
+
+// ingest hands the kept series of an accepted write to the engine.
+func (s *Server) ingest(ws *writeState, tenant budget.Tenant) {
+	if s.cfg.Engine == nil {
+		return
+	}
+	samples := 0
+	for i := range ws.wr.Series {
+		ts := &ws.wr.Series[i]
+		ws.labels = ws.labels[:0]
+		for _, l := range ts.Labels {
+			ws.labels = append(ws.labels, budget.Label{Name: l.Name, Value: l.Value})
+		}
+		ws.samples = ws.samples[:0]
+		for _, smp := range ts.Samples {
+			ws.samples = append(ws.samples, budget.Sample{Value: smp.Value, Timestamp: smp.Timestamp})
+		}
+		samples += len(ts.Samples)
+		s.cfg.Engine.Ingest(tenant, ws.labels, ws.samples)
+	}
+	s.metrics.sliSeries.Add(len(ws.wr.Series))
+	s.metrics.sliSamples.Add(samples)
+}
+
+func (ws *writeState) reset() {
+	ws.wr.Reset()
+	clear(ws.labels) // drop references into the body buffer
+	ws.labels = ws.labels[:0]
+	ws.samples = ws.samples[:0]
+}
+
+// answer sets a one-line plain-text answer. It resets the response headers:
+// set headers after it.
+func (s *Server) answer(ctx *fasthttp.RequestCtx, route, code int, msg string) {
+	ctx.Error(msg+"\n", code)
+	s.metrics.request(route, code)
+}
+
+// serveProxy passes a request to the upstream unchanged and its answer back.
+func (s *Server) serveProxy(ctx *fasthttp.RequestCtx) {
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	if err := s.cfg.Upstream.do(ctx, resp); err != nil {
+		s.metrics.upstreamErrors[errorReason(err)].Inc()
+		s.answer(ctx, routeProxy, fasthttp.StatusBadGateway, "cannot proxy to upstream "+s.cfg.Upstream.URL()+": "+err.Error())
+		return
+	}
+	resp.Header.CopyTo(&ctx.Response.Header)
+	for _, h := range hopHeaders {
+		ctx.Response.Header.Del(h)
+	}
+	// The body must outlive resp, which goes back to its pool: copy it.
+	ctx.Response.SetBody(resp.Body())
+	s.metrics.request(routeProxy, resp.StatusCode())
+}
+
+func retryAfterSeconds(d time.Duration) string {
+	return itoa(int(max(d.Round(time.Second), time.Second) / time.Second))
+}
