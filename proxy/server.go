@@ -119,12 +119,12 @@ func NewServer(cfg Config) (*Server, error) {
 		metrics: newSelfMetrics(),
 	}
 	s.srv = &fasthttp.Server{
-		Handler:            s.Handle,
-		Name:               "slogate",
-		MaxRequestBodySize: cfg.MaxRequestBodySize,
-		ReadTimeout:        time.Minute,
-		WriteTimeout:       time.Minute,
-		IdleTimeout:        2 * time.Minute,
+		Handler:                      s.Handle,
+		Name:                         "slogate",
+		MaxRequestBodySize:           cfg.MaxRequestBodySize,
+		ReadTimeout:                  time.Minute,
+		WriteTimeout:                 time.Minute,
+		IdleTimeout:                  2 * time.Minute,
 		ErrorHandler:                 s.serveReadError,
 		DisablePreParseMultipartForm: true,
 		CloseOnShutdown:              true,
