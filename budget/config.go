@@ -1,0 +1,191 @@
+package budget
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+)
+
+// Config is slogate's configuration file (-config), parsed and validated.
+// Without a file slogate runs DefaultConfig. The file is YAML; every key is
+// optional, unknown keys are errors, and every error names file, line and
+// field, e.g.
+//
+//	slogate.yml:12: objectives[1].slo: must be in (0,1), got 99.9 (targets are ratios, not percents)
+//
+// The shape (budget/testdata/example.yml is a complete example):
+//
+//	presets:            # built-in sources to enable; default: every availability preset
+//	  - ingress-nginx   # by name (see PresetNames), or with options:
+//	  - {name: ingress-nginx-latency, le: 0.5, maxRoutes: 2000}
+//	                    # le (seconds) is required for latency presets
+//	sources:            # custom sources
+//	  - name: api-gateway            # value of the label `source`; [A-Za-z0-9._-], not a preset name
+//	    metric: gw_requests_total    # metric name the source reads
+//	    routeLabels: [service, route]
+//	    statusLabel: code            # required for availability sources
+//	    bad: "5..|429"               # bad statuses; default "5.."
+//	    filter: {env: "prod"}        # series must match (absent label = "")
+//	    maxRoutes: 5000              # routes per tenant; default 10000
+//	  - name: checkout-latency       # a latency source: histogram buckets
+//	    metric: http_request_duration_seconds_bucket
+//	    routeLabels: [service]
+//	    latency: {le: 0.3}           # good = answered within 0.3 s
+//	contracts:          # first match wins; adds contract labels to a route
+//	  - labels: {customer: acme, contract: acme-gold}
+//	    match: {host: "shop\\.acme\\.com|api\\.acme\\.com"}
+//	objectives:         # first match wins; none matches: DefaultObjective
+//	  - name: availability           # label `slo`; default: the SLI kind
+//	    kind: availability           # only sources of this kind; default any
+//	    match: {customer: acme}      # over route labels, contract labels and `source`
+//	    slo: 0.9995                  # internal objective, a ratio in (0,1)
+//	    sla: 0.999                   # contractual objective, optional, at most slo
+//	    window: month                # <n>d (rolling) or month, week, quarter (calendar)
+//	    timezone: Europe/Berlin      # calendar boundaries; default UTC
+//	release: {caution: 0.25, freezeBurnRate1h: 14.4}
+//	maintenance:        # windows from the file (MaintenanceSpec fields)
+//	  - {start: 2026-11-24T02:00:00Z, end: 2026-11-24T03:00:00Z,
+//	     match: {host: "shop\\.acme\\.com"}, reason: db upgrade}
+//	  - {rrule: "FREQ=WEEKLY;BYDAY=TU", start: 2026-01-06T02:00:00,
+//	     duration: 2h, timezone: Europe/Berlin, match: {customer: acme}}
+//
+// All match, filter and bad values are regular expressions anchored at both
+// ends. A Config is immutable after parsing and safe for concurrent use.
+type Config struct {
+	// Sources are the enabled SLI sources: presets in the order listed,
+	// then custom sources in file order.
+	Sources []Source
+	// Contracts attach contract labels to routes; the first match wins.
+	Contracts []ContractRule
+	// Objectives assign objectives to routes; the first match wins.
+	Objectives []ObjectiveRule
+	// Release turns the internal budget into ship / caution / freeze.
+	Release ReleasePolicy
+	// Maintenance holds the windows of the file, Source "config", with IDs
+	// derived from their content ("config-<hash>"), stable across reloads.
+	Maintenance []*Maintenance
+}
+
+// ContractRule adds Labels to every route it matches.
+type ContractRule struct {
+	// Labels are the contract labels, sorted by name.
+	Labels []Label
+	// Match holds anchored regular expressions over the route's identity
+	// labels and `source`; an absent label matches as "".
+	Match map[string]*regexp.Regexp
+
+	match []labelRegexp
+}
+
+// ObjectiveRule gives the routes it matches an objective.
+type ObjectiveRule struct {
+	// Name is the objective's `slo` label; "" means the SLI kind.
+	Name string
+	// Kind restricts the rule to sources of one kind ("availability" or
+	// "latency"); "" means any.
+	Kind string
+	// Match holds anchored regular expressions over the route's identity
+	// labels, its contract labels and `source`.
+	Match    map[string]*regexp.Regexp
+	SLO, SLA float64
+	Window   Window
+
+	match []labelRegexp
+}
+
+// maxConfigSize bounds the configuration file.
+const maxConfigSize = 4 << 20
+
+// DefaultReleasePolicy is the release policy when the file sets none.
+func DefaultReleasePolicy() ReleasePolicy {
+	return ReleasePolicy{Caution: 0.25, FreezeBurnRate1h: 14.4}
+}
+
+// DefaultConfig is what slogate runs without -config: every availability
+// preset, no contracts or objective rules (routes get DefaultObjective),
+// the default release policy and no maintenance windows.
+func DefaultConfig() *Config {
+	return &Config{Sources: defaultSources(), Release: DefaultReleasePolicy()}
+}
+
+// LoadConfig reads and parses the configuration file at path.
+func LoadConfig(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read config %s: %w", path, err)
+	}
+	return ParseConfig(path, data)
+}
+
+// ContractLabels returns the contract labels of the first contract rule
+// that matches the route's identity labels and `source` = src.Name (src may
+// be nil), or nil. The slice is the caller's.
+func (c *Config) ContractLabels(src *Source, route []Label) []Label {
+	name := ""
+	if src != nil {
+		name = src.Name
+	}
+	for i := range c.Contracts {
+		if matchLabels(c.Contracts[i].match, route, nil, name) {
+			return slices.Clone(c.Contracts[i].Labels)
+		}
+	}
+	return nil
+}
+
+// Resolve returns the objective of a newly discovered route of src: the
+// contract labels come first (ContractLabels), then the first objective
+// rule whose kind fits and whose match accepts the route labels, the
+// contract labels and `source` = src.Name. Without a matching rule the
+// route gets DefaultObjective(src). Either way the returned Objective
+// carries the contract labels in a slice of its own.
+//
+// Resolve runs once per new route, not per sample; its cost is one anchored
+// regexp match per match entry of the rules it tries.
+func (c *Config) Resolve(src *Source, route []Label) Objective {
+	contract := c.ContractLabels(src, route)
+	kind := src.Kind.String()
+	for i := range c.Objectives {
+		r := &c.Objectives[i]
+		if r.Kind != "" && r.Kind != kind {
+			continue
+		}
+		if !matchLabels(r.match, route, contract, src.Name) {
+			continue
+		}
+		name := r.Name
+		if name == "" {
+			name = kind
+		}
+		return Objective{Name: name, SLO: r.SLO, SLA: r.SLA, Window: r.Window, Contract: contract}
+	}
+	o := DefaultObjective(src)
+	o.Contract = contract
+	return o
+}
+
+// ConfigError is one validation error of a configuration file.
+type ConfigError struct {
+	File  string
+	Line  int    // 1-based; 0 when the error concerns the whole file
+	Field string // dotted path, e.g. "objectives[1].slo"; may be ""
+	Msg   string
+}
+
+func (e *ConfigError) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Field == "" {
+		return loc + ": " + e.Msg
+	}
+	return loc + ": " + e.Field + ": " + e.Msg
+}

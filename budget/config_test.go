@@ -1,0 +1,303 @@
+package budget
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseConfigExample(t *testing.T) {
+	cfg, err := LoadConfig(filepath.Join("testdata", "example.yml"))
+	if err != nil {
+		t.Fatalf("cannot load example: %v", err)
+	}
+	var names []string
+	for _, s := range cfg.Sources {
+		names = append(names, s.Name)
+	}
+	if want := []string{"ingress-nginx", "traefik-service", "istio", "ingress-nginx-latency", "api-gateway", "checkout-latency"}; !slices.Equal(names, want) {
+		t.Fatalf("sources: got %v, want %v", names, want)
+	}
+	lat := cfg.Sources[3]
+	if lat.Kind != Latency || lat.LE != 0.5 || lat.MaxRoutes != 2000 {
+		t.Fatalf("latency preset: got %+v", lat)
+	}
+	gw := cfg.Sources[4]
+	if !gw.Bad.MatchString("429") || !gw.Bad.MatchString("503") || gw.Bad.MatchString("4290") || gw.MaxRoutes != 5000 {
+		t.Fatalf("api-gateway bad/maxRoutes wrong: %v %d", gw.Bad, gw.MaxRoutes)
+	}
+	if !gw.Filter["env"].MatchString("prod") || gw.Filter["env"].MatchString("preprod") {
+		t.Fatalf("api-gateway filter not anchored: %v", gw.Filter["env"])
+	}
+	if cl := cfg.Sources[5]; cl.Kind != Latency || cl.LE != 0.3 || cl.Bad != nil {
+		t.Fatalf("checkout-latency: got %+v", cl)
+	}
+	if len(cfg.Contracts) != 2 || len(cfg.Objectives) != 4 || len(cfg.Maintenance) != 3 {
+		t.Fatalf("got %d contracts, %d objectives, %d maintenance windows", len(cfg.Contracts), len(cfg.Objectives), len(cfg.Maintenance))
+	}
+	if cfg.Release != (ReleasePolicy{Caution: 0.25, FreezeBurnRate1h: 14.4}) {
+		t.Fatalf("release: got %+v", cfg.Release)
+	}
+	for _, m := range cfg.Maintenance {
+		if m.Source != MaintenanceFromConfig || !strings.HasPrefix(m.ID, "config-") {
+			t.Fatalf("maintenance source/id: %q %q", m.Source, m.ID)
+		}
+	}
+	// IDs are stable across reloads.
+	again, _ := LoadConfig(filepath.Join("testdata", "example.yml"))
+	if again.Maintenance[1].ID != cfg.Maintenance[1].ID || cfg.Maintenance[0].ID == cfg.Maintenance[1].ID {
+		t.Fatalf("maintenance IDs not stable or not distinct")
+	}
+}
+
+func TestDefaultConfig(t *testing.T) {
+	for _, cfg := range []*Config{DefaultConfig(), mustParse(t, ""), mustParse(t, "# nothing\n"), mustParse(t, "presets:\n")} {
+		if len(cfg.Sources) != 7 || len(cfg.Contracts) != 0 || len(cfg.Objectives) != 0 || len(cfg.Maintenance) != 0 {
+			t.Fatalf("unexpected default config: %+v", cfg)
+		}
+		for _, s := range cfg.Sources {
+			if s.Kind != Availability {
+				t.Fatalf("default source %s is not an availability source", s.Name)
+			}
+		}
+		if cfg.Release != (ReleasePolicy{Caution: 0.25, FreezeBurnRate1h: 14.4}) {
+			t.Fatalf("release: %+v", cfg.Release)
+		}
+		src := cfg.Sources[0]
+		o := cfg.Resolve(&src, []Label{{"host", "x"}})
+		if o.Name != "availability" || o.SLO != 0.999 || o.SLA != 0 || o.Window.Label() != "30d" || o.Contract != nil {
+			t.Fatalf("default objective: %+v", o)
+		}
+	}
+	if cfg := mustParse(t, "presets: []\n"); len(cfg.Sources) != 0 {
+		t.Fatalf("presets: [] must enable nothing, got %d sources", len(cfg.Sources))
+	}
+}
+
+func mustParse(t *testing.T, yml string) *Config {
+	t.Helper()
+	cfg, err := ParseConfig("slogate.yml", []byte(yml))
+	if err != nil {
+		t.Fatalf("cannot parse %q: %v", yml, err)
+	}
+	return cfg
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	f := func(yml, want string) {
+		t.Helper()
+		_, err := ParseConfig("slogate.yml", []byte(yml))
+		if err == nil {
+			t.Fatalf("no error for\n%s", yml)
+		}
+		if err.Error() != want {
+			t.Fatalf("wrong error for\n%s\ngot  %s\nwant %s", yml, err, want)
+		}
+	}
+	// Syntax and structure.
+	f("presets: [\n", "slogate.yml:1: invalid YAML: did not find expected node content")
+	f("hello\n", `slogate.yml:1: must be a mapping, got "hello"`)
+	f("preset: [istio]\n", "slogate.yml:1: preset: unknown field; known: presets, sources, contracts, objectives, release, maintenance")
+	f("release: {caution: 0.1}\nrelease: {caution: 0.2}\n", "slogate.yml:2: release: given twice")
+	f("objectives: {slo: 0.9}\n", "slogate.yml:1: objectives: must be a list, got a mapping")
+	// Presets.
+	f("presets: [nginx]\n", `slogate.yml:1: presets[0]: unknown preset "nginx"; known: ingress-nginx, traefik-service, traefik-router, istio, envoy, haproxy, caddy, ingress-nginx-latency, traefik-service-latency, caddy-latency`)
+	f("presets:\n  - istio\n  - istio\n", "slogate.yml:3: presets[1]: preset istio listed twice")
+	f("presets:\n  - ingress-nginx-latency\n", "slogate.yml:2: presets[0]: latency preset ingress-nginx-latency needs a bucket boundary in seconds: {name: ingress-nginx-latency, le: 0.5}")
+	f("presets:\n  - {name: istio, le: 0.5}\n", "slogate.yml:2: presets[0].le: only latency presets take le; istio is an availability preset")
+	f("presets:\n  - {name: caddy-latency, le: -1}\n", "slogate.yml:2: presets[0].le: must be a bucket boundary above 0 seconds, got -1")
+	f("presets:\n  - {name: caddy, maxRoutes: lots}\n", `slogate.yml:2: presets[0].maxRoutes: want an integer in 0..1000000, got "lots"`)
+	// Custom sources.
+	f("sources:\n  - metric: x_total\n    routeLabels: [a]\n    statusLabel: code\n", "slogate.yml:2: sources[0].name: required")
+	f("sources:\n  - name: istio\n    metric: x_total\n    routeLabels: [a]\n    statusLabel: code\n", `slogate.yml:2: sources[0].name: "istio" is a built-in preset; list it under presets instead`)
+	f("sources:\n  - name: gw\n    metric: 1x\n    routeLabels: [a]\n    statusLabel: code\n", `slogate.yml:3: sources[0].metric: "1x" is not a valid metric name`)
+	f("sources:\n  - name: gw\n    metric: x_total\n    statusLabel: code\n", "slogate.yml:2: sources[0].routeLabels: required: the labels that identify a route")
+	f("sources:\n  - name: gw\n    metric: x_total\n    routeLabels: [a, a]\n    statusLabel: code\n", "slogate.yml:4: sources[0].routeLabels[1]: a listed twice")
+	f("sources:\n  - name: gw\n    metric: x_total\n    routeLabels: [a]\n", "slogate.yml:2: sources[0].statusLabel: required for availability sources (the label holding the response status)")
+	f("sources:\n  - name: gw\n    metric: x_total\n    routeLabels: [a]\n    statusLabel: code\n    bad: \"5..(\"\n", `slogate.yml:6: sources[0].bad: invalid regexp "5..(": missing closing )`)
+	f("sources:\n  - name: gw\n    metric: x_total\n    routeLabels: [a]\n    statusLabel: code\n    filter: {env: \"[\"}\n", `slogate.yml:6: sources[0].filter.env: invalid regexp "[": missing closing ]`)
+	f("sources:\n  - name: gw\n    metric: x_seconds\n    routeLabels: [a]\n    latency: {le: 0.3}\n", "slogate.yml:3: sources[0].metric: a latency source reads histogram buckets; want a name ending in _bucket, got x_seconds")
+	f("sources:\n  - name: gw\n    metric: x_bucket\n    routeLabels: [a]\n    latency: {}\n", "slogate.yml:5: sources[0].latency.le: required: the bucket boundary in seconds, e.g. 0.3")
+	f("sources:\n  - name: gw\n    metric: x_bucket\n    routeLabels: [a]\n    statusLabel: code\n    latency: {le: 1}\n", "slogate.yml:2: sources[0]: statusLabel and bad are not used by latency sources; use filter to select statuses")
+	f("sources:\n  - name: gw\n    metric: x_total\n    routeLabels: [a]\n    statusLabel: code\n    colour: red\n", "slogate.yml:6: sources[0].colour: unknown field; known: name, metric, routeLabels, statusLabel, bad, filter, maxRoutes, latency")
+	// Contracts.
+	f("contracts:\n  - match: {host: x}\n", "slogate.yml:2: contracts[0].labels: required: the contract labels to add")
+	f("contracts:\n  - labels: {slo: gold}\n", "slogate.yml:2: contracts[0].labels.slo: slo is reserved: slogate sets it on synthetic series")
+	f("contracts:\n  - labels: {host: x}\n", "slogate.yml:2: contracts[0].labels.host: clashes with a route label of source ingress-nginx")
+	f("contracts:\n  - labels: {customer: acme}\n    match: {hots: x}\n", "slogate.yml:3: contracts[0].match.hots: no source or contract has label hots; known: destination_service_name, destination_service_namespace, envoy_cluster_name, handler, host, ingress, namespace, path, proxy, router, server, service, source")
+	// Objectives.
+	f("objectives:\n  - name: availability\n    slo: 99.9\n", "slogate.yml:3: objectives[0].slo: must be in (0,1), got 99.9 (targets are ratios, not percents)")
+	f("objectives:\n  - slo: 1\n", "slogate.yml:2: objectives[0].slo: must be in (0,1), got 1")
+	f("objectives:\n  - slo: high\n", `slogate.yml:2: objectives[0].slo: want a number, got "high"`)
+	f("objectives:\n  - name: a\n", "slogate.yml:2: objectives[0].slo: required: the internal objective as a ratio, e.g. 0.999")
+	f("objectives:\n  - slo: 0.999\n    sla: 0.9995\n", "slogate.yml:3: objectives[0].sla: 0.9995 exceeds slo 0.999; the internal objective is the stricter one")
+	f("objectives:\n  - slo: 0.999\n    sla: 99\n", "slogate.yml:3: objectives[0].sla: must be in (0,1), or 0 for none, got 99 (targets are ratios, not percents)")
+	f("objectives:\n  - slo: 0.999\n    window: 1month\n", `slogate.yml:3: objectives[0].window: invalid window "1month"; want <n>d (e.g. 30d), month, week or quarter`)
+	f("objectives:\n  - slo: 0.999\n    window: month\n    timezone: Europe/Berlinn\n", `slogate.yml:4: objectives[0].timezone: unknown time zone "Europe/Berlinn"; want an IANA name such as Europe/Berlin`)
+	f("objectives:\n  - slo: 0.999\n    kind: speed\n", `slogate.yml:3: objectives[0].kind: want availability or latency, got "speed"`)
+	f("objectives:\n  - slo: 0.999\n    name: \"a b\"\n", `slogate.yml:3: objectives[0].name: "a b": want 1 to 64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit`)
+	f("objectives:\n  - slo: 0.999\n    match: {customer: acme}\n", "slogate.yml:3: objectives[0].match.customer: no source or contract has label customer; known: destination_service_name, destination_service_namespace, envoy_cluster_name, handler, host, ingress, namespace, path, proxy, router, server, service, source")
+	f("objectives:\n  - slo: 0.999\n    match:\n      host: \"(\"\n", `slogate.yml:4: objectives[0].match.host: invalid regexp "(": missing closing )`)
+	// Release.
+	f("release:\n  caution: 25\n", "slogate.yml:2: release.caution: must be in [0,1), got 25 (targets are ratios, not percents)")
+	f("release:\n  freezeBurnRate1h: 0\n", "slogate.yml:2: release.freezeBurnRate1h: must be a burn rate above 0, got 0")
+	// Maintenance: NewMaintenance's field errors get the field's line.
+	f("maintenance:\n  - start: 2026-11-24T03:00:00Z\n    end: 2026-11-24T02:00:00Z\n", "slogate.yml:3: maintenance[0].end: must be after start")
+	f("maintenance:\n  - start: 2026-11-24T03:00:00Z\n    end: 2026-11-24T04:00:00Z\n    match:\n      host: \"a(\"\n", `slogate.yml:5: maintenance[0].match.host: invalid regexp "a(": missing closing )`)
+	f("maintenance:\n  - start: 2026-11-24T03:00:00Z\n    end: 2026-11-24T04:00:00Z\n    match: {hots: a}\n", "slogate.yml:4: maintenance[0].match.hots: no source or contract has label hots")
+	f("maintenance:\n  - start: 2026-01-06T02:00:00\n    rrule: FREQ=WEEKLY;BYHOUR=2\n    duration: 2h\n    timezone: Europe/Berlin\n", "slogate.yml:3: maintenance[0].rrule: BYHOUR is not supported; supported parts: FREQ, INTERVAL, BYDAY, BYMONTHDAY, COUNT, UNTIL, WKST")
+	f("maintenance:\n  - end: 2026-11-24T04:00:00Z\n", "slogate.yml:2: maintenance[0].start: required")
+	f("maintenance:\n  - {start: 2026-11-24T03:00:00Z, duration: 1h}\n  - {start: 2026-11-24T03:00:00Z, duration: 1h}\n", "slogate.yml:3: maintenance[1]: the same window as maintenance[0]")
+	// Several errors are all reported, one per line.
+	f("objectives:\n  - slo: 2\n  - slo: 0\n", "slogate.yml:2: objectives[0].slo: must be in (0,1), got 2 (targets are ratios, not percents)\nslogate.yml:3: objectives[1].slo: must be in (0,1), got 0")
+}
+
+func TestParseConfigAliasBomb(t *testing.T) {
+	// 500 sources aliasing one source whose routeLabels alias a list of 500
+	// labels: a 10 kB file that expands to 250,000 nodes.
+	var b strings.Builder
+	b.WriteString("x-labels: &l [")
+	for i := 0; i < 500; i++ {
+		fmt.Fprintf(&b, "l%d, ", i)
+	}
+	b.WriteString("l]\nx-source: &s {name: gw, metric: x_total, routeLabels: *l, statusLabel: code}\nsources: [")
+	for i := 0; i < 500; i++ {
+		b.WriteString("*s, ")
+	}
+	b.WriteString("*s]\n")
+	start := time.Now()
+	_, err := ParseConfig("bomb.yml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "too complex: more than 100000 YAML nodes") || time.Since(start) > 5*time.Second {
+		t.Fatalf("alias bomb: after %s: %v", time.Since(start), err)
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.yml")); err == nil || !strings.HasPrefix(err.Error(), "cannot open config: ") {
+		t.Fatalf("missing file: %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "big.yml")
+	if err := os.WriteFile(p, make([]byte, maxConfigSize+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadConfig(p); err == nil || !strings.HasSuffix(err.Error(), "big.yml: too large: more than 4194304 bytes") {
+		t.Fatalf("big file: %v", err)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	cfg := mustParse(t, `
+contracts:
+  - labels: {customer: acme, contract: acme-gold}
+    match: {host: "shop\\.acme\\.com|api\\.acme\\.com"}
+  - labels: {customer: acme, contract: acme-any}
+    match: {host: ".*\\.acme\\.com"}
+  - labels: {customer: traefik-users}
+    match: {source: traefik-service}
+objectives:
+  - name: gold
+    match: {contract: acme-gold}
+    slo: 0.9995
+    sla: 0.999
+    window: month
+    timezone: Europe/Berlin
+  - name: latency-fast
+    kind: latency
+    slo: 0.99
+  - name: acme
+    match: {customer: acme}
+    slo: 0.999
+    window: 7d
+  - name: gold-again
+    match: {contract: acme-gold}
+    slo: 0.5
+  - name: internal
+    match: {namespace: "", host: ""}
+    slo: 0.9
+presets:
+  - ingress-nginx
+  - traefik-service
+  - {name: ingress-nginx-latency, le: 0.25}
+`)
+	nginx, traefik, latency := &cfg.Sources[0], &cfg.Sources[1], &cfg.Sources[2]
+	f := func(src *Source, route []Label, wantName string, wantSLO float64, wantWindow string, wantContract string) {
+		t.Helper()
+		o := cfg.Resolve(src, route)
+		var contract []string
+		for _, l := range o.Contract {
+			contract = append(contract, l.Name+"="+l.Value)
+		}
+		got := strings.Join(contract, ",")
+		if o.Name != wantName || o.SLO != wantSLO || o.Window.Label() != wantWindow || got != wantContract {
+			t.Fatalf("Resolve(%s, %v) = %s %v %s {%s}, want %s %v %s {%s}", src.Name, route, o.Name, o.SLO, o.Window.Label(), got, wantName, wantSLO, wantWindow, wantContract)
+		}
+	}
+	host := func(h string) []Label { return []Label{{"namespace", "shop"}, {"host", h}} }
+	// The first contract wins over the broader second one, and the first objective over "gold-again".
+	f(nginx, host("shop.acme.com"), "gold", 0.9995, "month", "contract=acme-gold,customer=acme")
+	// Anchored: a host that merely contains the pattern does not match the first contract.
+	f(nginx, host("evilshop.acme.com"), "acme", 0.999, "7d", "contract=acme-any,customer=acme")
+	f(nginx, host("shop.acme.com.evil.org"), "availability", 0.999, "30d", "")
+	// Kind restricts a rule; the latency source gets the latency rule despite its contract.
+	f(latency, host("shop.acme.com"), "gold", 0.9995, "month", "contract=acme-gold,customer=acme")
+	f(latency, host("example.org"), "latency-fast", 0.99, "30d", "")
+	// `source` takes part in contract matching.
+	f(traefik, []Label{{"service", "web@kubernetes"}}, "internal", 0.9, "30d", "customer=traefik-users")
+	// Absent labels match as "".
+	f(nginx, nil, "internal", 0.9, "30d", "")
+	// Default objective carries the kind name.
+	f(nginx, []Label{{"namespace", "x"}, {"host", "example.org"}}, "availability", 0.999, "30d", "")
+
+	// The contract slice belongs to the caller.
+	o := cfg.Resolve(nginx, host("shop.acme.com"))
+	o.Contract[0].Value = "mutated"
+	if cfg.Contracts[0].Labels[0].Value != "acme-gold" {
+		t.Fatalf("Resolve shares the contract slice with the config")
+	}
+	if got := cfg.ContractLabels(nil, host("api.acme.com")); len(got) != 2 || got[0].Value != "acme-gold" {
+		t.Fatalf("ContractLabels: %v", got)
+	}
+	if loc := cfg.Objectives[0].Window.Location; loc == nil || loc.String() != "Europe/Berlin" {
+		t.Fatalf("calendar window location: %v", loc)
+	}
+}
+
+func BenchmarkResolve(b *testing.B) {
+	cfg, err := LoadConfig(filepath.Join("testdata", "example.yml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := &cfg.Sources[0]
+	route := []Label{{"namespace", "shop"}, {"ingress", "web"}, {"host", "www.example.org"}, {"path", "/"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		cfg.Resolve(src, route)
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	example, _ := os.ReadFile(filepath.Join("testdata", "example.yml"))
+	f.Add(string(example))
+	f.Add("presets: [istio, {name: caddy-latency, le: 0.1}]\nobjectives:\n  - {slo: 0.9, window: week, timezone: Asia/Tokyo}\n")
+	f.Add("a: &a [1]\nb: *a\nmaintenance: [{rrule: 'FREQ=MONTHLY;BYDAY=-1FR', start: '2026-01-30T02:00', duration: 1h, timezone: UTC}]\n")
+	f.Add("contracts: [{labels: {c: d}, match: {host: '('}}]\n")
+	f.Fuzz(func(t *testing.T, yml string) {
+		cfg, err := ParseConfig("fuzz.yml", []byte(yml))
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.yml") {
+				t.Fatalf("error without file name: %v", err)
+			}
+			return
+		}
+		for i := range cfg.Sources {
+			cfg.Resolve(&cfg.Sources[i], []Label{{"host", "x"}})
+		}
+		for _, m := range cfg.Maintenance {
+			m.AppendIntervals(nil, 1767225600000, 1767225600000+90*86400000)
+		}
+	})
+}
