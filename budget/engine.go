@@ -1,0 +1,418 @@
+package budget
+
+import (
+	"encoding/binary"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// EngineConfig configures NewEngine. Every zero field takes the default
+// written next to it.
+type EngineConfig struct {
+	// Sources are the enabled SLI sources. The engine keeps its own copy of
+	// the slice; the Sources themselves (regexps) must not change afterwards.
+	Sources []Source
+	// Resolve returns the objective of a newly discovered route of src;
+	// route holds the route's identity labels in src.RouteLabels order
+	// (values already cloned; Resolve may keep the slice). It runs once per
+	// new route under the tenant's lock. Default: DefaultObjective(src).
+	Resolve func(src *Source, route []Label) Objective
+	// Release turns the internal budget into a release state. Zero fields
+	// default to Caution 0.25 and FreezeBurnRate1h 14.4.
+	Release ReleasePolicy
+	// MinuteHorizon is how far back, behind the tenant watermark, counts
+	// stay minute-exact: maintenance windows can still be changed there and
+	// late samples still land in their own minute. Default 72h; it is never
+	// less than 72h, so that the 3d burn window is always minute-exact.
+	// See ringMinutes for the exact ring length.
+	MinuteHorizon time.Duration
+	// MaxFuture refuses samples with a timestamp later than Now()+MaxFuture
+	// (they are counted in EngineStats.Future). Default 10m.
+	MaxFuture time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Engine defaults.
+const (
+	defaultMinuteHorizon = 72 * time.Hour
+	defaultMaxFuture     = 10 * time.Minute
+	defaultMaxRoutes     = 10_000
+	defaultCaution       = 0.25
+	defaultFreezeBurn1h  = 14.4
+)
+
+func (c *EngineConfig) defaults() {
+	if c.MinuteHorizon < defaultMinuteHorizon {
+		c.MinuteHorizon = defaultMinuteHorizon
+	}
+	if c.MaxFuture <= 0 {
+		c.MaxFuture = defaultMaxFuture
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Release.Caution == 0 {
+		c.Release.Caution = defaultCaution
+	}
+	if c.Release.FreezeBurnRate1h == 0 {
+		c.Release.FreezeBurnRate1h = defaultFreezeBurn1h
+	}
+}
+
+// ringMinutes is the length of every route's minute ring: the minute
+// horizon, plus MaxFuture rounded up to whole minutes, plus two minutes.
+// The ring ends at the tenant watermark's minute; MaxFuture lets the
+// watermark run ahead of Now(), and the slack keeps the whole 3d window
+// minute-exact for an evaluation at Now() (or up to one minute earlier)
+// even then.
+func ringMinutes(horizon, maxFuture time.Duration) int64 {
+	h := int64((horizon + time.Minute - 1) / time.Minute)
+	f := int64((maxFuture + time.Minute - 1) / time.Minute)
+	return h + f + 2
+}
+
+// Engine counts SLI events per route in event-time buckets and evaluates
+// error budgets. It is safe for concurrent use: Wants is lock-free, each
+// tenant has its own mutex, Ingest and Evaluate of one tenant serialize on
+// it.
+type Engine struct {
+	sources  []Source
+	byMetric map[string][]uint16 // metric name -> source indexes; never written after NewEngine
+	resolve  func(src *Source, route []Label) Objective
+	release  ReleasePolicy
+	ringLen  int64 // minutes in a route's minute ring
+	maxFut   int64 // MaxFuture in ms
+	now      func() time.Time
+
+	// masks is the current []Mask; SetMasks swaps it, route discovery reads it.
+	masks atomic.Pointer[[]Mask]
+	// tenants maps Tenant -> *tenantState, copy-on-write under mu, so that
+	// the ingest path finds its tenant without a lock.
+	tenants atomic.Pointer[map[Tenant]*tenantState]
+	mu      sync.Mutex // serializes tenant creation and SetMasks
+}
+
+// NewEngine returns an engine with no tenants and no maintenance masks.
+func NewEngine(cfg EngineConfig) *Engine {
+	cfg.defaults()
+	e := &Engine{
+		sources:  slices.Clone(cfg.Sources),
+		byMetric: make(map[string][]uint16),
+		resolve:  cfg.Resolve,
+		release:  cfg.Release,
+		ringLen:  ringMinutes(cfg.MinuteHorizon, cfg.MaxFuture),
+		maxFut:   cfg.MaxFuture.Milliseconds(),
+		now:      cfg.Now,
+	}
+	for i := range e.sources {
+		m := e.sources[i].Metric
+		e.byMetric[m] = append(e.byMetric[m], uint16(i))
+	}
+	empty := map[Tenant]*tenantState{}
+	e.tenants.Store(&empty)
+	e.masks.Store(new([]Mask))
+	return e
+}
+
+// Wants reports whether a metric name is read by any source. It is called
+// for every series on the wire: lock-free, no allocation.
+func (e *Engine) Wants(metricName []byte) bool {
+	_, ok := e.byMetric[string(metricName)]
+	return ok
+}
+
+// maxSourcesPerMetric bounds the per-call series states Ingest keeps on
+// its stack; further sources reading the same metric are ignored.
+const maxSourcesPerMetric = 8
+
+// Ingest counts the samples of one series. labels include __name__; their
+// strings may alias a buffer reused after Ingest returns. Samples may come
+// in any order; see series.go for the counting rules. Series of metrics no
+// source reads are ignored at the cost of one map lookup.
+func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
+	if len(samples) == 0 {
+		return
+	}
+	srcs := e.byMetric[metricNameOf(labels)]
+	if len(srcs) == 0 {
+		return
+	}
+	h := seriesHash(t, labels)
+	ts := e.tenant(t)
+	limit := e.now().UnixMilli() + e.maxFut
+
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	var states [maxSourcesPerMetric]*series
+	n := 0
+	for _, si := range srcs[:min(len(srcs), maxSourcesPerMetric)] {
+		key := seriesKey(h, si)
+		s := ts.series[key]
+		if s == nil {
+			if _, ok := ts.ignored[key]; ok {
+				continue
+			}
+			if s = ts.newSeries(e, int(si), key, labels); s == nil {
+				continue
+			}
+		}
+		states[n] = s
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	for _, smp := range samples {
+		v, ok := counterValue(smp.Value)
+		if !ok {
+			ts.stats.NaN++
+			continue
+		}
+		if smp.Timestamp > limit {
+			ts.stats.Future++
+			continue
+		}
+		for _, s := range states[:n] {
+			ts.ingestPoint(s, point{ts: smp.Timestamp, v: v})
+		}
+	}
+}
+
+// metricNameOf returns the value of __name__ ("" when absent). Senders put
+// it first, so that is checked first.
+func metricNameOf(labels []Label) string {
+	if len(labels) > 0 && labels[0].Name == "__name__" {
+		return labels[0].Value
+	}
+	for i := range labels {
+		if labels[i].Name == "__name__" {
+			return labels[i].Value
+		}
+	}
+	return ""
+}
+
+// seriesHash identifies a series: xxhash64 of the tenant and every label in
+// wire order (remote write requires sorted labels, and senders keep a
+// series' order stable). Collisions of 64-bit hashes are ignored. Short
+// series are hashed from a stack buffer in one call; long ones streamed.
+func seriesHash(t Tenant, labels []Label) uint64 {
+	size := 8
+	for i := range labels {
+		size += len(labels[i].Name) + len(labels[i].Value) + 2
+	}
+	var buf [512]byte
+	if size <= len(buf) {
+		b := binary.LittleEndian.AppendUint32(buf[:0], t.AccountID)
+		b = binary.LittleEndian.AppendUint32(b, t.ProjectID)
+		for i := range labels {
+			b = append(b, labels[i].Name...)
+			b = append(b, 0xff) // 0xff and 0xfe never occur in UTF-8
+			b = append(b, labels[i].Value...)
+			b = append(b, 0xfe)
+		}
+		return xxhash.Sum64(b)
+	}
+	var d xxhash.Digest
+	d.Reset()
+	b := binary.LittleEndian.AppendUint32(buf[:0], t.AccountID)
+	b = binary.LittleEndian.AppendUint32(b, t.ProjectID)
+	_, _ = d.Write(b)
+	for i := range labels {
+		_, _ = d.WriteString(labels[i].Name)
+		_, _ = d.Write([]byte{0xff})
+		_, _ = d.WriteString(labels[i].Value)
+		_, _ = d.Write([]byte{0xfe})
+	}
+	return d.Sum64()
+}
+
+// seriesKey is the key of a series' state for one source: a series read by
+// two sources has two states.
+func seriesKey(h uint64, src uint16) uint64 {
+	return h ^ uint64(src)*0x9e3779b97f4a7c15
+}
+
+// counterValue converts a sample value to a whole counter value. NaN
+// (including the staleness marker 0x7ff0000000000002), ±Inf and negative
+// values are not counter values. Request counters are whole numbers; a
+// fractional value is rounded to the nearest integer, and values are capped
+// at 2^62 so that deltas fit int64.
+func counterValue(f float64) (uint64, bool) {
+	if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+		return 0, false
+	}
+	f = math.Round(f)
+	if f >= 1<<62 {
+		return 1 << 62, true
+	}
+	return uint64(f), true
+}
+
+// tenant returns the state of t, creating it on first use.
+func (e *Engine) tenant(t Tenant) *tenantState {
+	if ts := (*e.tenants.Load())[t]; ts != nil {
+		return ts
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old := *e.tenants.Load()
+	if ts := old[t]; ts != nil {
+		return ts
+	}
+	ts := newTenantState(t, len(e.sources))
+	m := make(map[Tenant]*tenantState, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[t] = ts
+	e.tenants.Store(&m)
+	return ts
+}
+
+// lookupTenant returns the state of t or nil.
+func (e *Engine) lookupTenant(t Tenant) *tenantState {
+	return (*e.tenants.Load())[t]
+}
+
+// Tenants returns every tenant with state, ordered by AccountID, ProjectID.
+func (e *Engine) Tenants() []Tenant {
+	m := *e.tenants.Load()
+	out := make([]Tenant, 0, len(m))
+	for t := range m {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b Tenant) int {
+		if a.AccountID != b.AccountID {
+			return cmpU32(a.AccountID, b.AccountID)
+		}
+		return cmpU32(a.ProjectID, b.ProjectID)
+	})
+	return out
+}
+
+func cmpU32(a, b uint32) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Watermark returns the tenant's largest accepted SLI sample timestamp
+// (Unix ms), or 0 when the tenant has none.
+func (e *Engine) Watermark(t Tenant) int64 {
+	ts := e.lookupTenant(t)
+	if ts == nil {
+		return 0
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.wm == noData {
+		return 0
+	}
+	return ts.wm
+}
+
+// SetMasks replaces the maintenance masks. Every route first folds the
+// minutes that already left its minute ring under the old masks (they are
+// final), then its exclusions inside the ring are recomputed from scratch
+// under the new ones: adding, shortening and deleting a window all act
+// retroactively within the minute horizon. The engine keeps its own copy
+// of the slice; the masks must be immutable.
+func (e *Engine) SetMasks(masks []Mask) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ms := slices.Clone(masks)
+	e.masks.Store(&ms)
+	for _, ts := range *e.tenants.Load() {
+		ts.mu.Lock()
+		for _, routes := range ts.routes {
+			for _, r := range routes {
+				r.b.advance(ts.head, r.masks, &ts.scratch)
+				matched := matchMasks(ms, r.maskLabels)
+				if len(matched) == 0 && len(r.masks) == 0 {
+					continue
+				}
+				r.masks = matched
+				r.b.recomputeExclusion(r.masks, &ts.scratch)
+			}
+		}
+		ts.mu.Unlock()
+	}
+}
+
+// EngineStats are the engine's counters for self-metrics. All but Routes
+// and Series are monotonic.
+type EngineStats struct {
+	// SamplesCounted are SLI points applied: in order or reordered.
+	SamplesCounted uint64
+	// Duplicates are points whose timestamp the series already had; they
+	// count zero (retried blocks).
+	Duplicates uint64
+	// TooOld are points older than the series' reorder history; they count
+	// zero and the later points' deltas already include them.
+	TooOld uint64
+	// Future are samples later than Now()+MaxFuture, refused.
+	Future uint64
+	// NaN are samples that are no counter value: NaN, staleness markers,
+	// ±Inf, negative.
+	NaN uint64
+	// Expired are contributions to minutes older than the route's hour ring,
+	// dropped.
+	Expired uint64
+	// RoutesRefused are series refused because their source reached
+	// MaxRoutes for the tenant.
+	RoutesRefused uint64
+	// Reorders are out-of-order points inserted into the history and
+	// attributed exactly.
+	Reorders uint64
+	// FirstValueFixups are series whose first value became "counted in
+	// full" after a reordered point moved their target's start earlier.
+	FirstValueFixups uint64
+	// RoutesForgotten are routes dropped for having no data within their
+	// compliance window.
+	RoutesForgotten uint64
+	// Routes and Series are the current numbers of routes and series
+	// states (gauges).
+	Routes, Series uint64
+}
+
+func (s *EngineStats) add(o *EngineStats) {
+	s.SamplesCounted += o.SamplesCounted
+	s.Duplicates += o.Duplicates
+	s.TooOld += o.TooOld
+	s.Future += o.Future
+	s.NaN += o.NaN
+	s.Expired += o.Expired
+	s.RoutesRefused += o.RoutesRefused
+	s.Reorders += o.Reorders
+	s.FirstValueFixups += o.FirstValueFixups
+	s.RoutesForgotten += o.RoutesForgotten
+	s.Routes += o.Routes
+	s.Series += o.Series
+}
+
+// Stats sums the counters of every tenant.
+func (e *Engine) Stats() EngineStats {
+	var out EngineStats
+	for _, ts := range *e.tenants.Load() {
+		ts.mu.Lock()
+		st := ts.stats
+		for _, routes := range ts.routes {
+			st.Routes += uint64(len(routes))
+		}
+		st.Series = uint64(len(ts.series))
+		ts.mu.Unlock()
+		out.add(&st)
+	}
+	return out
+}

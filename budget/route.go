@@ -1,0 +1,281 @@
+package budget
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// tenantState is everything the engine keeps about one tenant, guarded by
+// mu. It is plain data (no closures), so that a snapshot can walk it.
+type tenantState struct {
+	id Tenant
+	mu sync.Mutex
+	// wm is the watermark: the largest accepted SLI sample timestamp (ms),
+	// noData before the first one; head is its minute (noHead before).
+	// Every route's minute ring ends at head.
+	wm, head int64
+	// series maps seriesKey -> state of every counted series.
+	series map[uint64]*series
+	// ignored holds the keys of series no source counts (filtered out,
+	// other histogram buckets, route refused by the cap), so that they cost
+	// one map lookup. It is bounded by maxIgnored and cleared when routes
+	// are forgotten (a refused route may fit then).
+	ignored map[uint64]struct{}
+	targets map[uint64]*target // key: hash of job and instance
+	// routes holds per source index the routes, keyed by routeKey.
+	routes  []map[string]*route
+	stats   EngineStats
+	scratch []Interval // reused for Mask.AppendIntervals
+}
+
+// maxIgnored bounds tenantState.ignored; when full it is cleared.
+const maxIgnored = 1 << 20
+
+func newTenantState(t Tenant, nsrc int) *tenantState {
+	ts := &tenantState{
+		id:      t,
+		wm:      noData,
+		head:    noHead,
+		series:  make(map[uint64]*series),
+		ignored: make(map[uint64]struct{}),
+		targets: make(map[uint64]*target),
+		routes:  make([]map[string]*route, nsrc),
+	}
+	for i := range ts.routes {
+		ts.routes[i] = make(map[string]*route)
+	}
+	return ts
+}
+
+// route is one route of one source of a tenant: its identity, objective,
+// maintenance masks and time buckets.
+type route struct {
+	src *Source
+	key string // identity values joined by 0xff (unambiguous)
+	// labels are the identity labels in src.RouteLabels order (absent
+	// labels have value ""); name is their values joined by "/". Both are
+	// immutable and shared with RouteStatus.
+	labels []Label
+	name   string
+	obj    Objective
+	// maskLabels are what masks match: identity labels, contract labels,
+	// then source, slo and route.
+	maskLabels []Label
+	masks      []Mask // the current masks that match maskLabels
+	// newest is the newest accepted point of the route's series (ms); the
+	// route is forgotten when it is older than the tenant watermark minus
+	// forgetAfter (ms), the longest its compliance window can be.
+	newest, forgetAfter int64
+	series              []*series
+	b                   buckets
+}
+
+// newSeries classifies a series not seen before for source si and creates
+// its state, or records it as ignored and returns nil. Slow path: it
+// allocates.
+func (t *tenantState) newSeries(e *Engine, si int, key uint64, labels []Label) *series {
+	src := &e.sources[si]
+	class, ok := classify(src, labels)
+	if ok {
+		for name, re := range src.Filter {
+			if !re.MatchString(labelOr(labels, name)) {
+				ok = false
+				break
+			}
+		}
+	}
+	var r *route
+	if ok {
+		r = t.routeFor(e, si, labels)
+	}
+	if r == nil {
+		if len(t.ignored) >= maxIgnored {
+			clear(t.ignored)
+		}
+		t.ignored[key] = struct{}{}
+		return nil
+	}
+	tg := t.targetFor(labels)
+	s := &series{route: r, target: tg, key: key, class: class, tidx: int32(len(tg.series))}
+	tg.series = append(tg.series, s)
+	r.series = append(r.series, s)
+	t.series[key] = s
+	return s
+}
+
+// classify returns the class of a series, or false when its source does
+// not count it: a latency bucket other than LE and +Inf, or an le that is
+// no number.
+func classify(src *Source, labels []Label) (seriesClass, bool) {
+	if src.Kind != Latency {
+		if src.Bad != nil && src.Bad.MatchString(labelOr(labels, src.StatusLabel)) {
+			return classBad, true
+		}
+		return classGood, true
+	}
+	le, err := strconv.ParseFloat(labelOr(labels, "le"), 64) // "+Inf" parses
+	switch {
+	case err != nil:
+		return 0, false
+	case le == src.LE && math.IsInf(le, 1):
+		return classGood, true // LE=+Inf: every request is good
+	case le == src.LE:
+		return classLatencyGood, true
+	case math.IsInf(le, 1):
+		return classLatencyTotal, true
+	}
+	return 0, false
+}
+
+// labelOr returns the value of label name, "" when absent.
+func labelOr(labels []Label, name string) string {
+	for i := range labels {
+		if labels[i].Name == name {
+			return labels[i].Value
+		}
+	}
+	return ""
+}
+
+// routeFor returns the route of a series of source si, creating it when
+// new; nil when the source has MaxRoutes routes in this tenant already.
+func (t *tenantState) routeFor(e *Engine, si int, labels []Label) *route {
+	src := &e.sources[si]
+	var kb strings.Builder
+	for i, name := range src.RouteLabels {
+		if i > 0 {
+			kb.WriteByte(0xff)
+		}
+		kb.WriteString(labelOr(labels, name))
+	}
+	key := kb.String()
+	if r := t.routes[si][key]; r != nil {
+		return r
+	}
+	maxRoutes := src.MaxRoutes
+	if maxRoutes <= 0 {
+		maxRoutes = defaultMaxRoutes
+	}
+	if len(t.routes[si]) >= maxRoutes {
+		t.stats.RoutesRefused++
+		return nil
+	}
+	ident := make([]Label, len(src.RouteLabels))
+	vals := make([]string, len(src.RouteLabels))
+	for i, name := range src.RouteLabels {
+		vals[i] = strings.Clone(labelOr(labels, name))
+		ident[i] = Label{Name: name, Value: vals[i]}
+	}
+	obj := DefaultObjective(src)
+	if e.resolve != nil {
+		obj = e.resolve(src, ident)
+	}
+	if obj.Window.Kind == Rolling && obj.Window.Length < time.Minute {
+		obj.Window = DefaultObjective(src).Window
+	}
+	r := &route{src: src, key: key, labels: ident, name: strings.Join(vals, "/"), obj: obj}
+	r.maskLabels = make([]Label, 0, len(ident)+len(obj.Contract)+3)
+	r.maskLabels = append(r.maskLabels, ident...)
+	r.maskLabels = append(r.maskLabels, obj.Contract...)
+	r.maskLabels = append(r.maskLabels,
+		Label{Name: "source", Value: src.Name},
+		Label{Name: "slo", Value: obj.Name},
+		Label{Name: "route", Value: r.name})
+	r.masks = matchMasks(*e.masks.Load(), r.maskLabels)
+	maxLen := windowMaxLength(obj.Window)
+	r.forgetAfter = maxLen.Milliseconds()
+	r.b.init(e.ringLen, int64(maxLen/time.Hour)+2)
+	r.newest = t.wm
+	t.routes[si][key] = r
+	return r
+}
+
+// windowMaxLength is the longest a compliance window can be: a calendar
+// period's longest instance (plus an hour for a DST change).
+func windowMaxLength(w Window) time.Duration {
+	const day = 24 * time.Hour
+	if w.Kind != Calendar {
+		return (w.Length + time.Hour - 1) / time.Hour * time.Hour
+	}
+	switch w.Period {
+	case PeriodWeek:
+		return 7*day + time.Hour
+	case PeriodQuarter:
+		return 92*day + time.Hour
+	}
+	return 31*day + time.Hour
+}
+
+// matchMasks returns the masks that match labels, nil when none does.
+func matchMasks(masks []Mask, labels []Label) []Mask {
+	var out []Mask
+	for _, m := range masks {
+		if m.Matches(labels) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// targetFor returns the target (job, instance) of a series.
+func (t *tenantState) targetFor(labels []Label) *target {
+	var d xxhash.Digest
+	d.Reset()
+	_, _ = d.WriteString(labelOr(labels, "job"))
+	_, _ = d.Write([]byte{0xff})
+	_, _ = d.WriteString(labelOr(labels, "instance"))
+	key := d.Sum64()
+	tg := t.targets[key]
+	if tg == nil {
+		tg = &target{key: key, earliest: math.MaxInt64}
+		t.targets[key] = tg
+	}
+	return tg
+}
+
+// forgetStale drops the routes (and their series) whose newest data is
+// older than the watermark minus their compliance window's longest length.
+// A forgotten route that gets data again starts afresh.
+func (t *tenantState) forgetStale() {
+	if t.wm == noData {
+		return
+	}
+	forgot := false
+	for _, routes := range t.routes {
+		for k, r := range routes {
+			if r.newest >= t.wm-r.forgetAfter {
+				continue
+			}
+			delete(routes, k)
+			for _, s := range r.series {
+				delete(t.series, s.key)
+				t.detach(s)
+			}
+			t.stats.RoutesForgotten++
+			forgot = true
+		}
+	}
+	if forgot {
+		clear(t.ignored)
+	}
+}
+
+// detach removes s from its target, and the target when it has no series
+// left.
+func (t *tenantState) detach(s *series) {
+	tg := s.target
+	last := len(tg.series) - 1
+	moved := tg.series[last]
+	tg.series[s.tidx] = moved
+	moved.tidx = s.tidx
+	tg.series[last] = nil
+	tg.series = tg.series[:last]
+	if last == 0 {
+		delete(t.targets, tg.key)
+	}
+}

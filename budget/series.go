@@ -1,0 +1,255 @@
+package budget
+
+// Counting rules (the exact semantics of design.md, "Semantics that make the
+// numbers exact"), applied per series to its TIME-SORTED points:
+//
+//   - Event time: a point's contribution counts in the minute of its own
+//     timestamp, floor(ts / 60000).
+//   - Delta: the contribution of a point is v - prev, prev being the value
+//     of the point just before it in time; v < prev is a counter reset and
+//     the contribution is v.
+//   - First value: the series' earliest point contributes v in full iff its
+//     target (the series' job and instance labels, absent = "") has a point
+//     at an earlier timestamp (a status code seen for the first time at the
+//     start of an outage: those requests happened); otherwise it is a
+//     baseline and contributes 0 (cold start, new target: a long-running
+//     counter must not dump its history into one minute). The rule is
+//     order-independent: when a reordered point moves a target's start
+//     earlier, series of that target whose first point was a baseline and
+//     is now later than the target's start are re-counted in full.
+//   - Duplicates: a point whose timestamp the series already has counts
+//     zero, whatever its value (retried blocks count zero).
+//   - Reordering: a point older than the series' newest but within its
+//     history of the last historyLen points is inserted in place; its
+//     successor's delta is recomputed and the difference moves between the
+//     two minutes. A point older than the whole history counts zero and
+//     changes nothing (EngineStats.TooOld): the later points' deltas
+//     already include its increments. While the history still holds the
+//     series' first point, an older point becomes the new first point.
+//
+// Class: an availability series is good or bad by its status label; its
+// contributions go to total, and to good unless bad. A latency series is
+// the bucket le=LE (contributions are good) or le=+Inf (total).
+
+// historyLen is K, the number of most recent points a series keeps for
+// reordering.
+const historyLen = 8
+
+// point is one accepted sample: ts in Unix ms, v a whole counter value.
+type point struct {
+	ts int64
+	v  uint64
+}
+
+// seriesClass says where a series' contributions go.
+type seriesClass uint8
+
+const (
+	classGood         seriesClass = iota // availability, good status: good and total
+	classBad                             // availability, bad status: total only
+	classLatencyGood                     // le = LE: good only
+	classLatencyTotal                    // le = +Inf: total only
+)
+
+// split turns a contribution d into good and total increments.
+func (c seriesClass) split(d int64) (good, total int64) {
+	switch c {
+	case classGood:
+		return d, d
+	case classBad:
+		return 0, d
+	case classLatencyGood:
+		return d, 0
+	}
+	return 0, d
+}
+
+// series is the state of one series for one source. It holds no strings:
+// labels are only read when the series is created.
+type series struct {
+	route  *route
+	target *target
+	key    uint64 // key in tenantState.series
+	tidx   int32  // index in target.series
+	class  seriesClass
+	n      uint8 // points in hist
+	// firstFull records whether first contributed its value in full (true)
+	// or was a baseline.
+	firstFull bool
+	// first is the series' earliest point; hist holds the newest n points,
+	// ascending by ts. hist[0] == first while the history holds it.
+	first point
+	hist  [historyLen]point
+}
+
+// target is a scrape target, job and instance, of one tenant: the scope of
+// the first-value rule.
+type target struct {
+	key uint64
+	// earliest is the earliest point of any of its series (math.MaxInt64
+	// when none). It only moves earlier.
+	earliest int64
+	series   []*series
+}
+
+// counterDelta is the contribution of a point of value v after a point of
+// value prev.
+func counterDelta(prev, v uint64) uint64 {
+	if v >= prev {
+		return v - prev
+	}
+	return v // reset
+}
+
+// ingestPoint applies one accepted point of series s. The common case, a
+// point newer than every point the series has, is the fast path.
+func (t *tenantState) ingestPoint(s *series, p point) {
+	if p.ts > t.wm {
+		t.wm = p.ts
+		t.head = floorDiv64(p.ts, minuteMs)
+	}
+	if p.ts > s.route.newest {
+		s.route.newest = p.ts
+	}
+	n := int(s.n)
+	if n > 0 && p.ts > s.hist[n-1].ts {
+		d := counterDelta(s.hist[n-1].v, p.v)
+		if n < historyLen {
+			s.hist[n] = p
+			s.n++
+		} else {
+			copy(s.hist[:], s.hist[1:])
+			s.hist[historyLen-1] = p
+		}
+		t.stats.SamplesCounted++
+		if d != 0 {
+			t.addEvents(s, p.ts, int64(d))
+		}
+		return
+	}
+	t.ingestOutOfOrder(s, p)
+}
+
+// ingestOutOfOrder handles a series' first point, duplicates, and points
+// older than the series' newest.
+func (t *tenantState) ingestOutOfOrder(s *series, p point) {
+	n := int(s.n)
+	if n == 0 {
+		s.first, s.hist[0], s.n = p, p, 1
+		t.stats.SamplesCounted++
+		t.lowerEarliest(s.target, p.ts)
+		s.firstFull = s.target.earliest < p.ts
+		if s.firstFull && p.v != 0 {
+			t.addEvents(s, p.ts, int64(p.v))
+		}
+		return
+	}
+	if p.ts == s.first.ts {
+		t.stats.Duplicates++
+		return
+	}
+	i := 0 // index of the first history point newer than p
+	for i < n && s.hist[i].ts < p.ts {
+		i++
+	}
+	if i < n && s.hist[i].ts == p.ts {
+		t.stats.Duplicates++
+		return
+	}
+	if i == 0 {
+		if s.hist[0].ts != s.first.ts {
+			t.stats.TooOld++
+			return
+		}
+		t.stats.SamplesCounted++
+		t.stats.Reorders++
+		t.prependFirst(s, p)
+		s.insert(0, p)
+		return
+	}
+	// pred < p < succ: p gets delta(pred, p); succ's delta changes from
+	// delta(pred, succ) to delta(p, succ).
+	pred, succ := s.hist[i-1], s.hist[i]
+	t.stats.SamplesCounted++
+	t.stats.Reorders++
+	if d := counterDelta(pred.v, p.v); d != 0 {
+		t.addEvents(s, p.ts, int64(d))
+	}
+	if was, now := counterDelta(pred.v, succ.v), counterDelta(p.v, succ.v); was != now {
+		t.addEvents(s, succ.ts, int64(now)-int64(was))
+	}
+	s.insert(i, p)
+}
+
+// prependFirst makes p, older than the series' first point, the new first
+// point: the old first point's contribution changes from its first-value
+// contribution to delta(p, old), and p is counted by the first-value rule.
+func (t *tenantState) prependFirst(s *series, p point) {
+	old := s.first
+	was := int64(0)
+	if s.firstFull {
+		was = int64(old.v)
+	}
+	if now := int64(counterDelta(p.v, old.v)); now != was {
+		t.addEvents(s, old.ts, now-was)
+	}
+	// s is a baseline until the target is updated: lowerEarliest then skips
+	// it (its first.ts is not later than the new earliest).
+	s.first, s.firstFull = p, false
+	t.lowerEarliest(s.target, p.ts)
+	s.firstFull = s.target.earliest < p.ts
+	if s.firstFull && p.v != 0 {
+		t.addEvents(s, p.ts, int64(p.v))
+	}
+}
+
+// insert puts p at index i of the history, keeping the newest historyLen
+// points: a full history drops its oldest point (p itself when i == 0).
+func (s *series) insert(i int, p point) {
+	n := int(s.n)
+	if n < historyLen {
+		copy(s.hist[i+1:n+1], s.hist[i:n])
+		s.hist[i] = p
+		s.n++
+		return
+	}
+	if i == 0 {
+		return
+	}
+	copy(s.hist[:i-1], s.hist[1:i])
+	s.hist[i-1] = p
+}
+
+// lowerEarliest records a point at ts for target tg. When ts is earlier than
+// the target's start, series of the target whose first point was a
+// baseline and is later than ts are re-counted in full (rare: a reordered
+// block at a target's start).
+func (t *tenantState) lowerEarliest(tg *target, ts int64) {
+	if ts >= tg.earliest {
+		return
+	}
+	tg.earliest = ts
+	for _, o := range tg.series {
+		if o.firstFull || o.n == 0 || o.first.ts <= ts {
+			continue
+		}
+		o.firstFull = true
+		t.stats.FirstValueFixups++
+		if o.first.v != 0 {
+			t.addEvents(o, o.first.ts, int64(o.first.v))
+		}
+	}
+}
+
+// addEvents adds contribution d (negative to move events away) of series s
+// to the minute of ts.
+func (t *tenantState) addEvents(s *series, ts int64, d int64) {
+	g, n := s.class.split(d)
+	r := s.route
+	if r.b.head < t.head {
+		r.b.advance(t.head, r.masks, &t.scratch)
+	}
+	if !r.b.add(floorDiv64(ts, minuteMs), g, n, r.masks, &t.scratch) {
+		t.stats.Expired++
+	}
+}
