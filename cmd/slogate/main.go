@@ -13,8 +13,11 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
+	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/proxy"
 	"github.com/slogate/slogate/remotewrite"
 )
@@ -39,12 +42,40 @@ func Run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
+	cfg := budget.DefaultConfig()
+	if o.Config != "" {
+		if cfg, err = budget.LoadConfig(o.Config); err != nil {
+			return err
+		}
+	}
+	engine := budget.NewEngine(budget.EngineConfig{
+		Sources:       cfg.Sources,
+		Resolve:       cfg.Resolve,
+		Release:       cfg.Release,
+		MinuteHorizon: o.RetroactiveLimit,
+	})
+	store, err := budget.OpenMaintenanceStore(o.StateDir, o.RetroactiveLimit, time.Now, cfg.Maintenance, engine.SetMasks)
+	if err != nil {
+		return err
+	}
+	token, err := readToken(o.APITokenFile)
+	if err != nil {
+		return err
+	}
+
 	up, err := proxy.NewUpstream(proxy.UpstreamConfig{URL: o.UpstreamURL, Timeout: o.UpstreamTimeout})
 	if err != nil {
 		return err
 	}
+	api := &proxy.API{
+		Engine:      engine,
+		Step:        o.EvalInterval,
+		Maintenance: &proxy.MaintenanceAPI{Store: store, Token: token, Now: time.Now},
+	}
 	srv, err := proxy.NewServer(proxy.Config{
 		Upstream:            up,
+		Engine:              engine,
+		Slogate:             api.Handle,
 		MaxRequestBodySize:  int(o.MaxRequestBodySize),
 		MaxDecompressedSize: int(o.MaxDecompressedSize),
 		MaxConcurrentWrites: o.MaxConcurrentWrites,
@@ -61,8 +92,20 @@ func Run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	log.Info("slogate started", "listen", ln.Addr().String(), "upstream", up.URL())
 	fmt.Fprintf(stdout, "slogate listening on http://%s, forwarding to %s\n", ln.Addr(), up.URL())
 
+	emitter := proxy.NewEmitter(proxy.EmitterConfig{
+		Upstream: up,
+		Producer: &proxy.Synthetic{Engine: engine},
+		Interval: o.EvalInterval,
+		Log:      log,
+	})
+	srv.AddMetrics(emitter)
+
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	emitCtx, stopEmitter := context.WithCancel(context.Background())
+	defer stopEmitter()
+	emitterDone := make(chan struct{})
+	go func() { emitter.Run(emitCtx); close(emitterDone) }()
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("cannot serve: %w", err)
@@ -74,6 +117,26 @@ func Run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("cannot drain requests in flight: %w", err)
 	}
+	// The last points, with everything the drained writes counted.
+	stopEmitter()
+	<-emitterDone
 	log.Info("stopped")
 	return nil
+}
+
+// readToken reads the API bearer token; no file means no token, and
+// mutations are refused.
+func readToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("cannot read -api.tokenFile: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("cannot use -api.tokenFile %s: it is empty", path)
+	}
+	return tok, nil
 }

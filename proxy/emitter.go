@@ -1,0 +1,186 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/golang/snappy"
+
+	"github.com/slogate/slogate/budget"
+)
+
+// Producer evaluates the synthetic series of a tenant at an event time and
+// appends them to dst as an uncompressed protobuf WriteRequest.
+type Producer interface {
+	Tenants() []budget.Tenant
+	Watermark(t budget.Tenant) int64
+	AppendSynthetic(dst []byte, t budget.Tenant, at int64) []byte
+}
+
+// EmitterConfig configures an Emitter. Zero fields take the defaults named.
+type EmitterConfig struct {
+	Upstream *Upstream
+	Producer Producer
+	// Interval is the step of the synthetic series in event time, and how
+	// often the emitter looks for a new step. Default 15s.
+	Interval time.Duration
+	// MaxPending bounds the blocks kept while the upstream is unavailable;
+	// the oldest are dropped first (newer points supersede them). Default
+	// 4096 blocks.
+	MaxPending int
+	// WritePath returns the upstream path for a tenant's synthetic series.
+	// Default: /api/v1/write for the zero tenant, else the vminsert path.
+	WritePath func(t budget.Tenant) string
+	Log       *slog.Logger
+}
+
+// Emitter writes the synthetic series to the upstream. Points are stamped
+// with the event time of the data (the tenant watermark aligned down to the
+// interval), not the wall clock, so two replicas fed the same data write
+// the same points. A point is never acknowledged to anyone: it is kept,
+// bounded, and retried until the upstream accepts it.
+type Emitter struct {
+	cfg  EmitterConfig
+	mu   sync.Mutex
+	last map[budget.Tenant]int64 // last step emitted
+	// pending blocks, oldest first.
+	pending  []pendingBlock
+	npending atomic.Int64 // len(pending), for /metrics without the lock
+	buf      []byte
+
+	set      *metrics.Set
+	written  *metrics.Counter
+	dropped  *metrics.Counter
+	failures *metrics.Counter
+}
+
+type pendingBlock struct {
+	tenant budget.Tenant
+	at     int64
+	body   []byte // snappy-compressed WriteRequest
+}
+
+// NewEmitter returns an Emitter; Run starts it.
+func NewEmitter(cfg EmitterConfig) *Emitter {
+	if cfg.Interval <= 0 {
+		cfg.Interval = 15 * time.Second
+	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = 4096
+	}
+	if cfg.WritePath == nil {
+		cfg.WritePath = DefaultWritePath
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	s := metrics.NewSet()
+	e := &Emitter{
+		cfg:      cfg,
+		last:     map[budget.Tenant]int64{},
+		set:      s,
+		written:  s.NewCounter(`slogate_synthetic_blocks_written_total`),
+		dropped:  s.NewCounter(`slogate_synthetic_blocks_dropped_total`),
+		failures: s.NewCounter(`slogate_synthetic_write_errors_total`),
+	}
+	s.NewGauge(`slogate_synthetic_blocks_pending`, func() float64 { return float64(e.npending.Load()) })
+	return e
+}
+
+// DefaultWritePath is /api/v1/write for the zero tenant (single-node
+// VictoriaMetrics) and /insert/<accountID>:<projectID>/prometheus/api/v1/write
+// for the others (vminsert).
+func DefaultWritePath(t budget.Tenant) string {
+	if t == (budget.Tenant{}) {
+		return "/api/v1/write"
+	}
+	return fmt.Sprintf("/insert/%d:%d/prometheus/api/v1/write", t.AccountID, t.ProjectID)
+}
+
+// WritePrometheus writes the emitter's self-metrics.
+func (e *Emitter) WritePrometheus(w io.Writer) { e.set.WritePrometheus(w) }
+
+// Run evaluates and writes every Interval until ctx ends, then makes one
+// last evaluation and attempt to flush what is pending.
+func (e *Emitter) Run(ctx context.Context) {
+	t := time.NewTicker(e.cfg.Interval)
+	defer t.Stop()
+	for {
+		e.Step()
+		select {
+		case <-ctx.Done():
+			e.Step()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Step evaluates every tenant whose watermark crossed a new interval
+// boundary and tries to write everything pending. It returns the number of
+// blocks still pending.
+func (e *Emitter) Step() int {
+	step := e.cfg.Interval.Milliseconds()
+	for _, t := range e.cfg.Producer.Tenants() {
+		wm := e.cfg.Producer.Watermark(t)
+		if wm <= 0 {
+			continue
+		}
+		at := wm - wm%step
+		e.mu.Lock()
+		if at <= e.last[t] {
+			e.mu.Unlock()
+			continue
+		}
+		e.last[t] = at
+		e.buf = e.cfg.Producer.AppendSynthetic(e.buf[:0], t, at)
+		if len(e.buf) > 0 {
+			e.pending = append(e.pending, pendingBlock{tenant: t, at: at, body: snappy.Encode(nil, e.buf)})
+		}
+		if over := len(e.pending) - e.cfg.MaxPending; over > 0 {
+			e.dropped.Add(over)
+			e.pending = append(e.pending[:0], e.pending[over:]...)
+		}
+		e.mu.Unlock()
+	}
+	return e.flush()
+}
+
+// flush writes pending blocks in order until one fails.
+func (e *Emitter) flush() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	defer func() { e.npending.Store(int64(len(e.pending))) }()
+	for len(e.pending) > 0 {
+		b := e.pending[0]
+		code, body, err := e.cfg.Upstream.Post(e.cfg.WritePath(b.tenant), b.body,
+			"Content-Encoding", "snappy",
+			"Content-Type", "application/x-protobuf",
+			"X-Prometheus-Remote-Write-Version", "0.1.0")
+		switch {
+		case err == nil && code/100 == 2:
+			e.written.Inc()
+		case err == nil && code/100 == 4 && code != 429:
+			// The upstream refuses this block for good; retrying would
+			// block every later point behind it.
+			e.dropped.Inc()
+			e.cfg.Log.Error("upstream refused synthetic series; dropped", "code", code, "body", string(body))
+		default:
+			e.failures.Inc()
+			if err == nil {
+				err = fmt.Errorf("status %d: %s", code, body)
+			}
+			e.cfg.Log.Warn("cannot write synthetic series; will retry", "err", err, "pending", len(e.pending))
+			return len(e.pending)
+		}
+		e.pending[0] = pendingBlock{}
+		e.pending = e.pending[1:]
+	}
+	return 0
+}

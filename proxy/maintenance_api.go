@@ -1,0 +1,223 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/slogate/slogate/budget"
+)
+
+// maxMaintenanceBody bounds a maintenance request body.
+const maxMaintenanceBody = 64 << 10
+
+// MaintenanceAPI serves /slogate/api/v1/maintenance.
+type MaintenanceAPI struct {
+	Store *budget.MaintenanceStore
+	// Token is the bearer token for mutations; empty refuses them (403).
+	Token string
+	Now   func() time.Time
+}
+
+// MaintenanceWindowJSON is a maintenance window as the API shows it.
+type MaintenanceWindowJSON struct {
+	ID      string `json:"id"`
+	Source  string `json:"source"` // "config" or "api"
+	Created string `json:"created"`
+	budget.MaintenanceSpec
+	// Active says whether the window covers now; Next is the start of the
+	// next occurrence within 90 days (absent when none).
+	Active  bool    `json:"active"`
+	Next    *string `json:"next,omitempty"`
+	NextEnd *string `json:"nextEnd,omitempty"`
+}
+
+// Handle serves the maintenance paths; it reports false for other paths.
+func (a *MaintenanceAPI) Handle(ctx *fasthttp.RequestCtx) bool {
+	const base = "/slogate/api/v1/maintenance"
+	path := string(ctx.Path())
+	switch {
+	case path == base:
+		switch {
+		case ctx.IsGet() || ctx.IsHead():
+			a.list(ctx)
+		case ctx.IsPost():
+			if a.authorized(ctx) {
+				a.create(ctx)
+			}
+		default:
+			methodNotAllowed(ctx, "GET, POST")
+		}
+	case path == base+"/audit":
+		if !ctx.IsGet() && !ctx.IsHead() {
+			methodNotAllowed(ctx, "GET")
+			return true
+		}
+		writeJSON(ctx, fasthttp.StatusOK, map[string]any{"entries": a.Store.Audit()})
+	case strings.HasPrefix(path, base+"/"):
+		id := strings.TrimPrefix(path, base+"/")
+		switch {
+		case ctx.IsGet():
+			for _, m := range a.Store.List() {
+				if m.ID == id {
+					writeJSON(ctx, fasthttp.StatusOK, a.windowJSON(m))
+					return true
+				}
+			}
+			apiError(ctx, fasthttp.StatusNotFound, "", "no such maintenance window: "+id)
+		case ctx.IsDelete():
+			if a.authorized(ctx) {
+				a.delete(ctx, id)
+			}
+		case ctx.IsPut():
+			if a.authorized(ctx) {
+				a.update(ctx, id)
+			}
+		default:
+			methodNotAllowed(ctx, "GET, PUT, DELETE")
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// authorized checks the bearer token in constant time. Without a token
+// file every mutation is refused: an open write API on an SLA figure is not
+// a safe default.
+func (a *MaintenanceAPI) authorized(ctx *fasthttp.RequestCtx) bool {
+	if a.Token == "" {
+		apiError(ctx, fasthttp.StatusForbidden, "", "maintenance changes are disabled: start slogate with -api.tokenFile=<file holding a bearer token>")
+		return false
+	}
+	got, ok := bytes.CutPrefix(ctx.Request.Header.Peek("Authorization"), []byte("Bearer "))
+	if !ok || subtle.ConstantTimeCompare(bytes.TrimSpace(got), []byte(a.Token)) != 1 {
+		apiError(ctx, fasthttp.StatusUnauthorized, "", "missing or wrong bearer token (Authorization: Bearer <token>)")
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="slogate"`)
+		return false
+	}
+	return true
+}
+
+func (a *MaintenanceAPI) list(ctx *fasthttp.RequestCtx) {
+	ms := a.Store.List()
+	out := make([]MaintenanceWindowJSON, len(ms))
+	for i, m := range ms {
+		out[i] = a.windowJSON(m)
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"windows": out, "retroactiveLimit": a.Store.Limit().String()})
+}
+
+// readSpec decodes a request body into a spec, answering 400/413 itself.
+func readSpec(ctx *fasthttp.RequestCtx) (budget.MaintenanceSpec, bool) {
+	var spec budget.MaintenanceSpec
+	body := ctx.PostBody()
+	if len(body) > maxMaintenanceBody {
+		apiError(ctx, fasthttp.StatusRequestEntityTooLarge, "", "body larger than 64 KiB")
+		return spec, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec); err != nil {
+		field := ""
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			field = te.Field
+		}
+		apiError(ctx, fasthttp.StatusBadRequest, field, "cannot parse maintenance window JSON: "+err.Error())
+		return spec, false
+	}
+	return spec, true
+}
+
+func (a *MaintenanceAPI) create(ctx *fasthttp.RequestCtx) {
+	spec, ok := readSpec(ctx)
+	if !ok {
+		return
+	}
+	m, err := a.Store.Create(spec)
+	if err != nil {
+		storeError(ctx, err)
+		return
+	}
+	ctx.Response.Header.Set("Location", "/slogate/api/v1/maintenance/"+m.ID)
+	writeJSON(ctx, fasthttp.StatusCreated, a.windowJSON(m))
+}
+
+func (a *MaintenanceAPI) update(ctx *fasthttp.RequestCtx, id string) {
+	spec, ok := readSpec(ctx)
+	if !ok {
+		return
+	}
+	m, err := a.Store.Update(id, spec)
+	if err != nil {
+		storeError(ctx, err)
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, a.windowJSON(m))
+}
+
+func (a *MaintenanceAPI) delete(ctx *fasthttp.RequestCtx, id string) {
+	q := ctx.QueryArgs()
+	author, reason := string(q.Peek("author")), string(q.Peek("reason"))
+	if len(ctx.PostBody()) > 0 {
+		var body struct{ Author, Reason string }
+		if err := json.Unmarshal(ctx.PostBody(), &body); err != nil {
+			apiError(ctx, fasthttp.StatusBadRequest, "", "cannot parse body: "+err.Error())
+			return
+		}
+		author, reason = body.Author, body.Reason
+	}
+	m, err := a.Store.Delete(id, author, reason)
+	if err != nil {
+		storeError(ctx, err)
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, a.windowJSON(m))
+}
+
+// storeError maps store errors to status codes: validation errors (the
+// window is well-formed JSON but not a valid window, or too old) are 422
+// and name the field.
+func storeError(ctx *fasthttp.RequestCtx, err error) {
+	var fe *budget.FieldError
+	switch {
+	case errors.As(err, &fe):
+		apiError(ctx, fasthttp.StatusUnprocessableEntity, fe.Field, err.Error())
+	case errors.Is(err, budget.ErrNotFound):
+		apiError(ctx, fasthttp.StatusNotFound, "", err.Error())
+	case errors.Is(err, budget.ErrFromConfig):
+		apiError(ctx, fasthttp.StatusConflict, "", err.Error())
+	default:
+		apiError(ctx, fasthttp.StatusInternalServerError, "", err.Error())
+	}
+}
+
+// apiError answers {"error": msg, "field": field}.
+func apiError(ctx *fasthttp.RequestCtx, code int, field, msg string) {
+	body := map[string]string{"error": msg}
+	if field != "" {
+		body["field"] = field
+	}
+	writeJSON(ctx, code, body)
+}
+
+func (a *MaintenanceAPI) windowJSON(m *budget.Maintenance) MaintenanceWindowJSON {
+	now := a.Now()
+	w := MaintenanceWindowJSON{ID: m.ID, Source: m.Source, Created: m.Created.UTC().Format(time.RFC3339), MaintenanceSpec: m.Spec()}
+	iv := m.AppendIntervals(nil, now.UnixMilli(), now.Add(90*24*time.Hour).UnixMilli())
+	if len(iv) > 0 {
+		if iv[0].Start <= now.UnixMilli() {
+			w.Active = true
+		}
+		s := time.UnixMilli(iv[0].Start).UTC().Format(time.RFC3339)
+		e := time.UnixMilli(iv[0].End).UTC().Format(time.RFC3339)
+		w.Next, w.NextEnd = &s, &e
+	}
+	return w
+}
