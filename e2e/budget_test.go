@@ -1,0 +1,121 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/slogate/slogate/internal/testenv"
+)
+
+// evalStep is the -eval.interval of the budget tests: short, so that the
+// final synthetic point comes quickly.
+const evalStep = 5 * time.Second
+
+// TestBudgetTwoDayReplay is the budget engine's acceptance: with zero
+// configuration, two days of ingress-nginx traffic for several routes go
+// through slogate in vmagent's block order (one block per scrape, adjacent
+// blocks reordered, retried blocks), with outages, a counter reset, a
+// controller pod replaced by a new one, and VictoriaMetrics down for a
+// while mid-stream (slogate answers 503 and the blocks are retried). Every
+// synthetic value read back from VictoriaMetrics must equal the brute-force
+// reference to 1e-9.
+func TestBudgetTwoDayReplay(t *testing.T) {
+	t.Parallel()
+	vm := testenv.StartVM(t)
+	sg := testenv.StartSlogate(t, "-upstream.url="+vm.URL(), "-eval.interval="+evalStep.String())
+
+	scrapes := int(48 * time.Hour / scrapeStep)
+	start := time.Now().Add(-48 * time.Hour).Truncate(time.Minute)
+	st := generate(defaultPlan(scrapes), start, 1)
+	order := sendOrder(len(st.blocks))
+	outageAt := len(order) * 3 / 5
+	for i, b := range order {
+		if i == outageAt {
+			// VictoriaMetrics goes away; slogate must answer 503 until it
+			// is back, and the retried block must count once.
+			vm.Stop()
+			restarted := false
+			postBlock(t, sg.URL+"/api/v1/write", st.blocks[b], func() {
+				if !restarted {
+					restarted = true
+					vm.Restart()
+				}
+			})
+			if !restarted {
+				t.Fatal("slogate accepted a write while VictoriaMetrics was down")
+			}
+			continue
+		}
+		postBlock(t, sg.URL+"/api/v1/write", st.blocks[b], nil)
+	}
+	last := start.Add(time.Duration(scrapes-1) * scrapeStep).UnixMilli()
+	at := last - last%evalStep.Milliseconds()
+	checkBudgets(t, vm, st, at, reference(st, at, nil), 0.999)
+}
+
+// checkBudgets waits for the synthetic series at eval time at and compares
+// them with the reference.
+func checkBudgets(t *testing.T, vm *testenv.VM, st *stream, at int64, want map[int]*routeTruth, objective float64) {
+	t.Helper()
+	var got map[string]map[string]float64 // route -> series -> value
+	testenv.Eventually(t, 90*time.Second, func() error {
+		vm.ForceFlush(t)
+		got = map[string]map[string]float64{}
+		for _, s := range vm.Export(t, `{__name__=~"slo_.*",source="ingress-nginx"}`) {
+			for i, ts := range s.Timestamps {
+				if ts != at {
+					continue
+				}
+				r := s.Metric["route"]
+				if got[r] == nil {
+					got[r] = map[string]float64{}
+				}
+				name := s.Metric["__name__"]
+				for _, l := range []string{"result", "window", "kind", "state"} {
+					if v, ok := s.Metric[l]; ok {
+						name += "{" + l + "=" + v + "}"
+					}
+				}
+				got[r][name] = s.Values[i]
+			}
+		}
+		for ri := range ingressRoutes {
+			if _, ok := got[routeKey(ri)]["slo_requests_total{result=good}"]; !ok {
+				return fmt.Errorf("no synthetic point at %s for route %s yet", time.UnixMilli(at).UTC(), routeKey(ri))
+			}
+		}
+		return nil
+	})
+	window := 30 * 24 * time.Hour.Seconds()
+	for ri := range ingressRoutes {
+		w := want[ri]
+		g := got[routeKey(ri)]
+		allowed := (1 - objective) * w.winTotal
+		remaining := 1.0
+		if w.winTotal > 0 {
+			remaining = 1 - (w.winTotal-w.winGood)/allowed
+		}
+		checks := map[string]float64{
+			"slo_requests_total{result=good}":              w.good,
+			"slo_requests_total{result=bad}":               w.bad,
+			"slo_requests_excluded_total{result=good}":     w.excludedGood,
+			"slo_requests_excluded_total{result=bad}":      w.excludedBad,
+			"slo_sli_ratio{window=30d}":                    w.winGood / w.winTotal,
+			"slo_objective_ratio{kind=slo}":                objective,
+			"slo_error_budget_remaining_ratio{kind=slo}":   remaining,
+			"slo_error_budget_remaining_seconds{kind=slo}": remaining * (1 - objective) * window,
+		}
+		for name, wantV := range checks {
+			gotV, ok := g[name]
+			if !ok {
+				t.Errorf("route %s: %s missing", routeKey(ri), name)
+				continue
+			}
+			if !approxEqual(gotV, wantV) {
+				t.Errorf("route %s: %s = %.12g, reference %.12g", routeKey(ri), name, gotV, wantV)
+			}
+		}
+		t.Logf("route %s: good %.0f bad %.0f, 30d SLI %.6f, remaining %.4f", routeKey(ri), w.good, w.bad, w.winGood/w.winTotal, remaining)
+	}
+}
