@@ -45,7 +45,10 @@ type Config struct {
 	// 32 MiB, as VictoriaMetrics' -maxInsertRequestSize.
 	MaxRequestBodySize int
 	// MaxDecompressedSize is the largest decompressed write in bytes.
-	// Default 64 MiB.
+	// Default 32 MiB (vmagent's blocks are at most 8 MiB decompressed by
+	// default). A zstd frame that does not state its size is decoded until
+	// it passes the limit, so a hostile one costs a few times this much
+	// memory, briefly.
 	MaxDecompressedSize int
 	// Limits bound SLI series (labels per series, label length).
 	Limits remotewrite.Limits
@@ -64,7 +67,7 @@ func (c *Config) defaults() {
 		c.MaxRequestBodySize = 32 << 20
 	}
 	if c.MaxDecompressedSize <= 0 {
-		c.MaxDecompressedSize = 64 << 20
+		c.MaxDecompressedSize = 32 << 20
 	}
 	if c.MaxConcurrentWrites <= 0 {
 		c.MaxConcurrentWrites = max(8, 4*runtime.GOMAXPROCS(0))

@@ -96,8 +96,9 @@ func (s *Server) serveWrite(ctx *fasthttp.RequestCtx, route int, tenant budget.T
 	case code/100 == 2:
 		s.metrics.bytesForwarded.Add(len(body))
 		s.ingest(ws, tenant)
-		ctx.SetStatusCode(code)
-		s.metrics.request(route, code)
+		// Any 2xx is an acceptance; remote write senders expect 204.
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+		s.metrics.request(route, fasthttp.StatusNoContent)
 	case code == fasthttp.StatusTooManyRequests || code >= 500:
 		// Overloaded or failing: retryable. 503 and not the upstream's own
 		// 5xx, so that every sender treats it as "keep and retry".

@@ -43,7 +43,7 @@ func defaultOptions() options {
 		RetroactiveLimit:    72 * time.Hour,
 		EvalInterval:        15 * time.Second,
 		MaxRequestBodySize:  32 << 20,
-		MaxDecompressedSize: 64 << 20,
+		MaxDecompressedSize: 32 << 20,
 		MaxLabelsPerSeries:  64,
 		MaxLabelLen:         4096,
 		ShutdownTimeout:     30 * time.Second,
