@@ -3,8 +3,8 @@ package proxy
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"

@@ -100,6 +100,7 @@ type MetricsWriter interface {
 // writeState is what one write needs, pooled so that the steady state
 // allocates nothing.
 type writeState struct {
+	body    []byte // the request body as received
 	wr      remotewrite.WriteRequest
 	labels  []budget.Label
 	samples []budget.Sample
@@ -130,8 +131,13 @@ func NewServer(cfg Config) (*Server, error) {
 		IdleTimeout:                  2 * time.Minute,
 		ErrorHandler:                 s.serveReadError,
 		DisablePreParseMultipartForm: true,
-		CloseOnShutdown:              true,
-		Logger:                       quietLogger{},
+		// Bodies are streamed so that slogate reads them against its own
+		// limit: a body over it is drained before the 413, so that the
+		// sender, still writing, reads the answer instead of a reset
+		// connection (which it would retry forever).
+		StreamRequestBody: true,
+		CloseOnShutdown:   true,
+		Logger:            quietLogger{},
 	}
 	return s, nil
 }

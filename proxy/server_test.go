@@ -244,8 +244,8 @@ func TestParseTenant(t *testing.T) {
 	f("", budget.Tenant{}, false)
 }
 
-// TestBodyTooLarge checks the compressed-size limit over real TCP: the 413
-// comes from the headers alone, before the body is read.
+// TestBodyTooLarge checks the compressed-size limit over real TCP: the
+// sender may write its whole body and still reads a 413, not a reset.
 func TestBodyTooLarge(t *testing.T) {
 	up, _ := NewUpstream(UpstreamConfig{URL: "http://127.0.0.1:1"})
 	srv, _ := NewServer(Config{Upstream: up, MaxRequestBodySize: 1 << 20})
@@ -261,6 +261,9 @@ func TestBodyTooLarge(t *testing.T) {
 	}
 	defer c.Close()
 	_, _ = c.Write([]byte("POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Encoding: snappy\r\nContent-Length: 2097152\r\n\r\n"))
+	if _, err := c.Write(make([]byte, 2<<20)); err != nil {
+		t.Fatalf("cannot send the body: %s", err)
+	}
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	buf := make([]byte, 64)
 	n, _ := c.Read(buf)

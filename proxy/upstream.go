@@ -99,9 +99,8 @@ var hopHeaders = []string{
 }
 
 // do sends the incoming request in ctx to the upstream with the same method,
-// path, query, headers and body, and fills resp. pathOverride, if not nil,
-// replaces the request path.
-func (u *Upstream) do(ctx *fasthttp.RequestCtx, resp *fasthttp.Response) error {
+// path, query and headers, and body, and fills resp.
+func (u *Upstream) do(ctx *fasthttp.RequestCtx, body []byte, resp *fasthttp.Response) error {
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
 	ctx.Request.Header.CopyTo(&req.Header)
@@ -111,7 +110,7 @@ func (u *Upstream) do(ctx *fasthttp.RequestCtx, resp *fasthttp.Response) error {
 	uri := ctx.Request.Header.RequestURI() // path and query as sent
 	req.SetRequestURI(u.base + string(uri))
 	req.Header.SetHost(u.hc.Addr)
-	req.SetBodyRaw(ctx.Request.Body())
+	req.SetBodyRaw(body)
 	return u.hc.DoTimeout(req, resp, u.timeout)
 }
 

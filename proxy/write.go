@@ -1,7 +1,10 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -52,14 +55,19 @@ func (s *Server) serveWrite(ctx *fasthttp.RequestCtx, route int, tenant budget.T
 	s.metrics.inflight.Add(1)
 	defer s.metrics.inflight.Add(-1)
 
-	body := ctx.PostBody()
-	s.metrics.bytesIn.Add(len(body))
 	ws, _ := s.pool.Get().(*writeState)
 	if ws == nil {
 		ws = &writeState{}
 	}
 	defer s.pool.Put(ws)
 	defer ws.reset()
+	ws.body, err = s.readBody(ctx, ws.body)
+	if err != nil {
+		s.reject(ctx, route, fasthttp.StatusRequestEntityTooLarge, "too_large", err.Error())
+		return
+	}
+	body := ws.body
+	s.metrics.bytesIn.Add(len(body))
 
 	wr := &ws.wr
 	wr.Buf, err = s.dec.Decompress(wr.Buf, body, enc)
@@ -81,7 +89,7 @@ func (s *Server) serveWrite(ctx *fasthttp.RequestCtx, route int, tenant budget.T
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
 	start := time.Now()
-	err = s.cfg.Upstream.do(ctx, resp)
+	err = s.cfg.Upstream.do(ctx, body, resp)
 	s.metrics.upstreamDuration.UpdateDuration(start)
 	if err != nil {
 		// Down, refusing connections or timing out: the sender keeps the
@@ -164,9 +172,14 @@ func (s *Server) answer(ctx *fasthttp.RequestCtx, route, code int, msg string) {
 
 // serveProxy passes a request to the upstream unchanged and its answer back.
 func (s *Server) serveProxy(ctx *fasthttp.RequestCtx) {
+	body, err := s.readBody(ctx, nil)
+	if err != nil {
+		s.answer(ctx, routeProxy, fasthttp.StatusRequestEntityTooLarge, err.Error())
+		return
+	}
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
-	if err := s.cfg.Upstream.do(ctx, resp); err != nil {
+	if err := s.cfg.Upstream.do(ctx, body, resp); err != nil {
 		s.metrics.upstreamErrors[errorReason(err)].Inc()
 		s.answer(ctx, routeProxy, fasthttp.StatusBadGateway, "cannot proxy to upstream "+s.cfg.Upstream.URL()+": "+err.Error())
 		return
@@ -182,4 +195,40 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx) {
 
 func retryAfterSeconds(d time.Duration) string {
 	return itoa(int(max(d.Round(time.Second), time.Second) / time.Second))
+}
+
+// maxDrain bounds what slogate reads and discards of a body over the limit
+// before answering 413; past it the connection is closed.
+const maxDrain = 64 << 20
+
+// readBody appends the request body to dst[:0], refusing one over
+// MaxRequestBodySize. A refused body is drained (up to maxDrain) so that
+// the sender gets to read the 413.
+func (s *Server) readBody(ctx *fasthttp.RequestCtx, dst []byte) ([]byte, error) {
+	if !ctx.Request.IsBodyStream() {
+		return append(dst[:0], ctx.Request.Body()...), nil
+	}
+	limit := s.cfg.MaxRequestBodySize
+	tooLarge := fmt.Errorf("request body is larger than -maxRequestBodySize=%d bytes", limit)
+	stream := ctx.RequestBodyStream()
+	if cl := ctx.Request.Header.ContentLength(); cl > limit {
+		s.drain(ctx, stream)
+		return dst[:0], tooLarge
+	}
+	buf := bytes.NewBuffer(dst[:0])
+	n, err := buf.ReadFrom(io.LimitReader(stream, int64(limit)+1))
+	if err != nil {
+		return buf.Bytes(), fmt.Errorf("cannot read request body: %w", err)
+	}
+	if n > int64(limit) {
+		s.drain(ctx, stream)
+		return buf.Bytes()[:0], tooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+func (s *Server) drain(ctx *fasthttp.RequestCtx, stream io.Reader) {
+	if n, _ := io.CopyN(io.Discard, stream, maxDrain); n == maxDrain {
+		ctx.SetConnectionClose()
+	}
 }

@@ -4,6 +4,7 @@
 package remotewrite
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -39,13 +40,14 @@ var (
 	ErrMalformed = errors.New("malformed")
 )
 
-// ParseEncoding maps a Content-Encoding header to an Encoding. An empty
-// header means snappy, as the Prometheus remote write specification has it.
+// ParseEncoding maps a Content-Encoding header (case-insensitive, as HTTP
+// has it) to an Encoding. An empty header means snappy, as the Prometheus
+// remote write specification has it.
 func ParseEncoding(contentEncoding []byte) (Encoding, error) {
-	switch string(contentEncoding) {
-	case "", "snappy":
+	switch {
+	case len(contentEncoding) == 0, bytes.EqualFold(contentEncoding, []byte("snappy")):
 		return Snappy, nil
-	case "zstd":
+	case bytes.EqualFold(contentEncoding, []byte("zstd")):
 		return Zstd, nil
 	}
 	return 0, fmt.Errorf("%w %q: want snappy or zstd", ErrUnsupportedEncoding, contentEncoding)

@@ -171,6 +171,8 @@ func TestParseEncoding(t *testing.T) {
 	f("", Snappy, nil)
 	f("snappy", Snappy, nil)
 	f("zstd", Zstd, nil)
+	f("ZSTD", Zstd, nil)
+	f("Snappy", Snappy, nil)
 	f("gzip", 0, ErrUnsupportedEncoding)
 }
 
