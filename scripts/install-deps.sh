@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Installs the real components that tests and the demo run: VictoriaMetrics
-# single node, vmagent and vmalert at a pinned version, built with go install
-# into .bin/ (git-ignored). A binary that is already there is skipped.
+# Installs what tests, lint and the demo run into .bin/ (git-ignored):
+# VictoriaMetrics single node, vmagent and vmalert at a pinned version, and
+# staticcheck, all built with go install. A binary already there is skipped,
+# so a second run costs nothing; delete .bin/ (or one file) to rebuild.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VM_VERSION=${VM_VERSION:-v1.151.0}
+# staticcheck 2026.2.2 (module version v0.8.2) understands Go 1.26; older
+# releases (2025.1.x) fail on the newer standard library.
+STATICCHECK_VERSION=${STATICCHECK_VERSION:-v0.8.2}
 BIN=${SLOGATE_BIN_DIR:-$PWD/.bin}
 mkdir -p "$BIN"
 export GOBIN="$BIN"
@@ -18,3 +22,7 @@ install_vm() { # $1 = app directory, $2 = binary name
 install_vm victoria-metrics victoria-metrics
 install_vm vmagent vmagent
 install_vm vmalert vmalert
+if [ ! -x "$BIN/staticcheck" ]; then
+  echo "installing staticcheck $STATICCHECK_VERSION into $BIN"
+  go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+fi

@@ -1,0 +1,86 @@
+// Package testenv starts the real components that end-to-end tests run
+// against: VictoriaMetrics, vmagent, vmalert and the slogate binary itself.
+//
+// Every process binds 127.0.0.1 on a free port, writes its log to a file in
+// the test's temporary directory (printed when the test fails) and is stopped
+// by t.Cleanup. The binaries come from the repository's .bin directory, which
+// `make deps` fills; SLOGATE_BIN_DIR points somewhere else.
+package testenv
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// Names of the binaries `make deps` installs into the bin directory.
+const (
+	VictoriaMetricsBinary = "victoria-metrics"
+	VMAgentBinary         = "vmagent"
+	VMAlertBinary         = "vmalert"
+)
+
+var (
+	rootOnce sync.Once
+	rootDir  string
+	rootErr  error
+)
+
+// RepoRoot returns the directory holding go.mod, found by walking up from the
+// working directory (go test runs each package in its own directory).
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	rootOnce.Do(func() {
+		rootDir, rootErr = findRepoRoot()
+	})
+	if rootErr != nil {
+		t.Fatalf("cannot find repository root: %s", rootErr)
+	}
+	return rootDir
+}
+
+func findRepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("cannot get working directory: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod in the working directory or any parent")
+		}
+		dir = parent
+	}
+}
+
+// BinDir returns the directory holding the real component binaries:
+// $SLOGATE_BIN_DIR when set, else <repo root>/.bin.
+func BinDir(t testing.TB) string {
+	t.Helper()
+	if dir := os.Getenv("SLOGATE_BIN_DIR"); dir != "" {
+		return dir
+	}
+	return filepath.Join(RepoRoot(t), ".bin")
+}
+
+// Binary returns the path of the named executable in BinDir and fails the
+// test with a hint when it is missing, so a fresh checkout says what to do
+// instead of failing somewhere deep in a test.
+func Binary(t testing.TB, name string) string {
+	t.Helper()
+	path := filepath.Join(BinDir(t), name)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("cannot find %s at %s (run make deps, or set SLOGATE_BIN_DIR): %s", name, path, err)
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		t.Fatalf("cannot use %s at %s: not an executable file (run make deps)", name, path)
+	}
+	return path
+}
