@@ -11,6 +11,7 @@ all: build
 # VictoriaMetrics, vmagent, vmalert (v1.151.0) and staticcheck; skipped when present.
 deps:
 	scripts/install-deps.sh
+	scripts/install-chromium.sh
 
 build:
 	$(GO) build -o slogate ./cmd/slogate

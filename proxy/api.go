@@ -77,6 +77,11 @@ type ObjectiveJSON struct {
 	SLO    float64  `json:"slo"`
 	SLA    *float64 `json:"sla,omitempty"`
 	Window string   `json:"window"`
+	// WindowSeconds is the compliance window's full length at EvaluatedAt
+	// (a calendar period's whole length); PeriodEnd is the end of the
+	// calendar period (RFC 3339), absent for rolling windows.
+	WindowSeconds float64 `json:"windowSeconds"`
+	PeriodEnd     *string `json:"periodEnd,omitempty"`
 }
 
 // RequestsJSON are the raw and excluded event counts since discovery.
@@ -137,14 +142,20 @@ func statusJSON(st *budget.RouteStatus, at int64) SLOStatus {
 		Contract:    labelMap(st.Objective.Contract),
 		EvaluatedAt: time.UnixMilli(at).UTC().Format(time.RFC3339),
 		Objective: ObjectiveJSON{
-			Name:   st.Objective.Name,
-			SLO:    st.Objective.SLO,
-			Window: st.Objective.Window.Label(),
+			Name:          st.Objective.Name,
+			SLO:           st.Objective.SLO,
+			Window:        st.Objective.Window.Label(),
+			WindowSeconds: st.Objective.Window.LengthAt(time.UnixMilli(at)).Seconds(),
 		},
 		Requests:    RequestsJSON{Good: st.Good, Bad: st.Bad, ExcludedGood: st.ExcludedGood, ExcludedBad: st.ExcludedBad},
 		Budgets:     map[string]BudgetJ{"slo": budgetJSON(&st.SLO)},
 		Maintenance: st.MaintenanceActive,
 		Release:     st.Release.String(),
+	}
+	if w := st.Objective.Window; w.Kind == budget.Calendar {
+		_, end := w.Bounds(time.UnixMilli(at))
+		pe := end.UTC().Format(time.RFC3339)
+		o.Objective.PeriodEnd = &pe
 	}
 	if st.HasSLA {
 		sla := st.Objective.SLA

@@ -36,6 +36,9 @@ func main() {
 
 // Run runs slogate until ctx ends, then drains the requests in flight.
 func Run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "report" {
+		return RunReport(ctx, args[1:], stdout, stderr)
+	}
 	o, err := parseOptions(args, environ, stderr)
 	if err != nil {
 		return err
@@ -71,6 +74,9 @@ func Run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		Engine:      engine,
 		Step:        o.EvalInterval,
 		Maintenance: &proxy.MaintenanceAPI{Store: store, Token: token, Now: time.Now},
+	}
+	if api.Extra, err = newPage(api, up, cfg, store); err != nil {
+		return err
 	}
 	srv, err := proxy.NewServer(proxy.Config{
 		Upstream:            up,

@@ -1,0 +1,410 @@
+package proxy
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slogate/slogate/budget"
+)
+
+// pageView is what page.html renders; page.js derives the same from the
+// JSON API.
+type pageView struct {
+	Host, Query, Sort string
+	Groups            []viewGroup
+	AtRisk            []viewRisk
+	Windows           []viewWindow
+	Routes, Shown     int
+	EvaluatedAt       string
+	MutationsEnabled  bool
+	HasMaintenance    bool
+	RetroactiveLimit  string
+}
+
+type viewGroup struct {
+	Title  string
+	Hidden bool
+	Rows   []viewRow
+	key    float64
+}
+
+type viewRow struct {
+	ID, Search, Route, Meta, Labels string
+	SLO, SLA, Availability          string
+	Budgets                         []viewBudget
+	Burn                            []viewBurn
+	Release                         string
+	Warnings, Maintenance           []string
+	Hidden                          bool
+	budgetKey, burnKey              float64
+}
+
+type viewBudget struct {
+	Kind, Text string
+	Meter      float64 // remaining ratio clamped to [0, 1]
+	Low        bool    // exhausted
+}
+
+type viewBurn struct {
+	Text, Class string
+}
+
+type viewRisk struct {
+	ID, Text string
+}
+
+type viewWindow struct {
+	State, When, Match, Reason, Author, ID, Source string
+}
+
+// Sort orders of the page; the first is the default.
+var pageSorts = []string{"budget", "burn", "name"}
+
+// burnWindows are the burn rates the page shows, by window name.
+var burnWindows = []string{"5m", "1h", "6h", "1d", "3d"}
+
+func (p *Page) view(query, sortBy string) *pageView {
+	if !slices.Contains(pageSorts, sortBy) {
+		sortBy = pageSorts[0]
+	}
+	now := p.cfg.Now()
+	v := &pageView{Query: query, Sort: sortBy}
+	var masks []*budget.Maintenance
+	if m := p.cfg.API.Maintenance; m != nil {
+		v.HasMaintenance = true
+		v.MutationsEnabled = m.Token != ""
+		// "72h", not "72h0m0s".
+		lim := m.Store.Limit().String()
+		if strings.HasSuffix(lim, "m0s") {
+			lim = strings.TrimSuffix(strings.TrimSuffix(lim, "0s"), "0m")
+		}
+		v.RetroactiveLimit = lim
+		masks = m.Store.List()
+		ws := make([]MaintenanceWindowJSON, len(masks))
+		for i, mw := range masks {
+			ws[i] = m.windowJSON(mw)
+		}
+		v.Windows = viewWindows(ws, now)
+	}
+	soon := upcomingWindows(masks, now)
+	terms := strings.Fields(strings.ToLower(query))
+	groups := map[string]*viewGroup{}
+	for _, st := range p.cfg.API.Statuses() {
+		r := viewRowOf(&st, soon)
+		r.Hidden = !matchesTerms(r.Search, terms)
+		title := groupTitle(&st)
+		g := groups[title]
+		if g == nil {
+			g = &viewGroup{Title: title}
+			groups[title] = g
+		}
+		g.Rows = append(g.Rows, r)
+		v.Routes++
+		if !r.Hidden {
+			v.Shown++
+			for _, w := range r.Warnings {
+				v.AtRisk = append(v.AtRisk, viewRisk{ID: r.ID, Text: title + " · " + r.Route + ": " + w})
+			}
+		}
+		if st.EvaluatedAt > v.EvaluatedAt {
+			v.EvaluatedAt = st.EvaluatedAt
+		}
+	}
+	if v.EvaluatedAt != "" {
+		v.EvaluatedAt = fmtRFC3339(v.EvaluatedAt)
+	}
+	for _, g := range groups {
+		sortRows(g.Rows, sortBy)
+		g.key = groupKey(g.Rows, sortBy)
+		g.Hidden = !slices.ContainsFunc(g.Rows, func(r viewRow) bool { return !r.Hidden })
+		v.Groups = append(v.Groups, *g)
+	}
+	slices.SortFunc(v.Groups, func(a, b viewGroup) int {
+		if sortBy == "name" {
+			return cmp.Compare(a.Title, b.Title)
+		}
+		return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.Title, b.Title))
+	})
+	return v
+}
+
+// sortRows orders a group's rows: "budget" least remaining budget first
+// (the SLA's when the route has one, else the SLO's), "burn" highest 1h
+// burn rate first, "name" by route. Ties go by route.
+func sortRows(rows []viewRow, sortBy string) {
+	slices.SortStableFunc(rows, func(a, b viewRow) int {
+		switch sortBy {
+		case "budget":
+			return cmp.Or(cmp.Compare(a.budgetKey, b.budgetKey), cmp.Compare(a.Route, b.Route))
+		case "burn":
+			return cmp.Or(cmp.Compare(b.burnKey, a.burnKey), cmp.Compare(a.Route, b.Route))
+		}
+		return cmp.Compare(a.Route, b.Route)
+	})
+}
+
+// groupKey orders groups by their most urgent row (rows are sorted).
+func groupKey(rows []viewRow, sortBy string) float64 {
+	switch sortBy {
+	case "budget":
+		return rows[0].budgetKey
+	case "burn":
+		return -rows[0].burnKey
+	}
+	return 0
+}
+
+func matchesTerms(search string, terms []string) bool {
+	for _, t := range terms {
+		if !strings.Contains(search, t) {
+			return false
+		}
+	}
+	return true
+}
+
+// groupTitle names a route's group: its contract label values, customer
+// first, and the tenant when it is not the default one.
+func groupTitle(st *SLOStatus) string {
+	var parts []string
+	if st.Tenant != "0:0" {
+		parts = append(parts, "tenant "+st.Tenant)
+	}
+	if c, ok := st.Contract["customer"]; ok {
+		parts = append(parts, c)
+	}
+	for _, k := range sortedKeys(st.Contract) {
+		if k != "customer" {
+			parts = append(parts, k+" "+st.Contract[k])
+		}
+	}
+	if len(st.Contract) == 0 {
+		parts = append(parts, "no contract")
+	}
+	return strings.Join(parts, " · ")
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func viewRowOf(st *SLOStatus, soon []upcoming) viewRow {
+	r := viewRow{
+		ID:      rowID(st.Tenant + "|" + st.Source + "|" + st.Route + "|" + st.Objective.Name),
+		Route:   st.Route,
+		Meta:    st.Source + " · " + st.Objective.Name + " · " + st.Objective.Window,
+		SLO:     fmtTarget(st.Objective.SLO),
+		Release: st.Release,
+	}
+	var pairs []string
+	for _, k := range sortedKeys(st.Labels) {
+		pairs = append(pairs, k+"="+st.Labels[k])
+	}
+	r.Labels = strings.Join(pairs, " ")
+	search := []string{st.Tenant, st.Source, st.Route, st.Objective.Name, r.Labels}
+	for _, k := range sortedKeys(st.Contract) {
+		search = append(search, k+"="+st.Contract[k])
+	}
+	r.Search = strings.ToLower(strings.Join(search, " "))
+	decimals := targetDecimals(st.Objective.SLO)
+	if st.Objective.SLA != nil {
+		r.SLA = fmtTarget(*st.Objective.SLA)
+		decimals = max(decimals, targetDecimals(*st.Objective.SLA))
+	}
+	r.Availability = "no requests"
+	if st.Availability != nil {
+		r.Availability = fmtAvailability(*st.Availability, decimals)
+	}
+	timeLeft := st.Objective.WindowSeconds
+	if st.Objective.PeriodEnd != nil {
+		end, err1 := time.Parse(time.RFC3339, *st.Objective.PeriodEnd)
+		at, err2 := time.Parse(time.RFC3339, st.EvaluatedAt)
+		if err1 == nil && err2 == nil {
+			timeLeft = end.Sub(at).Seconds()
+		}
+	}
+	for _, kind := range []string{"sla", "slo"} {
+		b, ok := st.Budgets[kind]
+		if !ok {
+			continue
+		}
+		name := strings.ToUpper(kind)
+		vb := viewBudget{Kind: name, Meter: meterValue(b.RemainingRatio), Low: b.RemainingRatio <= 0}
+		if b.RemainingSeconds < 0 {
+			vb.Text = "overspent by " + fmtSeconds(-b.RemainingSeconds)
+		} else {
+			vb.Text = fmtSeconds(b.RemainingSeconds) + " left (" + strconv.Itoa(int(math.Floor(b.RemainingRatio*100))) + "%)"
+		}
+		r.Budgets = append(r.Budgets, vb)
+		if w := budgetWarning(name, b, timeLeft); w != "" {
+			r.Warnings = append(r.Warnings, w)
+		}
+	}
+	r.budgetKey = st.Budgets["slo"].RemainingRatio
+	if b, ok := st.Budgets["sla"]; ok {
+		r.budgetKey = b.RemainingRatio
+	}
+	for _, name := range burnWindows {
+		for _, w := range st.Windows {
+			if w.Window == name {
+				r.Burn = append(r.Burn, viewBurn{Text: fmtBurn(w.BurnRate), Class: burnClass(w.BurnRate)})
+				if name == "1h" {
+					r.burnKey = w.BurnRate
+				}
+			}
+		}
+	}
+	r.Maintenance = routeMaintenance(st, soon)
+	return r
+}
+
+// budgetWarning says when a budget is gone, or will be before the
+// compliance window ends at the current (5m) error rate. timeLeft is the
+// time to the end of a calendar period; for a rolling window, which never
+// ends, it is the window's length: the budget would be gone within one
+// window, i.e. errors arrive faster than the window can absorb them.
+func budgetWarning(kind string, b BudgetJ, timeLeft float64) string {
+	switch {
+	case b.RemainingRatio <= 0 && b.RemainingSeconds < 0:
+		return kind + " budget exhausted: overspent by " + fmtSeconds(-b.RemainingSeconds)
+	case b.RemainingRatio <= 0:
+		return kind + " budget exhausted"
+	case b.ExhaustionSeconds != nil && *b.ExhaustionSeconds < timeLeft:
+		return kind + " budget gone in " + fmtSeconds(*b.ExhaustionSeconds) + " at the current error rate"
+	}
+	return ""
+}
+
+// upcoming is a window that is active or starts within 90 days, with the
+// text a route it applies to shows.
+type upcoming struct {
+	m    *budget.Maintenance
+	text string
+}
+
+// upcomingWindows finds each window's current or next occurrence once,
+// not once per route.
+func upcomingWindows(masks []*budget.Maintenance, now time.Time) []upcoming {
+	var out []upcoming
+	for _, m := range masks {
+		iv := m.AppendIntervals(nil, now.UnixMilli(), now.Add(90*24*time.Hour).UnixMilli())
+		if len(iv) == 0 {
+			continue
+		}
+		s, e := time.UnixMilli(iv[0].Start), time.UnixMilli(iv[0].End)
+		u := upcoming{m: m, text: "maintenance " + fmtTime(s) + " – " + fmtTime(e)}
+		if !s.After(now) {
+			u.text = "in maintenance until " + fmtTime(e)
+		}
+		if m.Reason != "" {
+			u.text += ": " + m.Reason
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+// routeMaintenance lists the active and upcoming windows that apply to a
+// route, matched as the engine matches them: over the identity labels,
+// the contract labels, `source`, `slo` and `route`.
+func routeMaintenance(st *SLOStatus, windows []upcoming) []string {
+	if len(windows) == 0 {
+		return nil
+	}
+	var labels []budget.Label // identity labels first: a name there wins
+	for k, v := range st.Labels {
+		labels = append(labels, budget.Label{Name: k, Value: v})
+	}
+	for k, v := range st.Contract {
+		labels = append(labels, budget.Label{Name: k, Value: v})
+	}
+	labels = append(labels, budget.Label{Name: "source", Value: st.Source},
+		budget.Label{Name: "slo", Value: st.Objective.Name}, budget.Label{Name: "route", Value: st.Route})
+	var out []string
+	for _, w := range windows {
+		if w.m.Matches(labels) {
+			out = append(out, w.text)
+		}
+	}
+	return out
+}
+
+// viewWindows lists the windows: active first, then upcoming by start,
+// then ended, latest first.
+func viewWindows(ws []MaintenanceWindowJSON, now time.Time) []viewWindow {
+	type keyed struct {
+		rank int
+		at   string
+		w    viewWindow
+	}
+	var ks []keyed
+	for _, w := range ws {
+		vw := viewWindow{Reason: w.Reason, Author: w.Author, ID: w.ID, Source: w.Source, Match: "every route"}
+		var pairs []string
+		for _, k := range sortedKeys(w.Match) {
+			pairs = append(pairs, k+"=~"+w.Match[k])
+		}
+		if len(pairs) > 0 {
+			vw.Match = strings.Join(pairs, " ")
+		}
+		k := keyed{w: vw}
+		switch {
+		case w.Active:
+			k.rank, k.at, k.w.State = 0, *w.Next, "active"
+			k.w.When = "until " + fmtRFC3339(*w.NextEnd)
+		case w.Next != nil:
+			k.rank, k.at, k.w.State = 1, *w.Next, "upcoming"
+			k.w.When = fmtRFC3339(*w.Next) + " – " + fmtRFC3339(*w.NextEnd)
+		case w.RRule != "":
+			k.rank, k.at, k.w.State = 2, w.Start, "ended"
+			k.w.When = "no occurrence within 90 days"
+		default:
+			k.rank, k.at, k.w.State = 2, w.End, "ended"
+			k.w.When = fmtRFC3339(w.Start) + " – " + fmtRFC3339(w.End)
+		}
+		if w.RRule != "" {
+			k.w.When += " (" + w.RRule + ", " + w.Duration + ", " + w.Timezone + ")"
+		}
+		ks = append(ks, k)
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int {
+		if a.rank == 2 && b.rank == 2 {
+			return cmp.Compare(b.at, a.at)
+		}
+		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.at, b.at))
+	})
+	out := make([]viewWindow, 0, len(ks))
+	ended := 0
+	for _, k := range ks {
+		if k.rank == 2 {
+			if ended++; ended > maxEndedWindows {
+				continue
+			}
+		}
+		out = append(out, k.w)
+	}
+	return out
+}
+
+// maxEndedWindows bounds the ended windows the page lists (the newest);
+// the API lists them all.
+const maxEndedWindows = 20
+
+// meterValue clamps a remaining ratio to the meter's [0, 1]; below 1e-6 it
+// is 0, so that Go and JavaScript write the attribute alike (JavaScript
+// switches to exponent notation there).
+func meterValue(r float64) float64 {
+	if r < 1e-6 {
+		return 0
+	}
+	return min(r, 1)
+}

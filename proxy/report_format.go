@@ -1,0 +1,87 @@
+package proxy
+
+import (
+	"encoding/csv"
+	"html/template"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// reportCSVHeader is the CSV report's header row; one row per route
+// follows. Ratios are ratios (0.9995), times are seconds, the contract is
+// name=value pairs joined by ";", maintenance is "id start/end reason"
+// items joined by "; ".
+var reportCSVHeader = []string{
+	"period", "customer", "contract", "route", "source", "objective", "timezone",
+	"start", "end", "until", "complete", "requests", "bad", "excluded", "availability",
+	"target_kind", "target", "status", "allowed_seconds", "used_seconds", "maintenance",
+}
+
+func writeReportCSV(w io.Writer, rep *ReportJSON) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(reportCSVHeader); err != nil {
+		return err
+	}
+	for _, c := range rep.Contracts {
+		var pairs []string
+		for _, k := range sortedKeys(c.Contract) {
+			pairs = append(pairs, k+"="+c.Contract[k])
+		}
+		for _, r := range c.Routes {
+			avail := ""
+			if r.Availability != nil {
+				avail = ratio(*r.Availability)
+			}
+			var mw []string
+			for _, m := range r.Maintenance {
+				mw = append(mw, m.ID+" "+m.Start+"/"+m.End+" "+m.Reason)
+			}
+			err := cw.Write([]string{
+				rep.Period, c.Customer, strings.Join(pairs, ";"), r.Route, r.Source, r.Objective, r.Timezone,
+				r.Start, r.End, r.Until, strconv.FormatBool(r.Complete),
+				strconv.FormatUint(r.Requests, 10), strconv.FormatUint(r.Bad, 10), strconv.FormatUint(r.Excluded, 10), avail,
+				r.TargetKind, ratio(r.Target), r.Status, seconds(r.AllowedSeconds), seconds(r.UsedSeconds), strings.Join(mw, "; "),
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func ratio(v float64) string   { return strconv.FormatFloat(v, 'f', -1, 64) }
+func seconds(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+
+// reportView is what report.html renders.
+type reportView struct {
+	*ReportJSON
+	Month string
+}
+
+// parseReportHTML parses the embedded HTML report template.
+func parseReportHTML() (*template.Template, error) {
+	return template.New("report.html").Funcs(template.FuncMap{
+		"duration": fmtSeconds,
+		"percent": func(r ReportRoute) string {
+			if r.Availability == nil {
+				return "no requests"
+			}
+			return fmtAvailability(*r.Availability, targetDecimals(r.Target))
+		},
+		"target": fmtTarget,
+		"upper":  strings.ToUpper,
+		"time":   fmtRFC3339,
+	}).ParseFS(assetFiles, "assets/report.html")
+}
+
+func writeReportHTML(w io.Writer, tmpl *template.Template, rep *ReportJSON) error {
+	v := reportView{ReportJSON: rep, Month: rep.Period}
+	if t, err := time.Parse("2006-01", rep.Period); err == nil {
+		v.Month = t.Format("January 2006")
+	}
+	return tmpl.Execute(w, v)
+}
