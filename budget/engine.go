@@ -1,14 +1,11 @@
 package budget
 
 import (
-	"encoding/binary"
 	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // EngineConfig configures NewEngine. Every zero field takes the default
@@ -90,12 +87,17 @@ type Engine struct {
 	maxFut   int64 // MaxFuture in ms
 	now      func() time.Time
 
+	// futureLimit caches Now()+MaxFuture (ms); see refreshFutureLimit.
+	futureLimit atomic.Int64
+
 	// masks is the current []Mask; SetMasks swaps it, route discovery reads it.
 	masks atomic.Pointer[[]Mask]
 	// tenants maps Tenant -> *tenantState, copy-on-write under mu, so that
 	// the ingest path finds its tenant without a lock.
 	tenants atomic.Pointer[map[Tenant]*tenantState]
 	mu      sync.Mutex // serializes tenant creation and SetMasks
+	// lastTenant is the tenant Ingest found last.
+	lastTenant atomic.Pointer[tenantState]
 }
 
 // NewEngine returns an engine with no tenants and no maintenance masks.
@@ -117,6 +119,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 	empty := map[Tenant]*tenantState{}
 	e.tenants.Store(&empty)
 	e.masks.Store(new([]Mask))
+	e.futureLimit.Store(math.MinInt64)
 	return e
 }
 
@@ -145,7 +148,6 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 	}
 	h := seriesHash(t, labels)
 	ts := e.tenant(t)
-	limit := e.now().UnixMilli() + e.maxFut
 
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
@@ -174,7 +176,7 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 			ts.stats.NaN++
 			continue
 		}
-		if smp.Timestamp > limit {
+		if smp.Timestamp > e.futureLimit.Load() && smp.Timestamp > e.refreshFutureLimit() {
 			ts.stats.Future++
 			continue
 		}
@@ -182,6 +184,17 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 			ts.ingestPoint(s, point{ts: smp.Timestamp, v: v})
 		}
 	}
+}
+
+// refreshFutureLimit reads the clock and returns Now()+MaxFuture (ms), the
+// latest timestamp accepted. Ingest checks samples against the last value
+// first and reads the clock only for a sample beyond it: the clock is
+// assumed not to step back (a step back of d accepts samples up to d
+// further ahead until the clock catches up).
+func (e *Engine) refreshFutureLimit() int64 {
+	l := e.now().UnixMilli() + e.maxFut
+	e.futureLimit.Store(l)
+	return l
 }
 
 // metricNameOf returns the value of __name__ ("" when absent). Senders put
@@ -196,41 +209,6 @@ func metricNameOf(labels []Label) string {
 		}
 	}
 	return ""
-}
-
-// seriesHash identifies a series: xxhash64 of the tenant and every label in
-// wire order (remote write requires sorted labels, and senders keep a
-// series' order stable). Collisions of 64-bit hashes are ignored. Short
-// series are hashed from a stack buffer in one call; long ones streamed.
-func seriesHash(t Tenant, labels []Label) uint64 {
-	size := 8
-	for i := range labels {
-		size += len(labels[i].Name) + len(labels[i].Value) + 2
-	}
-	var buf [512]byte
-	if size <= len(buf) {
-		b := binary.LittleEndian.AppendUint32(buf[:0], t.AccountID)
-		b = binary.LittleEndian.AppendUint32(b, t.ProjectID)
-		for i := range labels {
-			b = append(b, labels[i].Name...)
-			b = append(b, 0xff) // 0xff and 0xfe never occur in UTF-8
-			b = append(b, labels[i].Value...)
-			b = append(b, 0xfe)
-		}
-		return xxhash.Sum64(b)
-	}
-	var d xxhash.Digest
-	d.Reset()
-	b := binary.LittleEndian.AppendUint32(buf[:0], t.AccountID)
-	b = binary.LittleEndian.AppendUint32(b, t.ProjectID)
-	_, _ = d.Write(b)
-	for i := range labels {
-		_, _ = d.WriteString(labels[i].Name)
-		_, _ = d.Write([]byte{0xff})
-		_, _ = d.WriteString(labels[i].Value)
-		_, _ = d.Write([]byte{0xfe})
-	}
-	return d.Sum64()
 }
 
 // seriesKey is the key of a series' state for one source: a series read by
@@ -257,7 +235,11 @@ func counterValue(f float64) (uint64, bool) {
 
 // tenant returns the state of t, creating it on first use.
 func (e *Engine) tenant(t Tenant) *tenantState {
+	if ts := e.lastTenant.Load(); ts != nil && ts.id == t {
+		return ts // most writes come from one tenant: no map lookup
+	}
 	if ts := (*e.tenants.Load())[t]; ts != nil {
+		e.lastTenant.Store(ts)
 		return ts
 	}
 	e.mu.Lock()

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // tenantState is everything the engine keeps about one tenant, guarded by
@@ -27,8 +25,10 @@ type tenantState struct {
 	// are forgotten (a refused route may fit then).
 	ignored map[uint64]struct{}
 	targets map[uint64]*target // key: hash of job and instance
-	// routes holds per source index the routes, keyed by routeKey.
+	// routes holds per source index the routes, keyed by route.key;
+	// sorted lists them in Evaluate's order, nil after a change.
 	routes  []map[string]*route
+	sorted  []*route
 	stats   EngineStats
 	scratch []Interval // reused for Mask.AppendIntervals
 }
@@ -63,6 +63,8 @@ type route struct {
 	labels []Label
 	name   string
 	obj    Objective
+	// windowLabel is obj.Window.Label(), the compliance window's name.
+	windowLabel string
 	// maskLabels are what masks match: identity labels, contract labels,
 	// then source, slo and route.
 	maskLabels []Label
@@ -178,7 +180,8 @@ func (t *tenantState) routeFor(e *Engine, si int, labels []Label) *route {
 	if obj.Window.Kind == Rolling && obj.Window.Length < time.Minute {
 		obj.Window = DefaultObjective(src).Window
 	}
-	r := &route{src: src, key: key, labels: ident, name: strings.Join(vals, "/"), obj: obj}
+	r := &route{src: src, key: key, labels: ident, name: strings.Join(vals, "/"), obj: obj,
+		windowLabel: obj.Window.Label()}
 	r.maskLabels = make([]Label, 0, len(ident)+len(obj.Contract)+3)
 	r.maskLabels = append(r.maskLabels, ident...)
 	r.maskLabels = append(r.maskLabels, obj.Contract...)
@@ -192,6 +195,7 @@ func (t *tenantState) routeFor(e *Engine, si int, labels []Label) *route {
 	r.b.init(e.ringLen, int64(maxLen/time.Hour)+2)
 	r.newest = t.wm
 	t.routes[si][key] = r
+	t.sorted = nil
 	return r
 }
 
@@ -224,12 +228,7 @@ func matchMasks(masks []Mask, labels []Label) []Mask {
 
 // targetFor returns the target (job, instance) of a series.
 func (t *tenantState) targetFor(labels []Label) *target {
-	var d xxhash.Digest
-	d.Reset()
-	_, _ = d.WriteString(labelOr(labels, "job"))
-	_, _ = d.Write([]byte{0xff})
-	_, _ = d.WriteString(labelOr(labels, "instance"))
-	key := d.Sum64()
+	key := hashString(hashString(hashP1, labelOr(labels, "job"))^hashP3, labelOr(labels, "instance"))
 	tg := t.targets[key]
 	if tg == nil {
 		tg = &target{key: key, earliest: math.MaxInt64}
@@ -257,6 +256,7 @@ func (t *tenantState) forgetStale() {
 				t.detach(s)
 			}
 			t.stats.RoutesForgotten++
+			t.sorted = nil
 			forgot = true
 		}
 	}

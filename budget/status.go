@@ -45,7 +45,9 @@ type RouteStatus struct {
 	// Objective holds the targets, window and contract labels.
 	Objective Objective
 	// Good and Bad are the raw events counted in minutes before the eval
-	// minute, since the route was discovered (slo_requests_total).
+	// minute, since the route was discovered (slo_requests_total). (Minutes
+	// already folded out of the minute ring always count: evaluated before
+	// the minute horizon, they include minutes after the eval minute.)
 	Good, Bad uint64
 	// ExcludedGood and ExcludedBad are the events of those minutes removed
 	// by maintenance (slo_requests_excluded_total).
@@ -136,19 +138,41 @@ func releaseStateOf(p ReleasePolicy, remaining, burn1h float64) ReleaseState {
 
 // Evaluate returns the status of every route of tenant t at eval time at
 // (Unix ms), ordered by source name, then identity values. It first
-// forgets the tenant's stale routes. It holds the tenant's lock while it
-// runs.
+// forgets the tenant's stale routes (so it must run for every tenant now
+// and then), and holds the tenant's lock while it runs: a few µs per route.
 func (e *Engine) Evaluate(t Tenant, at int64) []RouteStatus {
+	return e.AppendStatus(nil, t, at)
+}
+
+// AppendStatus is Evaluate appending to dst: a caller that reuses dst
+// evaluates without allocating.
+func (e *Engine) AppendStatus(dst []RouteStatus, t Tenant, at int64) []RouteStatus {
 	ts := e.lookupTenant(t)
 	if ts == nil {
-		return nil
+		return dst
 	}
 	mT := floorDiv64(at, minuteMs)
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	ts.forgetStale()
+	routes := ts.sortedRoutes()
+	n := len(dst)
+	dst = slices.Grow(dst, len(routes))[:n+len(routes)]
+	for i, r := range routes {
+		r.b.advance(ts.head, r.masks, &ts.scratch)
+		e.routeStatus(ts, r, at, mT, &dst[n+i])
+	}
+	return dst
+}
+
+// sortedRoutes returns the tenant's routes ordered by source name, then
+// identity values; it sorts only after routes came or went.
+func (t *tenantState) sortedRoutes() []*route {
+	if t.sorted != nil {
+		return t.sorted
+	}
 	var routes []*route
-	for _, m := range ts.routes {
+	for _, m := range t.routes {
 		for _, r := range m {
 			routes = append(routes, r)
 		}
@@ -156,12 +180,8 @@ func (e *Engine) Evaluate(t Tenant, at int64) []RouteStatus {
 	slices.SortFunc(routes, func(a, b *route) int {
 		return cmp.Or(cmp.Compare(a.src.Name, b.src.Name), cmp.Compare(a.key, b.key))
 	})
-	out := make([]RouteStatus, len(routes))
-	for i, r := range routes {
-		r.b.advance(ts.head, r.masks, &ts.scratch)
-		e.routeStatus(ts, r, at, mT, &out[i])
-	}
-	return out
+	t.sorted = routes
+	return routes
 }
 
 // routeStatus fills st for route r at eval time at, minute mT.
@@ -169,23 +189,51 @@ func (e *Engine) routeStatus(ts *tenantState, r *route, at, mT int64, st *RouteS
 	*st = RouteStatus{Tenant: ts.id, Source: r.src.Name, Labels: r.labels, Route: r.name, Objective: r.obj}
 	b := &r.b
 
-	// Cumulative counters: everything folded, plus ring minutes before mT.
-	c := b.ringSums(b.ringStart(), mT)
-	st.Good, st.Bad = goodBad(b.foldRawGood+c.rawGood, b.foldRawTotal+c.rawTotal)
-	st.ExcludedGood, st.ExcludedBad = goodBad(
-		b.foldExclGood+c.rawGood-c.good, b.foldExclTotal+c.rawTotal-c.total)
-
+	// The windows share their end mT, so each one adds to the next shorter
+	// one the part it has in addition: ring minutes in [a, prev), and hours
+	// starting there. ring accumulates raw and unmasked sums of the ring
+	// minutes in [prev, mT).
+	var ring sums
+	var hg, hn uint64
+	prev := mT
+	extend := func(a int64) {
+		if a >= prev {
+			return
+		}
+		s := b.ringSums(a, prev)
+		ring.rawGood += s.rawGood
+		ring.rawTotal += s.rawTotal
+		ring.good += s.good
+		ring.total += s.total
+		g, n := b.hourSumsIn(a, prev, mT)
+		hg, hn = hg+g, hn+n
+		prev = a
+	}
+	cStart, length := complianceSpan(r.obj.Window, at, mT)
+	cDone := false
 	for i, w := range ShortWindows {
-		st.Windows[i] = r.window(w.Name, mT-w.Minutes, mT)
+		a := mT - w.Minutes
+		if !cDone && cStart > a { // the compliance window is shorter than this one
+			extend(cStart)
+			st.Windows[WindowCompliance] = newWindow(r.windowLabel, ring.good+hg, ring.total+hn, r.obj.SLO)
+			cDone = true
+		}
+		extend(a)
+		st.Windows[i] = newWindow(w.Name, ring.good+hg, ring.total+hn, r.obj.SLO)
 	}
-	start, length := complianceSpan(r.obj.Window, at, mT)
-	cw := r.window(r.obj.Window.Label(), start, mT)
-	st.Windows[WindowCompliance] = cw
-	for i := range st.Windows {
-		w := &st.Windows[i]
-		w.BurnRate = burnRate(w.Good, w.Total, r.obj.SLO)
+	if !cDone {
+		extend(cStart)
+		st.Windows[WindowCompliance] = newWindow(r.windowLabel, ring.good+hg, ring.total+hn, r.obj.SLO)
 	}
+
+	// Cumulative counters: everything folded, plus ring minutes before mT.
+	extend(b.ringStart())
+	st.Good, st.Bad = goodBad(b.foldRawGood+ring.rawGood, b.foldRawTotal+ring.rawTotal)
+	st.ExcludedGood, st.ExcludedBad = goodBad(
+		b.foldExclGood+ring.rawGood-ring.good, b.foldExclTotal+ring.rawTotal-ring.total)
+
 	w5 := st.Windows[Window5m]
+	cw := st.Windows[WindowCompliance]
 	st.SLO = budgetOf("slo", r.obj.SLO, cw, length, w5)
 	if r.obj.SLA > 0 {
 		st.SLA = budgetOf("sla", r.obj.SLA, cw, length, w5)
@@ -195,14 +243,13 @@ func (e *Engine) routeStatus(ts *tenantState, r *route, at, mT int64, st *RouteS
 	st.Release = releaseStateOf(e.release, st.SLO.RemainingRatio, st.Windows[Window1h].BurnRate)
 }
 
-// window sums the minutes [a, e) of route r without excluded events.
-func (r *route) window(name string, a, e int64) WindowStatus {
-	s := r.b.ringSums(a, e)
-	hg, hn := r.b.hourSumsIn(a, e)
-	good, _ := goodBad(s.good+hg, s.total+hn)
-	w := WindowStatus{Name: name, Good: good, Total: s.total + hn}
-	if w.Total > 0 {
-		w.SLI = float64(w.Good) / float64(w.Total)
+// newWindow returns the status of a window with good and total events (good
+// capped at total) under objective slo.
+func newWindow(name string, good, total uint64, slo float64) WindowStatus {
+	good, _ = goodBad(good, total)
+	w := WindowStatus{Name: name, Good: good, Total: total, BurnRate: burnRate(good, total, slo)}
+	if total > 0 {
+		w.SLI = float64(good) / float64(total)
 		w.HasSLI = true
 	}
 	return w

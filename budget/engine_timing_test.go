@@ -1,0 +1,209 @@
+package budget
+
+import (
+	"fmt"
+	"regexp"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Benchmarks of the engine's hot paths. Run:
+//
+//	go test ./budget -run '^$' -bench 'Ingest|Evaluate' -benchmem -count 6 | tee new.txt
+//	benchstat old.txt new.txt
+//
+// and the memory bound: go test ./budget -run TestEngineMemoryPerRoute -v
+
+// nginxSource mirrors the ingress-nginx preset (12 labels per series).
+func nginxSource() Source {
+	return Source{Name: "ingress-nginx", Kind: Availability, Metric: "nginx_ingress_controller_requests",
+		RouteLabels: []string{"namespace", "ingress", "host", "path"}, StatusLabel: "status",
+		Bad: regexp.MustCompile(`^(?:5..)$`), MaxRoutes: 100_000}
+}
+
+// nginxSeries returns the labels of routes x codes request counters as
+// ingress-nginx exports them, spread over 3 controller pods.
+func nginxSeries(routes int, codes []string) [][]Label {
+	var out [][]Label
+	for r := range routes {
+		for _, code := range codes {
+			pod := fmt.Sprintf("ingress-nginx-controller-7d9f8b6c5-%05d", r%3)
+			out = append(out, []Label{
+				{"__name__", "nginx_ingress_controller_requests"},
+				{"canary", ""},
+				{"controller_class", "k8s.io/ingress-nginx"},
+				{"controller_namespace", "ingress-nginx"},
+				{"controller_pod", pod},
+				{"host", fmt.Sprintf("shop-%d.example.com", r)},
+				{"ingress", fmt.Sprintf("shop-%d", r)},
+				{"instance", "10.0.0." + fmt.Sprint(r%3) + ":10254"},
+				{"job", "ingress-nginx"},
+				{"method", "GET"},
+				{"namespace", "shop"},
+				{"path", "/"},
+				{"service", fmt.Sprintf("shop-%d", r)},
+				{"status", code},
+			})
+		}
+	}
+	return out
+}
+
+func labelBytes(ls [][]Label) int64 {
+	n := 0
+	for _, l := range ls {
+		for _, x := range l {
+			n += len(x.Name) + len(x.Value)
+		}
+	}
+	return int64(n / len(ls))
+}
+
+// traefikSeries returns routes x codes request counters of Traefik's
+// service metric (6 labels), on 3 instances.
+func traefikSeries(routes int, codes []string) [][]Label {
+	var out [][]Label
+	for r := range routes {
+		for _, code := range codes {
+			out = append(out, []Label{
+				{"__name__", "traefik_service_requests_total"},
+				{"code", code},
+				{"instance", "10.0.1." + fmt.Sprint(r%3) + ":8080"},
+				{"job", "traefik"},
+				{"method", "GET"},
+				{"protocol", "http"},
+				{"service", fmt.Sprintf("shop-%d@kubernetes", r)},
+			})
+		}
+	}
+	return out
+}
+
+// BenchmarkIngest: one sample per Ingest call, as remote write sends a
+// scrape: 10,000 series of 2,000 routes in turn, 15s apart per series.
+// Hashing the labels (every label is part of the series' identity) is a
+// good part of the cost, so it is measured for 14 and 6 labels.
+func BenchmarkIngest(b *testing.B) {
+	codes := []string{"200", "201", "304", "404", "503"}
+	traefik := nginxSource()
+	traefik.Name, traefik.Metric, traefik.RouteLabels, traefik.StatusLabel =
+		"traefik-service", "traefik_service_requests_total", []string{"service"}, "code"
+	b.Run("labels=14", func(b *testing.B) { benchIngest(b, nginxSource(), nginxSeries(2000, codes)) })
+	b.Run("labels=6", func(b *testing.B) { benchIngest(b, traefik, traefikSeries(2000, codes)) })
+}
+
+func benchIngest(b *testing.B, src Source, series [][]Label) {
+	e := NewEngine(EngineConfig{Sources: []Source{src}})
+	ts := time.Now().Add(-24 * time.Hour).UnixMilli()
+	v := 0.0
+	for _, l := range series { // discover series and routes
+		e.Ingest(Tenant{}, l, []Sample{{Value: v, Timestamp: ts}})
+	}
+	samples := make([]Sample, 1)
+	b.SetBytes(labelBytes(series))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		j := i % len(series)
+		if j == 0 {
+			ts += 15_000
+			v += 3
+		}
+		samples[0] = Sample{Value: v, Timestamp: ts}
+		e.Ingest(Tenant{}, series[j], samples)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/sample")
+}
+
+// BenchmarkIngestParallel: as BenchmarkIngest (14 labels) from GOMAXPROCS
+// goroutines sharing one tenant (and its mutex), each with its own series.
+// ns/sample is wall time per sample of all goroutines: 1/throughput.
+func BenchmarkIngestParallel(b *testing.B) {
+	series := nginxSeries(2000, []string{"200", "201", "304", "404", "503"})
+	e := NewEngine(EngineConfig{Sources: []Source{nginxSource()}})
+	start := time.Now().Add(-24 * time.Hour).UnixMilli()
+	for _, l := range series {
+		e.Ingest(Tenant{}, l, []Sample{{Value: 0, Timestamp: start}})
+	}
+	var workers atomic.Int64
+	procs := int64(runtime.GOMAXPROCS(0))
+	b.SetBytes(labelBytes(series))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		w := workers.Add(1) - 1
+		var mine [][]Label
+		for i := int(w); i < len(series); i += int(procs) {
+			mine = append(mine, series[i])
+		}
+		samples := make([]Sample, 1)
+		ts, v := start, 0.0
+		for i := 0; pb.Next(); i++ {
+			j := i % len(mine)
+			if j == 0 {
+				ts += 15_000
+				v += 3
+			}
+			samples[0] = Sample{Value: v, Timestamp: ts}
+			e.Ingest(Tenant{}, mine[j], samples)
+		}
+	})
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/sample")
+}
+
+// newLoadedEngine returns an engine with routes routes of a rolling 30d
+// window, two series each (200 and 503), and a few minutes of data.
+func newLoadedEngine(routes int) (*Engine, int64) {
+	series := nginxSeries(routes, []string{"200", "503"})
+	e := NewEngine(EngineConfig{Sources: []Source{nginxSource()}})
+	ts := time.Now().Add(-time.Hour).UnixMilli()
+	for k := range int64(4) {
+		for i, l := range series {
+			e.Ingest(Tenant{}, l, []Sample{{Value: float64(k * int64(10+i%7)), Timestamp: ts + k*minute}})
+		}
+	}
+	return e, ts + 4*minute
+}
+
+// BenchmarkEvaluate: every route's 8 windows, 2 budgets and release state,
+// 20,000 routes per op, into a reused slice (AppendStatus).
+func BenchmarkEvaluate(b *testing.B) {
+	const routes = 20_000
+	e, at := newLoadedEngine(routes)
+	dst := e.AppendStatus(nil, Tenant{}, at) // advance every route once
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if dst = e.AppendStatus(dst[:0], Tenant{}, at); len(dst) != routes {
+			b.Fatalf("%d routes, want %d", len(dst), routes)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/routes, "ns/route")
+}
+
+// TestEngineMemoryPerRoute measures the heap of 20,000 routes with a rolling
+// 30d window (two series each) and fails above 64 KiB per route.
+func TestEngineMemoryPerRoute(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates about 1 GB")
+	}
+	const routes = 20_000
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	e, at := newLoadedEngine(routes)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perRoute := float64(after.HeapInuse-before.HeapInuse) / routes
+	t.Logf("%.0f bytes/route (HeapInuse delta %d MB for %d routes, %d series)",
+		perRoute, (after.HeapInuse-before.HeapInuse)>>20, routes, e.Stats().Series)
+	if perRoute > 64<<10 {
+		t.Errorf("%.0f bytes per route, want at most %d", perRoute, 64<<10)
+	}
+	if n := len(e.Evaluate(Tenant{}, at)); n != routes {
+		t.Errorf("%d routes, want %d", n, routes)
+	}
+	runtime.KeepAlive(e)
+}
