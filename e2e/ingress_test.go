@@ -43,6 +43,7 @@ type pod struct {
 // trafficPlan describes the incidents of a generated stream.
 type trafficPlan struct {
 	scrapes int
+	step    time.Duration // between scrapes; 0 means scrapeStep
 	pods    []pod
 	// resetAt is a scrape at which pod 0's process restarts (all its
 	// counters start again from a small value).
@@ -110,8 +111,12 @@ func generate(plan trafficPlan, start time.Time, seed uint64) *stream {
 	}
 	byKey := map[key]*genSeries{}
 	values := map[key]float64{}
+	step := plan.step
+	if step == 0 {
+		step = scrapeStep
+	}
 	for i := 0; i < plan.scrapes; i++ {
-		ts := start.Add(time.Duration(i) * scrapeStep).UnixMilli()
+		ts := start.Add(time.Duration(i) * step).UnixMilli()
 		var block []remotewrite.TimeSeries
 		for pi, p := range plan.pods {
 			if i < p.from || i >= p.to {
