@@ -231,6 +231,8 @@ func (p *cfgParser) routeLabels(n, parent *yaml.Node, path string) []string {
 		case !ok:
 		case !validLabelName(l) || l == "le":
 			p.errf(it, fmt.Sprintf("%s[%d]", path, i), "%q is not a valid route label name", l)
+		case isReservedLabel(l):
+			p.errf(it, fmt.Sprintf("%s[%d]", path, i), "%s is reserved: slogate sets it on synthetic series; relabel it in vmagent", l)
 		case slices.Contains(out, l):
 			p.errf(it, fmt.Sprintf("%s[%d]", path, i), "%s listed twice", l)
 		default:

@@ -79,13 +79,24 @@ func ringMinutes(horizon, maxFuture time.Duration) int64 {
 // tenant has its own mutex, Ingest and Evaluate of one tenant serialize on
 // it.
 type Engine struct {
-	sources  []Source
-	byMetric map[string][]uint16 // metric name -> source indexes; never written after NewEngine
-	resolve  func(src *Source, route []Label) Objective
-	release  ReleasePolicy
-	ringLen  int64 // minutes in a route's minute ring
-	maxFut   int64 // MaxFuture in ms
-	now      func() time.Time
+	// sources, resolve and release change only in Reload, which holds mu,
+	// cfgMu and every tenant's lock: read them under a tenant's lock, mu
+	// or cfgMu.
+	sources []Source
+	resolve func(src *Source, route []Label) Objective
+	release ReleasePolicy
+	// index maps metric names to source indexes; Reload swaps it (while it
+	// holds every tenant's lock), so Wants reads it without a lock.
+	index   atomic.Pointer[sourceIndex]
+	ringLen int64 // minutes in a route's minute ring
+	maxFut  int64 // MaxFuture in ms
+	now     func() time.Time
+	// cfgMu serializes Reload, AppendState and LoadState: the sources do
+	// not change while a snapshot is written.
+	cfgMu sync.Mutex
+	// nextEpoch is the epoch the next sources that start counting get
+	// (guarded by cfgMu; see sourceIndex.epochs).
+	nextEpoch uint64
 
 	// futureLimit caches Now()+MaxFuture (ms); see refreshFutureLimit.
 	futureLimit atomic.Int64
@@ -104,18 +115,15 @@ type Engine struct {
 func NewEngine(cfg EngineConfig) *Engine {
 	cfg.defaults()
 	e := &Engine{
-		sources:  slices.Clone(cfg.Sources),
-		byMetric: make(map[string][]uint16),
-		resolve:  cfg.Resolve,
-		release:  cfg.Release,
-		ringLen:  ringMinutes(cfg.MinuteHorizon, cfg.MaxFuture),
-		maxFut:   cfg.MaxFuture.Milliseconds(),
-		now:      cfg.Now,
+		sources: slices.Clone(cfg.Sources),
+		resolve: cfg.Resolve,
+		release: cfg.Release,
+		ringLen: ringMinutes(cfg.MinuteHorizon, cfg.MaxFuture),
+		maxFut:  cfg.MaxFuture.Milliseconds(),
+		now:     cfg.Now,
 	}
-	for i := range e.sources {
-		m := e.sources[i].Metric
-		e.byMetric[m] = append(e.byMetric[m], uint16(i))
-	}
+	e.index.Store(newSourceIndex(e.sources, make([]uint64, len(e.sources))))
+	e.nextEpoch = 1
 	empty := map[Tenant]*tenantState{}
 	e.tenants.Store(&empty)
 	e.masks.Store(new([]Mask))
@@ -126,7 +134,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 // Wants reports whether a metric name is read by any source. It is called
 // for every series on the wire: lock-free, no allocation.
 func (e *Engine) Wants(metricName []byte) bool {
-	_, ok := e.byMetric[string(metricName)]
+	_, ok := e.index.Load().byMetric[string(metricName)]
 	return ok
 }
 
@@ -142,7 +150,9 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 	if len(samples) == 0 {
 		return
 	}
-	srcs := e.byMetric[metricNameOf(labels)]
+	ix := e.index.Load()
+	name := metricNameOf(labels)
+	srcs := ix.byMetric[name]
 	if len(srcs) == 0 {
 		return
 	}
@@ -151,6 +161,11 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
+	if cur := e.index.Load(); cur != ix { // Reload ran meanwhile: use its sources
+		if srcs = cur.byMetric[name]; len(srcs) == 0 {
+			return
+		}
+	}
 	var states [maxSourcesPerMetric]*series
 	n := 0
 	for _, si := range srcs[:min(len(srcs), maxSourcesPerMetric)] {

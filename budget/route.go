@@ -102,7 +102,7 @@ func (t *tenantState) newSeries(e *Engine, si int, key uint64, labels []Label) *
 		t.ignored[key] = struct{}{}
 		return nil
 	}
-	tg := t.targetFor(labels)
+	tg := t.targetFor(labels, e.index.Load().epochs[si])
 	s := &series{route: r, target: tg, key: key, class: class, tidx: int32(len(tg.series))}
 	tg.series = append(tg.series, s)
 	r.series = append(r.series, s)
@@ -173,6 +173,18 @@ func (t *tenantState) routeFor(e *Engine, si int, labels []Label) *route {
 		vals[i] = strings.Clone(labelOr(labels, name))
 		ident[i] = Label{Name: name, Value: vals[i]}
 	}
+	r := &route{src: src, key: key, labels: ident, name: strings.Join(vals, "/")}
+	r.setObjective(e.objectiveFor(src, ident), *e.masks.Load())
+	r.b.init(e.ringLen, hourRingLen(r.obj.Window))
+	r.newest = t.wm
+	t.routes[si][key] = r
+	t.sorted = nil
+	return r
+}
+
+// objectiveFor resolves the objective of a route of src with identity
+// labels ident; a rolling window shorter than a minute gets the default.
+func (e *Engine) objectiveFor(src *Source, ident []Label) Objective {
 	obj := DefaultObjective(src)
 	if e.resolve != nil {
 		obj = e.resolve(src, ident)
@@ -180,24 +192,27 @@ func (t *tenantState) routeFor(e *Engine, si int, labels []Label) *route {
 	if obj.Window.Kind == Rolling && obj.Window.Length < time.Minute {
 		obj.Window = DefaultObjective(src).Window
 	}
-	r := &route{src: src, key: key, labels: ident, name: strings.Join(vals, "/"), obj: obj,
-		windowLabel: obj.Window.Label()}
-	r.maskLabels = make([]Label, 0, len(ident)+len(obj.Contract)+3)
-	r.maskLabels = append(r.maskLabels, ident...)
+	return obj
+}
+
+// setObjective gives r (src, labels and name set) the objective obj and
+// the masks of all that match it.
+func (r *route) setObjective(obj Objective, all []Mask) {
+	r.obj, r.windowLabel = obj, obj.Window.Label()
+	r.maskLabels = make([]Label, 0, len(r.labels)+len(obj.Contract)+3)
+	r.maskLabels = append(r.maskLabels, r.labels...)
 	r.maskLabels = append(r.maskLabels, obj.Contract...)
 	r.maskLabels = append(r.maskLabels,
-		Label{Name: "source", Value: src.Name},
+		Label{Name: "source", Value: r.src.Name},
 		Label{Name: "slo", Value: obj.Name},
 		Label{Name: "route", Value: r.name})
-	r.masks = matchMasks(*e.masks.Load(), r.maskLabels)
-	maxLen := windowMaxLength(obj.Window)
-	r.forgetAfter = maxLen.Milliseconds()
-	r.b.init(e.ringLen, int64(maxLen/time.Hour)+2)
-	r.newest = t.wm
-	t.routes[si][key] = r
-	t.sorted = nil
-	return r
+	r.masks = matchMasks(all, r.maskLabels)
+	r.forgetAfter = windowMaxLength(obj.Window).Milliseconds()
 }
+
+// hourRingLen is the hour ring's length for a compliance window: its
+// longest length in hours, plus 2.
+func hourRingLen(w Window) int64 { return int64(windowMaxLength(w)/time.Hour) + 2 }
 
 // windowMaxLength is the longest a compliance window can be: a calendar
 // period's longest instance (plus an hour for a DST change).
@@ -226,9 +241,13 @@ func matchMasks(masks []Mask, labels []Label) []Mask {
 	return out
 }
 
-// targetFor returns the target (job, instance) of a series.
-func (t *tenantState) targetFor(labels []Label) *target {
+// targetFor returns the target (job, instance) of a series of a source of
+// epoch epoch (see sourceIndex.epochs).
+func (t *tenantState) targetFor(labels []Label, epoch uint64) *target {
 	key := hashString(hashString(hashP1, labelOr(labels, "job"))^hashP3, labelOr(labels, "instance"))
+	if epoch != 0 {
+		key = hashMix(key^epoch, hashP2)
+	}
 	tg := t.targets[key]
 	if tg == nil {
 		tg = &target{key: key, earliest: math.MaxInt64}

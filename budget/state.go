@@ -1,0 +1,463 @@
+package budget
+
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Engine state snapshots: the counting state of every tenant, so that a
+// restarted engine continues as if it had never stopped. Objectives and
+// masks are not stored: LoadState takes each route's objective from the
+// engine's current Resolve and applies the engine's current masks (so
+// SetMasks may run before or after it; see LoadState). Derived data is not
+// stored either
+// but rebuilt: the ring's and hour ring's sums, the exclusion bits (from
+// the masks), sorted routes; nor is the cache of ignored series.
+//
+// Format (version 1), little endian; uvarint and varint as in
+// encoding/binary (varint is zigzag); str = uvarint(len) bytes;
+// differences are taken mod 2^64; wm0 is the tenant's watermark when its
+// encoding began, m0 = floor(wm0 / 60000):
+//
+//	state   = "SLST" version:u8 codec:u8 body         codec 1 (written): zstd frame(s) of body; 0: body
+//	body    = uvarint(#sources) source* uvarint(#tenants) tenant*
+//	source  = str(name) kind:u8 str(metric) uvarint(#rl) str(routeLabel)*#rl str(statusLabel)
+//	          str(bad) le:u64 uvarint(#filter) (str(label) str(regexp))*#filter uvarint(epoch)
+//	tenant  = accountID:u32 projectID:u32 varint(wm0) route* 0x00 trailer
+//	route   = 0x01 uvarint(source index) str(value)*#rl varint(newest-wm0) buckets
+//	          uvarint(#series) series*
+//	buckets = uvarint(0)                                          head noHead: no data yet
+//	        | uvarint(1+zigzag(head-m0)) uvarint(ringLen) uvarint(hourLen) minutes hours
+//	          uvarint(foldRawGood) uvarint(foldRawTotal) uvarint(foldExclGood) uvarint(foldExclTotal)
+//	minutes = runs over the ring's ringLen minutes, oldest first
+//	hours   = runs over the hour ring's hourLen hours, oldest first
+//	runs    = (uvarint(zeros) uvarint(k) (varint(total-previous total) varint(total-good))*k)*
+//	          until all elements are covered, "previous" being the element before (0 first)
+//	series  = hash:u64 target:u64 flags:u8 [points]       flags = class | firstFull<<2 | firstInHist<<3 | n<<4
+//	points  = varint(hist[0].ts-wm0) uvarint(hist[0].v) (uvarint(Δts) varint(Δv))*(n-1)
+//	          [uvarint(hist[0].ts-first.ts) uvarint(first.v)] unless firstInHist       (absent when n = 0)
+//	trailer = varint(wm-wm0) uvarint(stat)*10 uvarint(#targets) (key:u64 varint(earliest-wm0))*
+//
+// The minute ring is mostly zeros (idle minutes), so it is stored as runs
+// of zeros and non-zero minutes; zstd then takes the body to about a fifth
+// when routes are mostly idle, and by about a quarter when they are busy
+// (BenchmarkAppendState). A series' hash is its key without the
+// source index, and a route names its source by its place in the
+// snapshot's source list, which holds names, counting rules and epochs
+// (see sourceIndex.epochs; targets' keys include them): LoadState
+// maps sources by name and drops the state of a source that is gone or
+// counts differently (see reload.go), and the order of the sources may
+// change.
+//
+// AppendState does not stop a tenant for the whole encoding: it takes the
+// tenant's lock per chunk of routes (stateChunkRoutes or stateChunkBytes).
+// A route and its series are always encoded together, so each route is
+// consistent; across routes the snapshot is a little fuzzy when Ingest runs
+// meanwhile. That is harmless: the watermark is taken last, every route
+// keeps its own ring head, the samples a route missed arrived after it was
+// encoded, like any sample after a snapshot, and after a crash the replay
+// from VictoriaMetrics (from the watermark minus a margin) brings them
+// back; and LoadState restores the first-value rule's invariant (a series'
+// first point is a baseline only at its target's earliest point) that a
+// reordered point seen between two chunks may break. A chunk holds the
+// lock for well under a millisecond of work (BenchmarkAppendState reports
+// the longest Ingest wait, max-ingest-stall-ms).
+const (
+	stateMagic       = "SLST"
+	stateVersion     = 1
+	codecNone        = 0
+	codecZstd        = 1
+	stateChunkRoutes = 64
+	stateChunkBytes  = 64 << 10
+	stateWindow      = 1 << 20 // zstd window: the body repeats itself at short range
+	// maxStateTs bounds every timestamp (ms) LoadState accepts: minute and
+	// ms arithmetic on them cannot overflow.
+	maxStateTs = 1 << 50
+	// minStateRing is the shortest minute ring an engine has (a 72h
+	// horizon, MaxFuture of at most a minute); maxStateRing and
+	// maxStateHours bound what LoadState allocates per route.
+	minStateRing  = 72*60 + 1 + 2
+	maxStateRing  = 1 << 18
+	maxStateHours = 1 << 13
+)
+
+// AppendState appends the engine's counting state to dst (see the format
+// above). It runs concurrently with Ingest and Evaluate, locking each
+// tenant for one chunk of routes at a time; Reload and LoadState wait.
+func (e *Engine) AppendState(dst []byte) ([]byte, error) {
+	e.cfgMu.Lock()
+	defer e.cfgMu.Unlock()
+	dst = append(dst, stateMagic...)
+	dst = append(dst, stateVersion, codecZstd)
+	out := &appendWriter{b: dst}
+	zw, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithWindowSize(stateWindow))
+	if err != nil {
+		return dst[:len(dst)-len(stateMagic)-2], fmt.Errorf("cannot compress state: %w", err)
+	}
+	var werr error
+	flush := func(raw []byte) []byte { // the body goes through zstd in pieces
+		if _, err := zw.Write(raw); err != nil && werr == nil {
+			werr = err
+		}
+		return raw[:0]
+	}
+	raw := make([]byte, 0, 2*stateChunkBytes)
+	raw = binary.AppendUvarint(raw, uint64(len(e.sources)))
+	epochs := e.index.Load().epochs
+	for i := range e.sources {
+		raw = appendSourceSig(raw, signatureOf(&e.sources[i]))
+		raw = binary.AppendUvarint(raw, epochs[i])
+	}
+	tenants := e.Tenants()
+	raw = binary.AppendUvarint(raw, uint64(len(tenants)))
+	for _, t := range tenants {
+		raw = e.lookupTenant(t).appendState(raw, flush)
+	}
+	flush(raw)
+	if err := zw.Close(); err != nil && werr == nil {
+		werr = err
+	}
+	if werr != nil {
+		return out.b[:len(dst)-len(stateMagic)-2], fmt.Errorf("cannot compress state: %w", werr)
+	}
+	return out.b, nil
+}
+
+// appendWriter is an io.Writer appending to b.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+func appendStr(dst []byte, s string) []byte {
+	return append(binary.AppendUvarint(dst, uint64(len(s))), s...)
+}
+
+func appendSourceSig(dst []byte, s sourceSig) []byte {
+	dst = appendStr(dst, s.name)
+	dst = append(dst, byte(s.kind))
+	dst = appendStr(dst, s.metric)
+	dst = binary.AppendUvarint(dst, uint64(len(s.routeLabels)))
+	for _, l := range s.routeLabels {
+		dst = appendStr(dst, l)
+	}
+	dst = appendStr(appendStr(dst, s.statusLabel), s.bad)
+	dst = binary.LittleEndian.AppendUint64(dst, s.le)
+	dst = binary.AppendUvarint(dst, uint64(len(s.filter)))
+	for _, l := range s.filter {
+		dst = appendStr(appendStr(dst, l.Name), l.Value)
+	}
+	return dst
+}
+
+// appendState encodes tenant t, locking it per chunk of routes; between
+// chunks, a dst of stateChunkBytes or more goes to flush, which returns
+// what to append to next.
+func (t *tenantState) appendState(dst []byte, flush func([]byte) []byte) []byte {
+	type ref struct {
+		r  *route
+		si int
+	}
+	t.mu.Lock()
+	wm0 := t.wm
+	var refs []ref
+	for si, routes := range t.routes {
+		from := len(refs)
+		for _, r := range routes {
+			refs = append(refs, ref{r, si})
+		}
+		slices.SortFunc(refs[from:], func(a, b ref) int { return strings.Compare(a.r.key, b.r.key) })
+	}
+	t.mu.Unlock()
+
+	dst = binary.LittleEndian.AppendUint32(dst, t.id.AccountID)
+	dst = binary.LittleEndian.AppendUint32(dst, t.id.ProjectID)
+	dst = binary.AppendVarint(dst, wm0)
+	for i := 0; i < len(refs); {
+		t.mu.Lock()
+		for n, mark := 0, len(dst); i < len(refs) && n < stateChunkRoutes && len(dst)-mark < stateChunkBytes; i, n = i+1, n+1 {
+			if rf := refs[i]; t.routes[rf.si][rf.r.key] == rf.r { // not forgotten meanwhile
+				// As Evaluate would: the ring ends at the tenant's head, so
+				// that SetMasks after LoadState has nothing left to fold.
+				rf.r.b.advance(t.head, rf.r.masks, &t.scratch)
+				dst = appendRoute(dst, rf.r, rf.si, wm0)
+			}
+		}
+		t.mu.Unlock()
+		runtime.Gosched() // let a waiting Ingest in before the next chunk
+		if len(dst) >= stateChunkBytes {
+			dst = flush(dst)
+		}
+	}
+	dst = append(dst, 0)
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	dst = binary.AppendVarint(dst, t.wm-wm0)
+	st := &t.stats
+	for _, v := range [...]uint64{st.SamplesCounted, st.Duplicates, st.TooOld, st.Future, st.NaN,
+		st.Expired, st.RoutesRefused, st.Reorders, st.FirstValueFixups, st.RoutesForgotten} {
+		dst = binary.AppendUvarint(dst, v)
+	}
+	keys := slices.Sorted(maps.Keys(t.targets))
+	dst = binary.AppendUvarint(dst, uint64(len(keys)))
+	for _, k := range keys {
+		dst = binary.LittleEndian.AppendUint64(dst, k)
+		dst = binary.AppendVarint(dst, t.targets[k].earliest-wm0)
+	}
+	return dst
+}
+
+// appendRoute encodes route r of source index si and its series.
+func appendRoute(dst []byte, r *route, si int, wm0 int64) []byte {
+	dst = append(dst, 1)
+	dst = binary.AppendUvarint(dst, uint64(si))
+	for _, l := range r.labels {
+		dst = appendStr(dst, l.Value)
+	}
+	dst = binary.AppendVarint(dst, r.newest-wm0)
+	b := &r.b
+	if b.head == noHead {
+		dst = append(dst, 0)
+	} else {
+		d := b.head - floorDiv64(wm0, minuteMs)
+		dst = binary.AppendUvarint(dst, 1+uint64(d<<1^d>>63))
+		dst = binary.AppendUvarint(dst, uint64(b.ringLen))
+		dst = binary.AppendUvarint(dst, uint64(b.hourLen))
+		rs := b.ringStart()
+		dst = appendRuns(dst, b.ring, 1, int(floorMod64(rs, b.ringLen)), func(k, limit int) int {
+			return int(b.zeroMinutes(rs+int64(k), int64(limit)))
+		})
+		i0 := int(floorMod64(b.hourHead+1, b.hourLen))
+		dst = appendRuns(dst, b.hours, 2, i0, func(k, limit int) int {
+			return zeroRun(b.hours, 2, (i0+k)%int(b.hourLen), limit)
+		})
+		for _, v := range [...]uint64{b.foldRawGood, b.foldRawTotal, b.foldExclGood, b.foldExclTotal} {
+			dst = binary.AppendUvarint(dst, v)
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(r.series)))
+	for _, s := range r.series {
+		dst = appendSeries(dst, s, si, wm0)
+	}
+	return dst
+}
+
+// appendRuns encodes a ring of good/total pairs as runs, oldest element
+// (index i0) first; a total is stored as the difference to the one before
+// (0 before the first), since traffic changes little from one minute to
+// the next. stride 1: words are packed minutes (good | total<<32); stride
+// 2: words are good, total pairs. zeros(k, limit) returns how many
+// elements from the k-th on (at most limit) are zero.
+func appendRuns(dst []byte, words []uint64, stride, i0 int, zeros func(k, limit int) int) []byte {
+	n := len(words) / stride
+	var prev uint64
+	for k := 0; k < n; {
+		z := k + zeros(k, n-k)
+		p := (i0 + z) % n
+		nz, q := z, p
+		for nz < n && words[q*stride]|words[q*stride+stride-1] != 0 {
+			if nz, q = nz+1, q+1; q == n {
+				q = 0
+			}
+		}
+		dst = binary.AppendUvarint(dst, uint64(z-k))
+		dst = binary.AppendUvarint(dst, uint64(nz-z))
+		if z > k {
+			prev = 0
+		}
+		for ; z < nz; z++ {
+			var g, t uint64
+			if stride == 1 {
+				g, t = unpack(words[p])
+			} else {
+				g, t = words[2*p], words[2*p+1]
+			}
+			dst = binary.AppendVarint(dst, int64(t-prev))
+			dst = binary.AppendVarint(dst, int64(t-g))
+			prev = t
+			if p++; p == n {
+				p = 0
+			}
+		}
+		k = nz
+	}
+	return dst
+}
+
+// zeroMinutes returns how many ring minutes from minute m on (at most
+// limit) are zero. An hour whose raw sums are zero is skipped without
+// reading its minutes (the sums cannot wrap: at most 60 * 2 * 2^32).
+func (b *buckets) zeroMinutes(m, limit int64) int64 {
+	c := int64(0)
+	for c < limit {
+		step := min(60-floorMod64(m+c, 60), limit-c)
+		if hs := b.hsumAt(m + c); hs[hsRawGood]|hs[hsRawTotal] != 0 {
+			z := int64(zeroRun(b.ring, 1, int(floorMod64(m+c, b.ringLen)), int(step)))
+			if c += z; z < step {
+				return c
+			}
+			continue
+		}
+		c += step
+	}
+	return c
+}
+
+// zeroRun returns how many elements, from element p on (wrapping around,
+// at most limit), are zero. It scans words, four at a time: most minutes
+// of most routes are idle.
+func zeroRun(words []uint64, stride, p, limit int) int {
+	c := 0
+	for c < limit {
+		seg := words[p*stride : min(len(words), (p+limit-c)*stride)]
+		j := 0
+		for j+4 <= len(seg) && seg[j]|seg[j+1]|seg[j+2]|seg[j+3] == 0 {
+			j += 4
+		}
+		for j < len(seg) && seg[j] == 0 {
+			j++
+		}
+		c += j / stride
+		if j < len(seg) {
+			return c
+		}
+		p = 0
+	}
+	return c
+}
+
+func appendSeries(dst []byte, s *series, si int, wm0 int64) []byte {
+	dst = binary.LittleEndian.AppendUint64(dst, s.key^seriesKey(0, uint16(si)))
+	dst = binary.LittleEndian.AppendUint64(dst, s.target.key)
+	n := int(s.n)
+	inHist := n > 0 && s.first == s.hist[0]
+	flags := byte(s.class) | byte(n)<<4
+	if s.firstFull {
+		flags |= 1 << 2
+	}
+	if inHist {
+		flags |= 1 << 3
+	}
+	dst = append(dst, flags)
+	if n == 0 {
+		return dst
+	}
+	dst = binary.AppendVarint(dst, s.hist[0].ts-wm0)
+	dst = binary.AppendUvarint(dst, s.hist[0].v)
+	for j := 1; j < n; j++ {
+		dst = binary.AppendUvarint(dst, uint64(s.hist[j].ts-s.hist[j-1].ts))
+		dst = binary.AppendVarint(dst, int64(s.hist[j].v-s.hist[j-1].v))
+	}
+	if !inHist {
+		dst = binary.AppendUvarint(dst, uint64(s.hist[0].ts-s.first.ts))
+		dst = binary.AppendUvarint(dst, s.first.v)
+	}
+	return dst
+}
+
+// stateReader reads the format; after the first error every read returns
+// zero and err stays.
+type stateReader struct {
+	b    []byte
+	size int // of the whole body, for offsets in errors
+	err  error
+}
+
+func (r *stateReader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("at byte %d: %s", r.size-len(r.b), fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *stateReader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail("truncated or overlong varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *stateReader) varint() int64 {
+	u := r.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
+}
+
+func (r *stateReader) fixed(n int) []byte {
+	if r.err != nil {
+		return make([]byte, n)
+	}
+	if len(r.b) < n {
+		r.fail("truncated")
+		r.b = nil
+		return make([]byte, n)
+	}
+	p := r.b[:n]
+	r.b = r.b[n:]
+	return p
+}
+
+func (r *stateReader) u8() byte    { return r.fixed(1)[0] }
+func (r *stateReader) u32() uint32 { return binary.LittleEndian.Uint32(r.fixed(4)) }
+func (r *stateReader) u64() uint64 { return binary.LittleEndian.Uint64(r.fixed(8)) }
+
+// count reads a count of items of at least minBytes bytes each, checked
+// against the bytes left, so that no count makes an absurd allocation.
+func (r *stateReader) count(minBytes int) int {
+	n := r.uvarint()
+	if n > uint64(len(r.b)/minBytes) {
+		r.fail("count %d exceeds the %d bytes left", n, len(r.b))
+		return 0
+	}
+	return int(n)
+}
+
+func (r *stateReader) str() string {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.fail("string of %d bytes, %d left", n, len(r.b))
+		return ""
+	}
+	return string(r.fixed(int(n)))
+}
+
+// ts reads a timestamp stored relative to base and checks its range
+// (sentinel, when not 0, is also accepted).
+func (r *stateReader) ts(base, sentinel int64) int64 {
+	v := base + r.varint()
+	if (v < -maxStateTs || v > maxStateTs) && (sentinel == 0 || v != sentinel) && r.err == nil {
+		r.fail("timestamp %d out of range", v)
+	}
+	return v
+}
+
+func (r *stateReader) source() sourceSig {
+	s := sourceSig{name: r.str(), kind: SLIKind(r.u8()), metric: r.str()}
+	if s.kind > Latency {
+		r.fail("unknown source kind %d", s.kind)
+	}
+	s.routeLabels = make([]string, r.count(1))
+	for i := range s.routeLabels {
+		s.routeLabels[i] = r.str()
+	}
+	s.statusLabel, s.bad = r.str(), r.str()
+	s.le = r.u64()
+	s.filter = make([]Label, r.count(2))
+	for i := range s.filter {
+		s.filter[i] = Label{Name: r.str(), Value: r.str()}
+	}
+	return s
+}
