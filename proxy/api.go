@@ -115,7 +115,7 @@ func (a *API) Statuses() []SLOStatus {
 	if step <= 0 {
 		step = 15_000
 	}
-	var out []SLOStatus
+	out := []SLOStatus{} // [] rather than null without data
 	for _, t := range a.Engine.Tenants() {
 		wm := a.Engine.Watermark(t)
 		if wm <= 0 {

@@ -100,8 +100,16 @@ func DefaultWritePath(t budget.Tenant) string {
 	if t == (budget.Tenant{}) {
 		return "/api/v1/write"
 	}
+	return InsertWritePath(t)
+}
+
+// InsertWritePath is vminsert's path for every tenant, 0:0 included.
+func InsertWritePath(t budget.Tenant) string {
 	return fmt.Sprintf("/insert/%d:%d/prometheus/api/v1/write", t.AccountID, t.ProjectID)
 }
+
+// SetWritePath replaces the path function before Run.
+func (e *Emitter) SetWritePath(f func(budget.Tenant) string) { e.cfg.WritePath = f }
 
 // WritePrometheus writes the emitter's self-metrics.
 func (e *Emitter) WritePrometheus(w io.Writer) { e.set.WritePrometheus(w) }

@@ -20,11 +20,16 @@ type options struct {
 	UpstreamURL         string        `flag:"upstream.url" env:"UPSTREAM_URL" usage:"VictoriaMetrics to forward to: single node (http://host:8428) or vminsert (http://host:8480)"`
 	UpstreamTimeout     time.Duration `flag:"upstream.timeout" env:"UPSTREAM_TIMEOUT" usage:"timeout of one upstream request"`
 	RetryAfter          time.Duration `flag:"upstream.retryAfter" env:"UPSTREAM_RETRY_AFTER" usage:"Retry-After sent with a 503 when the upstream is unavailable and named none"`
+	UpstreamReadURL     string        `flag:"upstream.readURL" env:"UPSTREAM_READ_URL" usage:"VictoriaMetrics to read SLI history from (restart replay, -backfill): empty means -upstream.url; with -upstream.cluster a vmselect URL (http://host:8481)"`
+	UpstreamCluster     bool          `flag:"upstream.cluster" env:"UPSTREAM_CLUSTER" usage:"the upstream is a VictoriaMetrics cluster: read history per tenant through vmselect paths (/select/<tenant>/prometheus)"`
 	Config              string        `flag:"config" env:"CONFIG" usage:"YAML file with sources, contracts, objectives and maintenance; empty means every built-in preset with auto-discovery"`
 	StateDir            string        `flag:"stateDir" env:"STATE_DIR" usage:"directory for state snapshots, maintenance windows and the audit log"`
+	SnapshotInterval    time.Duration `flag:"snapshot.interval" env:"SNAPSHOT_INTERVAL" usage:"how often the engine state is snapshotted under -stateDir (also at shutdown); after a crash the gap is replayed from VictoriaMetrics"`
+	Backfill            bool          `flag:"backfill" env:"BACKFILL" usage:"on a start without state, replay the SLI history of the longest compliance window from VictoriaMetrics before counting new writes"`
 	RetroactiveLimit    time.Duration `flag:"maintenance.retroactiveLimit" env:"MAINTENANCE_RETROACTIVE_LIMIT" usage:"how far in the past a maintenance window may start"`
 	APITokenFile        string        `flag:"api.tokenFile" env:"API_TOKEN_FILE" usage:"file holding the bearer token required by every mutating API call; without it mutations are refused"`
 	EvalInterval        time.Duration `flag:"eval.interval" env:"EVAL_INTERVAL" usage:"interval of the synthetic series, aligned in event time"`
+	CompatSloth         bool          `flag:"compat.sloth" env:"COMPAT_SLOTH" usage:"also write Sloth-compatible series (slo:sli_error:ratio_rate5m ... with sloth_service = route, sloth_slo = objective name) for dashboards and rules made for Sloth"`
 	MaxRequestBodySize  byteSize      `flag:"maxRequestBodySize" env:"MAX_REQUEST_BODY_SIZE" usage:"largest request body (compressed); larger gets 413"`
 	MaxDecompressedSize byteSize      `flag:"maxDecompressedSize" env:"MAX_DECOMPRESSED_SIZE" usage:"largest decompressed remote write; larger gets 413"`
 	MaxConcurrentWrites int           `flag:"maxConcurrentWrites" env:"MAX_CONCURRENT_WRITES" usage:"writes processed at once; 0 means 4 x CPUs (at least 8)"`
@@ -40,6 +45,7 @@ func defaultOptions() options {
 		UpstreamTimeout:     30 * time.Second,
 		RetryAfter:          5 * time.Second,
 		StateDir:            "slogate-data",
+		SnapshotInterval:    5 * time.Minute,
 		RetroactiveLimit:    72 * time.Hour,
 		EvalInterval:        15 * time.Second,
 		MaxRequestBodySize:  32 << 20,
