@@ -16,6 +16,8 @@ type Evaluator interface {
 // the public contract (README "Synthetic series"). It implements Producer.
 type Synthetic struct {
 	Engine Evaluator
+	// Sloth adds the Sloth-compatible series (synthetic_sloth.go).
+	Sloth bool
 }
 
 // Tenants lists the engine's tenants.
@@ -30,6 +32,9 @@ func (s *Synthetic) AppendSynthetic(dst []byte, t budget.Tenant, at int64) []byt
 	w := seriesWriter{dst: dst, ts: at}
 	for _, st := range s.Engine.Evaluate(t, at) {
 		w.route(&st)
+		if s.Sloth {
+			w.sloth(&st)
+		}
 	}
 	return w.dst
 }

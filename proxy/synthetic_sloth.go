@@ -1,0 +1,134 @@
+package proxy
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/remotewrite"
+)
+
+// Sloth-compatible series (-compat.sloth). Sloth (github.com/slok/sloth)
+// generates Prometheus recording rules whose results many dashboards and
+// alert rules read; with Synthetic.Sloth set, slogate writes the same series
+// from its exact counts, so those keep working without Sloth's rules.
+//
+// Names and labels follow Sloth's internal/prometheus/recording_rules.go and
+// conventions.go:
+//
+//	slo:sli_error:ratio_rate<w>{sloth_window="<w>"}  error ratio, w in 5m 30m 1h 2h 6h 1d 3d and the period (30d)
+//	slo:objective:ratio                              objective, e.g. 0.999
+//	slo:error_budget:ratio                           1 - objective
+//	slo:time_period:days                             compliance window in days
+//	slo:current_burn_rate:ratio                      5m error ratio / error budget
+//	slo:period_burn_rate:ratio                       period error ratio / error budget
+//	slo:period_error_budget_remaining:ratio          1 - period burn rate
+//	sloth_slo_info{sloth_objective="99.9",sloth_mode="slogate"}  1
+//
+// Every series carries sloth_service, sloth_slo and sloth_id, plus all of
+// slogate's own labels (slo, route, source, the route's identity labels and
+// the contract labels), the way Sloth adds an SLO's user labels. Mapping:
+//
+//	sloth_service = route           e.g. "shop/web/shop.example.com//"
+//	sloth_slo     = objective name  e.g. "availability"
+//	sloth_id      = "<route>-<objective name>", Sloth's "<service>-<slo>"
+//
+// Only the internal objective (SLO) is mapped: Sloth has one objective per
+// SLO and no notion of a contractual one; the SLA stays in slo_*{kind="sla"}.
+//
+// Differences from Sloth's rules, all on purpose:
+//   - Values are exact event counts over complete minutes, not rate()
+//     extrapolations; the period ratio is exact, not Sloth's average of 5m
+//     ratios.
+//   - A ratio of a window without events is absent (Sloth's 0/0 is NaN), and
+//     so is a burn rate derived from it; the remaining budget is then 1.
+//   - Window names are Prometheus durations as Sloth writes them (30d, but
+//     28d is "4w"). A calendar compliance window (month, week, quarter) has
+//     no Sloth name: its ratio series is not written, the period burn rate
+//     and remaining budget are, and slo:time_period:days is the current
+//     period's length (fractional across a DST change).
+
+// slothRateNames are Sloth's error-ratio metric names of the short windows,
+// in budget.ShortWindows order (their names are already Prometheus
+// durations).
+var slothRateNames = func() (names [len(budget.ShortWindows)]string) {
+	for i, w := range budget.ShortWindows {
+		names[i] = slothRatePrefix + w.Name
+	}
+	return names
+}()
+
+const slothRatePrefix = "slo:sli_error:ratio_rate"
+
+// sloth writes the Sloth-compatible series of one route. It runs after
+// route, whose base labels are still in w.labels[:w.nbase]. It allocates the
+// sloth_id and objective strings of the route (compat mode only).
+func (w *seriesWriter) sloth(st *budget.RouteStatus) {
+	o := st.Objective.SLO
+	w.labels = append(w.labels[:w.nbase],
+		remotewrite.Label{Name: "sloth_id", Value: st.Route + "-" + st.Objective.Name},
+		remotewrite.Label{Name: "sloth_service", Value: st.Route},
+		remotewrite.Label{Name: "sloth_slo", Value: st.Objective.Name})
+	w.nbase = len(w.labels)
+
+	for i, name := range slothRateNames {
+		if win := &st.Windows[i]; win.Total > 0 {
+			w.emit(name, "sloth_window", win.Name, errorRatio(win))
+		}
+	}
+	period := &st.Windows[budget.WindowCompliance]
+	if d, ok := promDuration(st.Objective.Window); ok && period.Total > 0 {
+		w.emit(slothRatePrefix+d, "sloth_window", d, errorRatio(period))
+	}
+
+	w.emit("slo:objective:ratio", "", "", o)
+	w.emit("slo:error_budget:ratio", "", "", 1-o)
+	days := st.Objective.Window.LengthAt(time.UnixMilli(w.ts)).Hours() / 24
+	w.emit("slo:time_period:days", "", "", days)
+	if w5 := &st.Windows[budget.Window5m]; w5.Total > 0 {
+		w.emit("slo:current_burn_rate:ratio", "", "", w5.BurnRate)
+	}
+	if period.Total > 0 {
+		w.emit("slo:period_burn_rate:ratio", "", "", period.BurnRate)
+	}
+	w.emit("slo:period_error_budget_remaining:ratio", "", "", st.SLO.RemainingRatio)
+
+	// Sloth writes the objective as the percent of its spec ("99.9");
+	// 12 significant digits turn 0.999*100 = 99.89999999999999 back into it.
+	w.labels = append(w.labels[:w.nbase], remotewrite.Label{Name: "sloth_mode", Value: "slogate"})
+	w.nbase = len(w.labels)
+	w.emit("sloth_slo_info", "sloth_objective", strconv.FormatFloat(o*100, 'g', 12, 64), 1)
+}
+
+// errorRatio is bad/total of a window with events, computed from the counts
+// (1 - SLI could differ in the last bit).
+func errorRatio(win *budget.WindowStatus) float64 {
+	return float64(win.Total-win.Good) / float64(win.Total)
+}
+
+// promDuration formats a rolling window as Prometheus (and so Sloth) writes
+// a duration: the largest units first, years and weeks only when they divide
+// it exactly (30d, 4w, 1d12h). Calendar windows have none.
+func promDuration(w budget.Window) (string, bool) {
+	if w.Kind != budget.Rolling || w.Length <= 0 {
+		return "", false
+	}
+	const day = 24 * time.Hour
+	d := w.Length
+	var b []byte
+	for _, u := range [...]struct {
+		unit  string
+		size  time.Duration
+		exact bool
+	}{{"y", 365 * day, true}, {"w", 7 * day, true}, {"d", day, false}, {"h", time.Hour, false}, {"m", time.Minute, false}, {"s", time.Second, false}} {
+		if u.exact && d%u.size != 0 {
+			continue
+		}
+		if n := d / u.size; n > 0 {
+			b = strconv.AppendInt(b, int64(n), 10)
+			b = append(b, u.unit...)
+			d -= n * u.size
+		}
+	}
+	return string(b), len(b) > 0
+}
