@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
-	"os/exec"
+	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,66 +15,142 @@ import (
 	"github.com/slogate/slogate/internal/testenv"
 )
 
-// TestDemoScript runs scripts/demo.sh as `make demo` does, on free ports and
-// a temporary data directory: it must print its URLs, serve them, carry the
-// sample ingress counters through slogate into VictoriaMetrics, and on
-// SIGINT (Ctrl-C) exit leaving no process it started behind.
+// demoPorts are the DEMO_<NAME>_PORT variables of scripts/demo.sh.
+var demoPorts = []string{"VM", "SLOGATE", "VMAGENT", "CADDY", "CADDY_ADMIN", "SHOP", "API", "PORTAL"}
+
+// TestDemoScript runs scripts/demo.sh as `make demo` does, on free ports, a
+// temporary data directory and a 40s day: it must print the page URL and
+// the PromQL to try, route real requests through Caddy so that the page
+// shows the routes of both customers and the synthetic series of both are
+// in VictoriaMetrics, announce its maintenance window through slogate's API
+// with the token, play the incident through the real router, and on SIGINT
+// (Ctrl-C) exit leaving nothing it started running and no port open.
 func TestDemoScript(t *testing.T) {
 	t.Parallel()
 	root := testenv.RepoRoot(t)
-	tmp := t.TempDir()
-	sampleTarget := filepath.Join(tmp, "sampletarget")
-	build := exec.Command("go", "build", "-o", sampleTarget, "./scripts/sampletarget")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("cannot build the sample target: %s\n%s", err, out)
+	for _, b := range []string{testenv.VictoriaMetricsBinary, testenv.VMAgentBinary, "caddy"} {
+		testenv.Binary(t, b)
 	}
+	data := filepath.Join(t.TempDir(), "demo")
 	ports := map[string]int{}
-	for _, name := range []string{"VM", "SLOGATE", "VMAGENT", "TARGET"} {
-		ports[name] = testenv.FreePort(t)
-	}
 	env := []string{
 		"DEMO_SLOGATE=" + testenv.BuildSlogate(t),
-		"DEMO_SAMPLETARGET=" + sampleTarget,
-		"DEMO_DATA=" + filepath.Join(tmp, "demo"),
+		"DEMO_DATA=" + data,
 		"DEMO_SCRAPE_INTERVAL=1s",
+		"DEMO_CYCLE=40s",
 		"SLOGATE_BIN_DIR=" + testenv.BinDir(t),
 	}
-	for name, port := range ports {
-		env = append(env, fmt.Sprintf("DEMO_%s_PORT=%d", name, port))
+	for _, name := range demoPorts {
+		ports[name] = testenv.FreePort(t)
+		env = append(env, fmt.Sprintf("DEMO_%s_PORT=%d", name, ports[name]))
 	}
-	url := func(name, path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", ports[name], path) }
-	testenv.Binary(t, testenv.VictoriaMetricsBinary)
-	testenv.Binary(t, testenv.VMAgentBinary)
+	base := func(name string) string { return fmt.Sprintf("http://127.0.0.1:%d", ports[name]) }
 
+	// The script puts each component into a process group of its own, so
+	// the cleanup of demo.sh's group would miss a component it failed to
+	// stop; this one does not (it runs after demo.sh has been stopped).
+	t.Cleanup(func() {
+		for pid, comm := range demoProcesses(t, data) {
+			t.Logf("killing %s (pid %d), left by the demo", comm, pid)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
 	demo := testenv.StartProc(t, testenv.Spec{
 		Name: "demo.sh", Path: "bash", Args: []string{filepath.Join(root, "scripts", "demo.sh")},
 		Env: env, Dir: root, ProcessGroup: true,
 	})
-	testenv.Eventually(t, 2*time.Minute, func() error {
+	testenv.Eventually(t, 90*time.Second, func() error {
 		if demo.Exited() {
-			t.Fatalf("demo.sh exited early: %v", demo.ExitErr())
+			t.Fatalf("demo.sh exited early: %v\n%s", demo.ExitErr(), demo.LogTail())
 		}
 		if !strings.Contains(demo.Log(), "Press Ctrl-C") {
 			return fmt.Errorf("demo.sh has not printed its URLs yet")
 		}
 		return nil
 	})
-	for _, u := range []string{url("VM", "/vmui/"), url("SLOGATE", "/metrics"), url("SLOGATE", "/slogate/api/v1/slos"), url("VMAGENT", "/targets"), url("TARGET", "/metrics")} {
-		if !strings.Contains(demo.Log(), u) {
-			t.Errorf("demo.sh did not print %s", u)
+	out := demo.Log()
+	page := base("SLOGATE") + "/slogate/"
+	for _, want := range []string{
+		page,
+		`slo_error_budget_remaining_ratio{kind="sla"}`,
+		`slo_burn_rate{window="5m"} > 1`,
+		`slo_error_budget_exhaustion_seconds{kind="sla"} / 60`,
+		base("VM") + "/vmui/",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo.sh did not print %s:\n%s", want, out)
 		}
-		testenv.MustGet(t, u)
 	}
-	testenv.Eventually(t, time.Minute, func() error {
-		testenv.ForceFlush(t, url("VM", ""))
-		got := testenv.Export(t, url("SLOGATE", ""), `nginx_ingress_controller_requests{job="ingress-nginx"}`)
-		if len(got) == 0 {
-			return fmt.Errorf("no sample ingress counters in VictoriaMetrics yet")
+
+	// The page shows the routes of both customers (counted from Caddy's
+	// metrics), and their synthetic series are in VictoriaMetrics.
+	testenv.Eventually(t, 60*time.Second, func() error {
+		_, body, err := testenv.Get(page)
+		if err != nil {
+			return err
+		}
+		for _, want := range []string{"edge/shop.acme.localhost/subroute", "edge/api.acme.localhost/subroute", "edge/portal.globex.localhost/subroute", "acme", "globex"} {
+			if !bytes.Contains(body, []byte(want)) {
+				return fmt.Errorf("the page does not show %s yet", want)
+			}
+		}
+		return nil
+	})
+	testenv.Eventually(t, 60*time.Second, func() error {
+		testenv.ForceFlush(t, base("VM"))
+		got := map[string]bool{}
+		for _, v := range testenv.Query(t, base("VM"), `slo_objective_ratio{source="caddy",slo="availability"}`, time.Now()) {
+			got[v.Metric["customer"]+"/"+v.Metric["kind"]] = true
+		}
+		for _, want := range []string{"acme/slo", "acme/sla", "globex/slo", "globex/sla"} {
+			if !got[want] {
+				return fmt.Errorf("no slo_objective_ratio for %s in VictoriaMetrics yet (have %v)", want, got)
+			}
 		}
 		return nil
 	})
 
+	// The day goes on: the maintenance window is announced with the token,
+	// and the incident's 500s pass through the real router into
+	// VictoriaMetrics.
+	testenv.Eventually(t, 30*time.Second, func() error {
+		body := testenv.MustGet(t, base("SLOGATE")+"/slogate/api/v1/maintenance")
+		if !bytes.Contains(body, []byte("demo traffic generator")) || !bytes.Contains(body, []byte(`portal\\.globex\\.localhost`)) {
+			return fmt.Errorf("no maintenance window of the traffic generator yet: %s", body)
+		}
+		return nil
+	})
+	testenv.Eventually(t, 60*time.Second, func() error {
+		testenv.ForceFlush(t, base("VM"))
+		q := `caddy_http_request_duration_seconds_count{host="shop.acme.localhost",code="500"}`
+		if len(testenv.Query(t, base("VM"), q, time.Now())) == 0 {
+			return fmt.Errorf("no %s in VictoriaMetrics yet", q)
+		}
+		return nil
+	})
+	if !strings.Contains(demo.Log(), "incident: answers 8% of requests with 500") {
+		t.Errorf("demo.sh did not print the incident:\n%s", demo.LogTail())
+	}
+
+	// Everything the script started carries DEMO_DATA in its environment,
+	// which makes it findable whatever its process group.
+	running := demoProcesses(t, data)
+	var names []string
+	for _, comm := range running {
+		names = append(names, comm)
+	}
+	slices.Sort(names)
+	for _, want := range []string{"backend", "caddy", "slogate", "traffic", "victoria-metric", "vmagent"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("no %s among the demo's processes %v", want, names)
+		}
+	}
+	if n := strings.Count(strings.Join(names, " "), "backend"); n != 3 {
+		t.Errorf("%d backends running, want 3: %v", n, names)
+	}
+	t.Logf("the demo runs %d processes: %v", len(names), names)
+
+	// Ctrl-C stops everything.
 	if err := demo.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -80,15 +159,49 @@ func TestDemoScript(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("demo.sh did not exit within a minute of SIGINT")
 	}
-	if members, err := testenv.GroupMembers(demo.Pid()); err != nil || len(members) > 0 {
-		t.Fatalf("processes of demo.sh left after it exited: %v (%v)", members, err)
+	if left := demoProcesses(t, data); len(left) > 0 {
+		t.Errorf("processes of the demo left after it exited: %v", left)
 	}
-	for name, port := range ports {
-		if _, _, err := testenv.Get(url(name, "/")); err == nil {
-			t.Errorf("port %s %d still answers after demo.sh exited", name, port)
+	if members, err := testenv.GroupMembers(demo.Pid()); err != nil || len(members) > 0 {
+		t.Errorf("processes of demo.sh's group left after it exited: %v (%v)", members, err)
+	}
+	for _, name := range demoPorts {
+		if _, _, err := testenv.Get(base(name) + "/"); err == nil {
+			t.Errorf("port %s %d still answers after demo.sh exited", name, ports[name])
 		}
 	}
-	if !strings.Contains(demo.Log(), "stopping victoria-metrics") {
-		t.Errorf("demo.sh did not report stopping VictoriaMetrics:\n%s", demo.LogTail())
+	for _, name := range []string{"traffic", "caddy", "slogate", "victoria-metrics"} {
+		if !strings.Contains(demo.Log(), "stopping "+name) {
+			t.Errorf("demo.sh did not report stopping %s:\n%s", name, demo.LogTail())
+		}
 	}
+}
+
+// demoProcesses returns pid -> command name of the live processes whose
+// environment holds DEMO_DATA=data (the test itself does not).
+func demoProcesses(t *testing.T, data string) map[int]string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatalf("cannot list /proc: %s", err)
+	}
+	marker := []byte("DEMO_DATA=" + data + "\x00")
+	out := map[int]string{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		environ, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil || !bytes.Contains(environ, marker) {
+			continue // exited meanwhile, or not ours
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil || bytes.Contains(stat, []byte(") Z ")) {
+			continue // a zombie is not running
+		}
+		comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		out[pid] = strings.TrimSpace(string(comm))
+	}
+	return out
 }

@@ -1,0 +1,64 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	"github.com/slogate/slogate/internal/testenv"
+)
+
+// TestShardedRestartKeepsOwnRoutes: a sharded replica restarted with its
+// state replays the gap from vmselect. It must not take over the routes
+// that vmagent sends to the other replica.
+func TestShardedRestartKeepsOwnRoutes(t *testing.T) {
+	cl := testenv.StartCluster(t)
+	var replicas []*testenv.Proc
+	var states, addrs []string
+	args := func(i int) []string {
+		return []string{"-upstream.url=" + cl.InsertURL(), "-eval.interval=" + evalStep.String(),
+			"-upstream.readURL=" + cl.SelectURL(), "-upstream.cluster", "-stateDir=" + states[i], "-httpListenAddr=" + addrs[i]}
+	}
+	for i := range 2 {
+		states, addrs = append(states, t.TempDir()), append(addrs, testenv.FreeAddr(t))
+		replicas = append(replicas, testenv.StartSlogate(t, args(i)...))
+	}
+	scrapes := int(2 * time.Hour / scrapeStep)
+	start := time.Now().Add(-2 * time.Hour).Truncate(time.Minute)
+	st := generate(defaultPlan(scrapes), start, 11)
+	agentArgs := []string{"-remoteWrite.shardByURL", "-remoteWrite.shardByURL.labels=" + routeIdentityLabels, "-remoteWrite.queues=1"}
+	for _, sg := range replicas {
+		agentArgs = append(agentArgs, "-remoteWrite.url="+sg.URL+"/insert/1:0/prometheus/api/v1/write")
+	}
+	agent := testenv.StartVMAgent(t, "", agentArgs...)
+	for _, b := range st.blocks {
+		postBlock(t, agent.URL+"/api/v1/write", b, nil)
+	}
+	last := start.Add(time.Duration(scrapes-1) * scrapeStep).UnixMilli()
+	waitSynthetic(t, cl, "1:0", last-last%evalStep.Milliseconds())
+	before := map[string]bool{}
+	for _, s := range fetchStatuses(t, replicas[0]) {
+		before[s.Route] = true
+	}
+
+	replicas[0].Stop()
+	r0 := testenv.StartSlogate(t, args(0)...)
+	for _, s := range fetchStatuses(t, r0) {
+		if !before[s.Route] {
+			t.Errorf("after its restart replica 0 evaluates %s (good %d), a route vmagent sends to replica 1", s.Route, s.Requests.Good)
+		}
+	}
+	// One more minute of traffic: both replicas write a new step.
+	more := generate(defaultPlan(scrapes+4), start, 11)
+	for _, b := range more.blocks[scrapes:] {
+		postBlock(t, agent.URL+"/api/v1/write", b, nil)
+	}
+	last = start.Add(time.Duration(scrapes+3) * scrapeStep).UnixMilli()
+	series := waitSynthetic(t, cl, "1:0", last-last%evalStep.Milliseconds())
+	for _, s := range series {
+		for i := 1; i < len(s.Timestamps); i++ {
+			if s.Timestamps[i] == s.Timestamps[i-1] && s.Values[i] != s.Values[i-1] {
+				t.Errorf("%s at %s: two replicas wrote %v and %v", s.Key(), time.UnixMilli(s.Timestamps[i]).UTC().Format(time.RFC3339), s.Values[i-1], s.Values[i])
+			}
+		}
+	}
+}
