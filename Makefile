@@ -4,13 +4,18 @@ GO ?= go
 BIN := $(CURDIR)/.bin
 GO_TEST_TIMEOUT ?= 14m
 
-.PHONY: all deps build lint test demo bench sampletarget
+.PHONY: all deps test-deps build lint test demo bench
 
 all: build
 
-# VictoriaMetrics, vmagent, vmalert (v1.151.0) and staticcheck; skipped when present.
+# VictoriaMetrics, vmagent, vmalert (v1.151.0), staticcheck and Caddy (the
+# demo's router); skipped when present.
 deps:
 	scripts/install-deps.sh
+	scripts/install-caddy.sh
+
+# The page's browser test also needs Debian's chromium and chromedriver.
+test-deps: deps
 	scripts/install-chromium.sh
 
 build:
@@ -25,16 +30,19 @@ lint: deps
 
 # Unit and end-to-end tests (real VictoriaMetrics, vmagent, slogate binaries)
 # with the race detector; the whole run stays well under 15 minutes on 2 cores.
-test: deps lint
+test: test-deps lint
 	$(GO) test -race -count=1 -timeout $(GO_TEST_TIMEOUT) ./...
 
-sampletarget:
-	$(GO) build -o $(BIN)/sampletarget ./scripts/sampletarget
-
-# VictoriaMetrics + slogate + vmagent scraping a sample ingress on 127.0.0.1;
-# Ctrl-C stops everything. Ports and data dir: see scripts/demo.sh.
-demo: deps build sampletarget
+# VictoriaMetrics, slogate, vmagent and Caddy in front of demo backends, with
+# a day of traffic (an incident, a maintenance window) on 127.0.0.1; Ctrl-C
+# stops everything. Ports, data dir and pace: see scripts/demo.sh.
+demo: deps build
 	scripts/demo.sh
 
-bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
+# The comparative benchmark: slogate against VictoriaMetrics written to
+# directly and against vmagent, real binaries on 127.0.0.1, pinned with
+# taskset (about 7 minutes on 2 cores); writes bench/RESULTS.md, logs and
+# raw figures in bench/out/ (git-ignored). Microbenchmarks and the benchstat
+# recipe: bench/README.md. Extra harness flags: make bench BENCH_FLAGS='-duration=4s'
+bench: deps
+	$(GO) run ./bench/harness $(BENCH_FLAGS)

@@ -1,41 +1,71 @@
 #!/usr/bin/env bash
-# Runs slogate on a laptop: VictoriaMetrics, slogate in front of it, a sample
-# ingress-nginx target, and vmagent scraping the target, slogate's and
-# VictoriaMetrics' own /metrics and remote-writing through slogate.
-# Everything binds 127.0.0.1; data and logs go to .tmp/demo (git-ignored).
-# It stays in the foreground; Ctrl-C (or SIGTERM) stops everything it started.
+# Runs slogate on a laptop with a real router in front of real backends:
 #
-# Run it with `make demo` (which builds ./slogate and .bin/sampletarget first).
-# Override ports or paths through the environment, e.g.
-#   DEMO_SLOGATE_PORT=28490 make demo
+#   traffic ──HTTP──▶ Caddy ──▶ backends (shop.acme, api.acme, portal.globex)
+#                       │ /metrics (caddy_http_request_duration_seconds)
+#   vmagent ──scrape────┘──remote write──▶ slogate ──▶ VictoriaMetrics
+#
+# slogate runs with scripts/demo/slogate.yml (two customers, each with an
+# SLO and an SLA) and an API token; the traffic generator (scripts/demo/traffic)
+# plays a day with an incident, a slow evening and a planned maintenance
+# window it announces through slogate's API. Real requests are counted at
+# real time, so the day is compressed into the schedule, not into
+# timestamps: one day per DEMO_CYCLE (default 10m) of wall time.
+#
+# Everything binds 127.0.0.1; data and logs go to .tmp/demo (git-ignored).
+# It stays in the foreground; Ctrl-C (or SIGTERM) stops everything it
+# started, newest first, each in its own process group.
+#
+# Run it with `make demo` (which installs the binaries into .bin and builds
+# ./slogate). Override ports, paths or the pace through the environment:
+#   DEMO_SLOGATE_PORT=28490 DEMO_CYCLE=5m make demo
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 
-BIN=${SLOGATE_BIN_DIR:-$PWD/.bin}
-SLOGATE=${DEMO_SLOGATE:-$PWD/slogate}
-SAMPLETARGET=${DEMO_SAMPLETARGET:-$BIN/sampletarget}
-DATA=${DEMO_DATA:-$PWD/.tmp/demo}
+BIN=${SLOGATE_BIN_DIR:-$ROOT/.bin}
+DATA=${DEMO_DATA:-$ROOT/.tmp/demo}
+SLOGATE=${DEMO_SLOGATE:-$ROOT/slogate}
 VM_PORT=${DEMO_VM_PORT:-18428}
 SLOGATE_PORT=${DEMO_SLOGATE_PORT:-18490}
 VMAGENT_PORT=${DEMO_VMAGENT_PORT:-18429}
-TARGET_PORT=${DEMO_TARGET_PORT:-18491}
+export DEMO_CADDY_PORT=${DEMO_CADDY_PORT:-18480}
+export DEMO_CADDY_ADMIN_PORT=${DEMO_CADDY_ADMIN_PORT:-18419}
+export DEMO_SHOP_PORT=${DEMO_SHOP_PORT:-18501}
+export DEMO_API_PORT=${DEMO_API_PORT:-18502}
+export DEMO_PORTAL_PORT=${DEMO_PORTAL_PORT:-18503}
 SCRAPE_INTERVAL=${DEMO_SCRAPE_INTERVAL:-5s}
+EVAL_INTERVAL=${DEMO_EVAL_INTERVAL:-5s}
+CYCLE=${DEMO_CYCLE:-10m}
+CYCLES=${DEMO_CYCLES:-6}
+
+# Each background job gets its own process group: Ctrl-C reaches this
+# script only, which stops the jobs in order, and a job's children go with it.
+set -m
 
 pids=()
 names=()
 cleaned=0
-# stop_all stops what this script started, newest first (vmagent flushes to
-# slogate, slogate to VictoriaMetrics), each with SIGTERM, then waits.
+# stop_all stops what this script started, newest first (the traffic, then
+# vmagent flushing to slogate, ..., VictoriaMetrics last): SIGTERM to the
+# job's process group, SIGKILL after 30s.
 stop_all() {
   [ "$cleaned" = 1 ] && return
   cleaned=1
-  local i
+  local i n
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -0 "${pids[i]}" 2>/dev/null || continue
+    echo "demo: stopping ${names[i]} (pid ${pids[i]})"
+    kill -TERM -- "-${pids[i]}" 2>/dev/null || true
+    for ((n = 0; n < 300; n++)); do
+      kill -0 "${pids[i]}" 2>/dev/null || break
+      sleep 0.1
+    done
     if kill -0 "${pids[i]}" 2>/dev/null; then
-      echo "demo: stopping ${names[i]} (pid ${pids[i]})"
-      kill -TERM "${pids[i]}" 2>/dev/null || true
-      wait "${pids[i]}" 2>/dev/null || true
+      echo "demo: ${names[i]} did not stop within 30s; killing it" >&2
+      kill -KILL -- "-${pids[i]}" 2>/dev/null || true
     fi
+    wait "${pids[i]}" 2>/dev/null || true
   done
 }
 trap 'stop_all; exit 130' INT
@@ -44,19 +74,38 @@ trap stop_all EXIT
 
 die() { echo "demo: $*" >&2; exit 1; }
 
-for b in "$BIN/victoria-metrics" "$BIN/vmagent" "$SAMPLETARGET" "$SLOGATE"; do
-  [ -x "$b" ] || die "cannot find $b: run make demo (it runs make deps and builds slogate and the sample target)"
+for b in "$BIN/victoria-metrics" "$BIN/vmagent" "$BIN/caddy"; do
+  [ -x "$b" ] || die "cannot find $b: run make demo (its deps step installs it)"
 done
 command -v curl >/dev/null || die "cannot find curl"
-for port in "$VM_PORT" "$SLOGATE_PORT" "$VMAGENT_PORT" "$TARGET_PORT"; do
+command -v go >/dev/null || die "cannot find go"
+for port in "$VM_PORT" "$SLOGATE_PORT" "$VMAGENT_PORT" "$DEMO_CADDY_PORT" "$DEMO_CADDY_ADMIN_PORT" \
+  "$DEMO_SHOP_PORT" "$DEMO_API_PORT" "$DEMO_PORTAL_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     die "cannot use port $port: something already listens there (set DEMO_*_PORT to choose others)"
   fi
 done
 
-mkdir -p "$DATA/logs"
+mkdir -p "$DATA/logs" "$DATA/bin"
 
-# start NAME CMD... starts a background process logging to $DATA/logs/NAME.log.
+# The demo's own programs, and slogate unless make built it.
+echo "demo: building the demo backend and traffic generator"
+go build -o "$DATA/bin/backend" ./scripts/demo/backend
+go build -o "$DATA/bin/traffic" ./scripts/demo/traffic
+if [ ! -x "$SLOGATE" ]; then
+  echo "demo: building slogate"
+  SLOGATE=$DATA/bin/slogate
+  go build -o "$SLOGATE" ./cmd/slogate
+fi
+
+# The bearer token of slogate's mutating API (the page's maintenance form,
+# and the traffic generator announcing maintenance). Kept across runs.
+TOKEN_FILE=$DATA/api-token
+if [ ! -s "$TOKEN_FILE" ]; then
+  (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TOKEN_FILE")
+fi
+
+# start NAME CMD... starts a background job logging to $DATA/logs/NAME.log.
 start() {
   local name=$1
   shift
@@ -88,19 +137,30 @@ wait_ok victoria-metrics "http://127.0.0.1:$VM_PORT/health"
 start slogate "$SLOGATE" \
   -httpListenAddr="127.0.0.1:$SLOGATE_PORT" \
   -upstream.url="http://127.0.0.1:$VM_PORT" \
-  -stateDir="$DATA/slogate"
+  -config="$ROOT/scripts/demo/slogate.yml" \
+  -stateDir="$DATA/slogate" \
+  -api.tokenFile="$TOKEN_FILE" \
+  -eval.interval="$EVAL_INTERVAL"
 wait_ok slogate "http://127.0.0.1:$SLOGATE_PORT/health"
 
-start sampletarget "$SAMPLETARGET" -httpListenAddr="127.0.0.1:$TARGET_PORT"
-wait_ok sampletarget "http://127.0.0.1:$TARGET_PORT/metrics"
+for site in shop:$DEMO_SHOP_PORT api:$DEMO_API_PORT portal:$DEMO_PORTAL_PORT; do
+  start "backend-${site%%:*}" "$DATA/bin/backend" -name="${site%%:*}" -httpListenAddr="127.0.0.1:${site#*:}"
+  wait_ok "backend-${site%%:*}" "http://127.0.0.1:${site#*:}/-/control"
+done
+
+# Caddy keeps its state under XDG_* (not $HOME) and reads the ports from
+# the DEMO_* variables exported above.
+XDG_DATA_HOME=$DATA/caddy XDG_CONFIG_HOME=$DATA/caddy \
+  start caddy "$BIN/caddy" run --config "$ROOT/scripts/demo/Caddyfile" --adapter caddyfile
+wait_ok caddy "http://127.0.0.1:$DEMO_CADDY_ADMIN_PORT/metrics"
 
 cat >"$DATA/scrape.yml" <<YAML
 global:
   scrape_interval: $SCRAPE_INTERVAL
 scrape_configs:
-- job_name: ingress-nginx
+- job_name: caddy
   static_configs:
-  - targets: ["127.0.0.1:$TARGET_PORT"]
+  - targets: ["127.0.0.1:$DEMO_CADDY_ADMIN_PORT"]
 - job_name: slogate
   static_configs:
   - targets: ["127.0.0.1:$SLOGATE_PORT"]
@@ -121,21 +181,54 @@ cat <<EOF
 slogate demo is running (data and logs in $DATA):
   slogate page        http://127.0.0.1:$SLOGATE_PORT/slogate/
   slogate API         http://127.0.0.1:$SLOGATE_PORT/slogate/api/v1/slos
-  slogate /metrics    http://127.0.0.1:$SLOGATE_PORT/metrics
-  vmui                http://127.0.0.1:$VM_PORT/vmui/   (try: slo_error_budget_remaining_ratio)
+  vmui                http://127.0.0.1:$VM_PORT/vmui/
   vmagent targets     http://127.0.0.1:$VMAGENT_PORT/targets
-  sample ingress      http://127.0.0.1:$TARGET_PORT/metrics
+  Caddy (the router)  http://127.0.0.1:$DEMO_CADDY_PORT/ with Host shop.acme.localhost, api.acme.localhost
+                      or portal.globex.localhost (e.g. http://shop.acme.localhost:$DEMO_CADDY_PORT/ in a browser)
+  API token           $TOKEN_FILE (for the page's maintenance form)
+
+PromQL to try in vmui:
+  slo_error_budget_remaining_ratio{kind="sla"}
+      the contractual error budget left per route and customer (1 = untouched, below 0 = SLA breached)
+  slo_burn_rate{window="5m"} > 1
+      routes spending their budget faster than it accrues right now
+  slo_error_budget_exhaustion_seconds{kind="sla"} / 60
+      minutes until the SLA is breached if the last 5 minutes go on
+
+The day, once every $CYCLE ($CYCLES days): shop.acme has an incident (8% errors) at 20-40%,
+api.acme is slow at 50-60%, portal.globex is down for an announced maintenance at 75-90%
+(slogate cuts it out of the budget). The traffic generator prints each event below.
 
 Press Ctrl-C to stop everything.
 EOF
 
-# Stay in the foreground until a signal arrives or a component dies.
-set +e
-wait -n "${pids[@]}"
-set -e
-for i in "${!pids[@]}"; do
-  if ! kill -0 "${pids[i]}" 2>/dev/null; then
-    echo "demo: ${names[i]} exited unexpectedly; log: $DATA/logs/${names[i]}.log" >&2
+# The traffic generator prints the day's events to this terminal.
+"$DATA/bin/traffic" \
+  -target="http://127.0.0.1:$DEMO_CADDY_PORT" \
+  -sites="shop.acme.localhost=http://127.0.0.1:$DEMO_SHOP_PORT,api.acme.localhost=http://127.0.0.1:$DEMO_API_PORT,portal.globex.localhost=http://127.0.0.1:$DEMO_PORTAL_PORT" \
+  -slogate="http://127.0.0.1:$SLOGATE_PORT" \
+  -tokenFile="$TOKEN_FILE" \
+  -cycle="$CYCLE" -cycles="$CYCLES" 2>"$DATA/logs/traffic.log" &
+pids+=($!)
+names+=(traffic)
+
+# Stay in the foreground until a signal arrives or a component dies. The
+# traffic generator stopping after its days is normal; the rest stays up.
+while :; do
+  done_pid=
+  set +e
+  wait -n -p done_pid
+  status=$?
+  set -e
+  [ -n "$done_pid" ] || die "no component left to wait for"
+  for i in "${!pids[@]}"; do
+    [ "${pids[i]}" = "$done_pid" ] && break
+  done
+  if [ "${names[i]}" = traffic ] && [ "$status" = 0 ]; then
+    echo "demo: the traffic generator has played its $CYCLES days; everything else keeps running"
+    continue
   fi
+  echo "demo: ${names[i]} exited unexpectedly (status $status); log: $DATA/logs/${names[i]}.log" >&2
+  tail -n 20 "$DATA/logs/${names[i]}.log" >&2 || true
+  exit 1
 done
-exit 1

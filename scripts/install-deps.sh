@@ -22,6 +22,14 @@ install_vm() { # $1 = app directory, $2 = binary name
 install_vm victoria-metrics victoria-metrics
 install_vm vmagent vmagent
 install_vm vmalert vmalert
+# The cluster (vminsert, vmselect, vmstorage) lives on VictoriaMetrics'
+# cluster branch, tagged <version>-cluster. A module proxy that does not
+# serve that tag is not fatal: internal/testenv then stands in for the
+# cluster (see StartCluster) and says so in the test log.
+for app in vmstorage vminsert vmselect; do
+  VM_VERSION=$VM_VERSION-cluster install_vm "$app" "$app" ||
+    echo "warning: cannot install $app $VM_VERSION-cluster; cluster tests use a stand-in" >&2
+done
 if [ ! -x "$BIN/staticcheck" ]; then
   echo "installing staticcheck $STATICCHECK_VERSION into $BIN"
   go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
