@@ -153,17 +153,31 @@ func (e *Engine) AppendStatus(dst []RouteStatus, t Tenant, at int64) []RouteStat
 	}
 	mT := floorDiv64(at, minuteMs)
 	ts.mu.Lock()
-	defer ts.mu.Unlock()
 	ts.forgetStale()
+	// The sorted slice is never changed in place (a new route or a
+	// forgotten one makes a new one), so it can be walked in chunks.
 	routes := ts.sortedRoutes()
+	ts.mu.Unlock()
 	n := len(dst)
 	dst = slices.Grow(dst, len(routes))[:n+len(routes)]
-	for i, r := range routes {
-		r.b.advance(ts.head, r.masks, &ts.scratch)
-		e.routeStatus(ts, r, at, mT, &dst[n+i])
+	// The tenant's lock is taken per chunk of routes, not for the whole
+	// evaluation: Ingest of the same tenant waits at most one chunk
+	// (about a millisecond), not the whole evaluation (tens of ms at
+	// 20,000 routes), so writes do not stall at every evaluation.
+	for start := 0; start < len(routes); start += evalChunk {
+		ts.mu.Lock()
+		for i, r := range routes[start:min(start+evalChunk, len(routes))] {
+			r.b.advance(ts.head, r.masks, &ts.scratch)
+			e.routeStatus(ts, r, at, mT, &dst[n+start+i])
+		}
+		ts.mu.Unlock()
 	}
 	return dst
 }
+
+// evalChunk is how many routes AppendStatus evaluates per hold of the
+// tenant's lock.
+const evalChunk = 256
 
 // sortedRoutes returns the tenant's routes ordered by source name, then
 // identity values; it sorts only after routes came or went.

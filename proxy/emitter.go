@@ -16,12 +16,18 @@ import (
 )
 
 // Producer evaluates the synthetic series of a tenant at an event time and
-// appends them to dst as an uncompressed protobuf WriteRequest.
+// hands them to flush as uncompressed protobuf WriteRequests of at most
+// maxSeries series each (see Synthetic.WriteSynthetic).
 type Producer interface {
 	Tenants() []budget.Tenant
 	Watermark(t budget.Tenant) int64
-	AppendSynthetic(dst []byte, t budget.Tenant, at int64) []byte
+	WriteSynthetic(buf []byte, t budget.Tenant, at int64, maxSeries int, flush func([]byte)) []byte
 }
+
+// maxSeriesPerBlock bounds a synthetic WriteRequest: about 1.5 MB
+// uncompressed, well under any upstream's request limit, and a short
+// upstream request.
+const maxSeriesPerBlock = 10_000
 
 // EmitterConfig configures an Emitter. Zero fields take the defaults named.
 type EmitterConfig struct {
@@ -147,10 +153,9 @@ func (e *Emitter) Step() int {
 			continue
 		}
 		e.last[t] = at
-		e.buf = e.cfg.Producer.AppendSynthetic(e.buf[:0], t, at)
-		if len(e.buf) > 0 {
-			e.pending = append(e.pending, pendingBlock{tenant: t, at: at, body: snappy.Encode(nil, e.buf)})
-		}
+		e.buf = e.cfg.Producer.WriteSynthetic(e.buf, t, at, maxSeriesPerBlock, func(block []byte) {
+			e.pending = append(e.pending, pendingBlock{tenant: t, at: at, body: snappy.Encode(nil, block)})
+		})
 		if over := len(e.pending) - e.cfg.MaxPending; over > 0 {
 			e.dropped.Add(over)
 			e.pending = append(e.pending[:0], e.pending[over:]...)

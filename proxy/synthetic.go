@@ -29,12 +29,25 @@ func (s *Synthetic) Watermark(t budget.Tenant) int64 { return s.Engine.Watermark
 // AppendSynthetic evaluates tenant t at event time at (Unix ms) and appends
 // every synthetic series, one point each at at, to dst as a WriteRequest.
 func (s *Synthetic) AppendSynthetic(dst []byte, t budget.Tenant, at int64) []byte {
-	w := seriesWriter{dst: dst, ts: at}
+	return s.WriteSynthetic(dst, t, at, 0, nil)
+}
+
+// WriteSynthetic evaluates tenant t at event time at (Unix ms) and encodes
+// every synthetic series, one point each at at, as WriteRequests of at most
+// maxSeries series, each handed to flush (which must not keep it); buf is
+// scratch space, returned for reuse. maxSeries 0 means one WriteRequest,
+// left in the returned buffer, and flush is not called.
+func (s *Synthetic) WriteSynthetic(buf []byte, t budget.Tenant, at int64, maxSeries int, flush func([]byte)) []byte {
+	w := seriesWriter{dst: buf[:0], ts: at, max: maxSeries, flush: flush}
 	for _, st := range s.Engine.Evaluate(t, at) {
 		w.route(&st)
 		if s.Sloth {
 			w.sloth(&st)
 		}
+	}
+	if w.max > 0 && len(w.dst) > 0 {
+		w.flush(w.dst)
+		w.dst = w.dst[:0]
 	}
 	return w.dst
 }
@@ -46,6 +59,10 @@ type seriesWriter struct {
 	labels []remotewrite.Label // __name__, base labels, then one extra
 	nbase  int
 	one    [1]remotewrite.TimeSeries
+	sample [1]remotewrite.Sample
+	// n series are in dst; at max (if > 0) dst goes to flush.
+	n, max int
+	flush  func([]byte)
 }
 
 // route writes every series of one route.
@@ -110,9 +127,11 @@ func (w *seriesWriter) emit(name, k, v string, value float64) {
 		labels = append(labels, remotewrite.Label{Name: k, Value: v})
 		w.labels = labels[:w.nbase] // keep any growth for the next series
 	}
-	w.one[0] = remotewrite.TimeSeries{
-		Labels:  labels,
-		Samples: []remotewrite.Sample{{Value: value, Timestamp: w.ts}},
-	}
+	w.sample[0] = remotewrite.Sample{Value: value, Timestamp: w.ts}
+	w.one[0] = remotewrite.TimeSeries{Labels: labels, Samples: w.sample[:]}
 	w.dst = remotewrite.AppendWriteRequest(w.dst, w.one[:])
+	if w.n++; w.max > 0 && w.n >= w.max {
+		w.flush(w.dst)
+		w.dst, w.n = w.dst[:0], 0
+	}
 }
