@@ -330,7 +330,10 @@ func hashString(h uint64, s string) uint64 {
 		}
 		a, b = load64(s[n-16:]), load64(s[n-8:])
 	}
-	return hashMix(a^hashP1^uint64(n), b^h^hashP0) ^ h
+	// The length goes through its own multiply: xored into the data word
+	// it would collide strings whose data words differ by the same bits
+	// as their lengths ("ab" and "abb" read the same three bytes).
+	return hashMix(a^hashP1, b^hashMix(h^uint64(n), hashP2)^hashP0) ^ h
 }
 
 // load32 and load64 read little-endian words; the compiler turns them into

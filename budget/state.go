@@ -45,15 +45,18 @@ import (
 //	trailer = varint(wm-wm0) uvarint(stat)*10 uvarint(#targets) (key:u64 varint(earliest-wm0))*
 //
 // The minute ring is mostly zeros (idle minutes), so it is stored as runs
-// of zeros and non-zero minutes; zstd then takes the body to about a fifth
-// when routes are mostly idle, and by about a quarter when they are busy
-// (BenchmarkAppendState). A series' hash is its key without the
-// source index, and a route names its source by its place in the
-// snapshot's source list, which holds names, counting rules and epochs
-// (see sourceIndex.epochs; targets' keys include them): LoadState
-// maps sources by name and drops the state of a source that is gone or
-// counts differently (see reload.go), and the order of the sources may
-// change.
+// of zeros and non-zero minutes, and a busy minute's total as the change
+// from the minute before. zstd's fastest level then takes the body to a
+// fifth when routes are mostly idle (its default level would also save a
+// quarter on busy routes, for three times the encoding time: measured 8.3
+// instead of 11.3 KB per busy route, 2.7 instead of 1.0 s for 20,000).
+//
+// A series' hash is its key without the source index, and a route names
+// its source by its place in the snapshot's source list, which holds
+// names, counting rules and epochs (see sourceIndex.epochs; targets' keys
+// include them): LoadState maps sources by name and drops the state of a
+// source that is gone or counts differently (see reload.go), and the order
+// of the sources may change.
 //
 // AppendState does not stop a tenant for the whole encoding: it takes the
 // tenant's lock per chunk of routes (stateChunkRoutes or stateChunkBytes).
@@ -96,7 +99,7 @@ func (e *Engine) AppendState(dst []byte) ([]byte, error) {
 	dst = append(dst, stateMagic...)
 	dst = append(dst, stateVersion, codecZstd)
 	out := &appendWriter{b: dst}
-	zw, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithWindowSize(stateWindow))
+	zw, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithWindowSize(stateWindow))
 	if err != nil {
 		return dst[:len(dst)-len(stateMagic)-2], fmt.Errorf("cannot compress state: %w", err)
 	}
