@@ -1,0 +1,437 @@
+// Command harness is the comparative benchmark behind `make bench`. It
+// builds slogate, the load generator and the sink, then runs one phase
+// after another against real VictoriaMetrics and vmagent binaries:
+//
+//	direct:  loadgen → VictoriaMetrics | sink
+//	slogate: loadgen → slogate → VictoriaMetrics | sink
+//	vmagent: loadgen → vmagent → VictoriaMetrics | sink
+//
+// for snappy and zstd bodies and 1% / 10% ingress series, at maximum
+// throughput (closed loop) and at 50% of slogate's maximum (open loop, for
+// latency), plus slogate on two cores. It measures each process from /proc
+// (CPU-seconds, RSS) around the load generator's measured window and writes
+// bench/RESULTS.md with the target checks. See bench/README.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintf(os.Stderr, "harness: %s\n", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	out      string
+	outDir   string
+	binDir   string
+	warmup   time.Duration
+	duration time.Duration
+	// latencyWindow is the window of the open-loop phases: long enough to
+	// hold one evaluation of slogate's engine (every 15s), so that p99
+	// does not depend on whether a tick happened to fall in the window.
+	latencyWindow time.Duration
+	conns         int
+	drainMax      time.Duration
+	maxPregen     int
+	groups        map[string]bool
+	// slogateRev builds slogate from this git revision instead of the
+	// working tree; slogateBin uses a binary as it is.
+	slogateRev string
+	slogateBin string
+	// budget bounds the whole run: a phase that would end after it is
+	// skipped (and listed as such).
+	budget time.Duration
+}
+
+type binaries struct {
+	slogate, loadgen, sink, vm, vmagent string
+}
+
+// harness holds what the phases share.
+type harness struct {
+	cfg      config
+	root     string
+	tmp      string
+	logDir   string
+	bin      binaries
+	allCPUs  string
+	vm, sink *proc
+	vmURL    string
+	sinkURL  string
+	putURL   string
+	seq      int
+	// startMs is the event time of round 0 for every phase: 70h ago, so
+	// that slogate takes every sample (72h horizon) and the generator can
+	// reuse bodies it prepared for an earlier phase.
+	startMs int64
+	results []result
+	log     io.Writer
+	started time.Time
+	args    []string
+}
+
+// CPU layout: the process under test alone on CPU 1; the load generator
+// and the upstream (VictoriaMetrics or the sink) share CPU 0.
+const (
+	cpuPut      = "1"
+	cpuLoad     = "0"
+	cpuUpstream = "0"
+	label2Cores = "2 cores"
+	// labelHalf is 50% of slogate's maximum.
+	labelHalf = "50% load"
+)
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("harness", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	fs.StringVar(&cfg.out, "out", "bench/RESULTS.md", "report to write, relative to the repository root")
+	fs.StringVar(&cfg.outDir, "logs", "bench/out", "directory for logs, raw results.json and temporary data (git-ignored), relative to the repository root")
+	fs.StringVar(&cfg.binDir, "bin", ".bin", "directory holding victoria-metrics and vmagent (make deps), relative to the repository root")
+	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "load before each measured window")
+	fs.DurationVar(&cfg.duration, "duration", 8*time.Second, "measured window of each closed-loop (maximum throughput) phase")
+	fs.DurationVar(&cfg.latencyWindow, "latencyWindow", 16*time.Second, "measured window of each open-loop (50% load, latency) phase; keep it over slogate's 15s evaluation interval")
+	fs.IntVar(&cfg.conns, "conns", 16, "connections of the closed loop")
+	fs.DurationVar(&cfg.drainMax, "drainMax", 20*time.Second, "longest wait for vmagent's queue to drain after a window")
+	fs.IntVar(&cfg.maxPregen, "maxPregen", 9000, "most zstd bodies the load generator prepares before a phase (about 100 KB each)")
+	groups := fs.String("groups", "vm,sink,scaling", "comma-separated phase groups to run: vm, sink, scaling")
+	fs.StringVar(&cfg.slogateRev, "slogate.rev", "", "build slogate from this git revision (git archive, the working tree is not touched) instead of the working tree, e.g. HEAD~3")
+	fs.StringVar(&cfg.slogateBin, "slogate.bin", "", "use this slogate binary instead of building one")
+	fs.DurationVar(&cfg.budget, "budget", 9*time.Minute, "time budget of the whole run; phases that would end after it are skipped")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.groups = map[string]bool{}
+	for _, g := range strings.Split(*groups, ",") {
+		cfg.groups[strings.TrimSpace(g)] = true
+	}
+	if runtime.NumCPU() < 2 {
+		return fmt.Errorf("cannot run: the harness pins processes to CPUs 0 and 1, this machine has %d", runtime.NumCPU())
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	h := &harness{cfg: cfg, root: root, allCPUs: "0,1", log: stderr, started: time.Now(), args: args}
+	h.startMs = time.Now().Add(-70*time.Hour).UnixMilli() / 15_000 * 15_000
+	outDir := filepath.Join(root, cfg.outDir)
+	h.logDir = filepath.Join(outDir, "logs")
+	h.tmp = filepath.Join(outDir, "tmp")
+	for _, d := range []string{h.logDir, h.tmp, filepath.Join(h.tmp, "bodies")} {
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("cannot clean %s: %w", d, err)
+		}
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("cannot create %s: %w", d, err)
+		}
+	}
+	defer os.RemoveAll(h.tmp)
+	if err := h.build(); err != nil {
+		return err
+	}
+	h.logf("binaries built in %s", time.Since(h.started).Round(time.Second))
+	info := collectMachine(root, h.bin, cfg)
+
+	if err := h.runAll(ctx); err != nil {
+		return err
+	}
+	total := time.Since(h.started)
+	raw, _ := json.MarshalIndent(struct {
+		Machine machine  `json:"machine"`
+		Results []result `json:"results"`
+	}{info, h.results}, "", "  ")
+	if err := os.WriteFile(filepath.Join(outDir, "results.json"), raw, 0o644); err != nil {
+		return fmt.Errorf("cannot write results.json: %w", err)
+	}
+	rep := report{
+		machine: info, results: h.results, cfg: cfg, total: total,
+		command: "make bench  (go run ./bench/harness " + strings.Join(args, " ") + ")",
+	}
+	outPath := filepath.Join(root, cfg.out)
+	if err := os.WriteFile(outPath, []byte(rep.markdown()), 0o644); err != nil {
+		return fmt.Errorf("cannot write %s: %w", outPath, err)
+	}
+	fmt.Fprintf(stdout, "wrote %s and %s in %s\n", outPath, filepath.Join(outDir, "results.json"), total.Round(time.Second))
+	return nil
+}
+
+func (h *harness) logf(format string, a ...any) {
+	fmt.Fprintf(h.log, "[%5.0fs] %s\n", time.Since(h.started).Seconds(), fmt.Sprintf(format, a...))
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("cannot get working directory: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("cannot find go.mod in the working directory or a parent")
+		}
+		dir = parent
+	}
+}
+
+// build compiles slogate, loadgen and sink and checks the real components.
+func (h *harness) build() error {
+	binDir := filepath.Join(h.tmp, "bin")
+	h.bin = binaries{
+		slogate: filepath.Join(binDir, "slogate"),
+		loadgen: filepath.Join(binDir, "loadgen"),
+		sink:    filepath.Join(binDir, "sink"),
+		vm:      filepath.Join(h.root, h.cfg.binDir, "victoria-metrics"),
+		vmagent: filepath.Join(h.root, h.cfg.binDir, "vmagent"),
+	}
+	goBuild := func(dir, out, pkg string) error {
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Dir = dir
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("cannot build %s in %s: %w\n%s", pkg, dir, err, msg)
+		}
+		return nil
+	}
+	for out, pkg := range map[string]string{h.bin.loadgen: "./bench/loadgen", h.bin.sink: "./bench/sink"} {
+		if err := goBuild(h.root, out, pkg); err != nil {
+			return err
+		}
+	}
+	switch {
+	case h.cfg.slogateBin != "":
+		h.bin.slogate = h.cfg.slogateBin
+	case h.cfg.slogateRev != "":
+		// An exported tree of the revision, built with the module cache.
+		src := filepath.Join(h.tmp, "src")
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return err
+		}
+		archive := exec.Command("sh", "-c", `git archive --format=tar "$1" | tar -x -C "$2"`, "sh", h.cfg.slogateRev, src)
+		archive.Dir = h.root
+		if msg, err := archive.CombinedOutput(); err != nil {
+			return fmt.Errorf("cannot export revision %q: %w\n%s", h.cfg.slogateRev, err, msg)
+		}
+		if err := goBuild(src, h.bin.slogate, "./cmd/slogate"); err != nil {
+			return err
+		}
+	default:
+		if err := goBuild(h.root, h.bin.slogate, "./cmd/slogate"); err != nil {
+			return fmt.Errorf("%w(to measure a committed slogate meanwhile: -slogate.rev=HEAD)", err)
+		}
+	}
+	for _, b := range []string{h.bin.vm, h.bin.vmagent} {
+		if _, err := os.Stat(b); err != nil {
+			return fmt.Errorf("cannot find %s (run make deps): %w", b, err)
+		}
+	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return errors.New("cannot find taskset (util-linux) in PATH")
+	}
+	return nil
+}
+
+// runAll runs the phase groups: VictoriaMetrics first (then stopped, so that
+// its background merges do not disturb the rest), then the sink, then the
+// scaling run.
+func (h *harness) runAll(ctx context.Context) error {
+	if h.cfg.groups["vm"] {
+		if err := h.startVM(); err != nil {
+			return err
+		}
+		h.group(ctx, upVM)
+		h.vm.stop(30 * time.Second)
+	}
+	if h.cfg.groups["sink"] || h.cfg.groups["scaling"] {
+		if err := h.startSink(); err != nil {
+			return err
+		}
+		defer h.sink.stop(10 * time.Second)
+		if h.cfg.groups["sink"] {
+			h.group(ctx, upSink)
+		}
+		if h.cfg.groups["scaling"] && !h.cfg.groups["sink"] && ctx.Err() == nil {
+			h.phase(scenario{Target: slogate, Upstream: upSink, Enc: "snappy", SLI: 1, Label: "max"})
+			h.twoCores()
+		}
+	}
+	return ctx.Err()
+}
+
+func (h *harness) startVM() error {
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	p, err := start("victoria-metrics", cpuUpstream, h.logDir, h.bin.vm,
+		"-httpListenAddr="+addr, "-storageDataPath="+filepath.Join(h.tmp, "vm-data"),
+		"-retentionPeriod=100y", "-loggerLevel=WARN")
+	if err != nil {
+		return err
+	}
+	h.vm, h.vmURL = p, "http://"+addr
+	if err := p.waitHTTP(h.vmURL+"/health", time.Minute); err != nil {
+		return err
+	}
+	// Register the whole series universe (300,000 series at 1%, of which the
+	// 10% universe is a subset) before anything is measured: creating a
+	// series costs VictoriaMetrics far more than appending to one.
+	h.logf("priming VictoriaMetrics with the series universe")
+	cmd := exec.Command("taskset", "-c", h.allCPUs, h.bin.loadgen, "-url="+h.vmURL+"/api/v1/write",
+		"-requests=30", "-conns=4", "-warmup=0s", "-duration=3m")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("cannot prime VictoriaMetrics: %w\n%s", err, out)
+	}
+	return nil
+}
+
+func (h *harness) startSink() error {
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	p, err := start("sink", cpuUpstream, h.logDir, h.bin.sink, "-httpListenAddr="+addr)
+	if err != nil {
+		return err
+	}
+	h.sink, h.sinkURL = p, "http://"+addr
+	return p.waitHTTP(h.sinkURL+"/", 30*time.Second)
+}
+
+// phase runs one scenario and keeps its result.
+func (h *harness) phase(sc scenario) result {
+	if sc.PutCPUs == "" {
+		sc.PutCPUs, sc.LoadCPUs = cpuPut, cpuLoad
+	}
+	t := time.Now()
+	// A phase takes its warm-up and window plus about 10s (start, pregen,
+	// drain); skip it rather than overrun the budget.
+	if need := h.cfg.warmup + h.window(sc.Open) + 10*time.Second; time.Since(h.started)+need > h.cfg.budget {
+		r := result{scenario: sc, Name: sc.name(), Err: fmt.Sprintf("skipped: the run would exceed -budget=%s", h.cfg.budget)}
+		h.results = append(h.results, r)
+		h.logf("%-58s SKIPPED (time budget)", r.Name)
+		return r
+	}
+	r := h.runPhase(sc)
+	h.results = append(h.results, r)
+	if r.Err != "" {
+		h.logf("%-58s ERROR %s", r.Name, r.Err)
+	} else {
+		h.logf("%-58s %6.0fk samples/s  put %.2f cores  %6.1f CPU-s/1M  p50 %6.1f ms  p99 %7.1f ms  other %.2f cores  (%s)",
+			r.Name, r.LG.SamplesPerSec/1e3, r.cores(), r.cpuPerMillion(), r.LG.Latency.P50, r.LG.Latency.P99, r.Other, time.Since(t).Round(time.Second))
+	}
+	return r
+}
+
+// window is the measured window of a closed (false) or open (true) loop.
+func (h *harness) window(open bool) time.Duration {
+	if open {
+		return h.cfg.latencyWindow
+	}
+	return h.cfg.duration
+}
+
+// pregen is how many zstd bodies to prepare for rate requests per second.
+func (h *harness) pregen(enc string, rate float64, open bool) int {
+	if enc != "zstd" || rate <= 0 {
+		return 0
+	}
+	return min(h.cfg.maxPregen, int(math.Ceil(rate*(h.cfg.warmup+h.window(open)).Seconds()))+16)
+}
+
+// group runs the phases of one upstream, for each encoding:
+//
+//   - closed loops (maximum throughput) at 1%: direct (the upstream's own
+//     ceiling; skipped for zstd into the sink, where it would only measure
+//     the generator) and slogate; into the sink also slogate at 10% and
+//     vmagent at its maximum;
+//   - open loops at half of slogate's maximum, direct and through slogate
+//     (added latency); into VictoriaMetrics also vmagent at that rate (at
+//     its maximum vmagent would only fill its disk queue faster than
+//     VictoriaMetrics empties it).
+func (h *harness) group(ctx context.Context, up string) {
+	rate := map[string]float64{} // snappy requests/s by process and SLI share
+	for _, enc := range []string{"snappy", "zstd"} {
+		// A zstd body costs the generator more than slogate spends on it:
+		// prepare as many as the snappy run suggests, 25% more.
+		guess := func(key string) int {
+			if r := rate[key]; r > 0 {
+				return h.pregen(enc, 1.25*r, false)
+			}
+			return h.pregen(enc, 400, false)
+		}
+		keep := func(key string, r result) {
+			if enc == "snappy" {
+				rate[key] = r.LG.RequestsPerSec
+			}
+		}
+		var run = func(sc scenario) result {
+			if ctx.Err() != nil {
+				return result{Err: "interrupted"}
+			}
+			sc.Upstream, sc.Enc = up, enc
+			return h.phase(sc)
+		}
+		if up == upVM || enc == "snappy" {
+			keep("direct", run(scenario{Target: direct, SLI: 1, Pregen: guess("direct"), Label: "max"}))
+		}
+		sl := run(scenario{Target: slogate, SLI: 1, Pregen: guess("slogate"), Label: "max"})
+		keep("slogate", sl)
+		if up == upSink && enc == "snappy" && h.cfg.groups["scaling"] {
+			// Right after the one-core run, so that both see the same machine.
+			h.twoCores()
+		}
+		if up == upSink {
+			keep("slogate10", run(scenario{Target: slogate, SLI: 10, Pregen: guess("slogate10"), Label: "max"}))
+			keep("vmagent", run(scenario{Target: vmagent, SLI: 1, Pregen: guess("vmagent"), Label: "max"}))
+		}
+		half := sl.LG.RequestsPerSec / 2
+		if sl.Err != "" || half <= 0 {
+			continue
+		}
+		targets := []string{direct, slogate}
+		if up == upVM {
+			targets = append(targets, vmagent)
+		}
+		for _, t := range targets {
+			run(scenario{Target: t, SLI: 1, Open: true, Rate: half, Pregen: h.pregen(enc, half, true), Label: labelHalf})
+		}
+	}
+}
+
+// twoCores runs slogate → sink (snappy, 1%) with slogate, the generator and
+// the sink all on both CPUs, for comparison with the one-core run.
+func (h *harness) twoCores() {
+	pin := func(cpus string) {
+		if out, err := exec.Command("taskset", "-a", "-p", "-c", cpus, fmt.Sprint(h.sink.pid())).CombinedOutput(); err != nil {
+			h.logf("cannot re-pin the sink to %s: %s: %s", cpus, err, out)
+		}
+	}
+	pin(h.allCPUs)
+	defer pin(cpuUpstream)
+	h.phase(scenario{Target: slogate, Upstream: upSink, Enc: "snappy", SLI: 1, PutCPUs: h.allCPUs, LoadCPUs: h.allCPUs, Label: label2Cores})
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestReportChecks renders a report from made-up phases and checks that
+// every target appears with the right verdict.
+func TestReportChecks(t *testing.T) {
+	lg := func(sps float64, p50, p99 float64) lgSummary {
+		var s lgSummary
+		s.WindowSeconds = 10
+		s.SamplesPerSec = sps
+		s.Samples = int64(sps * 10)
+		s.Requests = s.Samples / 10_000
+		s.Latency.P50, s.Latency.P99 = p50, p99
+		return s
+	}
+	res := func(target, up, enc string, sli int, open bool, label string, cpu float64, l lgSummary) result {
+		sc := scenario{Target: target, Upstream: up, Enc: enc, SLI: sli, Open: open, Label: label, PutCPUs: cpuPut, Rate: 100}
+		return result{scenario: sc, LG: l, Put: procStats{CPU: cpu, Wait: 0.2}, Window: 10, Drained: true}
+	}
+	var rs []result
+	for _, enc := range []string{"snappy", "zstd"} {
+		rs = append(rs,
+			res(slogate, upSink, enc, 1, false, "max", 9.5, lg(8e6, 15, 40)),  // 0.119 CPU-s/1M
+			res(vmagent, upSink, enc, 1, false, "max", 10, lg(2e6, 70, 130)),  // 0.5
+			res(slogate, upSink, enc, 10, false, "max", 9.5, lg(4e6, 30, 60)), // 0.238
+			res(direct, upVM, enc, 1, true, labelHalf, 0, lg(3e5, 10, 20)),    //
+			res(slogate, upVM, enc, 1, true, labelHalf, 0.6, lg(3e5, 11, 45)), // +25 ms p99
+			res(vmagent, upVM, enc, 1, true, labelHalf, 3, lg(3e5, 9, 15)),    // 1.0
+			res(direct, upSink, enc, 1, true, labelHalf, 0, lg(4e6, 0.5, 2)),  //
+			res(slogate, upSink, enc, 1, true, labelHalf, 5, lg(4e6, 1.5, 9)), // +7 ms p99
+		)
+	}
+	two := res(slogate, upSink, "snappy", 1, false, label2Cores, 15, lg(14e6, 15, 40))
+	two.Put.Wait = 5 // 1.5 + 0.5 = 2 cores busy or runnable
+	rs = append(rs, two)
+	r := report{results: rs, cfg: config{warmup: 2 * time.Second, duration: 8 * time.Second, latencyWindow: 16 * time.Second, conns: 16}}
+	md := r.markdown()
+	for _, want := range []string{
+		"snappy, 1% SLI, → sink, each at its max | ≤ 0.333 | 0.119 / 0.500 CPU-s per 1M samples = **0.237** | **PASS**",
+		"zstd, 1% SLI, → VictoriaMetrics, same rate | ≤ 0.333 | 0.200 / 1.000 CPU-s per 1M samples = **0.200** | **PASS**",
+		"snappy, → VictoriaMetrics (1.00M samples/s) | ≤ 10 ms | p99 45.0 − 20.0 = **25.0 ms** (p50 +1.0 ms) | **FAIL**",
+		"snappy, → sink (1.00M samples/s) | ≤ 10 ms | p99 9.0 − 2.0 = **7.0 ms** (p50 +1.0 ms) | **PASS**",
+		"projected **2.22×**",
+		"slogate kept **2.00** cores busy or runnable",
+		"about 1.32 µs of CPU per additional SLI sample",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(md)
+	}
+}
