@@ -80,17 +80,17 @@ func checkBudgets(t *testing.T, vm *testenv.VM, st *stream, at int64, want map[i
 				got[r][name] = s.Values[i]
 			}
 		}
-		for ri := range ingressRoutes {
-			if _, ok := got[routeKey(ri)]["slo_requests_total{result=good}"]; !ok {
-				return fmt.Errorf("no synthetic point at %s for route %s yet", time.UnixMilli(at).UTC(), routeKey(ri))
+		for _, r := range st.routes {
+			if _, ok := got[r.key()]["slo_requests_total{result=good}"]; !ok {
+				return fmt.Errorf("no synthetic point at %s for route %s yet", time.UnixMilli(at).UTC(), r.key())
 			}
 		}
 		return nil
 	})
 	window := 30 * 24 * time.Hour.Seconds()
-	for ri := range ingressRoutes {
+	for ri, r := range st.routes {
 		w := want[ri]
-		g := got[routeKey(ri)]
+		g := got[r.key()]
 		allowed := (1 - objective) * w.winTotal
 		remaining := 1.0
 		if w.winTotal > 0 {
@@ -109,13 +109,45 @@ func checkBudgets(t *testing.T, vm *testenv.VM, st *stream, at int64, want map[i
 		for name, wantV := range checks {
 			gotV, ok := g[name]
 			if !ok {
-				t.Errorf("route %s: %s missing", routeKey(ri), name)
+				t.Errorf("route %s: %s missing", r.key(), name)
 				continue
 			}
 			if !approxEqual(gotV, wantV) {
-				t.Errorf("route %s: %s = %.12g, reference %.12g", routeKey(ri), name, gotV, wantV)
+				t.Errorf("route %s: %s = %.12g, reference %.12g", r.key(), name, gotV, wantV)
 			}
 		}
-		t.Logf("route %s: good %.0f bad %.0f, 30d SLI %.6f, remaining %.4f", routeKey(ri), w.good, w.bad, w.winGood/w.winTotal, remaining)
+		if len(st.routes) <= 10 {
+			t.Logf("route %s: good %.0f bad %.0f, 30d SLI %.6f, remaining %.4f", r.key(), w.good, w.bad, w.winGood/w.winTotal, remaining)
+		}
 	}
+}
+
+// TestBudgetThirtyDays replays the whole 30-day compliance window (from
+// the hour the window's far edge stands on: beyond the minute horizon it
+// moves by whole hours) for 100 routes, one scrape a minute, five scrapes
+// a block as a vmagent backlog comes, through slogate and VictoriaMetrics:
+// the hour buckets behind the 72h of minutes must add up exactly as the
+// reference's minutes do.
+func TestBudgetThirtyDays(t *testing.T) {
+	t.Parallel()
+	vm := testenv.StartVM(t)
+	sg := testenv.StartSlogate(t, "-upstream.url="+vm.URL(), "-eval.interval="+evalStep.String())
+
+	routes := make([]ingressRoute, 100)
+	for i := range routes {
+		routes[i] = ingressRoute{fmt.Sprintf("ns%d", i%7), fmt.Sprintf("app%d", i), fmt.Sprintf("app%d.example.com", i), "/"}
+	}
+	step := time.Minute
+	span := 30*24*time.Hour - time.Hour
+	scrapes := int(span / step)
+	start := time.Now().Add(-span).Truncate(time.Hour)
+	plan := defaultPlan(scrapes)
+	plan.routes, plan.step, plan.perBlock = routes, step, 5
+	st := generate(plan, start, 6)
+	for _, b := range sendOrder(len(st.blocks)) {
+		postBlock(t, sg.URL+"/api/v1/write", st.blocks[b], nil)
+	}
+	last := start.Add(time.Duration(scrapes-1) * step).UnixMilli()
+	at := last - last%evalStep.Milliseconds()
+	checkBudgets(t, vm, st, at, reference(st, at, nil), 0.999)
 }

@@ -42,9 +42,14 @@ type pod struct {
 
 // trafficPlan describes the incidents of a generated stream.
 type trafficPlan struct {
+	// routes are the routes served; nil means ingressRoutes.
+	routes  []ingressRoute
 	scrapes int
-	step    time.Duration // between scrapes; 0 means scrapeStep
-	pods    []pod
+	// perBlock scrapes go into one block, as vmagent sends a backlog; 0
+	// means 1.
+	perBlock int
+	step     time.Duration // between scrapes; 0 means scrapeStep
+	pods     []pod
 	// resetAt is a scrape at which pod 0's process restarts (all its
 	// counters start again from a small value).
 	resetAt int
@@ -78,6 +83,7 @@ type genSeries struct {
 // blocks (per scrape) in which they are sent.
 type stream struct {
 	start  time.Time
+	routes []ingressRoute
 	series []*genSeries
 	blocks [][]byte // snappy WriteRequests, one per scrape, in scrape order
 }
@@ -103,7 +109,11 @@ func defaultPlan(scrapes int) trafficPlan {
 // minute), deterministic for a seed.
 func generate(plan trafficPlan, start time.Time, seed uint64) *stream {
 	rng := rand.New(rand.NewPCG(seed, 7))
-	st := &stream{start: start}
+	routes := plan.routes
+	if routes == nil {
+		routes = ingressRoutes
+	}
+	st := &stream{start: start, routes: routes}
 	type key struct {
 		route  int
 		status string
@@ -115,9 +125,10 @@ func generate(plan trafficPlan, start time.Time, seed uint64) *stream {
 	if step == 0 {
 		step = scrapeStep
 	}
+	perBlock := max(plan.perBlock, 1)
+	var block []remotewrite.TimeSeries
 	for i := 0; i < plan.scrapes; i++ {
 		ts := start.Add(time.Duration(i) * step).UnixMilli()
-		var block []remotewrite.TimeSeries
 		for pi, p := range plan.pods {
 			if i < p.from || i >= p.to {
 				continue
@@ -129,7 +140,7 @@ func generate(plan trafficPlan, start time.Time, seed uint64) *stream {
 					}
 				}
 			}
-			for ri := range ingressRoutes {
+			for ri := range routes {
 				inc := map[string]float64{
 					"200": float64(50 + rng.IntN(100)),
 					"404": float64(rng.IntN(3)),
@@ -150,7 +161,7 @@ func generate(plan trafficPlan, start time.Time, seed uint64) *stream {
 						if d == 0 {
 							continue // a status code appears with its first request
 						}
-						s = &genSeries{route: ri, status: status, pod: pi, labels: ingressLabels(ingressRoutes[ri], status, p)}
+						s = &genSeries{route: ri, status: status, pod: pi, labels: ingressLabels(routes[ri], status, p)}
 						byKey[k] = s
 						st.series = append(st.series, s)
 						// A brand-new pod's counters already count a few
@@ -183,7 +194,10 @@ func generate(plan trafficPlan, start time.Time, seed uint64) *stream {
 			Labels:  []remotewrite.Label{{Name: "__name__", Value: "nginx_ingress_controller_nginx_process_connections"}, {Name: "state", Value: "active"}},
 			Samples: []remotewrite.Sample{{Value: float64(rng.IntN(100)), Timestamp: ts}},
 		})
-		st.blocks = append(st.blocks, snappy.Encode(nil, remotewrite.AppendWriteRequest(nil, block)))
+		if (i+1)%perBlock == 0 || i == plan.scrapes-1 {
+			st.blocks = append(st.blocks, snappy.Encode(nil, remotewrite.AppendWriteRequest(nil, block)))
+			block = block[:0]
+		}
 	}
 	return st
 }
@@ -275,7 +289,7 @@ func reference(st *stream, at int64, masked func(route int, minute int64) bool) 
 		}
 	}
 	out := map[int]*routeTruth{}
-	for ri := range ingressRoutes {
+	for ri := range st.routes {
 		out[ri] = &routeTruth{}
 	}
 	for _, s := range st.series {
@@ -337,7 +351,9 @@ func approxEqual(got, want float64) bool {
 	return math.Abs(got-want) <= 1e-9*math.Max(1, math.Abs(want))
 }
 
-func routeKey(ri int) string {
-	r := ingressRoutes[ri]
+func routeKey(ri int) string { return ingressRoutes[ri].key() }
+
+// key is the route's `route` label: its identity values joined by "/".
+func (r ingressRoute) key() string {
 	return fmt.Sprintf("%s/%s/%s/%s", r.namespace, r.ingress, r.host, r.path)
 }
