@@ -244,9 +244,12 @@ func (wr *WriteRequest) decodeSeries(msg []byte, lim *Limits) error {
 		b = rest
 		switch field {
 		case 1:
-			k, val, err := readLabel(v)
-			if err != nil {
-				return err
+			k, val, ok := fastLabel(v)
+			if !ok {
+				var err error
+				if k, val, err = readLabel(v); err != nil {
+					return err
+				}
 			}
 			if len(k) > lim.MaxLabelLen || len(val) > lim.MaxLabelLen {
 				wr.labels = wr.labels[:l0]
@@ -284,6 +287,20 @@ func (wr *WriteRequest) fixSeries() {
 		li += nl
 		si += ns
 	}
+}
+
+// fastLabel decodes {1: name, 2: value} with one-byte tags and lengths,
+// the form every encoder writes for labels shorter than 128 bytes; ok is
+// false for anything else, which readLabel then decodes.
+func fastLabel(b []byte) (name, value []byte, ok bool) {
+	if len(b) < 4 || b[0] != 0x0a || b[1] >= 0x80 {
+		return nil, nil, false
+	}
+	n := 2 + int(b[1])
+	if n+2 > len(b) || b[n] != 0x12 || b[n+1] >= 0x80 || n+2+int(b[n+1]) != len(b) {
+		return nil, nil, false
+	}
+	return b[2:n], b[n+2:], true
 }
 
 func readLabel(b []byte) (name, value []byte, err error) {
