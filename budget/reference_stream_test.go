@@ -1,12 +1,10 @@
 package budget
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -297,41 +295,8 @@ func refResolve(berlin *time.Location) func(src *Source, route []Label) Objectiv
 // reference and compares every status at every evaluation.
 func runStream(t *testing.T, spec streamSpec) {
 	t.Helper()
-	berlin, err := time.LoadLocation("Europe/Berlin")
-	if err != nil {
-		t.Skip(err)
-	}
-	rng := rand.New(rand.NewPCG(spec.seed, 0x5106a7e))
-	start := time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC).UnixMilli()
-	end := start + spec.length.Milliseconds()
-	var events []simEvent
-	for ti, tn := range []Tenant{{}, {AccountID: 7, ProjectID: 3}} {
-		w := &simWorld{spec: spec, rng: rng, tenant: tn, events: &events, outages: map[string][][2]int64{}}
-		for _, host := range spec.hosts {
-			for range 1 + rng.IntN(3) {
-				s := start + rng.Int64N(spec.length.Milliseconds())
-				w.outages[host] = append(w.outages[host], [2]int64{s, s + (5+rng.Int64N(55))*minute})
-			}
-		}
-		for i, job := range []string{"ingress", "ingress", "edge"} {
-			base := fmt.Sprintf("%s-%d-%d", job, ti, i)
-			w.targets = append(w.targets, &simTarget{job: job, base: base, instance: base,
-				offset: rng.Int64N(spec.interval.Milliseconds()), counters: map[string]*simCounter{}})
-		}
-		w.run(start, end)
-	}
+	events, start, _, rng, berlin := genStream(t, spec)
 	var masks []Mask
-	for i := range spec.evals + 20 {
-		at := start + rng.Int64N(spec.length.Milliseconds())
-		if i < spec.evals {
-			events = append(events, simEvent{at: at, seq: len(events), eval: true})
-			continue
-		}
-		events = append(events, simEvent{at: at, seq: len(events), setMsk: true})
-	}
-	events = append(events, simEvent{at: end + 15*minute, seq: len(events), eval: true})
-	slices.SortFunc(events, func(a, b simEvent) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.seq, b.seq)) })
-
 	now := start
 	e := NewEngine(EngineConfig{Sources: refSources(), Resolve: refResolve(berlin), Now: func() time.Time { return time.UnixMilli(now) }})
 	ref := newRefModel(refSources(), refResolve(berlin), defaultMinuteHorizon, defaultMaxFuture)
