@@ -77,7 +77,7 @@ func TestScaleShardByURL(t *testing.T) {
 	for _, r := range runs {
 		sharded := waitSynthetic(t, cl, r.id, at)
 		alone := waitSynthetic(t, cl, r.singleID, at)
-		checkReference(t, "tenant "+r.id, routeValuesAt(sharded, at), reference(r.st, at, nil), 0.999)
+		checkReference(t, "tenant "+r.id, r.st.routes, routeValuesAt(sharded, at), reference(r.st, at, nil), 0.999)
 		n := checkSamePoints(t, "tenant "+r.id+" (sharded) and "+r.singleID+" (one slogate)", sharded, alone)
 		t.Logf("tenant %s: %d synthetic points in common with one slogate, all equal", r.id, n)
 
@@ -143,62 +143,6 @@ func missingRoutes(got map[string]map[string]float64, at int64) error {
 		}
 	}
 	return nil
-}
-
-// routeValuesAt returns route -> short series name -> value of the
-// synthetic points at at, the short name being the metric name with the
-// one distinguishing label, e.g. "slo_requests_total{result=good}".
-func routeValuesAt(series []testenv.ExportedSeries, at int64) map[string]map[string]float64 {
-	got := map[string]map[string]float64{}
-	for _, s := range series {
-		for i, ts := range s.Timestamps {
-			if ts != at {
-				continue
-			}
-			r := s.Metric["route"]
-			if got[r] == nil {
-				got[r] = map[string]float64{}
-			}
-			name := s.Metric["__name__"]
-			for _, l := range []string{"result", "window", "kind", "state"} {
-				if v, ok := s.Metric[l]; ok {
-					name += "{" + l + "=" + v + "}"
-				}
-			}
-			got[r][name] = s.Values[i]
-		}
-	}
-	return got
-}
-
-// checkReference compares the synthetic values of every route with the
-// brute-force reference (the numbers of README "Synthetic series").
-func checkReference(t *testing.T, who string, got map[string]map[string]float64, want map[int]*routeTruth, objective float64) {
-	t.Helper()
-	window := 30 * 24 * time.Hour.Seconds()
-	for ri := range ingressRoutes {
-		w, g := want[ri], got[routeKey(ri)]
-		remaining := 1.0
-		if w.winTotal > 0 {
-			remaining = 1 - (w.winTotal-w.winGood)/((1-objective)*w.winTotal)
-		}
-		for name, wantV := range map[string]float64{
-			"slo_requests_total{result=good}":              w.good,
-			"slo_requests_total{result=bad}":               w.bad,
-			"slo_sli_ratio{window=30d}":                    w.winGood / w.winTotal,
-			"slo_objective_ratio{kind=slo}":                objective,
-			"slo_error_budget_remaining_ratio{kind=slo}":   remaining,
-			"slo_error_budget_remaining_seconds{kind=slo}": remaining * (1 - objective) * window,
-		} {
-			gotV, ok := g[name]
-			switch {
-			case !ok:
-				t.Errorf("%s: route %s: %s missing", who, routeKey(ri), name)
-			case !approxEqual(gotV, wantV):
-				t.Errorf("%s: route %s: %s = %.12g, reference %.12g", who, routeKey(ri), name, gotV, wantV)
-			}
-		}
-	}
 }
 
 // checkSamePoints requires every point that a and b both have (same series,
