@@ -298,6 +298,12 @@ func appendSync(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	return writeSyncClose(f, data)
+}
+
+// writeSyncClose writes data to f, fsyncs and closes it; f is closed on
+// every path.
+func writeSyncClose(f *os.File, data []byte) error {
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
@@ -320,15 +326,7 @@ func WriteFileAtomic(path string, data []byte) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // no-op after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := writeSyncClose(f, data); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {

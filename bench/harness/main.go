@@ -29,6 +29,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/slogate/slogate/internal/testenv"
 )
 
 func main() {
@@ -131,7 +133,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if runtime.NumCPU() < 2 {
 		return fmt.Errorf("cannot run: the harness pins processes to CPUs 0 and 1, this machine has %d", runtime.NumCPU())
 	}
-	root, err := repoRoot()
+	root, err := testenv.FindRepoRoot()
 	if err != nil {
 		return err
 	}
@@ -180,23 +182,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func (h *harness) logf(format string, a ...any) {
 	fmt.Fprintf(h.log, "[%5.0fs] %s\n", time.Since(h.started).Seconds(), fmt.Sprintf(format, a...))
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("cannot get working directory: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("cannot find go.mod in the working directory or a parent")
-		}
-		dir = parent
-	}
 }
 
 // build compiles slogate, loadgen and sink and checks the real components.

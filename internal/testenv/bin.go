@@ -34,7 +34,7 @@ var (
 func RepoRoot(t testing.TB) string {
 	t.Helper()
 	rootOnce.Do(func() {
-		rootDir, rootErr = findRepoRoot()
+		rootDir, rootErr = FindRepoRoot()
 	})
 	if rootErr != nil {
 		t.Fatalf("cannot find repository root: %s", rootErr)
@@ -42,7 +42,10 @@ func RepoRoot(t testing.TB) string {
 	return rootDir
 }
 
-func findRepoRoot() (string, error) {
+// FindRepoRoot walks up from the working directory to the directory of
+// go.mod. It needs no testing.TB, so programs such as the bench harness use
+// it too.
+func FindRepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("cannot get working directory: %w", err)
