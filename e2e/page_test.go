@@ -96,7 +96,7 @@ func TestPageInBrowser(t *testing.T) {
 		postPageBlock(t, sg.URL, i, start.Add(time.Duration(i)*time.Minute).UnixMilli())
 	}
 	last := start.Add(40 * time.Minute).UTC().Format(time.RFC3339)
-	var slos []sloStatus
+	var slos []apiStatus
 	testenv.Eventually(t, 30*time.Second, func() error {
 		slos = getSLOs(t, sg.URL)
 		if len(slos) != len(pageRoutes) || slos[0].EvaluatedAt != last {
@@ -198,35 +198,9 @@ func postPageBlock(t *testing.T, url string, i int, ts int64) {
 	}
 }
 
-// sloStatus is the part of GET /slogate/api/v1/slos the test reads.
-type sloStatus struct {
-	Route       string `json:"route"`
-	EvaluatedAt string `json:"evaluatedAt"`
-	Requests    struct {
-		Good uint64 `json:"good"`
-		Bad  uint64 `json:"bad"`
-	} `json:"requests"`
-	Budgets map[string]struct {
-		RemainingRatio   float64 `json:"remainingRatio"`
-		RemainingSeconds float64 `json:"remainingSeconds"`
-	} `json:"budgets"`
-}
-
-func getSLOs(t *testing.T, base string) []sloStatus {
-	t.Helper()
-	var body struct{ SLOs []sloStatus }
-	if err := json.Unmarshal(testenv.MustGet(t, base+"/slogate/api/v1/slos"), &body); err != nil {
-		t.Fatalf("cannot parse /slogate/api/v1/slos: %s", err)
-	}
-	return body.SLOs
-}
-
 // budgetText is how the page must show a remaining budget: h m s, from
 // remainingSeconds, with the whole percent left.
-func budgetText(b struct {
-	RemainingRatio   float64 `json:"remainingRatio"`
-	RemainingSeconds float64 `json:"remainingSeconds"`
-}) string {
+func budgetText(b apiBudget) string {
 	hms := func(s float64) string {
 		n := int64(math.Round(math.Abs(s)))
 		switch h, m, sec := n/3600, n/60%60, n%60; {
@@ -305,7 +279,7 @@ func firstDiff(a, b string) string {
 
 // checkReport reads this month's report as JSON and, through the
 // `slogate report` command, as CSV.
-func checkReport(t *testing.T, base string, slos []sloStatus, start time.Time) {
+func checkReport(t *testing.T, base string, slos []apiStatus, start time.Time) {
 	t.Helper()
 	var rep struct {
 		Period    string

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -77,13 +76,13 @@ func TestGracefulRestartKeepsRoutes(t *testing.T) {
 	for _, b := range sendOrder(len(st.blocks)) {
 		postBlock(t, sg.URL+"/api/v1/write", st.blocks[b], nil)
 	}
-	before := routeTotals(t, sg.URL)
+	before := routeTotals(t, sg)
 	if len(before) != len(ingressRoutes) {
 		t.Fatalf("before the restart slogate tracks %d routes, want %d", len(before), len(ingressRoutes))
 	}
 	sg.Stop()
 	sg = testenv.StartSlogate(t, args...)
-	after := routeTotals(t, sg.URL)
+	after := routeTotals(t, sg)
 	for r, n := range before {
 		if after[r] != n {
 			t.Errorf("route %s: %v requests before the restart, %v after", r, n, after[r])
@@ -95,22 +94,10 @@ func TestGracefulRestartKeepsRoutes(t *testing.T) {
 }
 
 // routeTotals reads good+bad per route from the API.
-func routeTotals(t *testing.T, base string) map[string]float64 {
+func routeTotals(t *testing.T, sg *testenv.Proc) map[string]uint64 {
 	t.Helper()
-	var resp struct {
-		SLOs []struct {
-			Route    string `json:"route"`
-			Requests struct {
-				Good float64 `json:"good"`
-				Bad  float64 `json:"bad"`
-			} `json:"requests"`
-		} `json:"slos"`
-	}
-	if err := json.Unmarshal(testenv.MustGet(t, base+"/slogate/api/v1/slos"), &resp); err != nil {
-		t.Fatalf("cannot decode /slogate/api/v1/slos: %s", err)
-	}
-	out := map[string]float64{}
-	for _, s := range resp.SLOs {
+	out := map[string]uint64{}
+	for _, s := range fetchStatuses(t, sg) {
 		out[s.Route] = s.Requests.Good + s.Requests.Bad
 	}
 	return out

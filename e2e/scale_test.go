@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
-	"sort"
 	"testing"
 	"time"
 
@@ -228,44 +226,6 @@ func checkSLILanded(t *testing.T, st *stream, got []testenv.ExportedSeries, tena
 		}
 	}
 	t.Logf("tenant %s: %d SLI series, %d samples landed", tenant, len(got), samples)
-}
-
-// apiStatus is the part of GET /slogate/api/v1/slos the tests read; Raw
-// keeps the whole object for comparisons.
-type apiStatus struct {
-	Tenant      string `json:"tenant"`
-	Route       string `json:"route"`
-	EvaluatedAt string `json:"evaluatedAt"`
-	Requests    struct {
-		Good uint64 `json:"good"`
-		Bad  uint64 `json:"bad"`
-	} `json:"requests"`
-	Raw json.RawMessage `json:"-"`
-}
-
-// fetchStatuses returns the statuses of a slogate, sorted by tenant and route.
-func fetchStatuses(t *testing.T, sg *testenv.Proc) []apiStatus {
-	t.Helper()
-	var resp struct {
-		SLOs []json.RawMessage `json:"slos"`
-	}
-	body := testenv.MustGet(t, sg.URL+"/slogate/api/v1/slos")
-	if err := json.Unmarshal(body, &resp); err != nil {
-		t.Fatalf("cannot decode /slogate/api/v1/slos: %s", err)
-	}
-	out := make([]apiStatus, 0, len(resp.SLOs))
-	for _, raw := range resp.SLOs {
-		var s apiStatus
-		if err := json.Unmarshal(raw, &s); err != nil {
-			t.Fatalf("cannot decode /slogate/api/v1/slos entry: %s", err)
-		}
-		s.Raw = raw
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		return out[i].Tenant+" "+out[i].Route < out[j].Tenant+" "+out[j].Route
-	})
-	return out
 }
 
 // mergeBlocks joins consecutive blocks into requests of up to n blocks:
