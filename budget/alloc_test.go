@@ -33,10 +33,10 @@ func TestIngestAllocs(t *testing.T) {
 	e.SetMasks([]Mask{&testMask{match: map[string]string{"host": "a"},
 		ivs: []Interval{{Start: t0, End: t0 + 365*24*time.Hour.Milliseconds()}}}})
 	good, bad := req("a", "200", "i1"), req("a", "500", "i1")
-	bucket := []Label{{"__name__", "http_request_duration_seconds_bucket"}, {"host", "a"},
-		{"instance", "i1"}, {"job", "ingress"}, {"le", "0.5"}}
-	ignored := []Label{{"__name__", "http_request_duration_seconds_bucket"}, {"host", "a"},
-		{"instance", "i1"}, {"job", "ingress"}, {"le", "0.1"}}
+	bucket := []Label{{Name: "__name__", Value: "http_request_duration_seconds_bucket"}, {Name: "host", Value: "a"},
+		{Name: "instance", Value: "i1"}, {Name: "job", Value: "ingress"}, {Name: "le", Value: "0.5"}}
+	ignored := []Label{{Name: "__name__", Value: "http_request_duration_seconds_bucket"}, {Name: "host", Value: "a"},
+		{Name: "instance", Value: "i1"}, {Name: "job", Value: "ingress"}, {Name: "le", Value: "0.1"}}
 	samples := make([]Sample, 3)
 	v := 0.0
 	step := func() {

@@ -44,8 +44,8 @@ func newHarness(t *testing.T, cfg EngineConfig) *harness {
 
 // req returns the labels of a request counter of host, code, instance.
 func req(host, code, instance string) []Label {
-	return []Label{{"__name__", "http_requests_total"}, {"code", code}, {"host", host},
-		{"instance", instance}, {"job", "ingress"}}
+	return []Label{{Name: "__name__", Value: "http_requests_total"}, {Name: "code", Value: code}, {Name: "host", Value: host},
+		{Name: "instance", Value: instance}, {Name: "job", Value: "ingress"}}
 }
 
 func (h *harness) put(labels []Label, ts int64, v float64) {
@@ -417,8 +417,8 @@ func TestEngineMaskFinality(t *testing.T) {
 func TestEngineLatency(t *testing.T) {
 	h := newHarness(t, EngineConfig{})
 	bucket := func(le string) []Label {
-		return []Label{{"__name__", "http_request_duration_seconds_bucket"}, {"host", "a"},
-			{"instance", "i1"}, {"job", "ingress"}, {"le", le}}
+		return []Label{{Name: "__name__", Value: "http_request_duration_seconds_bucket"}, {Name: "host", Value: "a"},
+			{Name: "instance", Value: "i1"}, {Name: "job", Value: "ingress"}, {Name: "le", Value: le}}
 	}
 	for i, v := range []struct{ fast, good, all float64 }{{0, 0, 0}, {5, 8, 10}, {9, 15, 20}} {
 		ts := t0 + int64(i)*minute

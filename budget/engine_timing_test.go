@@ -31,20 +31,20 @@ func nginxSeries(routes int, codes []string) [][]Label {
 		for _, code := range codes {
 			pod := fmt.Sprintf("ingress-nginx-controller-7d9f8b6c5-%05d", r%3)
 			out = append(out, []Label{
-				{"__name__", "nginx_ingress_controller_requests"},
-				{"canary", ""},
-				{"controller_class", "k8s.io/ingress-nginx"},
-				{"controller_namespace", "ingress-nginx"},
-				{"controller_pod", pod},
-				{"host", fmt.Sprintf("shop-%d.example.com", r)},
-				{"ingress", fmt.Sprintf("shop-%d", r)},
-				{"instance", "10.0.0." + fmt.Sprint(r%3) + ":10254"},
-				{"job", "ingress-nginx"},
-				{"method", "GET"},
-				{"namespace", "shop"},
-				{"path", "/"},
-				{"service", fmt.Sprintf("shop-%d", r)},
-				{"status", code},
+				{Name: "__name__", Value: "nginx_ingress_controller_requests"},
+				{Name: "canary", Value: ""},
+				{Name: "controller_class", Value: "k8s.io/ingress-nginx"},
+				{Name: "controller_namespace", Value: "ingress-nginx"},
+				{Name: "controller_pod", Value: pod},
+				{Name: "host", Value: fmt.Sprintf("shop-%d.example.com", r)},
+				{Name: "ingress", Value: fmt.Sprintf("shop-%d", r)},
+				{Name: "instance", Value: "10.0.0." + fmt.Sprint(r%3) + ":10254"},
+				{Name: "job", Value: "ingress-nginx"},
+				{Name: "method", Value: "GET"},
+				{Name: "namespace", Value: "shop"},
+				{Name: "path", Value: "/"},
+				{Name: "service", Value: fmt.Sprintf("shop-%d", r)},
+				{Name: "status", Value: code},
 			})
 		}
 	}
@@ -68,13 +68,13 @@ func traefikSeries(routes int, codes []string) [][]Label {
 	for r := range routes {
 		for _, code := range codes {
 			out = append(out, []Label{
-				{"__name__", "traefik_service_requests_total"},
-				{"code", code},
-				{"instance", "10.0.1." + fmt.Sprint(r%3) + ":8080"},
-				{"job", "traefik"},
-				{"method", "GET"},
-				{"protocol", "http"},
-				{"service", fmt.Sprintf("shop-%d@kubernetes", r)},
+				{Name: "__name__", Value: "traefik_service_requests_total"},
+				{Name: "code", Value: code},
+				{Name: "instance", Value: "10.0.1." + fmt.Sprint(r%3) + ":8080"},
+				{Name: "job", Value: "traefik"},
+				{Name: "method", Value: "GET"},
+				{Name: "protocol", Value: "http"},
+				{Name: "service", Value: fmt.Sprintf("shop-%d@kubernetes", r)},
 			})
 		}
 	}

@@ -3,11 +3,11 @@ package budget
 import "testing"
 
 func TestKnowsRoute(t *testing.T) {
-	src, _ := Preset("ingress-nginx")
+	src := nginxSource()
 	e := NewEngine(EngineConfig{Sources: []Source{src}})
 	series := func(host, status string) []Label {
-		return []Label{{"__name__", "nginx_ingress_controller_requests"}, {"host", host}, {"ingress", "web"},
-			{"instance", "i1"}, {"job", "nginx"}, {"namespace", "shop"}, {"path", "/"}, {"status", status}}
+		return []Label{{Name: "__name__", Value: "nginx_ingress_controller_requests"}, {Name: "host", Value: host}, {Name: "ingress", Value: "web"},
+			{Name: "instance", Value: "i1"}, {Name: "job", Value: "nginx"}, {Name: "namespace", Value: "shop"}, {Name: "path", Value: "/"}, {Name: "status", Value: status}}
 	}
 	e.Ingest(Tenant{}, series("a.example.com", "200"), []Sample{{Value: 1, Timestamp: 60_000}})
 	f := func(tn Tenant, labels []Label, want bool) {
@@ -19,5 +19,5 @@ func TestKnowsRoute(t *testing.T) {
 	f(Tenant{}, series("a.example.com", "503"), true) // another series of a known route
 	f(Tenant{}, series("b.example.com", "200"), false)
 	f(Tenant{AccountID: 1}, series("a.example.com", "200"), false)
-	f(Tenant{}, []Label{{"__name__", "other"}, {"host", "a.example.com"}}, false)
+	f(Tenant{}, []Label{{Name: "__name__", Value: "other"}, {Name: "host", Value: "a.example.com"}}, false)
 }

@@ -116,17 +116,17 @@ func (w *simWorld) scrape(tg *simTarget, ts int64) []simCall {
 			n200 := n
 			for _, code := range []string{"404", "429", "500", "503"} {
 				n200 -= counts[code]
-				labels := []Label{{"__name__", "http_requests_total"}, {"code", code}, {"host", host},
-					{"instance", tg.instance}, {"job", tg.job}}
+				labels := []Label{{Name: "__name__", Value: "http_requests_total"}, {Name: "code", Value: code}, {Name: "host", Value: host},
+					{Name: "instance", Value: tg.instance}, {Name: "job", Value: tg.job}}
 				if path != "" {
-					labels = append(labels, Label{"path", path})
+					labels = append(labels, Label{Name: "path", Value: path})
 				}
 				w.inc(tg, labels, counts[code], false)
 			}
-			labels := []Label{{"__name__", "http_requests_total"}, {"code", "200"}, {"host", host},
-				{"instance", tg.instance}, {"job", tg.job}}
+			labels := []Label{{Name: "__name__", Value: "http_requests_total"}, {Name: "code", Value: "200"}, {Name: "host", Value: host},
+				{Name: "instance", Value: tg.instance}, {Name: "job", Value: tg.job}}
 			if path != "" {
-				labels = append(labels, Label{"path", path})
+				labels = append(labels, Label{Name: "path", Value: path})
 			}
 			w.inc(tg, labels, max(n200, 0), true)
 			hostReq += n
@@ -134,8 +134,8 @@ func (w *simWorld) scrape(tg *simTarget, ts int64) []simCall {
 		fast := w.binomial(hostReq, 0.7)
 		ok := fast + w.binomial(hostReq-fast, 0.5)
 		for le, d := range map[string]int{"0.1": fast, "0.5": ok, "1": ok + (hostReq-ok)/2, "+Inf": hostReq} {
-			w.inc(tg, []Label{{"__name__", "http_request_duration_seconds_bucket"}, {"host", host},
-				{"instance", tg.instance}, {"job", tg.job}, {"le", le}}, d, true)
+			w.inc(tg, []Label{{Name: "__name__", Value: "http_request_duration_seconds_bucket"}, {Name: "host", Value: host},
+				{Name: "instance", Value: tg.instance}, {Name: "job", Value: tg.job}, {Name: "le", Value: le}}, d, true)
 		}
 	}
 	var calls []simCall
@@ -279,7 +279,7 @@ func refResolve(berlin *time.Location) func(src *Source, route []Label) Objectiv
 		host := route[0].Value
 		switch {
 		case src.Name == "web" && strings.HasPrefix(host, "a."):
-			return Objective{Name: "availability", SLO: 0.999, SLA: 0.995, Contract: []Label{{"customer", "acme"}},
+			return Objective{Name: "availability", SLO: 0.999, SLA: 0.995, Contract: []Label{{Name: "customer", Value: "acme"}},
 				Window: Window{Kind: Rolling, Length: 30 * 24 * time.Hour}}
 		case src.Name == "web" && strings.HasPrefix(host, "b."):
 			return Objective{Name: "availability", SLO: 0.99, SLA: 0.98,

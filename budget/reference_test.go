@@ -137,7 +137,7 @@ func (m *refModel) ingest(t Tenant, labels []Label, samples []Sample, now int64)
 			s = &refSeries{tenant: t, src: si, class: class,
 				target: refLabel(labels, "job") + "\x00" + refLabel(labels, "instance")}
 			for _, n := range src.RouteLabels {
-				s.routeLabel = append(s.routeLabel, Label{n, refLabel(labels, n)})
+				s.routeLabel = append(s.routeLabel, Label{Name: n, Value: refLabel(labels, n)})
 			}
 			m.series[key] = s
 		}
@@ -216,7 +216,7 @@ func (m *refModel) evaluate(t Tenant, at int64) map[string]RouteStatus {
 			}
 			r = &refRoute{src: src, labels: s.routeLabel, obj: obj, minutes: map[int64][2]int64{}}
 			r.maskLabels = append(append(slices.Clone(s.routeLabel), obj.Contract...),
-				Label{"source", src.Name}, Label{"slo", obj.Name}, Label{"route", strings.Join(vals, "/")})
+				Label{Name: "source", Value: src.Name}, Label{Name: "slo", Value: obj.Name}, Label{Name: "route", Value: strings.Join(vals, "/")})
 			routes[key] = r
 		}
 		pts := slices.Clone(s.points)

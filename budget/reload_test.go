@@ -72,11 +72,11 @@ func TestReloadObjectives(t *testing.T) {
 func TestReloadSources(t *testing.T) {
 	h := newHarness(t, EngineConfig{})
 	bucket := func(le string) []Label {
-		return []Label{{"__name__", "http_request_duration_seconds_bucket"}, {"host", "a"},
-			{"instance", "i1"}, {"job", "ingress"}, {"le", le}}
+		return []Label{{Name: "__name__", Value: "http_request_duration_seconds_bucket"}, {Name: "host", Value: "a"},
+			{Name: "instance", Value: "i1"}, {Name: "job", Value: "ingress"}, {Name: "le", Value: le}}
 	}
 	api := func(code string) []Label {
-		return []Label{{"__name__", "api_requests_total"}, {"code", code}, {"instance", "i1"}, {"job", "ingress"}, {"service", "s"}}
+		return []Label{{Name: "__name__", Value: "api_requests_total"}, {Name: "code", Value: code}, {Name: "instance", Value: "i1"}, {Name: "job", Value: "ingress"}, {Name: "service", Value: "s"}}
 	}
 	for i := int64(0); i < 10; i++ {
 		h.put(req("a", "200", "i1"), t0+i*minute, float64(i*10))

@@ -235,8 +235,8 @@ func TestStateDropsChangedSources(t *testing.T) {
 	h := newHarness(t, EngineConfig{})
 	for i := int64(0); i < 10; i++ {
 		h.put(req("a", "200", "i1"), t0+i*minute, float64(i*10))
-		h.put([]Label{{"__name__", "http_request_duration_seconds_bucket"}, {"host", "a"},
-			{"instance", "i1"}, {"job", "ingress"}, {"le", "+Inf"}}, t0+i*minute, float64(i*3))
+		h.put([]Label{{Name: "__name__", Value: "http_request_duration_seconds_bucket"}, {Name: "host", Value: "a"},
+			{Name: "instance", Value: "i1"}, {Name: "job", Value: "ingress"}, {Name: "le", Value: "+Inf"}}, t0+i*minute, float64(i*3))
 	}
 	data, _ := h.e.AppendState(nil)
 	at := t0 + 20*minute

@@ -1,13 +1,20 @@
-// Package budget is slogate's domain: SLI sources and presets, route
-// discovery, counter deltas in event-time minute buckets, objectives (SLO and
-// SLA), windows, burn rates, exhaustion, maintenance masks and snapshots.
+// Package budget is slogate's domain: SLI sources, route discovery, counter
+// deltas in event-time minute and hour buckets, objectives (SLO and SLA),
+// compliance windows, burn rates, exhaustion, release state, maintenance
+// masks applied by minute, and the engine's state encoding.
 //
-// It is pure: the clock is injected, and it imports no HTTP package.
+// It is pure: the clock is injected and every input arrives as a value.
+// It must not import os, io/fs, path/filepath, net or anything that speaks
+// HTTP or YAML (TestPure checks it): files belong to package store, the
+// configuration file to package config, the wire to package remotewrite,
+// whose Label and Sample types it shares.
 package budget
 
 import (
 	"regexp"
 	"time"
+
+	"github.com/slogate/slogate/remotewrite"
 )
 
 // Tenant identifies a VictoriaMetrics tenant (accountID:projectID). The zero
@@ -18,19 +25,14 @@ type Tenant struct {
 	ProjectID uint32
 }
 
-// Label is a name/value pair. In Ingest the strings may point into a pooled
-// buffer that is reused after Ingest returns: anything kept must be copied
-// with strings.Clone.
-type Label struct {
-	Name  string
-	Value string
-}
-
-// Sample is one point of a series: Timestamp in Unix milliseconds.
-type Sample struct {
-	Value     float64
-	Timestamp int64
-}
+// Label and Sample are the wire's types (package remotewrite): a decoded
+// series reaches Ingest without a copy. In Ingest the strings may point into
+// a pooled buffer that is reused after Ingest returns: anything kept must be
+// copied with strings.Clone.
+type (
+	Label  = remotewrite.Label
+	Sample = remotewrite.Sample
+)
 
 // SLIKind says how a source's series turn into good and total events.
 type SLIKind uint8

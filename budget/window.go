@@ -91,7 +91,7 @@ func (w Window) loc() *time.Location {
 // zone tz; "" means UTC). tz is validated for rolling windows too, but only
 // calendar windows keep a Location.
 func ParseWindow(s, tz string) (Window, error) {
-	loc, err := loadLocation(tz)
+	loc, err := LoadLocation(tz)
 	if err != nil {
 		return Window{}, err
 	}
@@ -120,9 +120,9 @@ func ParseWindow(s, tz string) (Window, error) {
 	return Window{Kind: Rolling, Length: d}, nil
 }
 
-// loadLocation loads an IANA time zone; "" is UTC. "Local" is refused: a
+// LoadLocation loads an IANA time zone; "" is UTC. "Local" is refused: a
 // contract's boundaries must not depend on the host slogate runs on.
-func loadLocation(tz string) (*time.Location, error) {
+func LoadLocation(tz string) (*time.Location, error) {
 	if tz == "" || tz == "UTC" {
 		return time.UTC, nil
 	}

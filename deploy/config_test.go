@@ -9,13 +9,14 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/config"
 	"github.com/slogate/slogate/internal/testenv"
 )
 
 // TestConfigs loads the shipped configuration files the way slogate does.
 func TestConfigs(t *testing.T) {
 	for _, file := range []string{"slogate.example.yml", filepath.Join(k8sDir, "slogate.yml")} {
-		cfg, err := budget.LoadConfig(file)
+		cfg, err := config.LoadConfig(file)
 		if err != nil {
 			t.Errorf("%s: %s", file, err)
 			continue

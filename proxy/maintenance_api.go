@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slogate/slogate/maintenance"
+	"github.com/slogate/slogate/store"
 	"github.com/valyala/fasthttp"
-
-	"github.com/slogate/slogate/budget"
 )
 
 // maxMaintenanceBody bounds a maintenance request body.
@@ -18,7 +18,7 @@ const maxMaintenanceBody = 64 << 10
 
 // MaintenanceAPI serves /slogate/api/v1/maintenance.
 type MaintenanceAPI struct {
-	Store *budget.MaintenanceStore
+	Store *store.Maintenance
 	// Token is the bearer token for mutations; empty refuses them (403).
 	Token string
 	Now   func() time.Time
@@ -29,7 +29,7 @@ type MaintenanceWindowJSON struct {
 	ID      string `json:"id"`
 	Source  string `json:"source"` // "config" or "api"
 	Created string `json:"created"`
-	budget.MaintenanceSpec
+	maintenance.Spec
 	// Active says whether the window covers now; Next is the start of the
 	// next occurrence within 90 days (absent when none).
 	Active  bool    `json:"active"`
@@ -114,8 +114,8 @@ func (a *MaintenanceAPI) list(ctx *fasthttp.RequestCtx) {
 }
 
 // readSpec decodes a request body into a spec, answering 400/413 itself.
-func readSpec(ctx *fasthttp.RequestCtx) (budget.MaintenanceSpec, bool) {
-	var spec budget.MaintenanceSpec
+func readSpec(ctx *fasthttp.RequestCtx) (maintenance.Spec, bool) {
+	var spec maintenance.Spec
 	body := ctx.PostBody()
 	if len(body) > maxMaintenanceBody {
 		apiError(ctx, fasthttp.StatusRequestEntityTooLarge, "", "body larger than 64 KiB")
@@ -185,13 +185,13 @@ func (a *MaintenanceAPI) delete(ctx *fasthttp.RequestCtx, id string) {
 // window is well-formed JSON but not a valid window, or too old) are 422
 // and name the field.
 func storeError(ctx *fasthttp.RequestCtx, err error) {
-	var fe *budget.FieldError
+	var fe *maintenance.FieldError
 	switch {
 	case errors.As(err, &fe):
 		apiError(ctx, fasthttp.StatusUnprocessableEntity, fe.Field, err.Error())
-	case errors.Is(err, budget.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		apiError(ctx, fasthttp.StatusNotFound, "", err.Error())
-	case errors.Is(err, budget.ErrFromConfig):
+	case errors.Is(err, store.ErrFromConfig):
 		apiError(ctx, fasthttp.StatusConflict, "", err.Error())
 	default:
 		apiError(ctx, fasthttp.StatusInternalServerError, "", err.Error())
@@ -207,9 +207,9 @@ func apiError(ctx *fasthttp.RequestCtx, code int, field, msg string) {
 	writeJSON(ctx, code, body)
 }
 
-func (a *MaintenanceAPI) windowJSON(m *budget.Maintenance) MaintenanceWindowJSON {
+func (a *MaintenanceAPI) windowJSON(m *maintenance.Window) MaintenanceWindowJSON {
 	now := a.Now()
-	w := MaintenanceWindowJSON{ID: m.ID, Source: m.Source, Created: m.Created.UTC().Format(time.RFC3339), MaintenanceSpec: m.Spec()}
+	w := MaintenanceWindowJSON{ID: m.ID, Source: m.Source, Created: m.Created.UTC().Format(time.RFC3339), Spec: m.Spec()}
 	iv := m.AppendIntervals(nil, now.UnixMilli(), now.Add(90*24*time.Hour).UnixMilli())
 	if len(iv) > 0 {
 		if iv[0].Start <= now.UnixMilli() {

@@ -9,6 +9,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/maintenance"
+	"github.com/slogate/slogate/store"
 )
 
 // fakeEngine is an Evaluator with fixed statuses, all in the default tenant.
@@ -94,14 +96,14 @@ var pageRoutes = []routeSpec{
 
 // newTestPage returns the page over the given routes, with a maintenance
 // store holding windows; the token enables the form.
-func newTestPage(t *testing.T, routes []routeSpec, windows ...budget.MaintenanceSpec) *API {
+func newTestPage(t *testing.T, routes []routeSpec, windows ...maintenance.Spec) *API {
 	t.Helper()
 	eng := &fakeEngine{wm: pageNow.UnixMilli()}
 	for _, r := range routes {
 		eng.statuses = append(eng.statuses, r.status())
 	}
 	now := func() time.Time { return pageNow }
-	store, err := budget.OpenMaintenanceStore(t.TempDir(), 72*time.Hour, now, nil, nil)
+	store, err := store.OpenMaintenance(t.TempDir(), 72*time.Hour, now, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,9 +164,9 @@ func TestPageNoRoutes(t *testing.T) {
 
 func TestPageRoutes(t *testing.T) {
 	api := newTestPage(t, pageRoutes,
-		budget.MaintenanceSpec{Start: "2026-11-20T11:00:00Z", End: "2026-11-20T13:00:00Z", Match: map[string]string{"host": `shop\.acme\.com`}, Reason: "db upgrade", Author: "ops"},
-		budget.MaintenanceSpec{Start: "2026-11-24T02:00:00Z", End: "2026-11-24T03:00:00Z", Match: map[string]string{"customer": "globex"}, Reason: "kernel patch"},
-		budget.MaintenanceSpec{Start: "2026-11-18T02:00:00Z", End: "2026-11-18T03:00:00Z", Reason: "past"})
+		maintenance.Spec{Start: "2026-11-20T11:00:00Z", End: "2026-11-20T13:00:00Z", Match: map[string]string{"host": `shop\.acme\.com`}, Reason: "db upgrade", Author: "ops"},
+		maintenance.Spec{Start: "2026-11-24T02:00:00Z", End: "2026-11-24T03:00:00Z", Match: map[string]string{"customer": "globex"}, Reason: "kernel patch"},
+		maintenance.Spec{Start: "2026-11-18T02:00:00Z", End: "2026-11-18T03:00:00Z", Reason: "past"})
 	body := getPage(t, api, "/slogate/")
 
 	for _, want := range []string{

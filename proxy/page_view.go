@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/maintenance"
 )
 
 // pageView is what page.html renders; page.js derives the same from the
@@ -73,7 +74,7 @@ func (p *Page) view(query, sortBy string) *pageView {
 	}
 	now := p.cfg.Now()
 	v := &pageView{Query: query, Sort: sortBy}
-	var masks []*budget.Maintenance
+	var masks []*maintenance.Window
 	if m := p.cfg.API.Maintenance; m != nil {
 		v.HasMaintenance = true
 		v.MutationsEnabled = m.Token != ""
@@ -287,13 +288,13 @@ func budgetWarning(kind string, b BudgetJ, timeLeft float64) string {
 // upcoming is a window that is active or starts within 90 days, with the
 // text a route it applies to shows.
 type upcoming struct {
-	m    *budget.Maintenance
+	m    *maintenance.Window
 	text string
 }
 
 // upcomingWindows finds each window's current or next occurrence once,
 // not once per route.
-func upcomingWindows(masks []*budget.Maintenance, now time.Time) []upcoming {
+func upcomingWindows(masks []*maintenance.Window, now time.Time) []upcoming {
 	var out []upcoming
 	for _, m := range masks {
 		iv := m.AppendIntervals(nil, now.UnixMilli(), now.Add(90*24*time.Hour).UnixMilli())

@@ -15,6 +15,9 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/config"
+	"github.com/slogate/slogate/maintenance"
+	"github.com/slogate/slogate/store"
 )
 
 // The SLA report of one calendar month, GET /slogate/api/v1/report.
@@ -59,7 +62,7 @@ import (
 // falls when one is deleted, at the time of the change.
 //
 // Targets, the objective's name and the time zone come from the current
-// configuration (budget.Config.Resolve), as the engine applies them. The
+// configuration (config.Config.Resolve), as the engine applies them. The
 // period is the calendar month in the objective's time zone for calendar
 // windows and in UTC otherwise; the current month is reported up to now.
 // Only the default tenant is reported (the query API of a single-node
@@ -70,10 +73,10 @@ type ReportConfig struct {
 	// Upstream serves the Prometheus query API (/api/v1/query). Required.
 	Upstream *Upstream
 	// Config resolves each route's objective and time zone. Default
-	// budget.DefaultConfig().
-	Config *budget.Config
+	// config.DefaultConfig().
+	Config *config.Config
 	// Maintenance holds the windows the report excludes; nil means none.
-	Maintenance *budget.MaintenanceStore
+	Maintenance *store.Maintenance
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -90,7 +93,7 @@ func NewReport(cfg ReportConfig) (*Report, error) {
 		return nil, errors.New("cannot create report: no upstream")
 	}
 	if cfg.Config == nil {
-		cfg.Config = budget.DefaultConfig()
+		cfg.Config = config.DefaultConfig()
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -239,7 +242,7 @@ func (r *Report) Build(period, customer string) (*ReportJSON, error) {
 	if customer != "" {
 		sel += "{customer=" + strconv.Quote(customer) + "}"
 	}
-	var masks []*budget.Maintenance
+	var masks []*maintenance.Window
 	if r.cfg.Maintenance != nil {
 		masks = r.cfg.Maintenance.List()
 	}
@@ -401,7 +404,7 @@ func toCount(v float64) uint64 {
 
 // routeWindows lists the occurrences of the windows matching a route that
 // overlap [start, until).
-func routeWindows(rt reportRoute, masks []*budget.Maintenance, start, until time.Time) []ReportWindow {
+func routeWindows(rt reportRoute, masks []*maintenance.Window, start, until time.Time) []ReportWindow {
 	out := []ReportWindow{}
 	for _, m := range masks {
 		if !m.Matches(rt.labels) {

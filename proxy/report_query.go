@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/maintenance"
 )
 
 // maxExcludedSpans bounds the VictoriaMetrics queries one report makes for
@@ -25,7 +26,7 @@ const maxExcludedSpans = 1000
 // its start lies in a window, as in the engine: a window [s, e) covers the
 // minutes [ceil(s), ceil(e)). Each route's spans are merged first, so
 // overlapping windows count once; each distinct span is queried once.
-func (r *Report) excluded(sel string, routes []reportRoute, masks []*budget.Maintenance, start, until time.Time) (map[string]counts, error) {
+func (r *Report) excluded(sel string, routes []reportRoute, masks []*maintenance.Window, start, until time.Time) (map[string]counts, error) {
 	const minute = int64(time.Minute / time.Millisecond)
 	type span struct{ from, to int64 } // minutes
 	bySpan := map[span][]string{}

@@ -18,6 +18,9 @@ import (
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/config"
+	"github.com/slogate/slogate/maintenance"
+	"github.com/slogate/slogate/store"
 )
 
 // fakeVM stands in for VictoriaMetrics: it holds samples of
@@ -209,26 +212,26 @@ func (vm *fakeVM) add(r *trafficRoute, until int64) {
 
 // reportWindows are the maintenance windows of the test: from the config,
 // and one declared through the API two days late.
-func reportStore(t *testing.T) *budget.MaintenanceStore {
+func reportStore(t *testing.T) *store.Maintenance {
 	t.Helper()
-	var config []*budget.Maintenance
-	for i, spec := range []budget.MaintenanceSpec{
+	var config []*maintenance.Window
+	for i, spec := range []maintenance.Spec{
 		{Start: "2026-11-10T11:00:00Z", End: "2026-11-10T12:00:00Z", Match: map[string]string{"host": `shop\.acme\.com`}, Reason: "db upgrade", Author: "ops"},
 		{Start: "2026-11-10T11:30:20Z", End: "2026-11-10T12:30:00Z", Match: map[string]string{"customer": "acme"}, Reason: "network"},
 		{Start: "2026-01-06T02:00:00", RRule: "FREQ=WEEKLY;BYDAY=TU", Duration: "2h", Timezone: "Europe/Berlin", Match: map[string]string{"customer": "acme"}, Reason: "weekly patching"},
 	} {
-		m, err := budget.NewMaintenance(spec, reportNow.Add(-60*24*time.Hour))
+		m, err := maintenance.New(spec, reportNow.Add(-60*24*time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}
-		m.ID, m.Source = "config-"+strconv.Itoa(i), budget.MaintenanceFromConfig
+		m.ID, m.Source = "config-"+strconv.Itoa(i), maintenance.FromConfig
 		config = append(config, m)
 	}
-	store, err := budget.OpenMaintenanceStore(t.TempDir(), 72*time.Hour, func() time.Time { return reportNow }, config, nil)
+	store, err := store.OpenMaintenance(t.TempDir(), 72*time.Hour, func() time.Time { return reportNow }, config, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Create(budget.MaintenanceSpec{Start: "2026-11-30T22:00:00Z", End: "2026-12-01T01:00:00Z", Reason: "emergency fix", Author: "oncall"}); err != nil {
+	if _, err := store.Create(maintenance.Spec{Start: "2026-11-30T22:00:00Z", End: "2026-12-01T01:00:00Z", Reason: "emergency fix", Author: "oncall"}); err != nil {
 		t.Fatal(err)
 	}
 	return store
@@ -251,7 +254,7 @@ func newTestReport(t *testing.T) (*Report, *fakeVM, []*trafficRoute) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := budget.ParseConfig("slogate.yml", []byte(reportConfig))
+	cfg, err := config.ParseConfig("slogate.yml", []byte(reportConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +268,7 @@ func newTestReport(t *testing.T) (*Report, *fakeVM, []*trafficRoute) {
 // truth is the brute-force reference: every minute of the route's month
 // that the counters saw, excluded when its start lies in a window matching
 // the route.
-func truth(t *testing.T, r *trafficRoute, store *budget.MaintenanceStore, loc *time.Location, year int, month time.Month) (requests, bad, excluded uint64) {
+func truth(t *testing.T, r *trafficRoute, store *store.Maintenance, loc *time.Location, year int, month time.Month) (requests, bad, excluded uint64) {
 	t.Helper()
 	start := time.Date(year, month, 1, 0, 0, 0, 0, loc)
 	from, to := minuteOf(start), min(minuteOf(start.AddDate(0, 1, 0)), minuteOf(reportNow)-1)

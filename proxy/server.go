@@ -100,10 +100,8 @@ type MetricsWriter interface {
 // writeState is what one write needs, pooled so that the steady state
 // allocates nothing.
 type writeState struct {
-	body    []byte // the request body as received
-	wr      remotewrite.WriteRequest
-	labels  []budget.Label
-	samples []budget.Sample
+	body []byte // the request body as received
+	wr   remotewrite.WriteRequest
 }
 
 // NewServer returns a Server for cfg.

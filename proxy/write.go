@@ -141,16 +141,8 @@ func (s *Server) ingest(ws *writeState, tenant budget.Tenant) {
 	samples := 0
 	for i := range ws.wr.Series {
 		ts := &ws.wr.Series[i]
-		ws.labels = ws.labels[:0]
-		for _, l := range ts.Labels {
-			ws.labels = append(ws.labels, budget.Label{Name: l.Name, Value: l.Value})
-		}
-		ws.samples = ws.samples[:0]
-		for _, smp := range ts.Samples {
-			ws.samples = append(ws.samples, budget.Sample{Value: smp.Value, Timestamp: smp.Timestamp})
-		}
 		samples += len(ts.Samples)
-		s.cfg.Engine.Ingest(tenant, ws.labels, ws.samples)
+		s.cfg.Engine.Ingest(tenant, ts.Labels, ts.Samples)
 	}
 	s.metrics.sliSeries.Add(len(ws.wr.Series))
 	s.metrics.sliSamples.Add(samples)
@@ -158,9 +150,6 @@ func (s *Server) ingest(ws *writeState, tenant budget.Tenant) {
 
 func (ws *writeState) reset() {
 	ws.wr.Reset()
-	clear(ws.labels) // drop references into the body buffer
-	ws.labels = ws.labels[:0]
-	ws.samples = ws.samples[:0]
 }
 
 // answer sets a one-line plain-text answer. It resets the response headers:

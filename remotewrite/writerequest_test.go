@@ -19,15 +19,15 @@ func keepName(want string) func([]byte) bool {
 func testSeries() []TimeSeries {
 	return []TimeSeries{
 		{
-			Labels:  []Label{{"__name__", "nginx_ingress_controller_requests"}, {"host", "shop.example.com"}, {"status", "503"}},
+			Labels:  []Label{{Name: "__name__", Value: "nginx_ingress_controller_requests"}, {Name: "host", Value: "shop.example.com"}, {Name: "status", Value: "503"}},
 			Samples: []Sample{{Value: 12, Timestamp: 1_700_000_000_000}, {Value: 13.5, Timestamp: 1_700_000_015_000}},
 		},
 		{
-			Labels:  []Label{{"__name__", "go_goroutines"}, {"instance", "a:9100"}},
+			Labels:  []Label{{Name: "__name__", Value: "go_goroutines"}, {Name: "instance", Value: "a:9100"}},
 			Samples: []Sample{{Value: 7, Timestamp: 1_700_000_000_000}},
 		},
 		{
-			Labels:  []Label{{"__name__", "nginx_ingress_controller_requests"}, {"empty", ""}, {"status", "200"}},
+			Labels:  []Label{{Name: "__name__", Value: "nginx_ingress_controller_requests"}, {Name: "empty", Value: ""}, {Name: "status", Value: "200"}},
 			Samples: []Sample{{Value: math.Inf(1), Timestamp: -5}, {Value: 0, Timestamp: 0}},
 		},
 	}
@@ -101,7 +101,7 @@ func TestUnmarshalMalformed(t *testing.T) {
 	f("length past end", []byte{0x0a, 0x10, 0x01})
 	f("wire type 3", []byte{0x0b})
 	// A named series whose sample value is cut short.
-	named := AppendWriteRequest(nil, []TimeSeries{{Labels: []Label{{"__name__", "m"}}}})
+	named := AppendWriteRequest(nil, []TimeSeries{{Labels: []Label{{Name: "__name__", Value: "m"}}}})
 	bad := append([]byte{0x0a, named[1] + 4}, named[2:]...)
 	f("bad sample value", append(bad, 0x12, 0x02, 0x09, 0x01))
 	f("bad label", []byte{0x0a, 0x03, 0x0a, 0x01, 0x0b})
@@ -110,7 +110,7 @@ func TestUnmarshalMalformed(t *testing.T) {
 func TestUnmarshalLimits(t *testing.T) {
 	f := func(name string, lim Limits, labels []Label, wantKept int) {
 		t.Helper()
-		data := AppendWriteRequest(nil, []TimeSeries{{Labels: labels, Samples: []Sample{{1, 1}}}})
+		data := AppendWriteRequest(nil, []TimeSeries{{Labels: labels, Samples: []Sample{{Value: 1, Timestamp: 1}}}})
 		var wr WriteRequest
 		if err := wr.Unmarshal(data, func([]byte) bool { return true }, lim); err != nil {
 			t.Fatalf("%s: %s", name, err)
@@ -119,11 +119,11 @@ func TestUnmarshalLimits(t *testing.T) {
 			t.Fatalf("%s: kept %d refused %d, want kept %d", name, len(wr.Series), wr.Refused, wantKept)
 		}
 	}
-	three := []Label{{"__name__", "m"}, {"a", "1"}, {"b", "2"}}
+	three := []Label{{Name: "__name__", Value: "m"}, {Name: "a", Value: "1"}, {Name: "b", Value: "2"}}
 	f("within", Limits{MaxLabels: 3, MaxLabelLen: 8}, three, 1)
 	f("too many labels", Limits{MaxLabels: 2}, three, 0)
-	f("value too long", Limits{MaxLabelLen: 3}, []Label{{"__name__", "m"}, {"a", "long"}}, 0)
-	f("name too long", Limits{MaxLabelLen: 3}, []Label{{"__name__", "m"}, {"abcd", "1"}}, 0)
+	f("value too long", Limits{MaxLabelLen: 3}, []Label{{Name: "__name__", Value: "m"}, {Name: "a", Value: "long"}}, 0)
+	f("name too long", Limits{MaxLabelLen: 3}, []Label{{Name: "__name__", Value: "m"}, {Name: "abcd", Value: "1"}}, 0)
 }
 
 func TestDecompress(t *testing.T) {
@@ -207,16 +207,16 @@ func benchSeries(n, sliPercent int) []TimeSeries {
 	for i := range out {
 		if sliPercent > 0 && i%(100/sliPercent) == 0 {
 			out[i].Labels = []Label{
-				{"__name__", "nginx_ingress_controller_requests"}, {"controller_class", "k8s.io/ingress-nginx"},
-				{"controller_namespace", "ingress-nginx"}, {"controller_pod", "ingress-nginx-controller-7d9f-x2x"},
-				{"host", "shop.example.com"}, {"ingress", fmt.Sprintf("web-%d", i%50)}, {"instance", "10.0.0.1:10254"},
-				{"job", "ingress-nginx"}, {"method", "GET"}, {"namespace", "shop"}, {"path", "/"},
-				{"service", "web"}, {"status", "200"},
+				{Name: "__name__", Value: "nginx_ingress_controller_requests"}, {Name: "controller_class", Value: "k8s.io/ingress-nginx"},
+				{Name: "controller_namespace", Value: "ingress-nginx"}, {Name: "controller_pod", Value: "ingress-nginx-controller-7d9f-x2x"},
+				{Name: "host", Value: "shop.example.com"}, {Name: "ingress", Value: fmt.Sprintf("web-%d", i%50)}, {Name: "instance", Value: "10.0.0.1:10254"},
+				{Name: "job", Value: "ingress-nginx"}, {Name: "method", Value: "GET"}, {Name: "namespace", Value: "shop"}, {Name: "path", Value: "/"},
+				{Name: "service", Value: "web"}, {Name: "status", Value: "200"},
 			}
 		} else {
 			out[i].Labels = []Label{
-				{"__name__", "node_cpu_seconds_total"}, {"cpu", fmt.Sprint(i % 64)}, {"instance", "10.0.0.2:9100"},
-				{"job", "node-exporter"}, {"mode", "idle"}, {"node", fmt.Sprintf("worker-%d", i%20)},
+				{Name: "__name__", Value: "node_cpu_seconds_total"}, {Name: "cpu", Value: fmt.Sprint(i % 64)}, {Name: "instance", Value: "10.0.0.2:9100"},
+				{Name: "job", Value: "node-exporter"}, {Name: "mode", Value: "idle"}, {Name: "node", Value: fmt.Sprintf("worker-%d", i%20)},
 			}
 		}
 		out[i].Samples = []Sample{{Value: float64(i) * 1.5, Timestamp: 1_700_000_000_000 + int64(i)}}

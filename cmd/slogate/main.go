@@ -21,8 +21,10 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/config"
 	"github.com/slogate/slogate/proxy"
 	"github.com/slogate/slogate/remotewrite"
+	"github.com/slogate/slogate/store"
 )
 
 func main() {
@@ -71,7 +73,7 @@ func Run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	store, err := budget.OpenMaintenanceStore(o.StateDir, o.RetroactiveLimit, time.Now, cfg.Maintenance, engine.SetMasks)
+	store, err := store.OpenMaintenance(o.StateDir, o.RetroactiveLimit, time.Now, cfg.Maintenance, engine.SetMasks)
 	if err != nil {
 		return err
 	}
@@ -217,14 +219,14 @@ func engineMetrics(e *budget.Engine) *metrics.Set {
 }
 
 // loadConfig reads -config, or returns the built-in default.
-func loadConfig(path string) (*budget.Config, error) {
+func loadConfig(path string) (*config.Config, error) {
 	if path == "" {
-		return budget.DefaultConfig(), nil
+		return config.DefaultConfig(), nil
 	}
-	return budget.LoadConfig(path)
+	return config.LoadConfig(path)
 }
 
-func engineConfig(cfg *budget.Config, o options) budget.EngineConfig {
+func engineConfig(cfg *config.Config, o options) budget.EngineConfig {
 	return budget.EngineConfig{
 		Sources:       cfg.Sources,
 		Resolve:       cfg.Resolve,
@@ -236,12 +238,12 @@ func engineConfig(cfg *budget.Config, o options) budget.EngineConfig {
 // reload applies a changed -config on SIGHUP without losing state. An
 // invalid file is refused with its file:line message and the old
 // configuration stays in force.
-func reload(log *slog.Logger, o options, e *budget.Engine, store *budget.MaintenanceStore) {
+func reload(log *slog.Logger, o options, e *budget.Engine, store *store.Maintenance) {
 	if o.Config == "" {
 		log.Info("SIGHUP: no -config to reload")
 		return
 	}
-	cfg, err := budget.LoadConfig(o.Config)
+	cfg, err := config.LoadConfig(o.Config)
 	if err != nil {
 		log.Error("SIGHUP: config refused; the old one stays in force", "err", err)
 		return
@@ -253,7 +255,7 @@ func reload(log *slog.Logger, o options, e *budget.Engine, store *budget.Mainten
 
 // longestWindow is the longest compliance window a route can have now: the
 // backfill reads that much history.
-func longestWindow(cfg *budget.Config, now time.Time) time.Duration {
+func longestWindow(cfg *config.Config, now time.Time) time.Duration {
 	longest := budget.DefaultObjective(&budget.Source{}).Window.LengthAt(now)
 	for _, r := range cfg.Objectives {
 		longest = max(longest, r.Window.LengthAt(now))

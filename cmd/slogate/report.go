@@ -12,13 +12,14 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/config"
 	"github.com/slogate/slogate/proxy"
+	"github.com/slogate/slogate/store"
 )
 
 // newPage wires the web page and the SLA report: the handler for the
 // /slogate/ paths the JSON API does not serve itself (API.Extra).
-func newPage(api *proxy.API, up *proxy.Upstream, cfg *budget.Config, store *budget.MaintenanceStore) (fasthttp.RequestHandler, error) {
+func newPage(api *proxy.API, up *proxy.Upstream, cfg *config.Config, store *store.Maintenance) (fasthttp.RequestHandler, error) {
 	report, err := proxy.NewReport(proxy.ReportConfig{Upstream: up, Config: cfg, Maintenance: store})
 	if err != nil {
 		return nil, err

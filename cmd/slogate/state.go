@@ -11,6 +11,7 @@ import (
 
 	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/proxy"
+	"github.com/slogate/slogate/store"
 )
 
 const snapshotName = "engine.snapshot"
@@ -30,7 +31,7 @@ func newStateKeeper(e *budget.Engine, dir string, log *slog.Logger) *stateKeeper
 // corrupt one is reported, set aside, and slogate starts empty: it must
 // never crash on its own state.
 func (k *stateKeeper) load() (bool, error) {
-	payload, err := budget.ReadSnapshotFile(k.path)
+	payload, err := store.ReadSnapshot(k.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		k.log.Info("no state snapshot: first start", "path", k.path)
@@ -41,12 +42,12 @@ func (k *stateKeeper) load() (bool, error) {
 			k.log.Info("state restored", "path", k.path, "bytes", len(payload))
 			return true, nil
 		}
-		err = fmt.Errorf("%w: %w", budget.ErrCorruptSnapshot, err)
+		err = fmt.Errorf("%w: %w", store.ErrCorruptSnapshot, err)
 	}
-	if !errors.Is(err, budget.ErrCorruptSnapshot) {
+	if !errors.Is(err, store.ErrCorruptSnapshot) {
 		return false, fmt.Errorf("cannot read state snapshot: %w", err)
 	}
-	name, serr := budget.SetAside(k.path, time.Now())
+	name, serr := store.SetAside(k.path, time.Now())
 	if serr != nil {
 		return false, serr
 	}
@@ -61,7 +62,7 @@ func (k *stateKeeper) save() error {
 	if err != nil {
 		return fmt.Errorf("cannot encode state: %w", err)
 	}
-	if err := budget.WriteSnapshotFile(k.path, payload); err != nil {
+	if err := store.WriteSnapshot(k.path, payload); err != nil {
 		return err
 	}
 	k.log.Debug("state snapshot written", "bytes", len(payload), "took", time.Since(start))

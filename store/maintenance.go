@@ -1,4 +1,4 @@
-package budget
+package store
 
 import (
 	"bufio"
@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/maintenance"
 )
 
 // ErrTooOld is returned for a window that starts before the retroactive
@@ -26,20 +29,20 @@ var ErrFromConfig = errors.New("window is defined in the configuration file; cha
 
 // AuditEntry is one change of the maintenance windows.
 type AuditEntry struct {
-	Time   time.Time        `json:"time"`
-	Action string           `json:"action"` // "create", "update" or "delete"
-	ID     string           `json:"id"`
-	Author string           `json:"author"`
-	Reason string           `json:"reason"`
-	Before *MaintenanceSpec `json:"before,omitempty"`
-	After  *MaintenanceSpec `json:"after,omitempty"`
+	Time   time.Time         `json:"time"`
+	Action string            `json:"action"` // "create", "update" or "delete"
+	ID     string            `json:"id"`
+	Author string            `json:"author"`
+	Reason string            `json:"reason"`
+	Before *maintenance.Spec `json:"before,omitempty"`
+	After  *maintenance.Spec `json:"after,omitempty"`
 }
 
 // storedWindow is a window as maintenance.json keeps it.
 type storedWindow struct {
-	ID      string          `json:"id"`
-	Created time.Time       `json:"created"`
-	Spec    MaintenanceSpec `json:"spec"`
+	ID      string           `json:"id"`
+	Created time.Time        `json:"created"`
+	Spec    maintenance.Spec `json:"spec"`
 }
 
 // MaintenanceStore holds the maintenance windows of the API, durably: every
@@ -47,15 +50,15 @@ type storedWindow struct {
 // log appended) before it is applied and acknowledged. Windows of the
 // configuration file are held beside them, read-only. Safe for concurrent
 // use.
-type MaintenanceStore struct {
+type Maintenance struct {
 	dir      string
 	limit    time.Duration
 	now      func() time.Time
-	onChange func([]Mask)
+	onChange func([]budget.Mask)
 
 	mu     sync.Mutex
-	api    []*Maintenance
-	config []*Maintenance
+	api    []*maintenance.Window
+	config []*maintenance.Window
 	nextID int
 	audit  []AuditEntry // the newest maxAuditInMemory entries
 }
@@ -69,11 +72,11 @@ const (
 // OpenMaintenanceStore loads the windows and the audit log from dir
 // (created if missing). limit is the retroactive limit; onChange receives
 // every window (config and API) after each change, and once at open.
-func OpenMaintenanceStore(dir string, limit time.Duration, now func() time.Time, config []*Maintenance, onChange func([]Mask)) (*MaintenanceStore, error) {
+func OpenMaintenance(dir string, limit time.Duration, now func() time.Time, config []*maintenance.Window, onChange func([]budget.Mask)) (*Maintenance, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create state directory: %w", err)
 	}
-	s := &MaintenanceStore{dir: dir, limit: limit, now: now, onChange: onChange, config: config}
+	s := &Maintenance{dir: dir, limit: limit, now: now, onChange: onChange, config: config}
 	data, err := os.ReadFile(filepath.Join(dir, windowsFile))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("cannot read maintenance windows: %w", err)
@@ -84,11 +87,11 @@ func OpenMaintenanceStore(dir string, limit time.Duration, now func() time.Time,
 			return nil, fmt.Errorf("cannot parse %s: %w", filepath.Join(dir, windowsFile), err)
 		}
 		for _, sw := range stored {
-			m, err := NewMaintenance(sw.Spec, sw.Created)
+			m, err := maintenance.New(sw.Spec, sw.Created)
 			if err != nil {
 				return nil, fmt.Errorf("cannot load maintenance window %s: %w", sw.ID, err)
 			}
-			m.ID, m.Source = sw.ID, MaintenanceFromAPI
+			m.ID, m.Source = sw.ID, maintenance.FromAPI
 			s.api = append(s.api, m)
 			s.bumpID(sw.ID)
 		}
@@ -100,13 +103,13 @@ func OpenMaintenanceStore(dir string, limit time.Duration, now func() time.Time,
 	return s, nil
 }
 
-func (s *MaintenanceStore) bumpID(id string) {
+func (s *Maintenance) bumpID(id string) {
 	if n, err := strconv.Atoi(id[min(len(id), len("mw-")):]); err == nil && n >= s.nextID {
 		s.nextID = n + 1
 	}
 }
 
-func (s *MaintenanceStore) loadAudit() error {
+func (s *Maintenance) loadAudit() error {
 	f, err := os.Open(filepath.Join(s.dir, auditFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -133,7 +136,7 @@ func (s *MaintenanceStore) loadAudit() error {
 }
 
 // SetConfig replaces the windows of the configuration file (on reload).
-func (s *MaintenanceStore) SetConfig(config []*Maintenance) {
+func (s *Maintenance) SetConfig(config []*maintenance.Window) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.config = config
@@ -141,25 +144,25 @@ func (s *MaintenanceStore) SetConfig(config []*Maintenance) {
 }
 
 // List returns every window: the configuration file's, then the API's.
-func (s *MaintenanceStore) List() []*Maintenance {
+func (s *Maintenance) List() []*maintenance.Window {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Concat(s.config, s.api)
 }
 
 // Audit returns the audit log, oldest first (the newest 10,000 entries).
-func (s *MaintenanceStore) Audit() []AuditEntry {
+func (s *Maintenance) Audit() []AuditEntry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.audit)
 }
 
 // Limit is the retroactive limit.
-func (s *MaintenanceStore) Limit() time.Duration { return s.limit }
+func (s *Maintenance) Limit() time.Duration { return s.limit }
 
 // Create validates and stores a new window. author and reason come from
 // the spec.
-func (s *MaintenanceStore) Create(spec MaintenanceSpec) (*Maintenance, error) {
+func (s *Maintenance) Create(spec maintenance.Spec) (*maintenance.Window, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, err := s.validate(spec)
@@ -177,7 +180,7 @@ func (s *MaintenanceStore) Create(spec MaintenanceSpec) (*Maintenance, error) {
 }
 
 // Update replaces the window id (e.g. to shorten it after the fact).
-func (s *MaintenanceStore) Update(id string, spec MaintenanceSpec) (*Maintenance, error) {
+func (s *Maintenance) Update(id string, spec maintenance.Spec) (*maintenance.Window, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i, err := s.find(id)
@@ -199,7 +202,7 @@ func (s *MaintenanceStore) Update(id string, spec MaintenanceSpec) (*Maintenance
 }
 
 // Delete removes the window id; author and reason go to the audit log.
-func (s *MaintenanceStore) Delete(id, author, reason string) (*Maintenance, error) {
+func (s *Maintenance) Delete(id, author, reason string) (*maintenance.Window, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i, err := s.find(id)
@@ -215,7 +218,7 @@ func (s *MaintenanceStore) Delete(id, author, reason string) (*Maintenance, erro
 	return old, nil
 }
 
-func (s *MaintenanceStore) find(id string) (int, error) {
+func (s *Maintenance) find(id string) (int, error) {
 	for _, m := range s.config {
 		if m.ID == id {
 			return 0, fmt.Errorf("cannot change %s: %w", id, ErrFromConfig)
@@ -232,17 +235,17 @@ func (s *MaintenanceStore) find(id string) (int, error) {
 // validate builds the window and applies the retroactive limit: a window
 // may not start before now - limit (for a recurring window, its first
 // occurrence).
-func (s *MaintenanceStore) validate(spec MaintenanceSpec) (*Maintenance, error) {
+func (s *Maintenance) validate(spec maintenance.Spec) (*maintenance.Window, error) {
 	now := s.now()
-	m, err := NewMaintenance(spec, now)
+	m, err := maintenance.New(spec, now)
 	if err != nil {
 		return nil, err
 	}
 	if oldest := now.Add(-s.limit); m.Start.Before(oldest) {
-		return nil, &FieldError{Field: "start", Err: fmt.Errorf("%s is %w (-maintenance.retroactiveLimit=%s); the oldest allowed start is %s",
+		return nil, &maintenance.FieldError{Field: "start", Err: fmt.Errorf("%s is %w (-maintenance.retroactiveLimit=%s); the oldest allowed start is %s",
 			m.Start.UTC().Format(time.RFC3339), ErrTooOld, s.limit, oldest.UTC().Format(time.RFC3339))}
 	}
-	m.Source = MaintenanceFromAPI
+	m.Source = maintenance.FromAPI
 	return m, nil
 }
 
@@ -250,7 +253,7 @@ func (s *MaintenanceStore) validate(spec MaintenanceSpec) (*Maintenance, error) 
 // appended and fsynced, then the windows file is replaced atomically. A
 // crash between the two leaves an audit entry for a change that was not
 // acknowledged, never an acknowledged change without its entry.
-func (s *MaintenanceStore) commit(next []*Maintenance, e AuditEntry) error {
+func (s *Maintenance) commit(next []*maintenance.Window, e AuditEntry) error {
 	e.Time = s.now().UTC()
 	line, err := json.Marshal(e)
 	if err != nil {
@@ -279,11 +282,11 @@ func (s *MaintenanceStore) commit(next []*Maintenance, e AuditEntry) error {
 	return nil
 }
 
-func (s *MaintenanceStore) notify() {
+func (s *Maintenance) notify() {
 	if s.onChange == nil {
 		return
 	}
-	masks := make([]Mask, 0, len(s.config)+len(s.api))
+	masks := make([]budget.Mask, 0, len(s.config)+len(s.api))
 	for _, m := range s.config {
 		masks = append(masks, m)
 	}

@@ -1,4 +1,4 @@
-package budget
+package config
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/slogate/slogate/budget"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -191,20 +192,20 @@ func (p *cfgParser) strMap(n *yaml.Node, path string) []yamlKV {
 
 // regexMap parses a mapping of label names to anchored regexps. With
 // checkKnown, every key must be a label that routes can carry.
-func (p *cfgParser) regexMap(n *yaml.Node, path string, checkKnown bool) (map[string]*regexp.Regexp, []labelRegexp) {
+func (p *cfgParser) regexMap(n *yaml.Node, path string, checkKnown bool) (map[string]*regexp.Regexp, budget.Matchers) {
 	kvs := p.strMap(n, path)
 	if len(kvs) == 0 {
 		return nil, nil
 	}
-	if len(kvs) > maxMatchLabels {
-		p.errf(n, path, "too many labels: %d, at most %d", len(kvs), maxMatchLabels)
+	if len(kvs) > budget.MaxMatchLabels {
+		p.errf(n, path, "too many labels: %d, at most %d", len(kvs), budget.MaxMatchLabels)
 		return nil, nil
 	}
 	m := make(map[string]*regexp.Regexp, len(kvs))
-	var list []labelRegexp
+	var list budget.Matchers
 	for _, kv := range kvs {
 		kp := path + "." + kv.key
-		if !validLabelName(kv.key) {
+		if !budget.ValidLabelName(kv.key) {
 			p.errf(kv.keyNode, kp, "%q is not a valid label name", kv.key)
 			continue
 		}
@@ -212,15 +213,15 @@ func (p *cfgParser) regexMap(n *yaml.Node, path string, checkKnown bool) (map[st
 			p.errf(kv.keyNode, kp, "no source or contract has label %s; known: %s", kv.key, strings.Join(slices.Sorted(maps.Keys(p.known)), ", "))
 			continue
 		}
-		re, err := compileAnchored(kv.value)
+		re, err := budget.CompileAnchored(kv.value)
 		if err != nil {
 			p.errf(kv.valNode, kp, "%v", err)
 			continue
 		}
 		m[kv.key] = re
-		list = append(list, labelRegexp{kv.key, re})
+		list = append(list, budget.LabelMatcher{Name: kv.key, Re: re})
 	}
-	slices.SortFunc(list, func(a, b labelRegexp) int { return strings.Compare(a.name, b.name) })
+	slices.SortFunc(list, func(a, b budget.LabelMatcher) int { return strings.Compare(a.Name, b.Name) })
 	return m, list
 }
 
@@ -264,7 +265,7 @@ func isReservedLabel(s string) bool {
 	return false
 }
 
-func sourceWithRouteLabel(sources []Source, label string) string {
+func sourceWithRouteLabel(sources []budget.Source, label string) string {
 	for i := range sources {
 		if slices.Contains(sources[i].RouteLabels, label) {
 			return sources[i].Name

@@ -1,4 +1,4 @@
-package budget
+package config
 
 import (
 	"fmt"
@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/maintenance"
 )
 
 func TestParseConfigExample(t *testing.T) {
@@ -23,7 +26,7 @@ func TestParseConfigExample(t *testing.T) {
 		t.Fatalf("sources: got %v, want %v", names, want)
 	}
 	lat := cfg.Sources[3]
-	if lat.Kind != Latency || lat.LE != 0.5 || lat.MaxRoutes != 2000 {
+	if lat.Kind != budget.Latency || lat.LE != 0.5 || lat.MaxRoutes != 2000 {
 		t.Fatalf("latency preset: got %+v", lat)
 	}
 	gw := cfg.Sources[4]
@@ -33,17 +36,17 @@ func TestParseConfigExample(t *testing.T) {
 	if !gw.Filter["env"].MatchString("prod") || gw.Filter["env"].MatchString("preprod") {
 		t.Fatalf("api-gateway filter not anchored: %v", gw.Filter["env"])
 	}
-	if cl := cfg.Sources[5]; cl.Kind != Latency || cl.LE != 0.3 || cl.Bad != nil {
+	if cl := cfg.Sources[5]; cl.Kind != budget.Latency || cl.LE != 0.3 || cl.Bad != nil {
 		t.Fatalf("checkout-latency: got %+v", cl)
 	}
 	if len(cfg.Contracts) != 2 || len(cfg.Objectives) != 4 || len(cfg.Maintenance) != 3 {
 		t.Fatalf("got %d contracts, %d objectives, %d maintenance windows", len(cfg.Contracts), len(cfg.Objectives), len(cfg.Maintenance))
 	}
-	if cfg.Release != (ReleasePolicy{Caution: 0.25, FreezeBurnRate1h: 14.4}) {
+	if cfg.Release != (budget.ReleasePolicy{Caution: 0.25, FreezeBurnRate1h: 14.4}) {
 		t.Fatalf("release: got %+v", cfg.Release)
 	}
 	for _, m := range cfg.Maintenance {
-		if m.Source != MaintenanceFromConfig || !strings.HasPrefix(m.ID, "config-") {
+		if m.Source != maintenance.FromConfig || !strings.HasPrefix(m.ID, "config-") {
 			t.Fatalf("maintenance source/id: %q %q", m.Source, m.ID)
 		}
 	}
@@ -60,15 +63,15 @@ func TestDefaultConfig(t *testing.T) {
 			t.Fatalf("unexpected default config: %+v", cfg)
 		}
 		for _, s := range cfg.Sources {
-			if s.Kind != Availability {
+			if s.Kind != budget.Availability {
 				t.Fatalf("default source %s is not an availability source", s.Name)
 			}
 		}
-		if cfg.Release != (ReleasePolicy{Caution: 0.25, FreezeBurnRate1h: 14.4}) {
+		if cfg.Release != (budget.ReleasePolicy{Caution: 0.25, FreezeBurnRate1h: 14.4}) {
 			t.Fatalf("release: %+v", cfg.Release)
 		}
 		src := cfg.Sources[0]
-		o := cfg.Resolve(&src, []Label{{"host", "x"}})
+		o := cfg.Resolve(&src, []budget.Label{{Name: "host", Value: "x"}})
 		if o.Name != "availability" || o.SLO != 0.999 || o.SLA != 0 || o.Window.Label() != "30d" || o.Contract != nil {
 			t.Fatalf("default objective: %+v", o)
 		}
@@ -224,7 +227,7 @@ presets:
   - {name: ingress-nginx-latency, le: 0.25}
 `)
 	nginx, traefik, latency := &cfg.Sources[0], &cfg.Sources[1], &cfg.Sources[2]
-	f := func(src *Source, route []Label, wantName string, wantSLO float64, wantWindow string, wantContract string) {
+	f := func(src *budget.Source, route []budget.Label, wantName string, wantSLO float64, wantWindow string, wantContract string) {
 		t.Helper()
 		o := cfg.Resolve(src, route)
 		var contract []string
@@ -236,7 +239,9 @@ presets:
 			t.Fatalf("Resolve(%s, %v) = %s %v %s {%s}, want %s %v %s {%s}", src.Name, route, o.Name, o.SLO, o.Window.Label(), got, wantName, wantSLO, wantWindow, wantContract)
 		}
 	}
-	host := func(h string) []Label { return []Label{{"namespace", "shop"}, {"host", h}} }
+	host := func(h string) []budget.Label {
+		return []budget.Label{{Name: "namespace", Value: "shop"}, {Name: "host", Value: h}}
+	}
 	// The first contract wins over the broader second one, and the first objective over "gold-again".
 	f(nginx, host("shop.acme.com"), "gold", 0.9995, "month", "contract=acme-gold,customer=acme")
 	// Anchored: a host that merely contains the pattern does not match the first contract.
@@ -246,11 +251,11 @@ presets:
 	f(latency, host("shop.acme.com"), "gold", 0.9995, "month", "contract=acme-gold,customer=acme")
 	f(latency, host("example.org"), "latency-fast", 0.99, "30d", "")
 	// `source` takes part in contract matching.
-	f(traefik, []Label{{"service", "web@kubernetes"}}, "internal", 0.9, "30d", "customer=traefik-users")
+	f(traefik, []budget.Label{{Name: "service", Value: "web@kubernetes"}}, "internal", 0.9, "30d", "customer=traefik-users")
 	// Absent labels match as "".
 	f(nginx, nil, "internal", 0.9, "30d", "")
 	// Default objective carries the kind name.
-	f(nginx, []Label{{"namespace", "x"}, {"host", "example.org"}}, "availability", 0.999, "30d", "")
+	f(nginx, []budget.Label{{Name: "namespace", Value: "x"}, {Name: "host", Value: "example.org"}}, "availability", 0.999, "30d", "")
 
 	// The contract slice belongs to the caller.
 	o := cfg.Resolve(nginx, host("shop.acme.com"))
@@ -272,7 +277,7 @@ func BenchmarkResolve(b *testing.B) {
 		b.Fatal(err)
 	}
 	src := &cfg.Sources[0]
-	route := []Label{{"namespace", "shop"}, {"ingress", "web"}, {"host", "www.example.org"}, {"path", "/"}}
+	route := []budget.Label{{Name: "namespace", Value: "shop"}, {Name: "ingress", Value: "web"}, {Name: "host", Value: "www.example.org"}, {Name: "path", Value: "/"}}
 	b.ReportAllocs()
 	for b.Loop() {
 		cfg.Resolve(src, route)
@@ -294,7 +299,7 @@ func FuzzParseConfig(f *testing.F) {
 			return
 		}
 		for i := range cfg.Sources {
-			cfg.Resolve(&cfg.Sources[i], []Label{{"host", "x"}})
+			cfg.Resolve(&cfg.Sources[i], []budget.Label{{Name: "host", Value: "x"}})
 		}
 		for _, m := range cfg.Maintenance {
 			m.AppendIntervals(nil, 1767225600000, 1767225600000+90*86400000)

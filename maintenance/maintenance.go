@@ -1,27 +1,31 @@
-package budget
+// Package maintenance is the maintenance window: its JSON and YAML form
+// (Spec), validation, the route selection, and the expansion of one-off and
+// recurring windows (an RFC 5545 RRULE subset, DST-exact in any time zone)
+// into the intervals the engine masks (budget.Mask).
+//
+// It is pure like budget: no file, network or clock of its own. Storing
+// windows is package store's job; serving them is package ui's.
+package maintenance
 
 import (
-	"errors"
+	"github.com/slogate/slogate/budget"
+
 	"fmt"
 	"maps"
 	"regexp"
-	"regexp/syntax"
 	"slices"
-	"strings"
 	"time"
 )
 
 // Where a maintenance window comes from.
 const (
-	MaintenanceFromConfig = "config"
-	MaintenanceFromAPI    = "api"
+	FromConfig = "config"
+	FromAPI    = "api"
 )
 
 // Bounds on a maintenance window's input: a window is stored, snapshotted
 // and shown on every status page, so its size must not be up to the sender.
 const (
-	maxMatchLabels      = 32
-	maxPatternLen       = 1024
 	maxReasonLen        = 1024
 	maxAuthorLen        = 256
 	maxRecurringLength  = 31 * 24 * time.Hour
@@ -44,7 +48,7 @@ const (
 // match maps label names to regular expressions, anchored, over the route's
 // identity labels, its contract labels and `source`; no match applies the
 // window to every route of the tenant.
-type MaintenanceSpec struct {
+type Spec struct {
 	Start    string            `json:"start" yaml:"start"`
 	End      string            `json:"end,omitempty" yaml:"end,omitempty"`
 	Match    map[string]string `json:"match,omitempty" yaml:"match,omitempty"`
@@ -59,7 +63,7 @@ type MaintenanceSpec struct {
 // it with NewMaintenance: the unexported fields are derived from the
 // exported ones there. It is immutable afterwards and safe for concurrent
 // use.
-type Maintenance struct {
+type Window struct {
 	// ID identifies the window in the API and the audit log; the caller
 	// that stores the window assigns it.
 	ID string
@@ -83,8 +87,8 @@ type Maintenance struct {
 	// Created is when the window was added.
 	Created time.Time
 
-	spec    MaintenanceSpec // normalized, for Spec
-	match   []labelRegexp   // Match sorted by name
+	spec    Spec            // normalized, for Spec
+	match   budget.Matchers // Match sorted by name
 	rule    RRule
 	day0    int   // civil day of DTSTART
 	hh, mi  int   // wall clock of DTSTART
@@ -122,15 +126,15 @@ func fieldErr(field, format string, args ...any) error {
 // 02:30 winter time would have been. On the fall-back day a repeated wall
 // time is the one instant time.Date picks (currently the later,
 // standard-time one).
-func NewMaintenance(spec MaintenanceSpec, now time.Time) (*Maintenance, error) {
-	m := &Maintenance{Reason: spec.Reason, Author: spec.Author, Created: now}
+func New(spec Spec, now time.Time) (*Window, error) {
+	m := &Window{Reason: spec.Reason, Author: spec.Author, Created: now}
 	if len(spec.Reason) > maxReasonLen {
 		return nil, fieldErr("reason", "too long: %d bytes, at most %d", len(spec.Reason), maxReasonLen)
 	}
 	if len(spec.Author) > maxAuthorLen {
 		return nil, fieldErr("author", "too long: %d bytes, at most %d", len(spec.Author), maxAuthorLen)
 	}
-	loc, err := loadLocation(spec.Timezone)
+	loc, err := budget.LoadLocation(spec.Timezone)
 	if err != nil {
 		return nil, &FieldError{Field: "timezone", Err: err}
 	}
@@ -168,7 +172,7 @@ func NewMaintenance(spec MaintenanceSpec, now time.Time) (*Maintenance, error) {
 	return m, nil
 }
 
-func (m *Maintenance) initOneOff(spec MaintenanceSpec, start time.Time, dur time.Duration, loc *time.Location) error {
+func (m *Window) initOneOff(spec Spec, start time.Time, dur time.Duration, loc *time.Location) error {
 	var end time.Time
 	switch {
 	case spec.End != "" && spec.Duration != "":
@@ -193,7 +197,7 @@ func (m *Maintenance) initOneOff(spec MaintenanceSpec, start time.Time, dur time
 	return nil
 }
 
-func (m *Maintenance) initRecurring(spec MaintenanceSpec, start time.Time, dur time.Duration, loc *time.Location) error {
+func (m *Window) initRecurring(spec Spec, start time.Time, dur time.Duration, loc *time.Location) error {
 	if spec.End != "" {
 		return fieldErr("end", "not used with rrule; bound the series with COUNT or UNTIL in rrule")
 	}
@@ -240,7 +244,7 @@ func (m *Maintenance) initRecurring(spec MaintenanceSpec, start time.Time, dur t
 }
 
 // occurrence returns the start (Unix ms) of the occurrence on civil day d.
-func (m *Maintenance) occurrence(d int) int64 {
+func (m *Window) occurrence(d int) int64 {
 	y, mo, dd := civilFromDays(d)
 	return time.Date(y, time.Month(mo), dd, m.hh, m.mi, m.ss, 0, m.Location).UnixMilli()
 }
@@ -269,116 +273,49 @@ func checkYear(t time.Time) (time.Time, error) {
 	return t, nil
 }
 
-// labelRegexp is one compiled match entry.
-type labelRegexp struct {
-	name string
-	re   *regexp.Regexp
-}
-
 // compileMatch validates and compiles a match map: label names must be
 // valid, patterns are anchored. The slice is sorted by name, so matching
 // is deterministic and does not iterate a map.
-func compileMatch(src map[string]string) (map[string]*regexp.Regexp, []labelRegexp, error) {
-	if len(src) > maxMatchLabels {
-		return nil, nil, fieldErr("match", "too many labels: %d, at most %d", len(src), maxMatchLabels)
+func compileMatch(src map[string]string) (map[string]*regexp.Regexp, budget.Matchers, error) {
+	if len(src) > budget.MaxMatchLabels {
+		return nil, nil, fieldErr("match", "too many labels: %d, at most %d", len(src), budget.MaxMatchLabels)
 	}
 	if len(src) == 0 {
 		return nil, nil, nil
 	}
 	out := make(map[string]*regexp.Regexp, len(src))
-	list := make([]labelRegexp, 0, len(src))
+	list := make(budget.Matchers, 0, len(src))
 	for _, name := range slices.Sorted(maps.Keys(src)) {
-		if !validLabelName(name) {
+		if !budget.ValidLabelName(name) {
 			return nil, nil, fieldErr("match", "%q is not a valid label name", name)
 		}
-		re, err := compileAnchored(src[name])
+		re, err := budget.CompileAnchored(src[name])
 		if err != nil {
 			return nil, nil, &FieldError{Field: "match." + name, Err: err}
 		}
 		out[name] = re
-		list = append(list, labelRegexp{name, re})
+		list = append(list, budget.LabelMatcher{Name: name, Re: re})
 	}
 	return out, list, nil
 }
 
-// compileAnchored compiles a user pattern so that it matches whole values.
-func compileAnchored(pattern string) (*regexp.Regexp, error) {
-	if len(pattern) > maxPatternLen {
-		return nil, fmt.Errorf("pattern too long: %d bytes, at most %d", len(pattern), maxPatternLen)
-	}
-	re, err := regexp.Compile(anchor(pattern))
-	if err != nil {
-		// regexp's error repeats the anchored pattern; show the user's.
-		var se *syntax.Error
-		if errors.As(err, &se) {
-			return nil, fmt.Errorf("invalid regexp %q: %s", pattern, se.Code)
-		}
-		return nil, fmt.Errorf("invalid regexp %q", pattern)
-	}
-	return re, nil
-}
-
-// matchLabels reports whether every entry matches the value of its label,
-// looked up in route, then extra, then as `source` = source; an absent
-// label matches as "".
-func matchLabels(ms []labelRegexp, route, extra []Label, source string) bool {
-	for i := range ms {
-		v, ok := labelValue(route, ms[i].name)
-		if !ok {
-			v, ok = labelValue(extra, ms[i].name)
-		}
-		if !ok && ms[i].name == "source" {
-			v = source
-		}
-		if !ms[i].re.MatchString(v) {
-			return false
-		}
-	}
-	return true
-}
-
-func labelValue(labels []Label, name string) (string, bool) {
-	for i := range labels {
-		if labels[i].Name == name {
-			return labels[i].Value, true
-		}
-	}
-	return "", false
-}
-
-// validLabelName reports whether s is a Prometheus label name that users
-// may set (names starting with "__" are reserved).
-func validLabelName(s string) bool {
-	if s == "" || len(s) > 128 || strings.HasPrefix(s, "__") {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9' {
-			continue
-		}
-		return false
-	}
-	return true
-}
-
 // Matches implements Mask: labels are the route's identity labels, its
 // contract labels and `source`, in one slice.
-func (m *Maintenance) Matches(labels []Label) bool {
-	return matchLabels(m.match, labels, nil, "")
+func (m *Window) Matches(labels []budget.Label) bool {
+	return m.match.Match(labels, nil, "")
 }
 
 // AppendIntervals implements Mask: it appends the occurrences that overlap
 // [from, to) (Unix ms) in ascending order, unclipped; overlapping
 // occurrences of a recurring window are merged. At most 100,000 intervals
 // are appended per call. It allocates only to grow dst.
-func (m *Maintenance) AppendIntervals(dst []Interval, from, to int64) []Interval {
+func (m *Window) AppendIntervals(dst []budget.Interval, from, to int64) []budget.Interval {
 	if to <= from {
 		return dst
 	}
 	if m.RRule == "" {
 		if m.startMs < to && m.endMs > from {
-			dst = append(dst, Interval{Start: m.startMs, End: m.endMs})
+			dst = append(dst, budget.Interval{Start: m.startMs, End: m.endMs})
 		}
 		return dst
 	}
@@ -410,7 +347,7 @@ func (m *Maintenance) AppendIntervals(dst []Interval, from, to int64) []Interval
 			dst[n-1].End = max(dst[n-1].End, e)
 			continue
 		}
-		dst = append(dst, Interval{Start: s, End: e})
+		dst = append(dst, budget.Interval{Start: s, End: e})
 	}
 	return dst
 }
@@ -419,14 +356,14 @@ func (m *Maintenance) AppendIntervals(dst []Interval, from, to int64) []Interval
 // (times in RFC 3339, rule in upper case), so that NewMaintenance(m.Spec(),
 // m.Created) rebuilds the same window: the API shows it and snapshots store
 // it.
-func (m *Maintenance) Spec() MaintenanceSpec {
+func (m *Window) Spec() Spec {
 	s := m.spec
 	s.Match = maps.Clone(m.spec.Match)
 	return s
 }
 
-func (m *Maintenance) normalizedSpec(in MaintenanceSpec) MaintenanceSpec {
-	s := MaintenanceSpec{Reason: m.Reason, Author: m.Author, Timezone: in.Timezone}
+func (m *Window) normalizedSpec(in Spec) Spec {
+	s := Spec{Reason: m.Reason, Author: m.Author, Timezone: in.Timezone}
 	if len(in.Match) > 0 {
 		s.Match = maps.Clone(in.Match)
 	}

@@ -1,4 +1,4 @@
-package budget
+package config
 
 import (
 	"errors"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/maintenance"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -105,8 +107,8 @@ func (p *cfgParser) config(doc *yaml.Node) *Config {
 	return cfg
 }
 
-func (p *cfgParser) presets(n *yaml.Node) []Source {
-	var out []Source
+func (p *cfgParser) presets(n *yaml.Node) []budget.Source {
+	var out []budget.Source
 	for i, it := range p.seq(n, "presets") {
 		path := fmt.Sprintf("presets[%d]", i)
 		if it = p.node(it); it == nil {
@@ -134,17 +136,17 @@ func (p *cfgParser) presets(n *yaml.Node) []Source {
 			p.errf(it, path, "unknown preset %q; known: %s", name, strings.Join(PresetNames(), ", "))
 			continue
 		}
-		if slices.ContainsFunc(out, func(s Source) bool { return s.Name == name }) {
+		if slices.ContainsFunc(out, func(s budget.Source) bool { return s.Name == name }) {
 			p.errf(it, path, "preset %s listed twice", name)
 			continue
 		}
 		if v := f["le"]; v != nil {
-			if src.Kind != Latency {
+			if src.Kind != budget.Latency {
 				p.errf(v, path+".le", "only latency presets take le; %s is an availability preset", name)
 			} else {
 				src.LE = p.le(v, path+".le")
 			}
-		} else if src.Kind == Latency {
+		} else if src.Kind == budget.Latency {
 			p.errf(it, path, "latency preset %s needs a bucket boundary in seconds: {name: %s, le: 0.5}", name, name)
 		}
 		if v := f["maxRoutes"]; v != nil {
@@ -155,20 +157,20 @@ func (p *cfgParser) presets(n *yaml.Node) []Source {
 	return out
 }
 
-func (p *cfgParser) sources(n *yaml.Node, enabled []Source) []Source {
-	var out []Source
+func (p *cfgParser) sources(n *yaml.Node, enabled []budget.Source) []budget.Source {
+	var out []budget.Source
 	for i, it := range p.seq(n, "sources") {
 		path := fmt.Sprintf("sources[%d]", i)
 		f, it := p.fields(it, path, "name", "metric", "routeLabels", "statusLabel", "bad", "filter", "maxRoutes", "latency")
 		if it == nil {
 			continue
 		}
-		var s Source
+		var s budget.Source
 		s.Name = p.name(f["name"], it, path+".name")
 		if _, isPreset := Preset(s.Name); isPreset {
 			p.errf(f["name"], path+".name", "%q is a built-in preset; list it under presets instead", s.Name)
-		} else if s.Name != "" && (slices.ContainsFunc(enabled, func(e Source) bool { return e.Name == s.Name }) ||
-			slices.ContainsFunc(out, func(e Source) bool { return e.Name == s.Name })) {
+		} else if s.Name != "" && (slices.ContainsFunc(enabled, func(e budget.Source) bool { return e.Name == s.Name }) ||
+			slices.ContainsFunc(out, func(e budget.Source) bool { return e.Name == s.Name })) {
 			p.errf(f["name"], path+".name", "source %s defined twice", s.Name)
 		}
 		if s.Metric, _ = p.str(f["metric"], path+".metric"); s.Metric == "" {
@@ -184,7 +186,7 @@ func (p *cfgParser) sources(n *yaml.Node, enabled []Source) []Source {
 		status, _ := p.str(f["statusLabel"], path+".statusLabel")
 		bad, hasBad := p.str(f["bad"], path+".bad")
 		if v := f["latency"]; v != nil {
-			s.Kind = Latency
+			s.Kind = budget.Latency
 			lf, ln := p.fields(v, path+".latency", "le")
 			if ln != nil && lf["le"] == nil {
 				p.errf(ln, path+".latency.le", "required: the bucket boundary in seconds, e.g. 0.3")
@@ -200,7 +202,7 @@ func (p *cfgParser) sources(n *yaml.Node, enabled []Source) []Source {
 		} else {
 			if s.StatusLabel = status; status == "" {
 				p.errf(it, path+".statusLabel", "required for availability sources (the label holding the response status)")
-			} else if !validLabelName(status) {
+			} else if !budget.ValidLabelName(status) {
 				p.errf(f["statusLabel"], path+".statusLabel", "%q is not a valid label name", status)
 			} else if slices.Contains(s.RouteLabels, status) {
 				p.errf(f["statusLabel"], path+".statusLabel", "%s is also a route label", status)
@@ -208,7 +210,7 @@ func (p *cfgParser) sources(n *yaml.Node, enabled []Source) []Source {
 			if !hasBad || bad == "" {
 				bad = "5.."
 			}
-			re, err := compileAnchored(bad)
+			re, err := budget.CompileAnchored(bad)
 			if err != nil {
 				p.errf(f["bad"], path+".bad", "%v", err)
 			}
@@ -229,7 +231,7 @@ func (p *cfgParser) routeLabels(n, parent *yaml.Node, path string) []string {
 		l, ok := p.str(it, fmt.Sprintf("%s[%d]", path, i))
 		switch {
 		case !ok:
-		case !validLabelName(l) || l == "le":
+		case !budget.ValidLabelName(l) || l == "le":
 			p.errf(it, fmt.Sprintf("%s[%d]", path, i), "%q is not a valid route label name", l)
 		case isReservedLabel(l):
 			p.errf(it, fmt.Sprintf("%s[%d]", path, i), "%s is reserved: slogate sets it on synthetic series; relabel it in vmagent", l)
@@ -247,7 +249,7 @@ func (p *cfgParser) routeLabels(n, parent *yaml.Node, path string) []string {
 	return out
 }
 
-func (p *cfgParser) contracts(n *yaml.Node, sources []Source) []ContractRule {
+func (p *cfgParser) contracts(n *yaml.Node, sources []budget.Source) []ContractRule {
 	var out []ContractRule
 	var added []string
 	for i, it := range p.seq(n, "contracts") {
@@ -264,7 +266,7 @@ func (p *cfgParser) contracts(n *yaml.Node, sources []Source) []ContractRule {
 		for _, kv := range kvs {
 			lp := path + ".labels." + kv.key
 			switch {
-			case !validLabelName(kv.key):
+			case !budget.ValidLabelName(kv.key):
 				p.errf(kv.keyNode, lp, "%q is not a valid label name", kv.key)
 			case isReservedLabel(kv.key):
 				p.errf(kv.keyNode, lp, "%s is reserved: slogate sets it on synthetic series", kv.key)
@@ -275,11 +277,11 @@ func (p *cfgParser) contracts(n *yaml.Node, sources []Source) []ContractRule {
 					p.errf(kv.keyNode, lp, "clashes with a route label of source %s", s)
 					continue
 				}
-				r.Labels = append(r.Labels, Label{Name: kv.key, Value: kv.value})
+				r.Labels = append(r.Labels, budget.Label{Name: kv.key, Value: kv.value})
 				added = append(added, kv.key)
 			}
 		}
-		slices.SortFunc(r.Labels, func(a, b Label) int { return strings.Compare(a.Name, b.Name) })
+		slices.SortFunc(r.Labels, func(a, b budget.Label) int { return strings.Compare(a.Name, b.Name) })
 		r.Match, r.match = p.regexMap(f["match"], path+".match", true)
 		out = append(out, r)
 	}
@@ -324,7 +326,7 @@ func (p *cfgParser) objectives(n *yaml.Node) []ObjectiveRule {
 			}
 		}
 		tz, _ := p.str(f["timezone"], path+".timezone")
-		if _, err := loadLocation(tz); err != nil {
+		if _, err := budget.LoadLocation(tz); err != nil {
 			p.errf(f["timezone"], path+".timezone", "%v", err)
 			tz = ""
 		}
@@ -332,7 +334,7 @@ func (p *cfgParser) objectives(n *yaml.Node) []ObjectiveRule {
 		if f["window"] != nil {
 			win, ok = p.str(f["window"], path+".window")
 		}
-		if w, err := ParseWindow(win, tz); err != nil && ok {
+		if w, err := budget.ParseWindow(win, tz); err != nil && ok {
 			p.errf(f["window"], path+".window", "%v", err)
 		} else {
 			r.Window = w
@@ -342,7 +344,7 @@ func (p *cfgParser) objectives(n *yaml.Node) []ObjectiveRule {
 	return out
 }
 
-func (p *cfgParser) release(n *yaml.Node) ReleasePolicy {
+func (p *cfgParser) release(n *yaml.Node) budget.ReleasePolicy {
 	rp := DefaultReleasePolicy()
 	f, _ := p.fields(n, "release", "caution", "freezeBurnRate1h")
 	if v := f["caution"]; v != nil {
@@ -362,15 +364,15 @@ func (p *cfgParser) release(n *yaml.Node) ReleasePolicy {
 	return rp
 }
 
-func (p *cfgParser) maintenance(n *yaml.Node) []*Maintenance {
-	var out []*Maintenance
+func (p *cfgParser) maintenance(n *yaml.Node) []*maintenance.Window {
+	var out []*maintenance.Window
 	for i, it := range p.seq(n, "maintenance") {
 		path := fmt.Sprintf("maintenance[%d]", i)
 		f, it := p.fields(it, path, "start", "end", "match", "reason", "author", "rrule", "duration", "timezone")
 		if it == nil {
 			continue
 		}
-		var spec MaintenanceSpec
+		var spec maintenance.Spec
 		for _, fld := range [...]struct {
 			key string
 			dst *string
@@ -384,14 +386,14 @@ func (p *cfgParser) maintenance(n *yaml.Node) []*Maintenance {
 			for _, kv := range kvs {
 				spec.Match[kv.key] = kv.value
 				valNodes[kv.key] = kv.valNode
-				if validLabelName(kv.key) && !p.known[kv.key] {
+				if budget.ValidLabelName(kv.key) && !p.known[kv.key] {
 					p.errf(kv.keyNode, path+".match."+kv.key, "no source or contract has label %s", kv.key)
 				}
 			}
 		}
-		m, err := NewMaintenance(spec, time.Time{})
+		m, err := maintenance.New(spec, time.Time{})
 		if err != nil {
-			var fe *FieldError
+			var fe *maintenance.FieldError
 			field, at := "", it
 			if errors.As(err, &fe) {
 				field = fe.Field
@@ -406,7 +408,7 @@ func (p *cfgParser) maintenance(n *yaml.Node) []*Maintenance {
 			p.errf(at, joinPath(path, field), "%v", err)
 			continue
 		}
-		m.Source = MaintenanceFromConfig
+		m.Source = maintenance.FromConfig
 		m.ID = maintenanceID(m.Spec())
 		for j, prev := range out {
 			if prev.ID == m.ID {
@@ -420,7 +422,7 @@ func (p *cfgParser) maintenance(n *yaml.Node) []*Maintenance {
 
 // maintenanceID derives a stable ID from a window's content, so a reload of
 // an unchanged file keeps the IDs the API and the audit log refer to.
-func maintenanceID(s MaintenanceSpec) string {
+func maintenanceID(s maintenance.Spec) string {
 	h := fnv.New64a()
 	for _, v := range [...]string{s.Start, s.End, s.RRule, s.Duration, s.Timezone, s.Reason, s.Author} {
 		h.Write([]byte(v))

@@ -1,8 +1,10 @@
-package budget
+package config
 
 import (
 	"slices"
 	"testing"
+
+	"github.com/slogate/slogate/budget"
 )
 
 func TestPresets(t *testing.T) {
@@ -15,7 +17,7 @@ func TestPresets(t *testing.T) {
 		if s.Name != name || s.Metric != metric || s.StatusLabel != status || !slices.Equal(s.RouteLabels, routeLabels) {
 			t.Fatalf("preset %s = %+v", name, s)
 		}
-		if s.Kind == Latency {
+		if s.Kind == budget.Latency {
 			if s.Bad != nil || s.LE != 0 {
 				t.Fatalf("latency preset %s must have no Bad and no LE: %+v", name, s)
 			}

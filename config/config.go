@@ -1,4 +1,11 @@
-package budget
+// Package config reads slogate's configuration file (-config): YAML with
+// file:line errors, the built-in SLI presets, contracts, objectives, the
+// release policy and maintenance windows declared in the file. It turns
+// them into the values package budget and package maintenance work with.
+//
+// It reads one file and nothing else: no network, no state; it must not
+// import the HTTP packages (proxy, ui, vmclient) or store.
+package config
 
 import (
 	"fmt"
@@ -6,6 +13,9 @@ import (
 	"os"
 	"regexp"
 	"slices"
+
+	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/maintenance"
 )
 
 // Config is slogate's configuration file (-config), parsed and validated.
@@ -45,7 +55,7 @@ import (
 //	    window: month                # <n>d (rolling) or month, week, quarter (calendar)
 //	    timezone: Europe/Berlin      # calendar boundaries; default UTC
 //	release: {caution: 0.25, freezeBurnRate1h: 14.4}
-//	maintenance:        # windows from the file (MaintenanceSpec fields)
+//	maintenance:        # windows from the file (maintenance.Spec fields)
 //	  - {start: 2026-11-24T02:00:00Z, end: 2026-11-24T03:00:00Z,
 //	     match: {host: "shop\\.acme\\.com"}, reason: db upgrade}
 //	  - {rrule: "FREQ=WEEKLY;BYDAY=TU", start: 2026-01-06T02:00:00,
@@ -56,27 +66,27 @@ import (
 type Config struct {
 	// Sources are the enabled SLI sources: presets in the order listed,
 	// then custom sources in file order.
-	Sources []Source
+	Sources []budget.Source
 	// Contracts attach contract labels to routes; the first match wins.
 	Contracts []ContractRule
 	// Objectives assign objectives to routes; the first match wins.
 	Objectives []ObjectiveRule
 	// Release turns the internal budget into ship / caution / freeze.
-	Release ReleasePolicy
+	Release budget.ReleasePolicy
 	// Maintenance holds the windows of the file, Source "config", with IDs
 	// derived from their content ("config-<hash>"), stable across reloads.
-	Maintenance []*Maintenance
+	Maintenance []*maintenance.Window
 }
 
 // ContractRule adds Labels to every route it matches.
 type ContractRule struct {
 	// Labels are the contract labels, sorted by name.
-	Labels []Label
+	Labels []budget.Label
 	// Match holds anchored regular expressions over the route's identity
 	// labels and `source`; an absent label matches as "".
 	Match map[string]*regexp.Regexp
 
-	match []labelRegexp
+	match budget.Matchers
 }
 
 // ObjectiveRule gives the routes it matches an objective.
@@ -90,17 +100,17 @@ type ObjectiveRule struct {
 	// labels, its contract labels and `source`.
 	Match    map[string]*regexp.Regexp
 	SLO, SLA float64
-	Window   Window
+	Window   budget.Window
 
-	match []labelRegexp
+	match budget.Matchers
 }
 
 // maxConfigSize bounds the configuration file.
 const maxConfigSize = 4 << 20
 
 // DefaultReleasePolicy is the release policy when the file sets none.
-func DefaultReleasePolicy() ReleasePolicy {
-	return ReleasePolicy{Caution: 0.25, FreezeBurnRate1h: 14.4}
+func DefaultReleasePolicy() budget.ReleasePolicy {
+	return budget.ReleasePolicy{Caution: 0.25, FreezeBurnRate1h: 14.4}
 }
 
 // DefaultConfig is what slogate runs without -config: every availability
@@ -127,13 +137,13 @@ func LoadConfig(path string) (*Config, error) {
 // ContractLabels returns the contract labels of the first contract rule
 // that matches the route's identity labels and `source` = src.Name (src may
 // be nil), or nil. The slice is the caller's.
-func (c *Config) ContractLabels(src *Source, route []Label) []Label {
+func (c *Config) ContractLabels(src *budget.Source, route []budget.Label) []budget.Label {
 	name := ""
 	if src != nil {
 		name = src.Name
 	}
 	for i := range c.Contracts {
-		if matchLabels(c.Contracts[i].match, route, nil, name) {
+		if c.Contracts[i].match.Match(route, nil, name) {
 			return slices.Clone(c.Contracts[i].Labels)
 		}
 	}
@@ -149,7 +159,7 @@ func (c *Config) ContractLabels(src *Source, route []Label) []Label {
 //
 // Resolve runs once per new route, not per sample; its cost is one anchored
 // regexp match per match entry of the rules it tries.
-func (c *Config) Resolve(src *Source, route []Label) Objective {
+func (c *Config) Resolve(src *budget.Source, route []budget.Label) budget.Objective {
 	contract := c.ContractLabels(src, route)
 	kind := src.Kind.String()
 	for i := range c.Objectives {
@@ -157,16 +167,16 @@ func (c *Config) Resolve(src *Source, route []Label) Objective {
 		if r.Kind != "" && r.Kind != kind {
 			continue
 		}
-		if !matchLabels(r.match, route, contract, src.Name) {
+		if !r.match.Match(route, contract, src.Name) {
 			continue
 		}
 		name := r.Name
 		if name == "" {
 			name = kind
 		}
-		return Objective{Name: name, SLO: r.SLO, SLA: r.SLA, Window: r.Window, Contract: contract}
+		return budget.Objective{Name: name, SLO: r.SLO, SLA: r.SLA, Window: r.Window, Contract: contract}
 	}
-	o := DefaultObjective(src)
+	o := budget.DefaultObjective(src)
 	o.Contract = contract
 	return o
 }

@@ -1,4 +1,10 @@
-package budget
+// Package store keeps slogate's state on disk under -stateDir: the engine
+// snapshot in a verified frame, the maintenance windows made through the API
+// and their audit log, each written atomically (temporary file, fsync,
+// rename) so that a crash leaves the old or the new version.
+//
+// It owns every file slogate writes; it must not import the HTTP packages.
+package store
 
 import (
 	"bytes"
@@ -32,7 +38,7 @@ var ErrCorruptSnapshot = errors.New("corrupt snapshot")
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // WriteSnapshotFile frames payload and writes it atomically to path.
-func WriteSnapshotFile(path string, payload []byte) error {
+func WriteSnapshot(path string, payload []byte) error {
 	buf := make([]byte, 0, snapHeader+len(payload)+4)
 	buf = append(buf, snapMagic...)
 	buf = binary.LittleEndian.AppendUint32(buf, snapVersion)
@@ -48,7 +54,7 @@ func WriteSnapshotFile(path string, payload []byte) error {
 // ReadSnapshotFile reads and verifies a snapshot file and returns its
 // payload. A missing file is os.ErrNotExist; a file that fails verification
 // is ErrCorruptSnapshot.
-func ReadSnapshotFile(path string) ([]byte, error) {
+func ReadSnapshot(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
-package budget
+package maintenance
 
 import (
+	"github.com/slogate/slogate/budget"
+
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -10,9 +12,9 @@ import (
 )
 
 func TestNewMaintenanceErrors(t *testing.T) {
-	f := func(spec MaintenanceSpec, wantField, want string) {
+	f := func(spec Spec, wantField, want string) {
 		t.Helper()
-		_, err := NewMaintenance(spec, time.Time{})
+		_, err := New(spec, time.Time{})
 		var fe *FieldError
 		if !errors.As(err, &fe) {
 			t.Fatalf("%+v: want a *FieldError, got %v", spec, err)
@@ -22,23 +24,23 @@ func TestNewMaintenanceErrors(t *testing.T) {
 		}
 	}
 	const s, e = "2026-11-24T02:00:00Z", "2026-11-24T03:00:00Z"
-	f(MaintenanceSpec{End: e}, "start", "start: required")
-	f(MaintenanceSpec{Start: "tomorrow", End: e}, "start", `start: want an RFC 3339 time such as 2026-11-24T02:00:00Z, got "tomorrow"`)
-	f(MaintenanceSpec{Start: "2026-11-24T02:00:00", End: e}, "start", `start: "2026-11-24T02:00:00" has no UTC offset; add one (e.g. 2026-11-24T02:00:00Z) or set timezone`)
-	f(MaintenanceSpec{Start: "0001-01-01T00:00:00Z", End: e}, "start", "start: year 1 is out of range 1970..9999")
-	f(MaintenanceSpec{Start: s}, "end", "end: required (or duration, or rrule with duration)")
-	f(MaintenanceSpec{Start: s, End: s}, "end", "end: must be after start")
-	f(MaintenanceSpec{Start: e, End: s}, "end", "end: must be after start")
-	f(MaintenanceSpec{Start: s, End: e, Duration: "1h"}, "duration", "duration: give end or duration, not both")
-	f(MaintenanceSpec{Start: s, Duration: "-1h"}, "duration", `duration: want a positive Go duration such as 2h or 90m, got "-1h"`)
-	f(MaintenanceSpec{Start: s, Duration: "1.5s"}, "duration", "duration: must be whole seconds, got 1.5s")
-	f(MaintenanceSpec{Start: s, End: e, Match: map[string]string{"host": "shop(\\.acme"}}, "match.host", `match.host: invalid regexp "shop(\\.acme": missing closing )`)
-	f(MaintenanceSpec{Start: s, End: e, Match: map[string]string{"1host": "x"}}, "match", `match: "1host" is not a valid label name`)
-	f(MaintenanceSpec{Start: s, End: e, Timezone: "Europe/Paris2"}, "timezone", `timezone: unknown time zone "Europe/Paris2"; want an IANA name such as Europe/Berlin`)
-	f(MaintenanceSpec{Start: s, End: e, Reason: string(make([]byte, 2000))}, "reason", "reason: too long: 2000 bytes, at most 1024")
+	f(Spec{End: e}, "start", "start: required")
+	f(Spec{Start: "tomorrow", End: e}, "start", `start: want an RFC 3339 time such as 2026-11-24T02:00:00Z, got "tomorrow"`)
+	f(Spec{Start: "2026-11-24T02:00:00", End: e}, "start", `start: "2026-11-24T02:00:00" has no UTC offset; add one (e.g. 2026-11-24T02:00:00Z) or set timezone`)
+	f(Spec{Start: "0001-01-01T00:00:00Z", End: e}, "start", "start: year 1 is out of range 1970..9999")
+	f(Spec{Start: s}, "end", "end: required (or duration, or rrule with duration)")
+	f(Spec{Start: s, End: s}, "end", "end: must be after start")
+	f(Spec{Start: e, End: s}, "end", "end: must be after start")
+	f(Spec{Start: s, End: e, Duration: "1h"}, "duration", "duration: give end or duration, not both")
+	f(Spec{Start: s, Duration: "-1h"}, "duration", `duration: want a positive Go duration such as 2h or 90m, got "-1h"`)
+	f(Spec{Start: s, Duration: "1.5s"}, "duration", "duration: must be whole seconds, got 1.5s")
+	f(Spec{Start: s, End: e, Match: map[string]string{"host": "shop(\\.acme"}}, "match.host", `match.host: invalid regexp "shop(\\.acme": missing closing )`)
+	f(Spec{Start: s, End: e, Match: map[string]string{"1host": "x"}}, "match", `match: "1host" is not a valid label name`)
+	f(Spec{Start: s, End: e, Timezone: "Europe/Paris2"}, "timezone", `timezone: unknown time zone "Europe/Paris2"; want an IANA name such as Europe/Berlin`)
+	f(Spec{Start: s, End: e, Reason: string(make([]byte, 2000))}, "reason", "reason: too long: 2000 bytes, at most 1024")
 	// Recurring windows.
-	rec := func(rrule, start, dur, tz string) MaintenanceSpec {
-		return MaintenanceSpec{RRule: rrule, Start: start, Duration: dur, Timezone: tz}
+	rec := func(rrule, start, dur, tz string) Spec {
+		return Spec{RRule: rrule, Start: start, Duration: dur, Timezone: tz}
 	}
 	f(rec("FREQ=WEEKLY;BYDAY=TU", "2026-01-06T02:00:00", "", "Europe/Berlin"), "duration", "duration: required with rrule")
 	f(rec("FREQ=WEEKLY;BYDAY=TU", "2026-01-06T02:00:00", "2h", ""), "timezone", "timezone: required with rrule: occurrences keep their local wall time (use UTC to opt out)")
@@ -53,7 +55,7 @@ func TestNewMaintenanceErrors(t *testing.T) {
 
 func TestMaintenanceOneOff(t *testing.T) {
 	now := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
-	m, err := NewMaintenance(MaintenanceSpec{
+	m, err := New(Spec{
 		Start: "2026-11-24T03:00:00+01:00", End: "2026-11-24T03:00:00Z",
 		Match: map[string]string{"host": `shop\.acme\.com`, "customer": "acme|globex"}, Reason: "db upgrade", Author: "ops",
 	}, now)
@@ -64,44 +66,44 @@ func TestMaintenanceOneOff(t *testing.T) {
 		t.Fatalf("unexpected window: %+v", m)
 	}
 	s, e := msOf(t, "2026-11-24T02:00:00Z"), msOf(t, "2026-11-24T03:00:00Z")
-	f := func(from, to int64, want ...Interval) {
+	f := func(from, to int64, want ...budget.Interval) {
 		t.Helper()
 		if got := m.AppendIntervals(nil, from, to); !slices.Equal(got, want) {
 			t.Fatalf("AppendIntervals(%d, %d) = %v, want %v", from, to, got, want)
 		}
 	}
 	f(s-1000, s)
-	f(s-1000, s+1, Interval{s, e})
-	f(e-1, e+1000, Interval{s, e})
+	f(s-1000, s+1, budget.Interval{Start: s, End: e})
+	f(e-1, e+1000, budget.Interval{Start: s, End: e})
 	f(e, e+1000)
-	f(s+10, s+20, Interval{s, e})
+	f(s+10, s+20, budget.Interval{Start: s, End: e})
 
-	g := func(want bool, labels ...Label) {
+	g := func(want bool, labels ...budget.Label) {
 		t.Helper()
 		if m.Matches(labels) != want {
 			t.Fatalf("Matches(%v) != %v", labels, want)
 		}
 	}
-	g(true, Label{"host", "shop.acme.com"}, Label{"customer", "acme"})
-	g(true, Label{"source", "istio"}, Label{"customer", "globex"}, Label{"host", "shop.acme.com"})
-	g(false, Label{"host", "shop.acme.com"})                                 // customer absent matches as ""
-	g(false, Label{"host", "shopXacme.com"}, Label{"customer", "acme"})      // the dot is escaped
-	g(false, Label{"host", "shop.acme.com.evil"}, Label{"customer", "acme"}) // anchored
-	g(false, Label{"host", "shop.acme.com"}, Label{"customer", "acme-2"})    // anchored alternation
+	g(true, budget.Label{Name: "host", Value: "shop.acme.com"}, budget.Label{Name: "customer", Value: "acme"})
+	g(true, budget.Label{Name: "source", Value: "istio"}, budget.Label{Name: "customer", Value: "globex"}, budget.Label{Name: "host", Value: "shop.acme.com"})
+	g(false, budget.Label{Name: "host", Value: "shop.acme.com"})                                                     // customer absent matches as ""
+	g(false, budget.Label{Name: "host", Value: "shopXacme.com"}, budget.Label{Name: "customer", Value: "acme"})      // the dot is escaped
+	g(false, budget.Label{Name: "host", Value: "shop.acme.com.evil"}, budget.Label{Name: "customer", Value: "acme"}) // anchored
+	g(false, budget.Label{Name: "host", Value: "shop.acme.com"}, budget.Label{Name: "customer", Value: "acme-2"})    // anchored alternation
 
-	all, err := NewMaintenance(MaintenanceSpec{Start: "2026-11-24T02:00:00Z", Duration: "30m"}, now)
+	all, err := New(Spec{Start: "2026-11-24T02:00:00Z", Duration: "30m"}, now)
 	if err != nil || !all.Matches(nil) || all.End.Sub(all.Start) != 30*time.Minute {
 		t.Fatalf("window without match must match every route: %v %+v", err, all)
 	}
 }
 
 func TestMaintenanceSpecRoundTrip(t *testing.T) {
-	for _, spec := range []MaintenanceSpec{
+	for _, spec := range []Spec{
 		{Start: "2026-11-24T03:00:00+01:00", Duration: "90m", Match: map[string]string{"host": `a\.b`}, Reason: "r", Author: "a"},
 		{Start: "2026-01-06T02:00:00", RRule: "rrule:freq=weekly;byday=tu", Duration: "2h", Timezone: "Europe/Berlin", Match: map[string]string{"customer": "acme"}},
 		{Start: "2026-01-06T01:00:00Z", RRule: "FREQ=WEEKLY;BYDAY=TU;COUNT=4", Duration: "2h", Timezone: "Europe/Berlin"},
 	} {
-		m1, err := NewMaintenance(spec, time.Time{})
+		m1, err := New(spec, time.Time{})
 		if err != nil {
 			t.Fatalf("%+v: %v", spec, err)
 		}
@@ -110,11 +112,11 @@ func TestMaintenanceSpecRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var back MaintenanceSpec
+		var back Spec
 		if err := json.Unmarshal(data, &back); err != nil {
 			t.Fatal(err)
 		}
-		m2, err := NewMaintenance(back, time.Time{})
+		m2, err := New(back, time.Time{})
 		if err != nil {
 			t.Fatalf("%s: %v", data, err)
 		}
@@ -126,20 +128,20 @@ func TestMaintenanceSpecRoundTrip(t *testing.T) {
 			t.Fatalf("round trip changed the occurrences of %s", data)
 		}
 	}
-	m, _ := NewMaintenance(MaintenanceSpec{Start: "2026-01-06T01:00:00Z", RRule: "freq=weekly", Duration: "2h", Timezone: "Europe/Berlin"}, time.Time{})
+	m, _ := New(Spec{Start: "2026-01-06T01:00:00Z", RRule: "freq=weekly", Duration: "2h", Timezone: "Europe/Berlin"}, time.Time{})
 	if got := m.Spec(); got.Start != "2026-01-06T02:00:00" || got.RRule != "FREQ=WEEKLY" || got.Duration != "2h0m0s" {
 		t.Fatalf("normalized spec: %+v", got)
 	}
 }
 
 func TestMaintenanceAppendIntervalsAllocs(t *testing.T) {
-	m, err := NewMaintenance(MaintenanceSpec{Start: "2026-01-06T02:00:00", RRule: "FREQ=WEEKLY;BYDAY=TU", Duration: "2h", Timezone: "Europe/Berlin"}, time.Time{})
+	m, err := New(Spec{Start: "2026-01-06T02:00:00", RRule: "FREQ=WEEKLY;BYDAY=TU", Duration: "2h", Timezone: "Europe/Berlin"}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	from := msOf(t, "2026-02-01T00:00:00Z")
 	to := from + 90*24*3600*1000
-	dst := make([]Interval, 0, 64)
+	dst := make([]budget.Interval, 0, 64)
 	if n := len(m.AppendIntervals(dst, from, to)); n != 13 {
 		t.Fatalf("90 days of Tuesdays: got %d occurrences, want 13", n)
 	}

@@ -1,6 +1,8 @@
-package budget
+package maintenance
 
 import (
+	"github.com/slogate/slogate/budget"
+
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -13,7 +15,7 @@ import (
 // start times.
 func occurrences(t *testing.T, rrule, start, dur, tz, from, to string) []string {
 	t.Helper()
-	m, err := NewMaintenance(MaintenanceSpec{Start: start, RRule: rrule, Duration: dur, Timezone: tz}, time.Time{})
+	m, err := New(Spec{Start: start, RRule: rrule, Duration: dur, Timezone: tz}, time.Time{})
 	if err != nil {
 		t.Fatalf("NewMaintenance(%s, %s): %v", rrule, start, err)
 	}
@@ -98,12 +100,12 @@ func TestRRuleOccurrences(t *testing.T) {
 }
 
 func TestRRuleOverlappingOccurrencesMerge(t *testing.T) {
-	m, err := NewMaintenance(MaintenanceSpec{Start: "2026-01-01T00:00:00", RRule: "FREQ=DAILY", Duration: "36h", Timezone: "UTC"}, time.Time{})
+	m, err := New(Spec{Start: "2026-01-01T00:00:00", RRule: "FREQ=DAILY", Duration: "36h", Timezone: "UTC"}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := m.AppendIntervals([]Interval{{1, 2}}, msOf(t, "2026-01-02T00:00:00Z"), msOf(t, "2026-01-04T00:00:00Z"))
-	want := []Interval{{1, 2}, {msOf(t, "2026-01-01T00:00:00Z"), msOf(t, "2026-01-04T12:00:00Z")}}
+	got := m.AppendIntervals([]budget.Interval{{Start: 1, End: 2}}, msOf(t, "2026-01-02T00:00:00Z"), msOf(t, "2026-01-04T00:00:00Z"))
+	want := []budget.Interval{{Start: 1, End: 2}, {Start: msOf(t, "2026-01-01T00:00:00Z"), End: msOf(t, "2026-01-04T12:00:00Z")}}
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
@@ -256,7 +258,7 @@ func TestRRuleAgainstBruteForce(t *testing.T) {
 				want = append(want, occ.UTC().Format(time.RFC3339))
 			}
 		}
-		m, err := NewMaintenance(MaintenanceSpec{Start: start.Format("2006-01-02T15:04:05"), RRule: r.String(), Duration: "1m", Timezone: "Europe/Berlin"}, time.Time{})
+		m, err := New(Spec{Start: start.Format("2006-01-02T15:04:05"), RRule: r.String(), Duration: "1m", Timezone: "Europe/Berlin"}, time.Time{})
 		if err != nil {
 			if len(want) == 0 && strings.Contains(err.Error(), "selects no day") {
 				continue
@@ -309,7 +311,7 @@ func FuzzParseRRule(f *testing.F) {
 			t.Fatalf("String() of %q does not parse again: %v", s, err)
 		}
 		// Expansion must terminate and stay ordered for any rule that parses.
-		m, err := NewMaintenance(MaintenanceSpec{Start: "2026-01-31T02:30:00", RRule: s, Duration: "1h", Timezone: "Europe/Berlin"}, time.Time{})
+		m, err := New(Spec{Start: "2026-01-31T02:30:00", RRule: s, Duration: "1h", Timezone: "Europe/Berlin"}, time.Time{})
 		if err != nil {
 			return
 		}
@@ -320,4 +322,13 @@ func FuzzParseRRule(f *testing.F) {
 			}
 		}
 	})
+}
+
+func mustLoc(t testing.TB, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatalf("cannot load %s: %v", name, err)
+	}
+	return loc
 }

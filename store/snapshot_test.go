@@ -1,4 +1,4 @@
-package budget
+package store
 
 import (
 	"errors"
@@ -12,10 +12,10 @@ func TestSnapshotFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "engine.snapshot")
 	payload := []byte("state state state")
-	if err := WriteSnapshotFile(path, payload); err != nil {
+	if err := WriteSnapshot(path, payload); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadSnapshotFile(path)
+	got, err := ReadSnapshot(path)
 	if err != nil || string(got) != string(payload) {
 		t.Fatalf("got %q, %v", got, err)
 	}
@@ -25,7 +25,7 @@ func TestSnapshotFile(t *testing.T) {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ReadSnapshotFile(path); !errors.Is(err, ErrCorruptSnapshot) {
+		if _, err := ReadSnapshot(path); !errors.Is(err, ErrCorruptSnapshot) {
 			t.Fatalf("%s: want ErrCorruptSnapshot, got %v", name, err)
 		}
 	}
@@ -43,7 +43,7 @@ func TestSnapshotFile(t *testing.T) {
 	if err != nil || name != "engine.snapshot.corrupt-20261125T010203Z" {
 		t.Fatalf("set aside as %q, %v", name, err)
 	}
-	if _, err := ReadSnapshotFile(path); !errors.Is(err, os.ErrNotExist) {
+	if _, err := ReadSnapshot(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the corrupt file is still there: %v", err)
 	}
 }

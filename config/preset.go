@@ -1,15 +1,17 @@
-package budget
+package config
 
 import (
 	"regexp"
 	"slices"
+
+	"github.com/slogate/slogate/budget"
 )
 
 // preset is the immutable description of a built-in source. Presets() turns
 // it into a fresh Source, so callers may modify what they get.
 type preset struct {
 	name        string
-	kind        SLIKind
+	kind        budget.SLIKind
 	metric      string
 	routeLabels []string
 	statusLabel string
@@ -31,7 +33,7 @@ var presetTable = [...]preset{
 	// "5.." matches both.
 	{
 		name:        "ingress-nginx",
-		kind:        Availability,
+		kind:        budget.Availability,
 		metric:      "nginx_ingress_controller_requests",
 		routeLabels: []string{"namespace", "ingress", "host", "path"},
 		statusLabel: "status",
@@ -42,7 +44,7 @@ var presetTable = [...]preset{
 	// {code, method, protocol, service}; needs addServicesLabels (default on).
 	{
 		name:        "traefik-service",
-		kind:        Availability,
+		kind:        budget.Availability,
 		metric:      "traefik_service_requests_total",
 		routeLabels: []string{"service"},
 		statusLabel: "code",
@@ -52,7 +54,7 @@ var presetTable = [...]preset{
 	// protocol, router, service}; needs addRoutersLabels (default off).
 	{
 		name:        "traefik-router",
-		kind:        Availability,
+		kind:        budget.Availability,
 		metric:      "traefik_router_requests_total",
 		routeLabels: []string{"router", "service"},
 		statusLabel: "code",
@@ -65,7 +67,7 @@ var presetTable = [...]preset{
 	// once, as the server saw it.
 	{
 		name:        "istio",
-		kind:        Availability,
+		kind:        budget.Availability,
 		metric:      "istio_requests_total",
 		routeLabels: []string{"destination_service_namespace", "destination_service_name"},
 		statusLabel: "response_code",
@@ -78,7 +80,7 @@ var presetTable = [...]preset{
 	// {envoy_cluster_name, envoy_response_code_class="1".."5"}.
 	{
 		name:        "envoy",
-		kind:        Availability,
+		kind:        budget.Availability,
 		metric:      "envoy_cluster_upstream_rq_xx",
 		routeLabels: []string{"envoy_cluster_name"},
 		statusLabel: "envoy_response_code_class",
@@ -89,7 +91,7 @@ var presetTable = [...]preset{
 	// code="1xx".."5xx"|"other"}.
 	{
 		name:        "haproxy",
-		kind:        Availability,
+		kind:        budget.Availability,
 		metric:      "haproxy_backend_http_responses_total",
 		routeLabels: []string{"proxy"},
 		statusLabel: "code",
@@ -101,7 +103,7 @@ var presetTable = [...]preset{
 	// no status label on caddy_http_requests_total, hence the histogram.
 	{
 		name:        "caddy",
-		kind:        Availability,
+		kind:        budget.Availability,
 		metric:      "caddy_http_request_duration_seconds_count",
 		routeLabels: []string{"server", "host", "handler"},
 		statusLabel: "code",
@@ -115,7 +117,7 @@ var presetTable = [...]preset{
 	// the same request labels as the requests counter.
 	{
 		name:        "ingress-nginx-latency",
-		kind:        Latency,
+		kind:        budget.Latency,
 		metric:      "nginx_ingress_controller_request_duration_seconds_bucket",
 		routeLabels: []string{"namespace", "ingress", "host", "path"},
 	},
@@ -123,7 +125,7 @@ var presetTable = [...]preset{
 	// {code, method, protocol, service}; default buckets 0.1, 0.3, 1.2, 5.
 	{
 		name:        "traefik-service-latency",
-		kind:        Latency,
+		kind:        budget.Latency,
 		metric:      "traefik_service_request_duration_seconds_bucket",
 		routeLabels: []string{"service"},
 	},
@@ -131,7 +133,7 @@ var presetTable = [...]preset{
 	// Prometheus' default buckets (0.005 ... 10).
 	{
 		name:        "caddy-latency",
-		kind:        Latency,
+		kind:        budget.Latency,
 		metric:      "caddy_http_request_duration_seconds_bucket",
 		routeLabels: []string{"server", "host", "handler"},
 	},
@@ -140,8 +142,8 @@ var presetTable = [...]preset{
 // Presets returns fresh copies of every built-in source, availability
 // presets first. Latency presets come with LE = 0: they are not enabled
 // until a config names them with a bucket boundary.
-func Presets() []Source {
-	out := make([]Source, len(presetTable))
+func Presets() []budget.Source {
+	out := make([]budget.Source, len(presetTable))
 	for i := range presetTable {
 		out[i] = presetTable[i].source()
 	}
@@ -158,29 +160,29 @@ func PresetNames() []string {
 }
 
 // Preset returns a fresh copy of the built-in source with the given name.
-func Preset(name string) (Source, bool) {
+func Preset(name string) (budget.Source, bool) {
 	for i := range presetTable {
 		if presetTable[i].name == name {
 			return presetTable[i].source(), true
 		}
 	}
-	return Source{}, false
+	return budget.Source{}, false
 }
 
 // defaultSources are the sources of a config without `presets`: every
 // availability preset.
-func defaultSources() []Source {
-	var out []Source
+func defaultSources() []budget.Source {
+	var out []budget.Source
 	for i := range presetTable {
-		if presetTable[i].kind == Availability {
+		if presetTable[i].kind == budget.Availability {
 			out = append(out, presetTable[i].source())
 		}
 	}
 	return out
 }
 
-func (p *preset) source() Source {
-	s := Source{
+func (p *preset) source() budget.Source {
+	s := budget.Source{
 		Name:        p.name,
 		Kind:        p.kind,
 		Metric:      p.metric,
