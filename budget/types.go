@@ -11,7 +11,10 @@
 package budget
 
 import (
+	"bytes"
+	"fmt"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/slogate/slogate/remotewrite"
@@ -23,6 +26,28 @@ import (
 type Tenant struct {
 	AccountID uint32
 	ProjectID uint32
+}
+
+// String is the tenant as VictoriaMetrics writes it: accountID:projectID.
+func (t Tenant) String() string {
+	return strconv.FormatUint(uint64(t.AccountID), 10) + ":" + strconv.FormatUint(uint64(t.ProjectID), 10)
+}
+
+// ParseTenant parses a VictoriaMetrics cluster tenant: accountID[:projectID],
+// each a 32-bit unsigned number.
+func ParseTenant(b []byte) (Tenant, error) {
+	acc, proj, hasProj := bytes.Cut(b, []byte(":"))
+	a, err := strconv.ParseUint(string(acc), 10, 32)
+	if err != nil {
+		return Tenant{}, fmt.Errorf("cannot parse tenant %q: accountID must be a 32-bit unsigned number", b)
+	}
+	var p uint64
+	if hasProj {
+		if p, err = strconv.ParseUint(string(proj), 10, 32); err != nil {
+			return Tenant{}, fmt.Errorf("cannot parse tenant %q: projectID must be a 32-bit unsigned number", b)
+		}
+	}
+	return Tenant{AccountID: uint32(a), ProjectID: uint32(p)}, nil
 }
 
 // Label and Sample are the wire's types (package remotewrite): a decoded

@@ -1,7 +1,15 @@
-// Package proxy is slogate's HTTP side: a fasthttp server that intercepts
-// remote writes, forwards every byte to the upstream, feeds the SLI series
-// of accepted writes to the budget engine, passes every other path through,
-// and serves slogate's own API, page, health and metrics.
+// Package proxy is slogate's HTTP server (fasthttp): one route table for
+// every path it serves, the write path (remote writes are checked, decoded
+// and scanned, their original bytes forwarded, and the SLI series of
+// accepted writes handed to the engine), the pass-through of every other
+// path, health and self-metrics.
+//
+// Paths are normalised once, by fasthttp (percent-decoding, dot segments,
+// duplicate slashes), and the same normalised path both picks the route and
+// is forwarded: a path cannot look like one thing to slogate and another to
+// VictoriaMetrics. It talks to VictoriaMetrics only through vmclient and
+// serves slogate's own pages through the handlers package ui gives it; it
+// must not import ui, synthetic, store or config.
 package proxy
 
 import (
@@ -20,6 +28,7 @@ import (
 
 	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/remotewrite"
+	"github.com/slogate/slogate/vmclient"
 )
 
 // Engine is the budget engine as the write path sees it.
@@ -34,13 +43,17 @@ type Engine interface {
 
 // Config configures a Server. Zero fields take the defaults named.
 type Config struct {
-	// Upstream receives every write and every proxied request. Required.
-	Upstream *Upstream
+	// Client forwards every write and every passed-through request.
+	// Required.
+	Client *vmclient.Client
 	// Engine receives the SLI series of accepted writes. Nil means a pure
 	// proxy.
 	Engine Engine
-	// Slogate serves /slogate/ (API and page). Nil answers 404 there.
-	Slogate fasthttp.RequestHandler
+	// Routes are slogate's own paths (package ui): a key ending in "/" is a
+	// prefix, whose longest match wins; any other key is an exact path.
+	// Paths under /slogate/api/ count as "/slogate/api" in the
+	// self-metrics, the others as "/slogate/".
+	Routes map[string]fasthttp.RequestHandler
 	// MaxRequestBodySize is the largest request body in bytes. Default
 	// 32 MiB, as VictoriaMetrics' -maxInsertRequestSize.
 	MaxRequestBodySize int
@@ -83,6 +96,7 @@ func (c *Config) defaults() {
 // Server is slogate's HTTP server.
 type Server struct {
 	cfg     Config
+	routes  routeTable
 	dec     *remotewrite.Decompressor
 	slots   chan struct{}
 	metrics *selfMetrics
@@ -106,8 +120,8 @@ type writeState struct {
 
 // NewServer returns a Server for cfg.
 func NewServer(cfg Config) (*Server, error) {
-	if cfg.Upstream == nil {
-		return nil, errors.New("cannot create server: no upstream")
+	if cfg.Client == nil {
+		return nil, errors.New("cannot create server: no upstream client")
 	}
 	cfg.defaults()
 	dec, err := remotewrite.NewDecompressor(cfg.MaxDecompressedSize)
@@ -119,6 +133,9 @@ func NewServer(cfg Config) (*Server, error) {
 		dec:     dec,
 		slots:   make(chan struct{}, cfg.MaxConcurrentWrites),
 		metrics: newSelfMetrics(),
+	}
+	if err := s.routes.build(s.builtinRoutes(), cfg.Routes); err != nil {
+		return nil, fmt.Errorf("cannot create server: %w", err)
 	}
 	s.srv = &fasthttp.Server{
 		Handler:                      s.Handle,
@@ -147,7 +164,7 @@ func (s *Server) serveReadError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		s.rejected("too_large")
-		ctx.Error("request body is larger than -maxRequestBodySize="+itoa(s.cfg.MaxRequestBodySize)+" bytes\n", fasthttp.StatusRequestEntityTooLarge)
+		ctx.Error("request body is larger than -maxRequestBodySize="+strconv.Itoa(s.cfg.MaxRequestBodySize)+" bytes\n", fasthttp.StatusRequestEntityTooLarge)
 	case errors.As(err, &small):
 		ctx.Error("request headers too large\n", fasthttp.StatusRequestHeaderFieldsTooLarge)
 	default:
@@ -165,76 +182,55 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWith
 // AddMetrics adds a metrics source shown at /metrics.
 func (s *Server) AddMetrics(w MetricsWriter) { s.extra = append(s.extra, w) }
 
-// Handle routes a request.
+// Handle routes a request: slogate's own paths, else the pass-through.
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
-	path := ctx.Path()
-	switch string(path) {
-	case "/api/v1/write":
-		s.serveWrite(ctx, routeWrite, budget.Tenant{})
-		return
-	case "/prometheus/api/v1/write":
-		s.serveWrite(ctx, routePromWrite, budget.Tenant{})
-		return
-	case "/health":
-		ctx.SetContentType("text/plain; charset=utf-8")
-		ctx.SetBodyString("OK")
-		s.metrics.request(routeHealth, fasthttp.StatusOK)
-		return
-	case "/metrics":
-		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
-		s.metrics.write(ctx)
-		for _, w := range s.extra {
-			w.WritePrometheus(ctx)
+	if r := s.routes.lookup(ctx.Path()); r != nil {
+		r.handler(ctx)
+		if r.class >= 0 {
+			s.metrics.request(r.class, ctx.Response.StatusCode())
 		}
-		s.metrics.request(routeMetrics, fasthttp.StatusOK)
-		return
-	}
-	if rest, ok := bytes.CutPrefix(path, []byte("/insert/")); ok {
-		if tenant, tail, ok := bytes.Cut(rest, []byte("/")); ok && string(tail) == "prometheus/api/v1/write" {
-			t, err := ParseTenant(tenant)
-			if err != nil {
-				s.reject(ctx, routeInsertWrite, fasthttp.StatusBadRequest, "tenant", err.Error())
-				return
-			}
-			s.serveWrite(ctx, routeInsertWrite, t)
-			return
-		}
-	}
-	if bytes.HasPrefix(path, []byte("/slogate/")) || string(path) == "/slogate" {
-		s.serveSlogate(ctx)
 		return
 	}
 	s.serveProxy(ctx)
 }
 
-func (s *Server) serveSlogate(ctx *fasthttp.RequestCtx) {
-	route := routePage
-	if bytes.HasPrefix(ctx.Path(), []byte("/slogate/api/")) {
-		route = routeAPI
+// builtinRoutes are the write paths, health and metrics. Their handlers
+// count their own requests (class -1).
+func (s *Server) builtinRoutes() []route {
+	return []route{
+		{path: "/api/v1/write", class: -1, handler: func(ctx *fasthttp.RequestCtx) { s.serveWrite(ctx, routeWrite, budget.Tenant{}) }},
+		{path: "/prometheus/api/v1/write", class: -1, handler: func(ctx *fasthttp.RequestCtx) { s.serveWrite(ctx, routePromWrite, budget.Tenant{}) }},
+		{path: "/insert/", prefix: true, class: -1, handler: s.serveInsert},
+		{path: "/health", class: routeHealth, handler: func(ctx *fasthttp.RequestCtx) {
+			ctx.SetContentType("text/plain; charset=utf-8")
+			ctx.SetBodyString("OK")
+		}},
+		{path: "/metrics", class: routeMetrics, handler: func(ctx *fasthttp.RequestCtx) {
+			ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+			s.metrics.write(ctx)
+			for _, w := range s.extra {
+				w.WritePrometheus(ctx)
+			}
+		}},
 	}
-	if s.cfg.Slogate == nil {
-		ctx.Error("not found\n", fasthttp.StatusNotFound)
-	} else {
-		s.cfg.Slogate(ctx)
-	}
-	s.metrics.request(route, ctx.Response.StatusCode())
 }
 
-// ParseTenant parses a VictoriaMetrics cluster tenant: accountID[:projectID],
-// each a 32-bit unsigned number.
-func ParseTenant(b []byte) (budget.Tenant, error) {
-	acc, proj, hasProj := bytes.Cut(b, []byte(":"))
-	a, err := strconv.ParseUint(string(acc), 10, 32)
+// serveInsert serves vminsert's write path of a tenant,
+// /insert/<accountID>[:<projectID>]/prometheus/api/v1/write; every other
+// /insert/ path (imports, other protocols) is passed through.
+func (s *Server) serveInsert(ctx *fasthttp.RequestCtx) {
+	rest := ctx.Path()[len("/insert/"):]
+	tenant, tail, ok := bytes.Cut(rest, []byte("/"))
+	if !ok || string(tail) != "prometheus/api/v1/write" {
+		s.serveProxy(ctx)
+		return
+	}
+	t, err := budget.ParseTenant(tenant)
 	if err != nil {
-		return budget.Tenant{}, fmt.Errorf("cannot parse tenant %q: accountID must be a 32-bit unsigned number", b)
+		s.reject(ctx, routeInsertWrite, fasthttp.StatusBadRequest, "tenant", err.Error())
+		return
 	}
-	var p uint64
-	if hasProj {
-		if p, err = strconv.ParseUint(string(proj), 10, 32); err != nil {
-			return budget.Tenant{}, fmt.Errorf("cannot parse tenant %q: projectID must be a 32-bit unsigned number", b)
-		}
-	}
-	return budget.Tenant{AccountID: uint32(a), ProjectID: uint32(p)}, nil
+	s.serveWrite(ctx, routeInsertWrite, t)
 }
 
 // reject answers a write that slogate refuses itself, with a one-line

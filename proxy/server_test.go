@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/remotewrite"
+	"github.com/slogate/slogate/vmclient"
 )
 
 // fakeUpstream answers with a scripted status: the failure modes (5xx, 429,
@@ -57,12 +59,12 @@ func (r *recorder) Ingest(t budget.Tenant, labels []budget.Label, samples []budg
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var sb strings.Builder
-	sb.WriteString(itoa(int(t.AccountID)) + ":" + itoa(int(t.ProjectID)))
+	sb.WriteString(strconv.Itoa(int(t.AccountID)) + ":" + strconv.Itoa(int(t.ProjectID)))
 	for _, l := range labels {
 		sb.WriteString(" " + l.Name + "=" + l.Value)
 	}
 	for _, s := range samples {
-		sb.WriteString(" " + itoa(int(s.Value)) + "@" + itoa(int(s.Timestamp)))
+		sb.WriteString(" " + strconv.Itoa(int(s.Value)) + "@" + strconv.Itoa(int(s.Timestamp)))
 	}
 	r.series = append(r.series, sb.String())
 }
@@ -79,7 +81,7 @@ func newHarness(t *testing.T, timeout time.Duration) *harness {
 	h := &harness{up: &fakeUpstream{}, rec: &recorder{}}
 	upLn := fasthttputil.NewInmemoryListener()
 	go func() { _ = fasthttp.Serve(upLn, h.up.handle) }()
-	up, err := NewUpstream(UpstreamConfig{
+	up, err := vmclient.New(vmclient.Config{
 		URL:     "http://vm:8428/prefix",
 		Timeout: timeout,
 		Dial:    func(string) (net.Conn, error) { return upLn.Dial() },
@@ -87,7 +89,7 @@ func newHarness(t *testing.T, timeout time.Duration) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.srv, err = NewServer(Config{Upstream: up, Engine: h.rec, MaxRequestBodySize: 1 << 20, MaxDecompressedSize: 1 << 20})
+	h.srv, err = NewServer(Config{Client: up, Engine: h.rec, MaxRequestBodySize: 1 << 20, MaxDecompressedSize: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,11 +162,11 @@ func TestWriteRetryAfterFromUpstream(t *testing.T) {
 }
 
 func TestWriteUpstreamDown(t *testing.T) {
-	up, err := NewUpstream(UpstreamConfig{URL: "http://127.0.0.1:1", Timeout: time.Second})
+	up, err := vmclient.New(vmclient.Config{URL: "http://127.0.0.1:1", Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, _ := NewServer(Config{Upstream: up})
+	srv, _ := NewServer(Config{Client: up})
 	var ctx fasthttp.RequestCtx
 	ctx.Request.Header.SetMethod("POST")
 	ctx.Request.SetRequestURI("/api/v1/write")
@@ -227,28 +229,11 @@ func TestProxyPassThrough(t *testing.T) {
 	}
 }
 
-func TestParseTenant(t *testing.T) {
-	f := func(in string, want budget.Tenant, ok bool) {
-		t.Helper()
-		got, err := ParseTenant([]byte(in))
-		if (err == nil) != ok || got != want {
-			t.Fatalf("%q: got %v, %v", in, got, err)
-		}
-	}
-	f("0", budget.Tenant{}, true)
-	f("42", budget.Tenant{AccountID: 42}, true)
-	f("42:7", budget.Tenant{AccountID: 42, ProjectID: 7}, true)
-	f("4294967296", budget.Tenant{}, false)
-	f("a:1", budget.Tenant{}, false)
-	f("1:", budget.Tenant{}, false)
-	f("", budget.Tenant{}, false)
-}
-
 // TestBodyTooLarge checks the compressed-size limit over real TCP: the
 // sender may write its whole body and still reads a 413, not a reset.
 func TestBodyTooLarge(t *testing.T) {
-	up, _ := NewUpstream(UpstreamConfig{URL: "http://127.0.0.1:1"})
-	srv, _ := NewServer(Config{Upstream: up, MaxRequestBodySize: 1 << 20})
+	up, _ := vmclient.New(vmclient.Config{URL: "http://127.0.0.1:1"})
+	srv, _ := NewServer(Config{Client: up, MaxRequestBodySize: 1 << 20})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/remotewrite"
+	"github.com/slogate/slogate/vmclient"
 )
 
 // serveWrite handles a remote write: check, decode and scan the body,
@@ -47,7 +49,7 @@ func (s *Server) serveWrite(ctx *fasthttp.RequestCtx, route int, tenant budget.T
 			t.Stop()
 		case <-t.C:
 			s.reject(ctx, route, fasthttp.StatusServiceUnavailable, "overloaded", "too many concurrent writes; retry later")
-			ctx.Response.Header.Set("Retry-After", retryAfterSeconds(s.cfg.RetryAfter))
+			ctx.Response.Header.Set("Retry-After", vmclient.RetryAfter(nil, s.cfg.RetryAfter))
 			return
 		}
 	}
@@ -89,34 +91,34 @@ func (s *Server) serveWrite(ctx *fasthttp.RequestCtx, route int, tenant budget.T
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
 	start := time.Now()
-	err = s.cfg.Upstream.do(ctx, body, resp)
+	err = s.cfg.Client.Forward(ctx, ctx.URI().RequestURI(), body, resp)
 	s.metrics.upstreamDuration.UpdateDuration(start)
 	if err != nil {
 		// Down, refusing connections or timing out: the sender keeps the
 		// block and retries.
-		s.metrics.upstreamErrors[errorReason(err)].Inc()
-		s.answer(ctx, route, fasthttp.StatusServiceUnavailable, "cannot forward write to upstream "+s.cfg.Upstream.URL()+": "+err.Error())
-		ctx.Response.Header.Set("Retry-After", retryAfterSeconds(s.cfg.RetryAfter))
+		s.metrics.upstreamErrors[vmclient.TransportReason(err)].Inc()
+		s.answer(ctx, route, fasthttp.StatusServiceUnavailable, "cannot forward write to upstream "+s.cfg.Client.URL()+": "+err.Error())
+		ctx.Response.Header.Set("Retry-After", vmclient.RetryAfter(nil, s.cfg.RetryAfter))
 		return
 	}
 	code := resp.StatusCode()
-	switch {
-	case code/100 == 2:
+	switch vmclient.Classify(code) {
+	case vmclient.Accepted:
 		s.metrics.bytesForwarded.Add(len(body))
 		s.ingest(ws, tenant)
 		// Any 2xx is an acceptance; remote write senders expect 204.
 		ctx.SetStatusCode(fasthttp.StatusNoContent)
 		s.metrics.request(route, fasthttp.StatusNoContent)
-	case code == fasthttp.StatusTooManyRequests || code >= 500:
-		// Overloaded or failing: retryable. 503 and not the upstream's own
-		// 5xx, so that every sender treats it as "keep and retry".
+	case vmclient.Retryable:
+		// Overloaded or failing. 503 and not the upstream's own 5xx, so
+		// that every sender treats it as "keep and retry".
 		if code == fasthttp.StatusTooManyRequests {
 			s.metrics.upstreamErrors["429"].Inc()
 		} else {
 			s.metrics.upstreamErrors["5xx"].Inc()
 		}
-		s.answer(ctx, route, fasthttp.StatusServiceUnavailable, "upstream answered "+itoa(code)+": "+string(firstLine(resp.Body(), 1024)))
-		ctx.Response.Header.Set("Retry-After", retryAfter(resp, s.cfg.RetryAfter))
+		s.answer(ctx, route, fasthttp.StatusServiceUnavailable, "upstream answered "+strconv.Itoa(code)+": "+string(vmclient.FirstLine(resp.Body(), 1024)))
+		ctx.Response.Header.Set("Retry-After", vmclient.RetryAfter(resp, s.cfg.RetryAfter))
 	default:
 		// 400, 409 and other 4xx are the upstream's verdict on the data:
 		// passed through, so that the sender drops what would fail again.
@@ -168,22 +170,13 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx) {
 	}
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
-	if err := s.cfg.Upstream.do(ctx, body, resp); err != nil {
-		s.metrics.upstreamErrors[errorReason(err)].Inc()
-		s.answer(ctx, routeProxy, fasthttp.StatusBadGateway, "cannot proxy to upstream "+s.cfg.Upstream.URL()+": "+err.Error())
+	if err := s.cfg.Client.Forward(ctx, ctx.URI().RequestURI(), body, resp); err != nil {
+		s.metrics.upstreamErrors[vmclient.TransportReason(err)].Inc()
+		s.answer(ctx, routeProxy, fasthttp.StatusBadGateway, "cannot proxy to upstream "+s.cfg.Client.URL()+": "+err.Error())
 		return
 	}
-	resp.Header.CopyTo(&ctx.Response.Header)
-	for _, h := range hopHeaders {
-		ctx.Response.Header.Del(h)
-	}
-	// The body must outlive resp, which goes back to its pool: copy it.
-	ctx.Response.SetBody(resp.Body())
+	vmclient.CopyAnswer(ctx, resp)
 	s.metrics.request(routeProxy, resp.StatusCode())
-}
-
-func retryAfterSeconds(d time.Duration) string {
-	return itoa(int(max(d.Round(time.Second), time.Second) / time.Second))
 }
 
 // maxDrain bounds what slogate reads and discards of a body over the limit

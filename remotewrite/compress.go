@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/golang/snappy"
 	"github.com/klauspost/compress/zstd"
@@ -118,4 +119,14 @@ func (d *Decompressor) Decompress(dst, src []byte, enc Encoding) ([]byte, error)
 		return out, nil
 	}
 	return dst[:0], fmt.Errorf("%w: %d", ErrUnsupportedEncoding, enc)
+}
+
+// AppendSnappy appends the snappy block of src (the encoding of Prometheus
+// remote write) to dst and returns the extended slice: the outgoing side of
+// Decompressor, for the synthetic series slogate writes itself.
+func AppendSnappy(dst, src []byte) []byte {
+	n := snappy.MaxEncodedLen(len(src))
+	dst = slices.Grow(dst, n)
+	enc := snappy.Encode(dst[len(dst):len(dst)+n], src)
+	return dst[:len(dst)+len(enc)]
 }

@@ -36,6 +36,7 @@ type options struct {
 	MaxLabelsPerSeries  int           `flag:"sli.maxLabelsPerSeries" env:"SLI_MAX_LABELS_PER_SERIES" usage:"SLI series with more labels are forwarded but not counted"`
 	MaxLabelLen         int           `flag:"sli.maxLabelLen" env:"SLI_MAX_LABEL_LEN" usage:"SLI series with a longer label name or value are forwarded but not counted"`
 	ShutdownTimeout     time.Duration `flag:"shutdownTimeout" env:"SHUTDOWN_TIMEOUT" usage:"how long SIGTERM waits for requests in flight"`
+	Version             bool          `flag:"version" usage:"print the version and exit"`
 }
 
 func defaultOptions() options {
@@ -77,7 +78,10 @@ func parseOptions(args, environ []string, stderr io.Writer) (options, error) {
 	rt := rv.Type()
 	for i := range rt.NumField() {
 		f := rt.Field(i)
-		usage := fmt.Sprintf("%s (env %s%s)", f.Tag.Get("usage"), envPrefix, f.Tag.Get("env"))
+		usage := f.Tag.Get("usage")
+		if e := f.Tag.Get("env"); e != "" {
+			usage += " (env " + envPrefix + e + ")"
+		}
 		ptr := rv.Field(i).Addr().Interface()
 		name := f.Tag.Get("flag")
 		switch p := ptr.(type) {

@@ -9,27 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/valyala/fasthttp"
-
-	"github.com/slogate/slogate/config"
-	"github.com/slogate/slogate/proxy"
-	"github.com/slogate/slogate/store"
 )
-
-// newPage wires the web page and the SLA report: the handler for the
-// /slogate/ paths the JSON API does not serve itself (API.Extra).
-func newPage(api *proxy.API, up *proxy.Upstream, cfg *config.Config, store *store.Maintenance) (fasthttp.RequestHandler, error) {
-	report, err := proxy.NewReport(proxy.ReportConfig{Upstream: up, Config: cfg, Maintenance: store})
-	if err != nil {
-		return nil, err
-	}
-	page, err := proxy.NewPage(proxy.PageConfig{API: api, Report: report})
-	if err != nil {
-		return nil, err
-	}
-	return page.Handle, nil
-}
 
 // RunReport is `slogate report`: it fetches the SLA report of one calendar
 // month from a running slogate (GET /slogate/api/v1/report) and writes it

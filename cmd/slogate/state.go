@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/slogate/slogate/budget"
-	"github.com/slogate/slogate/proxy"
 	"github.com/slogate/slogate/store"
 )
 
@@ -83,37 +82,4 @@ func (k *stateKeeper) run(ctx context.Context, interval time.Duration) {
 			}
 		}
 	}
-}
-
-// replayGap reads back from VictoriaMetrics what slogate acknowledged
-// after its snapshot (or, for a backfill, the whole window), before it
-// counts new writes. It retries until VictoriaMetrics answers or ctx ends:
-// counting new writes on top of a gap would attribute the gap's requests to
-// the wrong minutes.
-func replayGap(ctx context.Context, log *slog.Logger, e *budget.Engine, r *proxy.Replayer, tenants []budget.Tenant, from func(budget.Tenant) int64) error {
-	metrics := e.Metrics()
-	for _, t := range tenants {
-		start := from(t)
-		end := time.Now().Add(10 * time.Minute).UnixMilli()
-		for attempt := 0; ; attempt++ {
-			began := time.Now()
-			st, err := r.Replay(ctx, t, metrics, start, end)
-			if err == nil {
-				log.Info("replayed SLI series from VictoriaMetrics", "tenant", fmt.Sprintf("%d:%d", t.AccountID, t.ProjectID),
-					"from", time.UnixMilli(start).UTC(), "series", st.Series, "samples", st.Samples, "took", time.Since(began).Round(time.Millisecond))
-				break
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			wait := min(time.Duration(attempt+1)*time.Second, 30*time.Second)
-			log.Warn("cannot replay SLI series yet; retrying", "err", err, "in", wait)
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(wait):
-			}
-		}
-	}
-	return nil
 }

@@ -1,4 +1,4 @@
-package proxy
+package ui
 
 import (
 	"regexp"
@@ -11,6 +11,7 @@ import (
 	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/maintenance"
 	"github.com/slogate/slogate/store"
+	"github.com/slogate/slogate/vmclient"
 )
 
 // fakeEngine is an Evaluator with fixed statuses, all in the default tenant.
@@ -94,9 +95,16 @@ var pageRoutes = []routeSpec{
 	{host: "static.example.com", path: "/", slo: 0.999, window: days30, remSLO: 1, secsSLO: 2592, exhSLA: -1, release: budget.ReleaseCaution},
 }
 
+// testPage is the ui over fixed routes, served as package proxy serves it:
+// the exact path, else the longest prefix of Routes.
+type testPage struct {
+	Handle      fasthttp.RequestHandler
+	Maintenance *MaintenanceAPI
+}
+
 // newTestPage returns the page over the given routes, with a maintenance
 // store holding windows; the token enables the form.
-func newTestPage(t *testing.T, routes []routeSpec, windows ...maintenance.Spec) *API {
+func newTestPage(t *testing.T, routes []routeSpec, windows ...maintenance.Spec) *testPage {
 	t.Helper()
 	eng := &fakeEngine{wm: pageNow.UnixMilli()}
 	for _, r := range routes {
@@ -112,13 +120,30 @@ func newTestPage(t *testing.T, routes []routeSpec, windows ...maintenance.Spec) 
 			t.Fatalf("cannot create window %+v: %s", w, err)
 		}
 	}
-	api := &API{Engine: eng, Step: 15 * time.Second, Maintenance: &MaintenanceAPI{Store: store, Token: "secret", Now: now}}
-	page, err := NewPage(PageConfig{API: api, Now: now})
+	client, err := vmclient.New(vmclient.Config{URL: "http://127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	api.Extra = page.Handle
-	return api
+	u, err := New(Config{Engine: eng, Step: 15 * time.Second, Maintenance: store, Token: "secret", Client: client, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := u.Routes()
+	serve := func(ctx *fasthttp.RequestCtx) {
+		path := string(ctx.Path())
+		best := ""
+		for p := range table {
+			if p == path || strings.HasSuffix(p, "/") && strings.HasPrefix(path, p) && len(p) > len(best) && best != path {
+				best = p
+			}
+		}
+		if h := table[best]; h != nil {
+			h(ctx)
+			return
+		}
+		ctx.Error("not found\n", fasthttp.StatusNotFound)
+	}
+	return &testPage{Handle: serve, Maintenance: u.maint}
 }
 
 // do serves one request through h and returns the response.
@@ -136,7 +161,7 @@ func do(h fasthttp.RequestHandler, method, uri string, headers ...string) *fasth
 	return &resp
 }
 
-func getPage(t *testing.T, api *API, uri string) string {
+func getPage(t *testing.T, api *testPage, uri string) string {
 	t.Helper()
 	resp := do(api.Handle, "GET", uri)
 	if resp.StatusCode() != 200 {

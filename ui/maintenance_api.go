@@ -1,4 +1,4 @@
-package proxy
+package ui
 
 import (
 	"bytes"
@@ -37,9 +37,12 @@ type MaintenanceWindowJSON struct {
 	NextEnd *string `json:"nextEnd,omitempty"`
 }
 
-// Handle serves the maintenance paths; it reports false for other paths.
-func (a *MaintenanceAPI) Handle(ctx *fasthttp.RequestCtx) bool {
-	const base = "/slogate/api/v1/maintenance"
+// maintenancePath is the base path of the maintenance API.
+const maintenancePath = "/slogate/api/v1/maintenance"
+
+// Handle serves maintenancePath and the paths below it.
+func (a *MaintenanceAPI) Handle(ctx *fasthttp.RequestCtx) {
+	const base = maintenancePath
 	path := string(ctx.Path())
 	switch {
 	case path == base:
@@ -56,7 +59,7 @@ func (a *MaintenanceAPI) Handle(ctx *fasthttp.RequestCtx) bool {
 	case path == base+"/audit":
 		if !ctx.IsGet() && !ctx.IsHead() {
 			methodNotAllowed(ctx, "GET")
-			return true
+			return
 		}
 		writeJSON(ctx, fasthttp.StatusOK, map[string]any{"entries": a.Store.Audit()})
 	case strings.HasPrefix(path, base+"/"):
@@ -66,7 +69,7 @@ func (a *MaintenanceAPI) Handle(ctx *fasthttp.RequestCtx) bool {
 			for _, m := range a.Store.List() {
 				if m.ID == id {
 					writeJSON(ctx, fasthttp.StatusOK, a.windowJSON(m))
-					return true
+					return
 				}
 			}
 			apiError(ctx, fasthttp.StatusNotFound, "", "no such maintenance window: "+id)
@@ -82,9 +85,8 @@ func (a *MaintenanceAPI) Handle(ctx *fasthttp.RequestCtx) bool {
 			methodNotAllowed(ctx, "GET, PUT, DELETE")
 		}
 	default:
-		return false
+		ctx.Error("not found\n", fasthttp.StatusNotFound)
 	}
-	return true
 }
 
 // authorized checks the bearer token in constant time. Without a token

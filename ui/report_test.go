@@ -1,4 +1,4 @@
-package proxy
+package ui
 
 import (
 	"encoding/csv"
@@ -21,6 +21,7 @@ import (
 	"github.com/slogate/slogate/config"
 	"github.com/slogate/slogate/maintenance"
 	"github.com/slogate/slogate/store"
+	"github.com/slogate/slogate/vmclient"
 )
 
 // fakeVM stands in for VictoriaMetrics: it holds samples of
@@ -49,13 +50,13 @@ func (vm *fakeVM) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	vm.queries.Add(1)
-	q := string(ctx.QueryArgs().Peek("query"))
+	q := string(ctx.FormValue("query"))
 	m := fakeQuery.FindStringSubmatch(q)
 	if m == nil {
 		ctx.Error("unsupported query "+q, fasthttp.StatusBadRequest)
 		return
 	}
-	sec, _ := strconv.ParseFloat(string(ctx.QueryArgs().Peek("time")), 64)
+	sec, _ := strconv.ParseFloat(string(ctx.FormValue("time")), 64)
 	t := int64(math.Round(sec * 1e3))
 	n, _ := strconv.ParseInt(m[3], 10, 64)
 	d := n * map[string]int64{"ms": 1, "h": 3600_000, "d": 86400_000}[m[4]]
@@ -250,7 +251,7 @@ func newTestReport(t *testing.T) (*Report, *fakeVM, []*trafficRoute) {
 	srv := &fasthttp.Server{Handler: vm.handle}
 	go func() { _ = srv.Serve(ln) }() // returns when the listener closes
 	t.Cleanup(func() { ln.Close() })
-	up, err := NewUpstream(UpstreamConfig{URL: "http://vm.test:8428", Dial: func(string) (net.Conn, error) { return ln.Dial() }})
+	up, err := vmclient.New(vmclient.Config{URL: "http://vm.test:8428", Dial: func(string) (net.Conn, error) { return ln.Dial() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +259,7 @@ func newTestReport(t *testing.T) (*Report, *fakeVM, []*trafficRoute) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := NewReport(ReportConfig{Upstream: up, Config: cfg, Maintenance: reportStore(t), Now: func() time.Time { return reportNow }})
+	rep, err := NewReport(ReportConfig{Client: up, Config: cfg, Maintenance: reportStore(t), Now: func() time.Time { return reportNow }})
 	if err != nil {
 		t.Fatal(err)
 	}

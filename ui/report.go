@@ -1,4 +1,4 @@
-package proxy
+package ui
 
 import (
 	"cmp"
@@ -18,6 +18,7 @@ import (
 	"github.com/slogate/slogate/config"
 	"github.com/slogate/slogate/maintenance"
 	"github.com/slogate/slogate/store"
+	"github.com/slogate/slogate/vmclient"
 )
 
 // The SLA report of one calendar month, GET /slogate/api/v1/report.
@@ -70,8 +71,8 @@ import (
 
 // ReportConfig configures NewReport.
 type ReportConfig struct {
-	// Upstream serves the Prometheus query API (/api/v1/query). Required.
-	Upstream *Upstream
+	// Client queries VictoriaMetrics (/api/v1/query). Required.
+	Client *vmclient.Client
 	// Config resolves each route's objective and time zone. Default
 	// config.DefaultConfig().
 	Config *config.Config
@@ -89,7 +90,7 @@ type Report struct {
 
 // NewReport returns a Report for cfg.
 func NewReport(cfg ReportConfig) (*Report, error) {
-	if cfg.Upstream == nil {
+	if cfg.Client == nil {
 		return nil, errors.New("cannot create report: no upstream")
 	}
 	if cfg.Config == nil {

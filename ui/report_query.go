@@ -1,17 +1,13 @@
-package proxy
+package ui
 
 import (
 	"cmp"
-	"encoding/json"
+	"context"
 	"fmt"
-	"math"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/valyala/fasthttp"
 
 	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/maintenance"
@@ -168,41 +164,13 @@ type sample struct {
 
 // query runs an instant query at t and returns its vector by series key.
 func (r *Report) query(q string, t time.Time) (map[string]sample, error) {
-	args := url.Values{"query": {q}, "time": {strconv.FormatFloat(float64(t.UnixMilli())/1e3, 'f', 3, 64)}, "nocache": {"1"}}
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseResponse(resp)
-	if err := r.cfg.Upstream.Get("/api/v1/query?"+args.Encode(), resp); err != nil {
-		return nil, fmt.Errorf("cannot query VictoriaMetrics at %s: %w", r.cfg.Upstream.URL(), err)
+	points, err := r.cfg.Client.Query(context.Background(), budget.Tenant{}, q, t)
+	if err != nil {
+		return nil, err
 	}
-	if code := resp.StatusCode(); code != fasthttp.StatusOK {
-		return nil, fmt.Errorf("cannot query VictoriaMetrics at %s: %s answered %d: %s", r.cfg.Upstream.URL(), q, code, firstLine(resp.Body(), 512))
-	}
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string `json:"resultType"`
-			Result     []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(resp.Body(), &body); err != nil {
-		return nil, fmt.Errorf("cannot parse the answer to %s: %w", q, err)
-	}
-	if body.Status != "success" || body.Data.ResultType != "vector" {
-		return nil, fmt.Errorf("cannot query %s: status %q, result type %q: %s", q, body.Status, body.Data.ResultType, body.Error)
-	}
-	out := make(map[string]sample, len(body.Data.Result))
-	for _, it := range body.Data.Result {
-		s, _ := it.Value[1].(string)
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || math.IsNaN(v) {
-			continue
-		}
-		delete(it.Metric, "__name__")
-		out[seriesKey(it.Metric)] = sample{labels: sortedLabels(it.Metric), value: v}
+	out := make(map[string]sample, len(points))
+	for _, p := range points {
+		out[seriesKey(p.Metric)] = sample{labels: sortedLabels(p.Metric), value: p.Value}
 	}
 	return out, nil
 }

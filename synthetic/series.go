@@ -1,4 +1,11 @@
-package proxy
+// Package synthetic is slogate's public series contract: the names and
+// labels of the slo_* series (and, optionally, Sloth's), rendered from the
+// engine's statuses, and the Emitter that writes them to VictoriaMetrics in
+// event time.
+//
+// It reads the engine through an interface and writes through vmclient; it
+// must not import proxy, ui, store or config.
+package synthetic
 
 import (
 	"github.com/slogate/slogate/budget"
@@ -12,32 +19,32 @@ type Evaluator interface {
 	Evaluate(t budget.Tenant, at int64) []budget.RouteStatus
 }
 
-// Synthetic renders the engine's route statuses as the synthetic series of
+// Renderer renders the engine's route statuses as the synthetic series of
 // the public contract (README "Synthetic series"). It implements Producer.
-type Synthetic struct {
+type Renderer struct {
 	Engine Evaluator
-	// Sloth adds the Sloth-compatible series (synthetic_sloth.go).
+	// Sloth adds the Sloth-compatible series (sloth.go).
 	Sloth bool
 }
 
 // Tenants lists the engine's tenants.
-func (s *Synthetic) Tenants() []budget.Tenant { return s.Engine.Tenants() }
+func (s *Renderer) Tenants() []budget.Tenant { return s.Engine.Tenants() }
 
 // Watermark is the tenant's newest SLI sample time.
-func (s *Synthetic) Watermark(t budget.Tenant) int64 { return s.Engine.Watermark(t) }
+func (s *Renderer) Watermark(t budget.Tenant) int64 { return s.Engine.Watermark(t) }
 
-// AppendSynthetic evaluates tenant t at event time at (Unix ms) and appends
+// Append evaluates tenant t at event time at (Unix ms) and appends
 // every synthetic series, one point each at at, to dst as a WriteRequest.
-func (s *Synthetic) AppendSynthetic(dst []byte, t budget.Tenant, at int64) []byte {
-	return s.WriteSynthetic(dst, t, at, 0, nil)
+func (s *Renderer) Append(dst []byte, t budget.Tenant, at int64) []byte {
+	return s.Write(dst, t, at, 0, nil)
 }
 
-// WriteSynthetic evaluates tenant t at event time at (Unix ms) and encodes
+// Write evaluates tenant t at event time at (Unix ms) and encodes
 // every synthetic series, one point each at at, as WriteRequests of at most
 // maxSeries series, each handed to flush (which must not keep it); buf is
 // scratch space, returned for reuse. maxSeries 0 means one WriteRequest,
 // left in the returned buffer, and flush is not called.
-func (s *Synthetic) WriteSynthetic(buf []byte, t budget.Tenant, at int64, maxSeries int, flush func([]byte)) []byte {
+func (s *Renderer) Write(buf []byte, t budget.Tenant, at int64, maxSeries int, flush func([]byte)) []byte {
 	w := seriesWriter{dst: buf[:0], ts: at, max: maxSeries, flush: flush}
 	for _, st := range s.Engine.Evaluate(t, at) {
 		w.route(&st)

@@ -1,8 +1,7 @@
-package proxy
+package synthetic
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -10,18 +9,19 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/golang/snappy"
 
 	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/remotewrite"
+	"github.com/slogate/slogate/vmclient"
 )
 
 // Producer evaluates the synthetic series of a tenant at an event time and
 // hands them to flush as uncompressed protobuf WriteRequests of at most
-// maxSeries series each (see Synthetic.WriteSynthetic).
+// maxSeries series each (see Renderer.Write).
 type Producer interface {
 	Tenants() []budget.Tenant
 	Watermark(t budget.Tenant) int64
-	WriteSynthetic(buf []byte, t budget.Tenant, at int64, maxSeries int, flush func([]byte)) []byte
+	Write(buf []byte, t budget.Tenant, at int64, maxSeries int, flush func([]byte)) []byte
 }
 
 // maxSeriesPerBlock bounds a synthetic WriteRequest: about 1.5 MB
@@ -31,7 +31,9 @@ const maxSeriesPerBlock = 10_000
 
 // EmitterConfig configures an Emitter. Zero fields take the defaults named.
 type EmitterConfig struct {
-	Upstream *Upstream
+	// Client writes the blocks, each to its tenant's path
+	// (vmclient.Client.WritePath). Required.
+	Client   *vmclient.Client
 	Producer Producer
 	// Interval is the step of the synthetic series in event time, and how
 	// often the emitter looks for a new step. Default 15s.
@@ -40,10 +42,7 @@ type EmitterConfig struct {
 	// the oldest are dropped first (newer points supersede them). Default
 	// 4096 blocks.
 	MaxPending int
-	// WritePath returns the upstream path for a tenant's synthetic series.
-	// Default: /api/v1/write for the zero tenant, else the vminsert path.
-	WritePath func(t budget.Tenant) string
-	Log       *slog.Logger
+	Log        *slog.Logger
 }
 
 // Emitter writes the synthetic series to the upstream. Points are stamped
@@ -80,9 +79,6 @@ func NewEmitter(cfg EmitterConfig) *Emitter {
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = 4096
 	}
-	if cfg.WritePath == nil {
-		cfg.WritePath = DefaultWritePath
-	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -98,24 +94,6 @@ func NewEmitter(cfg EmitterConfig) *Emitter {
 	s.NewGauge(`slogate_synthetic_blocks_pending`, func() float64 { return float64(e.npending.Load()) })
 	return e
 }
-
-// DefaultWritePath is /api/v1/write for the zero tenant (single-node
-// VictoriaMetrics) and /insert/<accountID>:<projectID>/prometheus/api/v1/write
-// for the others (vminsert).
-func DefaultWritePath(t budget.Tenant) string {
-	if t == (budget.Tenant{}) {
-		return "/api/v1/write"
-	}
-	return InsertWritePath(t)
-}
-
-// InsertWritePath is vminsert's path for every tenant, 0:0 included.
-func InsertWritePath(t budget.Tenant) string {
-	return fmt.Sprintf("/insert/%d:%d/prometheus/api/v1/write", t.AccountID, t.ProjectID)
-}
-
-// SetWritePath replaces the path function before Run.
-func (e *Emitter) SetWritePath(f func(budget.Tenant) string) { e.cfg.WritePath = f }
 
 // WritePrometheus writes the emitter's self-metrics.
 func (e *Emitter) WritePrometheus(w io.Writer) { e.set.WritePrometheus(w) }
@@ -153,8 +131,8 @@ func (e *Emitter) Step() int {
 			continue
 		}
 		e.last[t] = at
-		e.buf = e.cfg.Producer.WriteSynthetic(e.buf, t, at, maxSeriesPerBlock, func(block []byte) {
-			e.pending = append(e.pending, pendingBlock{tenant: t, at: at, body: snappy.Encode(nil, block)})
+		e.buf = e.cfg.Producer.Write(e.buf, t, at, maxSeriesPerBlock, func(block []byte) {
+			e.pending = append(e.pending, pendingBlock{tenant: t, at: at, body: remotewrite.AppendSnappy(nil, block)})
 		})
 		if over := len(e.pending) - e.cfg.MaxPending; over > 0 {
 			e.dropped.Add(over)
@@ -172,23 +150,17 @@ func (e *Emitter) flush() int {
 	defer func() { e.npending.Store(int64(len(e.pending))) }()
 	for len(e.pending) > 0 {
 		b := e.pending[0]
-		code, body, err := e.cfg.Upstream.Post(e.cfg.WritePath(b.tenant), b.body,
-			"Content-Encoding", "snappy",
-			"Content-Type", "application/x-protobuf",
-			"X-Prometheus-Remote-Write-Version", "0.1.0")
+		err := e.cfg.Client.Write(e.cfg.Client.WritePath(b.tenant), b.body)
 		switch {
-		case err == nil && code/100 == 2:
+		case err == nil:
 			e.written.Inc()
-		case err == nil && code/100 == 4 && code != 429:
+		case !vmclient.IsRetryable(err):
 			// The upstream refuses this block for good; retrying would
 			// block every later point behind it.
 			e.dropped.Inc()
-			e.cfg.Log.Error("upstream refused synthetic series; dropped", "code", code, "body", string(body))
+			e.cfg.Log.Error("upstream refused synthetic series; dropped", "err", err)
 		default:
 			e.failures.Inc()
-			if err == nil {
-				err = fmt.Errorf("status %d: %s", code, body)
-			}
 			e.cfg.Log.Warn("cannot write synthetic series; will retry", "err", err, "pending", len(e.pending))
 			return len(e.pending)
 		}

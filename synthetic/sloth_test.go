@@ -1,4 +1,4 @@
-package proxy
+package synthetic
 
 import (
 	"math"
@@ -112,8 +112,8 @@ func TestSyntheticSloth(t *testing.T) {
 		budget.Window{Kind: budget.Calendar, Period: budget.PeriodMonth, Location: berlin}, total, bad, 0.25)
 
 	eval := &fakeEvaluator{routes: []budget.RouteStatus{shop, quiet, month}}
-	plain := (&Synthetic{Engine: eval}).AppendSynthetic(nil, budget.Tenant{}, at)
-	compat := (&Synthetic{Engine: eval, Sloth: true}).AppendSynthetic(nil, budget.Tenant{}, at)
+	plain := (&Renderer{Engine: eval}).Append(nil, budget.Tenant{}, at)
+	compat := (&Renderer{Engine: eval, Sloth: true}).Append(nil, budget.Tenant{}, at)
 	without := decodeSeries(t, plain, at)
 	with := decodeSeries(t, compat, at)
 
@@ -227,7 +227,7 @@ func TestSyntheticSlothDSTMonth(t *testing.T) {
 	var zero [budget.NumWindows]uint64
 	st := slothRoute("r", "availability", 0.999,
 		budget.Window{Kind: budget.Calendar, Period: budget.PeriodMonth, Location: berlin}, zero, zero, 1)
-	body := (&Synthetic{Engine: &fakeEvaluator{routes: []budget.RouteStatus{st}}, Sloth: true}).AppendSynthetic(nil, budget.Tenant{}, at)
+	body := (&Renderer{Engine: &fakeEvaluator{routes: []budget.RouteStatus{st}}, Sloth: true}).Append(nil, budget.Tenant{}, at)
 	found := false
 	for k, v := range decodeSeries(t, body, at) {
 		switch {

@@ -1,4 +1,4 @@
-package proxy
+package ui
 
 import (
 	"encoding/csv"

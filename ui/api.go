@@ -1,4 +1,4 @@
-package proxy
+package ui
 
 import (
 	"encoding/json"
@@ -10,40 +10,24 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/synthetic"
 )
 
 // API serves slogate's own JSON API under /slogate/api/v1/.
 type API struct {
-	Engine Evaluator
+	Engine synthetic.Evaluator
 	// Step is the evaluation interval: statuses are evaluated at the
 	// tenant watermark aligned down to it, as the synthetic series are.
 	Step time.Duration
-	// Maintenance serves the maintenance windows; nil answers 404 there.
-	Maintenance *MaintenanceAPI
-	// Extra handles paths the API does not know (reports, the page); nil
-	// answers 404.
-	Extra fasthttp.RequestHandler
 }
 
-// Handle routes /slogate/ requests.
-func (a *API) Handle(ctx *fasthttp.RequestCtx) {
-	switch string(ctx.Path()) {
-	case "/slogate/api/v1/slos":
-		if !ctx.IsGet() && !ctx.IsHead() {
-			methodNotAllowed(ctx, "GET")
-			return
-		}
-		a.serveSLOs(ctx)
+// ServeSLOs answers GET /slogate/api/v1/slos.
+func (a *API) ServeSLOs(ctx *fasthttp.RequestCtx) {
+	if !ctx.IsGet() && !ctx.IsHead() {
+		methodNotAllowed(ctx, "GET")
 		return
 	}
-	if a.Maintenance != nil && a.Maintenance.Handle(ctx) {
-		return
-	}
-	if a.Extra != nil {
-		a.Extra(ctx)
-		return
-	}
-	ctx.Error("not found\n", fasthttp.StatusNotFound)
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"slos": a.Statuses()})
 }
 
 func methodNotAllowed(ctx *fasthttp.RequestCtx, allow string) {
@@ -127,10 +111,6 @@ func (a *API) Statuses() []SLOStatus {
 		}
 	}
 	return out
-}
-
-func (a *API) serveSLOs(ctx *fasthttp.RequestCtx) {
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"slos": a.Statuses()})
 }
 
 func statusJSON(st *budget.RouteStatus, at int64) SLOStatus {

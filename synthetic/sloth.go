@@ -1,4 +1,4 @@
-package proxy
+package synthetic
 
 import (
 	"strconv"
@@ -10,7 +10,7 @@ import (
 
 // Sloth-compatible series (-compat.sloth). Sloth (github.com/slok/sloth)
 // generates Prometheus recording rules whose results many dashboards and
-// alert rules read; with Synthetic.Sloth set, slogate writes the same series
+// alert rules read; with Renderer.Sloth set, slogate writes the same series
 // from its exact counts, so those keep working without Sloth's rules.
 //
 // Names and labels follow Sloth's internal/prometheus/recording_rules.go and

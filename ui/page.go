@@ -1,4 +1,4 @@
-package proxy
+package ui
 
 import (
 	"bytes"
@@ -25,22 +25,21 @@ var assetFiles embed.FS
 
 // PageConfig configures NewPage.
 type PageConfig struct {
-	// API provides the route statuses and the maintenance windows. Required.
+	// API provides the route statuses. Required.
 	API *API
-	// Report serves /slogate/api/v1/report; nil answers 404 there.
-	Report *Report
+	// Maintenance provides the windows and the form's target; nil shows
+	// none.
+	Maintenance *MaintenanceAPI
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
 
-// Page serves slogate's web page at /slogate/ and /slogate, its static
-// files under /slogate/static/, and the SLA report. Set API.Extra to
-// Handle.
+// Page serves slogate's web page at /slogate/ and /slogate and its static
+// files under /slogate/static/.
 type Page struct {
-	cfg        PageConfig
-	tmpl       *template.Template
-	assets     map[string]asset
-	compressed fasthttp.RequestHandler
+	cfg    PageConfig
+	tmpl   *template.Template
+	assets map[string]asset
 }
 
 // asset is one static file; hash versions its URL.
@@ -73,7 +72,6 @@ func NewPage(cfg PageConfig) (*Page, error) {
 		return nil, fmt.Errorf("cannot parse page template: %w", err)
 	}
 	p.tmpl = tmpl
-	p.compressed = fasthttp.CompressHandlerLevel(p.handle, fasthttp.CompressDefaultCompression)
 	return p, nil
 }
 
@@ -83,12 +81,8 @@ func (p *Page) assetURL(name string) string {
 	return "/slogate/static/" + name + "?v=" + p.assets[name].hash
 }
 
-// Handle serves the page, the static files and the report; anything else
-// under /slogate/ is 404. Answers are compressed when the client accepts
-// it: the page of 1,000 routes is about 1.4 MB of HTML, 45 kB gzipped.
-func (p *Page) Handle(ctx *fasthttp.RequestCtx) { p.compressed(ctx) }
-
-func (p *Page) handle(ctx *fasthttp.RequestCtx) {
+// Handle serves the page and the static files; anything else is 404.
+func (p *Page) Handle(ctx *fasthttp.RequestCtx) {
 	switch pth := string(ctx.Path()); {
 	case pth == "/slogate/" || pth == "/slogate":
 		if !ctx.IsGet() && !ctx.IsHead() {
@@ -98,8 +92,6 @@ func (p *Page) handle(ctx *fasthttp.RequestCtx) {
 		p.servePage(ctx)
 	case strings.HasPrefix(pth, "/slogate/static/"):
 		p.serveAsset(ctx, strings.TrimPrefix(pth, "/slogate/static/"))
-	case pth == "/slogate/api/v1/report" && p.cfg.Report != nil:
-		p.cfg.Report.Handle(ctx)
 	default:
 		ctx.Error("not found\n", fasthttp.StatusNotFound)
 	}

@@ -1,4 +1,4 @@
-package proxy
+package ui
 
 import (
 	"cmp"
@@ -75,7 +75,7 @@ func (p *Page) view(query, sortBy string) *pageView {
 	now := p.cfg.Now()
 	v := &pageView{Query: query, Sort: sortBy}
 	var masks []*maintenance.Window
-	if m := p.cfg.API.Maintenance; m != nil {
+	if m := p.cfg.Maintenance; m != nil {
 		v.HasMaintenance = true
 		v.MutationsEnabled = m.Token != ""
 		// "72h", not "72h0m0s".
