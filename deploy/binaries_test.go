@@ -1,13 +1,13 @@
 package deploy
 
 // Tests that hand the deployment files to the real tools: vmagent and the
-// slogate binary check the container arguments, vmagent the scrape config,
-// kubectl's kustomize the base and the overlay recipe of its comments.
+// slogate binary check the container arguments, vmagent the scrape config.
+// kustomize_test.go renders the base and the overlay recipe of its comments.
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -26,9 +26,18 @@ func TestContainerFlags(t *testing.T) {
 	b := loadBase(t)
 	var vmArgs []string
 	for _, a := range b.vmagent.Args {
-		switch k, _, _ := strings.Cut(a, "="); k {
+		switch k, v, _ := strings.Cut(a, "="); k {
 		case "-promscrape.config":
-			a = k + "=" + filepath.Join(k8sDir, "scrape.yml")
+			// The scrape config the pod sees: the rendered ConfigMap's.
+			data, ok := b.configMapFile(b.vmagent, v)
+			if !ok {
+				t.Fatalf("vmagent %s: no such file in a ConfigMap of the base", a)
+			}
+			file := filepath.Join(t.TempDir(), path.Base(v))
+			if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			a = k + "=" + file
 		case "-remoteWrite.tmpDataPath":
 			a = k + "=" + t.TempDir()
 		}
@@ -110,76 +119,5 @@ func TestScrapeConfig(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("scrape.yml has no ingress-nginx job with kubernetes_sd_configs")
-	}
-}
-
-// TestKustomizeBuild renders the base with kubectl's built-in kustomize
-// when kubectl is installed: the generated ConfigMap's hashed name must
-// reach the pod.
-func TestKustomizeBuild(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl not installed; the other tests check the files one by one")
-	}
-	out, err := exec.Command(kubectl, "kustomize", k8sDir).CombinedOutput()
-	if err != nil {
-		t.Fatalf("kubectl kustomize %s: %s\n%s", k8sDir, err, out)
-	}
-	name := regexp.MustCompile(`(?m)^  name: (slogate-config-[a-z0-9]+)$`).FindSubmatch(out)
-	if name == nil {
-		t.Fatalf("no hashed slogate-config ConfigMap in the kustomize output")
-	}
-	if bytes.Count(out, name[1]) < 2 {
-		t.Errorf("the StatefulSet does not reference the generated ConfigMap %s", name[1])
-	}
-	if !bytes.Contains(out, []byte("namespace: monitoring")) {
-		t.Errorf("kustomize output has no namespace")
-	}
-
-	// The overlay recipe of the comments in kustomization.yaml and
-	// secret.yaml: set the token, drop the VMServiceScrape, add a prefix.
-	base, err := filepath.Abs(k8sDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	overlay := t.TempDir()
-	// kustomize takes bases only as relative paths.
-	base, err = filepath.Rel(overlay, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, content string) {
-		if err := os.WriteFile(filepath.Join(overlay, name), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("token", "s3cret-token\n")
-	write("kustomization.yaml", `apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources: [`+base+`]
-namePrefix: prod-
-secretGenerator:
-  - name: slogate-api-token
-    behavior: replace
-    files: [token]
-generatorOptions: {disableNameSuffixHash: true}
-patches: [{patch: '{"$patch": "delete", "apiVersion": "operator.victoriametrics.com/v1beta1", "kind": "VMServiceScrape", "metadata": {"name": "slogate"}}'}]
-`)
-	out, err = exec.Command(kubectl, "kustomize", overlay).CombinedOutput()
-	if err != nil {
-		t.Fatalf("kubectl kustomize of the documented overlay: %s\n%s", err, out)
-	}
-	for _, want := range []string{
-		"token: czNjcmV0LXRva2VuCg==", // base64 of the token file
-		"secretName: prod-slogate-api-token",
-		"serviceName: prod-slogate",
-		"name: kube-root-ca.crt", // the cluster's, never prefixed
-	} {
-		if !bytes.Contains(out, []byte(want)) {
-			t.Errorf("documented overlay: output lacks %q", want)
-		}
-	}
-	if bytes.Contains(out, []byte("kind: VMServiceScrape")) {
-		t.Errorf("documented overlay: the VMServiceScrape delete patch did not apply")
 	}
 }

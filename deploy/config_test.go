@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	_ "time/tzdata" // the shipped configs name zones (Europe/Berlin), as the slogate binary loads them
 
 	"go.yaml.in/yaml/v3"
 

@@ -68,9 +68,18 @@ func TestSlogateContainer(t *testing.T) {
 		t.Errorf("slogate -api.tokenFile=%q is not a key of a Secret of the base mounted at that path", tokenFile)
 	}
 
-	cfgVol, _ := c.mountOf(args["config"])
-	if !b.configMapHasFile(cfgVol, path.Base(args["config"])) {
-		t.Errorf("slogate -config=%q is not a file of a generated ConfigMap mounted there", args["config"])
+	if _, ok := b.configMapFile(c, args["config"]); !ok {
+		t.Errorf("slogate -config=%q is not a file of a ConfigMap of the base mounted there", args["config"])
+	}
+	// Overlays pin the version through the kustomization's images entry,
+	// which only applies to an image of the same name.
+	k, _ := manifests(t)
+	pinned := false
+	for _, im := range k.Images {
+		pinned = pinned || im.Name == imageName(c.Image)
+	}
+	if !pinned {
+		t.Errorf("slogate image %q is not named in kustomization.yaml's images, where overlays pin its version", c.Image)
 	}
 
 	if c.port("http") != "8490" || args["httpListenAddr"] != ":8490" {
@@ -89,22 +98,40 @@ func TestSlogateContainer(t *testing.T) {
 	}
 }
 
+// imageName returns image without its tag or digest.
+func imageName(image string) string {
+	image, _, _ = strings.Cut(image, "@")
+	if i := strings.LastIndexByte(image, ':'); i > strings.LastIndexByte(image, '/') {
+		image = image[:i]
+	}
+	return image
+}
+
 // TestVMAgentContainer: vmagent writes to slogate inside the pod, queues on
-// the persistent volume, reads the generated scrape config, and runs the
-// VictoriaMetrics version the tests run.
+// the persistent volume, reads the generated scrape config, answers its
+// probes, and runs the VictoriaMetrics version the tests run.
 func TestVMAgentContainer(t *testing.T) {
 	b := loadBase(t)
 	c := b.vmagent
 	args := c.args()
-	if u, err := url.Parse(args["remoteWrite.url"]); err != nil || u.Host != "127.0.0.1:8490" || !strings.HasSuffix(u.Path, "/api/v1/write") {
-		t.Errorf("vmagent -remoteWrite.url=%q: want http://127.0.0.1:8490/api/v1/write (slogate in the same pod)", args["remoteWrite.url"])
+	// slogate's port http, on the loopback address both containers share.
+	want := "http://127.0.0.1:" + b.slogate.port("http") + "/api/v1/write"
+	if args["remoteWrite.url"] != want {
+		t.Errorf("vmagent -remoteWrite.url=%q: want %s (slogate in the same pod)", args["remoteWrite.url"], want)
 	}
 	if v, w := c.mountOf(args["remoteWrite.tmpDataPath"]); !b.pvcs[v] || !w {
 		t.Errorf("vmagent -remoteWrite.tmpDataPath=%q must be on the persistent volume (its queue outlives restarts)", args["remoteWrite.tmpDataPath"])
 	}
-	vol, _ := c.mountOf(args["promscrape.config"])
-	if !b.configMapHasFile(vol, path.Base(args["promscrape.config"])) {
-		t.Errorf("vmagent -promscrape.config=%q is not a file of a generated ConfigMap mounted there", args["promscrape.config"])
+	if _, ok := b.configMapFile(c, args["promscrape.config"]); !ok {
+		t.Errorf("vmagent -promscrape.config=%q is not a file of a ConfigMap of the base mounted there", args["promscrape.config"])
+	}
+	if c.port("vmagent") != "8429" || args["httpListenAddr"] != ":8429" {
+		t.Errorf("vmagent must listen on :8429 and name the port vmagent")
+	}
+	for name, p := range map[string]*probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+		if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/health" || c.port(p.HTTPGet.Port) != "8429" {
+			t.Errorf("vmagent %s probe must GET /health on 8429", name)
+		}
 	}
 	if want := "victoriametrics/vmagent:" + vmVersion(t); c.Image != want {
 		t.Errorf("vmagent image %q: want %q, the version the tests run (scripts/install-deps.sh)", c.Image, want)
@@ -151,16 +178,16 @@ func TestContainersHardened(t *testing.T) {
 func TestRBAC(t *testing.T) {
 	b := loadBase(t)
 	sa := b.pod.ServiceAccountName
-	find(t, b.objs, "ServiceAccount", sa)
+	saObj := find(t, b.objs, "ServiceAccount", sa)
 	var crb struct {
-		RoleRef  struct{ Kind, Name string }   `yaml:"roleRef"`
-		Subjects []struct{ Kind, Name string } `yaml:"subjects"`
+		RoleRef  struct{ Kind, Name string }              `yaml:"roleRef"`
+		Subjects []struct{ Kind, Name, Namespace string } `yaml:"subjects"`
 	}
 	if err := find(t, b.objs, "ClusterRoleBinding", "").node.Decode(&crb); err != nil {
 		t.Fatal(err)
 	}
-	if len(crb.Subjects) != 1 || crb.Subjects[0].Kind != "ServiceAccount" || crb.Subjects[0].Name != sa {
-		t.Errorf("the ClusterRoleBinding must bind ServiceAccount %s", sa)
+	if len(crb.Subjects) != 1 || crb.Subjects[0].Kind != "ServiceAccount" || crb.Subjects[0].Name != sa || crb.Subjects[0].Namespace != saObj.Metadata.Namespace {
+		t.Errorf("the ClusterRoleBinding must bind ServiceAccount %s/%s, binds %+v", saObj.Metadata.Namespace, sa, crb.Subjects)
 	}
 	var cr struct {
 		Rules []struct {
@@ -188,8 +215,9 @@ func TestServiceAndScrape(t *testing.T) {
 		Spec struct {
 			Selector map[string]string `yaml:"selector"`
 			Ports    []struct {
-				Name string `yaml:"name"`
-				Port int    `yaml:"port"`
+				Name       string `yaml:"name"`
+				Port       int    `yaml:"port"`
+				TargetPort string `yaml:"targetPort"` // a number or a port name
 			} `yaml:"ports"`
 		} `yaml:"spec"`
 	}
@@ -207,6 +235,24 @@ func TestServiceAndScrape(t *testing.T) {
 	}
 	if ports["http"] != 8490 {
 		t.Errorf("Service %s must expose port http 8490", svcObj.Metadata.Name)
+	}
+	// Each Service port reaches the container of its name: http slogate,
+	// vmagent the sidecar (its /metrics and /targets).
+	for _, p := range svc.Spec.Ports {
+		var c *container
+		switch p.Name {
+		case "http":
+			c = b.slogate
+		case "vmagent":
+			c = b.vmagent
+		default:
+			t.Errorf("Service %s port %s: no container of that name", svcObj.Metadata.Name, p.Name)
+			continue
+		}
+		// port returns its argument when the container has no port of that name.
+		if want := c.port(p.Name); want == p.Name || c.port(p.TargetPort) != want {
+			t.Errorf("Service %s port %s targets %q, not the %s container's port %s", svcObj.Metadata.Name, p.Name, p.TargetPort, c.Name, p.Name)
+		}
 	}
 
 	vssObj := find(t, b.objs, "VMServiceScrape", "")

@@ -1,14 +1,17 @@
 package deploy
 
 // Decoding of the kustomize base in deploy/kubernetes into the few fields
-// the tests check. Unknown fields are ignored: the real schema is the
-// cluster's; these structs only name what slogate's deployment relies on.
+// the tests check: the files one by one (manifests) and the base as kustomize
+// renders it (loadBase, kustomize_test.go). Unknown fields are ignored: the
+// real schema is the cluster's; these structs only name what slogate's
+// deployment relies on.
 
 import (
 	"bytes"
 	"errors"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,11 +28,11 @@ type object struct {
 	APIVersion string `yaml:"apiVersion"`
 	Kind       string `yaml:"kind"`
 	Metadata   struct {
-		Name   string            `yaml:"name"`
-		Labels map[string]string `yaml:"labels"`
+		Name      string            `yaml:"name"`
+		Namespace string            `yaml:"namespace"`
+		Labels    map[string]string `yaml:"labels"`
 	} `yaml:"metadata"`
 
-	file string
 	node *yaml.Node
 }
 
@@ -42,6 +45,9 @@ type kustomization struct {
 	SecretGenerator []struct {
 		Files []string `yaml:"files"`
 	} `yaml:"secretGenerator"`
+	Images []struct {
+		Name string `yaml:"name"`
+	} `yaml:"images"`
 }
 
 type statefulSet struct {
@@ -82,6 +88,13 @@ type podSpec struct {
 		ConfigMap *struct {
 			Name string `yaml:"name"`
 		} `yaml:"configMap"`
+		Projected *struct {
+			Sources []struct {
+				ConfigMap *struct {
+					Name string `yaml:"name"`
+				} `yaml:"configMap"`
+			} `yaml:"sources"`
+		} `yaml:"projected"`
 		PersistentVolumeClaim *struct {
 			ClaimName string `yaml:"claimName"`
 		} `yaml:"persistentVolumeClaim"`
@@ -150,13 +163,20 @@ func (c *container) port(p string) string {
 	return p
 }
 
-// decodeAll decodes every document of a multi-document YAML file.
-func decodeAll(t *testing.T, file string) []object {
+// decodeFile decodes every document of a multi-document YAML file.
+func decodeFile(t *testing.T, file string) []object {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatalf("cannot read %s: %s", file, err)
 	}
+	return decodeAll(t, file, data)
+}
+
+// decodeAll decodes every document of data, a multi-document YAML stream
+// read from source.
+func decodeAll(t *testing.T, source string, data []byte) []object {
+	t.Helper()
 	var objs []object
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
@@ -166,20 +186,20 @@ func decodeAll(t *testing.T, file string) []object {
 			break
 		}
 		if err != nil {
-			t.Fatalf("cannot decode %s: %s", file, err)
+			t.Fatalf("cannot decode %s: %s", source, err)
 		}
 		var o object
 		if err := n.Decode(&o); err != nil {
-			t.Fatalf("cannot decode %s: %s", file, err)
+			t.Fatalf("cannot decode %s: %s", source, err)
 		}
 		if o.APIVersion == "" || o.Kind == "" || o.Metadata.Name == "" {
-			t.Fatalf("%s: a document without apiVersion, kind or metadata.name", file)
+			t.Fatalf("%s: a document without apiVersion, kind or metadata.name", source)
 		}
-		o.file, o.node = file, &n
+		o.node = &n
 		objs = append(objs, o)
 	}
 	if len(objs) == 0 {
-		t.Fatalf("%s holds no object", file)
+		t.Fatalf("%s holds no object", source)
 	}
 	return objs
 }
@@ -232,7 +252,7 @@ func manifests(t *testing.T) (kustomization, []object) {
 	var objs []object
 	for _, r := range k.Resources {
 		if present[r] {
-			objs = append(objs, decodeAll(t, filepath.Join(k8sDir, r))...)
+			objs = append(objs, decodeFile(t, filepath.Join(k8sDir, r))...)
 		}
 	}
 	return k, objs
@@ -245,13 +265,12 @@ func find(t *testing.T, objs []object, kind, name string) *object {
 			return &objs[i]
 		}
 	}
-	t.Fatalf("no %s %q in deploy/kubernetes", kind, name)
+	t.Fatalf("no %s %q in the manifests", kind, name)
 	return nil
 }
 
-// base is the decoded kustomize base.
+// base is the kustomize base as kustomize renders it.
 type base struct {
-	k       kustomization
 	objs    []object
 	sts     statefulSet
 	pod     *podSpec
@@ -262,12 +281,22 @@ type base struct {
 	pvcs map[string]bool
 	// secrets maps each Secret of the base to its keys.
 	secrets map[string]map[string]bool
+	// configMaps maps each ConfigMap of the base (generated ones under
+	// their hashed name) to its data.
+	configMaps map[string]map[string]string
 }
 
+// loadBase renders deploy/kubernetes with kustomize and decodes the result.
 func loadBase(t *testing.T) *base {
 	t.Helper()
-	b := &base{pvcs: map[string]bool{}, secrets: map[string]map[string]bool{}}
-	b.k, b.objs = manifests(t)
+	return decodeBase(t, kustomize(t, k8sDir))
+}
+
+// decodeBase decodes the objects of a rendered kustomization: the base's,
+// or an overlay's.
+func decodeBase(t *testing.T, objs []object) *base {
+	t.Helper()
+	b := &base{objs: objs, pvcs: map[string]bool{}, secrets: map[string]map[string]bool{}, configMaps: map[string]map[string]string{}}
 	if err := find(t, b.objs, "StatefulSet", "").node.Decode(&b.sts); err != nil {
 		t.Fatalf("cannot decode the StatefulSet: %s", err)
 	}
@@ -292,6 +321,15 @@ func loadBase(t *testing.T) *base {
 		}
 	}
 	for _, o := range b.objs {
+		if o.Kind == "ConfigMap" {
+			var cm struct {
+				Data map[string]string `yaml:"data"`
+			}
+			if err := o.node.Decode(&cm); err != nil {
+				t.Fatal(err)
+			}
+			b.configMaps[o.Metadata.Name] = cm.Data
+		}
 		if o.Kind != "Secret" {
 			continue
 		}
@@ -327,24 +365,20 @@ func (c *container) mountOf(file string) (volume string, writable bool) {
 	return volume, writable
 }
 
-// configMapHasFile reports whether the pod volume named vol is a ConfigMap
-// that the kustomization generates with a file named file.
-func (b *base) configMapHasFile(vol, file string) bool {
+// configMapFile returns the content of file as container c sees it, when
+// file is a key of a ConfigMap of the base mounted (whole) at its directory.
+func (b *base) configMapFile(c *container, file string) (string, bool) {
+	vol, _ := c.mountOf(file)
 	for _, v := range b.pod.Volumes {
 		if v.Name != vol || v.ConfigMap == nil {
 			continue
 		}
-		for _, g := range b.k.ConfigMapGenerator {
-			if g.Name != v.ConfigMap.Name {
-				continue
-			}
-			for _, f := range g.Files {
-				key, _, _ := strings.Cut(f, "=") // [key=]file
-				if key == file {
-					return true
-				}
+		for _, m := range c.VolumeMounts {
+			if m.Name == vol && m.SubPath == "" && path.Join(m.MountPath, path.Base(file)) == file {
+				data, ok := b.configMaps[v.ConfigMap.Name][path.Base(file)]
+				return data, ok
 			}
 		}
 	}
-	return false
+	return "", false
 }

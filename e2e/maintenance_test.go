@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata" // the reference masks in Europe/Berlin wherever the tests run
 
 	"github.com/slogate/slogate/internal/testenv"
 )

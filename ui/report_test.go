@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	_ "time/tzdata" // the tests' calendar windows are in Europe/Berlin wherever they run
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
@@ -303,7 +304,10 @@ func getReport(t *testing.T, rep *Report, query string) (int, string, string) {
 
 func TestReportMath(t *testing.T) {
 	rep, _, traffic := newTestReport(t)
-	berlin, _ := time.LoadLocation("Europe/Berlin")
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, period := range []struct {
 		year  int
 		month time.Month
