@@ -9,7 +9,9 @@ GO_TEST_TIMEOUT ?= 14m
 all: build
 
 # VictoriaMetrics, vmagent, vmalert (v1.151.0), staticcheck and Caddy (the
-# demo's router); skipped when present.
+# demo's router) via go install; vminsert, vmselect, vmstorage
+# (v1.150.0-cluster) from ../shared/vmcluster or $SLOGATE_VMCLUSTER_DIR,
+# checksum verified. Skipped when present.
 deps:
 	scripts/install-deps.sh
 	scripts/install-caddy.sh

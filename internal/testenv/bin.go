@@ -1,5 +1,6 @@
 // Package testenv starts the real components that end-to-end tests run
-// against: VictoriaMetrics, vmagent, vmalert and the slogate binary itself.
+// against: VictoriaMetrics (single node and cluster), vmagent, vmalert and the
+// slogate binary itself.
 //
 // Every process binds 127.0.0.1 on a free port, writes its log to a file in
 // the test's temporary directory (printed when the test fails) and is stopped

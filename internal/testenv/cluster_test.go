@@ -1,48 +1,88 @@
 package testenv
 
 import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/golang/snappy"
+
+	"github.com/slogate/slogate/remotewrite"
 )
 
-func TestParseTenant(t *testing.T) {
-	f := func(s, account, project string, ok bool) {
-		t.Helper()
-		a, p, err := parseTenant(s)
-		if (err == nil) != ok || a != account || p != project {
-			t.Fatalf("parseTenant(%q) = %q, %q, %v; want %q, %q, ok %v", s, a, p, err, account, project, ok)
+// TestClusterTenants checks StartCluster against the real binaries: a
+// remote write through WriteURL and an import land in their own tenants
+// only, Export and Query read them back, the log names -cluster releases,
+// and every process is gone when the test that started them ends.
+func TestClusterTenants(t *testing.T) {
+	var cl *Cluster
+	t.Run("cluster", func(t *testing.T) {
+		cl = StartCluster(t)
+		for name, v := range cl.Versions {
+			if !strings.HasPrefix(v, name+"-") || !strings.Contains(v, "-cluster-") {
+				t.Errorf("%s -version = %q, want a %s release of the cluster branch", name, v, name)
+			}
 		}
-	}
-	f("0", "0", "0", true)
-	f("42", "42", "0", true)
-	f("1:2", "1", "2", true)
-	f("4294967295:4294967295", "4294967295", "4294967295", true)
-	f("4294967296", "", "", false)
-	f("", "", "", false)
-	f("a:0", "", "", false)
-	f("1:", "1", "0", true)
-	f("-1", "", "", false)
-}
+		now := time.Now().Truncate(time.Second)
+		body := remotewrite.AppendWriteRequest(nil, []remotewrite.TimeSeries{{
+			Labels:  []remotewrite.Label{{Name: "__name__", Value: "testenv_written"}, {Name: "k", Value: "v"}},
+			Samples: []remotewrite.Sample{{Value: 1, Timestamp: now.Add(-time.Second).UnixMilli()}, {Value: 2.5, Timestamp: now.UnixMilli()}},
+		}})
+		req, err := http.NewRequest(http.MethodPost, cl.WriteURL("42"), bytes.NewReader(snappy.Encode(nil, body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Encoding", "snappy")
+		req.Header.Set("Content-Type", "application/x-protobuf")
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("remote write to %s: status %d, want 204", cl.WriteURL("42"), resp.StatusCode)
+		}
+		line := fmt.Sprintf("testenv_imported 7 %d\n", now.UnixMilli())
+		resp, err = httpClient.Post(cl.InsertURL()+"/insert/43:1/prometheus/api/v1/import/prometheus", "text/plain", strings.NewReader(line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("import into tenant 43:1: status %d, want 204", resp.StatusCode)
+		}
 
-func TestStripTenantLabels(t *testing.T) {
-	in := `{"metric":{"__name__":"m","a":"x","vm_account_id":"1","vm_project_id":"0"},"values":[1,null],"timestamps":[1000,2000]}
-{"metric":{"__name__":"n"},"values":["Infinity"],"timestamps":[3000]}
-`
-	var out strings.Builder
-	if err := stripTenantLabels(&out, strings.NewReader(in)); err != nil {
-		t.Fatal(err)
+		// vminsert forwards to vmstorage on its own schedule: poll.
+		Eventually(t, 30*time.Second, func() error {
+			cl.ForceFlush(t)
+			if got := cl.Export(t, "42", `{__name__=~"testenv_.*"}`); len(got) != 1 || got[0].Key() != `testenv_written{k="v"}` ||
+				!reflect.DeepEqual(got[0].Values, []float64{1, 2.5}) {
+				return fmt.Errorf("tenant 42 exports %+v", got)
+			}
+			if got := cl.Export(t, "43:1", `{__name__=~"testenv_.*"}`); len(got) != 1 || got[0].Key() != `testenv_imported{}` {
+				return fmt.Errorf("tenant 43:1 exports %+v", got)
+			}
+			return nil
+		})
+		if q := cl.Query(t, "42", "testenv_written", now); len(q) != 1 || q[0].Value != 2.5 {
+			t.Errorf("query in tenant 42 = %+v, want 2.5", q)
+		}
+		for _, tenant := range []string{"0", "42:1", "43"} {
+			if got := cl.Export(t, tenant, `{__name__=~"testenv_(written|imported)"}`); len(got) != 0 {
+				t.Errorf("tenant %s sees %+v, want nothing", tenant, got)
+			}
+		}
+	})
+	if cl == nil {
+		return
 	}
-	got, err := ParseExport([]byte(out.String()))
-	if err != nil {
-		t.Fatalf("cannot parse the stripped export %q: %s", out.String(), err)
-	}
-	if len(got) != 2 || got[0].Key() != `m{a="x"}` || got[1].Key() != `n{}` {
-		t.Fatalf("stripped export = %+v", got)
-	}
-	if len(got[0].Values) != 2 || got[0].Values[0] != 1 || got[0].Timestamps[1] != 2000 {
-		t.Fatalf("samples changed: %+v", got[0])
-	}
-	if err := stripTenantLabels(&out, strings.NewReader("not json\n")); err == nil {
-		t.Fatal("stripTenantLabels accepted a line that is not JSON")
+	for _, p := range []*Proc{cl.Storage, cl.Insert, cl.Select} {
+		if !p.Exited() {
+			t.Errorf("%s (pid %d) still runs after the test that started it", p.Name, p.Pid())
+		}
 	}
 }
