@@ -243,10 +243,8 @@ func (b *buckets) markExcluded(masks []Mask, from, to int64, scratch *[]Interval
 	for _, mk := range masks {
 		*scratch = mk.AppendIntervals((*scratch)[:0], from*minuteMs, (to+1)*minuteMs)
 		for _, iv := range *scratch {
-			// Minute m is inside iff iv.Start <= m*60000 < iv.End.
-			lo := max(ceilDiv64(iv.Start, minuteMs), from)
-			hi := min(ceilDiv64(iv.End, minuteMs)-1, to)
-			for m := lo; m <= hi; m++ {
+			lo, end := iv.Minutes()
+			for m := max(lo, from); m <= min(end-1, to); m++ {
 				b.setExcl(m)
 			}
 		}

@@ -175,6 +175,12 @@ type Interval struct {
 	Start, End int64
 }
 
+// Minutes returns the minutes [from, to) (Unix minutes) that the interval
+// masks: a minute is masked when its start lies inside [Start, End).
+func (iv Interval) Minutes() (from, to int64) {
+	return ceilDiv64(iv.Start, minuteMs), ceilDiv64(iv.End, minuteMs)
+}
+
 // Mask is a maintenance window as the engine sees it. Events of a matched
 // route are excluded at minute resolution: a minute is excluded when its
 // start lies inside one of the window's intervals.

@@ -25,7 +25,7 @@ import (
 //
 //	slogate.yml:12: objectives[1].slo: must be in (0,1), got 99.9 (targets are ratios, not percents)
 //
-// The shape (budget/testdata/example.yml is a complete example):
+// The shape (config/testdata/example.yml is a complete example):
 //
 //	presets:            # built-in sources to enable; default: every availability preset
 //	  - ingress-nginx   # by name (see PresetNames), or with options:

@@ -54,8 +54,8 @@ func TestExampleConfigShape(t *testing.T) {
 		slices.Sort(ks)
 		return ks
 	}
-	ref := keys(filepath.Join(testenv.RepoRoot(t), "budget", "testdata", "example.yml"))
+	ref := keys(filepath.Join(testenv.RepoRoot(t), "config", "testdata", "example.yml"))
 	if got := keys("slogate.example.yml"); !slices.Equal(got, ref) {
-		t.Errorf("slogate.example.yml has top-level keys %v, budget/testdata/example.yml has %v", got, ref)
+		t.Errorf("slogate.example.yml has top-level keys %v, config/testdata/example.yml has %v", got, ref)
 	}
 }

@@ -102,7 +102,7 @@ type Server struct {
 	metrics *selfMetrics
 	srv     *fasthttp.Server
 	pool    sync.Pool // *writeState
-	// ExtraMetrics are written at /metrics after the server's own.
+	// extra are written at /metrics after the server's own (AddMetrics).
 	extra []MetricsWriter
 }
 

@@ -26,7 +26,7 @@ func (r *Report) excluded(sel string, routes []reportRoute, masks []*maintenance
 	const minute = int64(time.Minute / time.Millisecond)
 	type span struct{ from, to int64 } // minutes
 	bySpan := map[span][]string{}
-	lo, hi := ceilDiv(start.UnixMilli(), minute), ceilDiv(until.UnixMilli(), minute)
+	lo, hi := budget.Interval{Start: start.UnixMilli(), End: until.UnixMilli()}.Minutes()
 	for _, rt := range routes {
 		var spans []span
 		for _, m := range masks {
@@ -34,7 +34,8 @@ func (r *Report) excluded(sel string, routes []reportRoute, masks []*maintenance
 				continue
 			}
 			for _, iv := range m.AppendIntervals(nil, start.UnixMilli(), until.UnixMilli()) {
-				s := span{max(ceilDiv(iv.Start, minute), lo), min(ceilDiv(iv.End, minute), hi)}
+				from, to := iv.Minutes()
+				s := span{max(from, lo), min(to, hi)}
 				if s.from < s.to {
 					spans = append(spans, s)
 				}
@@ -70,14 +71,6 @@ func (r *Report) excluded(sel string, routes []reportRoute, masks []*maintenance
 		}
 	}
 	return out, nil
-}
-
-func ceilDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a > 0) == (b > 0) {
-		q++
-	}
-	return q
 }
 
 // counts are a route's good and bad events; labels are its series' labels

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -70,7 +71,7 @@ func parseOptions(args, environ []string, stderr io.Writer) (options, error) {
 		}
 	}
 	if err := env.ParseWithOptions(&o, env.Options{Prefix: envPrefix, Environment: envMap}); err != nil {
-		return o, fmt.Errorf("cannot parse environment: %w", err)
+		return o, envError(err, envMap)
 	}
 	fs := flag.NewFlagSet("slogate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -151,3 +152,16 @@ func (b *byteSize) Set(s string) error {
 
 // UnmarshalText lets caarlos0/env parse sizes from the environment.
 func (b *byteSize) UnmarshalText(t []byte) error { return b.Set(string(t)) }
+
+// envError names the variable of a value caarlos0/env could not parse,
+// which its own error leaves to a Go field name.
+func envError(err error, envMap map[string]string) error {
+	var pe env.ParseError
+	if errors.As(err, &pe) {
+		if f, ok := reflect.TypeFor[options]().FieldByName(pe.Name); ok {
+			name := envPrefix + f.Tag.Get("env")
+			return fmt.Errorf("cannot parse %s=%q: %w", name, envMap[name], pe.Err)
+		}
+	}
+	return fmt.Errorf("cannot parse environment: %w", err)
+}

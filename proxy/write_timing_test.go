@@ -1,0 +1,166 @@
+package proxy
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/golang/snappy"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttputil"
+
+	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/remotewrite"
+	"github.com/slogate/slogate/vmclient"
+)
+
+// The whole write handler: read the body, decompress, scan, forward to the
+// upstream (an in-process server answering 204), count the SLI series in
+// the real engine. Run:
+//
+//	go test -run='^$' -bench=ServeWrite -benchmem ./proxy
+//
+// ns/sample is per sample on the wire (one per series, as vmagent sends
+// scrapes); the upstream round trip through an in-memory pipe is included.
+
+const (
+	benchSeries  = 1000
+	benchSLIStep = 100 // every 100th series is an ingress-nginx counter: 1% SLI
+)
+
+// writeBodies returns n snappy bodies of benchSeries series each, the k-th
+// with timestamps from + k seconds, so that every body counts.
+func writeBodies(n int, from int64) [][]byte {
+	series := make([]remotewrite.TimeSeries, benchSeries)
+	for i := range series {
+		if i%benchSLIStep == 0 {
+			r := i / benchSLIStep
+			series[i].Labels = []remotewrite.Label{
+				{Name: "__name__", Value: "nginx_ingress_controller_requests"},
+				{Name: "controller_class", Value: "k8s.io/ingress-nginx"},
+				{Name: "controller_namespace", Value: "ingress-nginx"},
+				{Name: "controller_pod", Value: "ingress-nginx-controller-7d9f8b6c5-x2x4k"},
+				{Name: "host", Value: fmt.Sprintf("shop-%d.example.com", r)},
+				{Name: "ingress", Value: fmt.Sprintf("shop-%d", r)},
+				{Name: "instance", Value: "10.0.0.7:10254"},
+				{Name: "job", Value: "ingress-nginx"},
+				{Name: "method", Value: "GET"},
+				{Name: "namespace", Value: "shop"},
+				{Name: "path", Value: "/"},
+				{Name: "service", Value: fmt.Sprintf("shop-%d", r)},
+				{Name: "status", Value: []string{"200", "503"}[r%2]},
+			}
+		} else {
+			series[i].Labels = []remotewrite.Label{
+				{Name: "__name__", Value: "node_cpu_seconds_total"},
+				{Name: "cpu", Value: fmt.Sprint(i % 64)},
+				{Name: "instance", Value: fmt.Sprintf("node-%d:9100", i/64)},
+				{Name: "job", Value: "node-exporter"},
+				{Name: "mode", Value: "user"},
+			}
+		}
+		series[i].Samples = make([]remotewrite.Sample, 1)
+	}
+	bodies := make([][]byte, n)
+	var raw []byte
+	for k := range bodies {
+		for i := range series {
+			series[i].Samples[0] = remotewrite.Sample{Value: float64(k * (1 + i%7)), Timestamp: from + int64(k)*1000}
+		}
+		raw = remotewrite.AppendWriteRequest(raw[:0], series)
+		bodies[k] = snappy.Encode(nil, raw)
+	}
+	return bodies
+}
+
+// newWriteServer returns a Server with a real engine (the ingress-nginx
+// source) in front of an in-process upstream that accepts every write.
+func newWriteServer(tb testing.TB) (*Server, *budget.Engine) {
+	tb.Helper()
+	upLn := fasthttputil.NewInmemoryListener()
+	go func() {
+		_ = fasthttp.Serve(upLn, func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(fasthttp.StatusNoContent) })
+	}()
+	tb.Cleanup(func() { _ = upLn.Close() })
+	client, err := vmclient.New(vmclient.Config{URL: "http://vm:8428", Dial: func(string) (net.Conn, error) { return upLn.Dial() }})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	engine := budget.NewEngine(budget.EngineConfig{Sources: []budget.Source{{
+		Name: "ingress-nginx", Kind: budget.Availability, Metric: "nginx_ingress_controller_requests",
+		RouteLabels: []string{"namespace", "ingress", "host", "path"}, StatusLabel: "status",
+		Bad: regexp.MustCompile(`^(?:5..)$`),
+	}}})
+	srv, err := NewServer(Config{Client: client, Engine: engine})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return srv, engine
+}
+
+// serveBody runs one write through Server.Handle as fasthttp would.
+func serveBody(tb testing.TB, srv *Server, ctx *fasthttp.RequestCtx, body []byte) {
+	ctx.Request.Reset()
+	ctx.Response.Reset()
+	ctx.Request.Header.SetMethod(fasthttp.MethodPost)
+	ctx.Request.SetRequestURI("/api/v1/write")
+	ctx.Request.Header.SetContentEncoding("snappy")
+	ctx.Request.SetBodyRaw(body)
+	srv.Handle(ctx)
+	if code := ctx.Response.StatusCode(); code != fasthttp.StatusNoContent {
+		tb.Fatalf("write answered %d: %s", code, ctx.Response.Body())
+	}
+}
+
+// TestAllocationsServeWrite: in steady state a write allocates nothing on
+// slogate's side, whatever it holds: every body here counts new samples.
+func TestAllocationsServeWrite(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage instrumentation allocates")
+	}
+	srv, engine := newWriteServer(t)
+	from := time.Now().Add(-time.Hour).UnixMilli()
+	bodies := writeBodies(130, from) // AllocsPerRun calls once more than asked
+	var ctx fasthttp.RequestCtx
+	for _, b := range bodies[:20] { // first sight of every series and route
+		serveBody(t, srv, &ctx, b)
+	}
+	k := 20
+	allocs := testing.AllocsPerRun(100, func() {
+		serveBody(t, srv, &ctx, bodies[k])
+		k++
+	})
+	if allocs != 0 {
+		t.Fatalf("a write allocates %.1f times per request", allocs)
+	}
+	if st := engine.Stats(); st.SamplesCounted < 100*benchSeries/benchSLIStep {
+		t.Fatalf("the engine counted %d samples, want every SLI sample of the measured writes", st.SamplesCounted)
+	}
+}
+
+func BenchmarkServeWrite(b *testing.B) {
+	srv, _ := newWriteServer(b)
+	from := time.Now().Add(-24 * time.Hour).UnixMilli()
+	const chunk = 1024
+	bodies := writeBodies(chunk, from)
+	var ctx fasthttp.RequestCtx
+	serveBody(b, srv, &ctx, bodies[0])
+	b.SetBytes(int64(len(bodies[1])))
+	b.ReportAllocs()
+	b.ResetTimer()
+	k := 1
+	for b.Loop() {
+		if k == len(bodies) {
+			b.StopTimer()
+			bodies = writeBodies(chunk, from+int64(k)*1000)
+			from += chunk * 1000
+			k = 0
+			b.StartTimer()
+		}
+		serveBody(b, srv, &ctx, bodies[k])
+		k++
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchSeries, "ns/sample")
+}
