@@ -29,24 +29,18 @@ const (
 // hanging the test until the global go test deadline.
 var httpClient = &http.Client{Timeout: 30 * time.Second}
 
-// Spec says how to start a process.
+// Spec says how to start a process. Name, Path, Args, Env, Dir and
+// ProcessGroup mean what they mean in proc.Spec (Env is appended to the test
+// process's environment; ProcessGroup lets a test check with GroupMembers
+// that no child outlives the process). The log goes to a file in the test's
+// temporary directory.
 type Spec struct {
-	// Name labels the process in logs and failure messages, e.g. "victoria-metrics".
-	Name string
-	// Path is the executable.
-	Path string
-	// Args are the command-line arguments, without the program name.
-	Args []string
-	// Env is appended to the test process's environment; later entries win.
-	Env []string
-	// Dir is the working directory; empty means the test's working directory.
-	Dir string
+	Name, Path string
+	Args, Env  []string
+	Dir        string
 	// URL is the base URL of the process's HTTP listener, e.g.
 	// "http://127.0.0.1:8428"; it is only recorded on the Proc.
-	URL string
-	// ProcessGroup starts the process in a new process group whose id is
-	// its pid, so a test can check that none of its children outlive it
-	// (see GroupMembers).
+	URL          string
 	ProcessGroup bool
 }
 
