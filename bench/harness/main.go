@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/slogate/slogate/internal/proc"
 	"github.com/slogate/slogate/internal/testenv"
 )
 
@@ -80,7 +81,7 @@ type harness struct {
 	logDir   string
 	bin      binaries
 	allCPUs  string
-	vm, sink *proc
+	vm, sink *proc.Proc
 	vmURL    string
 	sinkURL  string
 	putURL   string
@@ -249,13 +250,13 @@ func (h *harness) runAll(ctx context.Context) error {
 			return err
 		}
 		h.group(ctx, upVM)
-		h.vm.stop(30 * time.Second)
+		h.stop(h.vm, 30*time.Second)
 	}
 	if h.cfg.groups["sink"] || h.cfg.groups["scaling"] {
 		if err := h.startSink(); err != nil {
 			return err
 		}
-		defer h.sink.stop(10 * time.Second)
+		defer h.stop(h.sink, 10*time.Second)
 		if h.cfg.groups["sink"] {
 			h.group(ctx, upSink)
 		}
@@ -268,18 +269,18 @@ func (h *harness) runAll(ctx context.Context) error {
 }
 
 func (h *harness) startVM() error {
-	addr, err := freeAddr()
+	addr, err := proc.FreeAddr()
 	if err != nil {
 		return err
 	}
-	p, err := start("victoria-metrics", cpuUpstream, h.logDir, h.bin.vm,
+	p, err := h.start("victoria-metrics", cpuUpstream, h.bin.vm,
 		"-httpListenAddr="+addr, "-storageDataPath="+filepath.Join(h.tmp, "vm-data"),
 		"-retentionPeriod=100y", "-loggerLevel=WARN")
 	if err != nil {
 		return err
 	}
 	h.vm, h.vmURL = p, "http://"+addr
-	if err := p.waitHTTP(h.vmURL+"/health", time.Minute); err != nil {
+	if err := waitReady(p, h.vmURL+"/health", time.Minute); err != nil {
 		return err
 	}
 	// Register the whole series universe (300,000 series at 1%, of which the
@@ -295,16 +296,39 @@ func (h *harness) startVM() error {
 }
 
 func (h *harness) startSink() error {
-	addr, err := freeAddr()
+	addr, err := proc.FreeAddr()
 	if err != nil {
 		return err
 	}
-	p, err := start("sink", cpuUpstream, h.logDir, h.bin.sink, "-httpListenAddr="+addr)
+	p, err := h.start("sink", cpuUpstream, h.bin.sink, "-httpListenAddr="+addr)
 	if err != nil {
 		return err
 	}
 	h.sink, h.sinkURL = p, "http://"+addr
-	return p.waitHTTP(h.sinkURL+"/", 30*time.Second)
+	return waitReady(p, h.sinkURL+"/", 30*time.Second)
+}
+
+// start runs bin with args pinned to cpus; its output goes to
+// <logs>/<name>.log.
+func (h *harness) start(name, cpus, bin string, args ...string) (*proc.Proc, error) {
+	return proc.Start(proc.Spec{Name: name, Path: bin, Args: args, CPUs: cpus, LogPath: filepath.Join(h.logDir, name+".log")})
+}
+
+// waitReady waits until url answers 2xx; the error ends with the tail of
+// p's log, which usually says why it did not.
+func waitReady(p *proc.Proc, url string, timeout time.Duration) error {
+	if err := p.WaitHTTP(url, timeout); err != nil {
+		return fmt.Errorf("%w:\n%s", err, p.LogTail(2000))
+	}
+	return nil
+}
+
+// stop stops p (SIGTERM, SIGKILL after grace) and says so when it had to be
+// killed: a killed vmagent may not have sent all it acknowledged.
+func (h *harness) stop(p *proc.Proc, grace time.Duration) {
+	if err := p.Stop(grace); err != nil {
+		h.logf("%s", err)
+	}
 }
 
 // phase runs one scenario and keeps its result.
@@ -412,7 +436,7 @@ func (h *harness) group(ctx context.Context, up string) {
 // the sink all on both CPUs, for comparison with the one-core run.
 func (h *harness) twoCores() {
 	pin := func(cpus string) {
-		if out, err := exec.Command("taskset", "-a", "-p", "-c", cpus, fmt.Sprint(h.sink.pid())).CombinedOutput(); err != nil {
+		if out, err := exec.Command("taskset", "-a", "-p", "-c", cpus, fmt.Sprint(h.sink.Pid())).CombinedOutput(); err != nil {
 			h.logf("cannot re-pin the sink to %s: %s: %s", cpus, err, out)
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/slogate/slogate/internal/proc"
 )
 
 // Process-under-test kinds.
@@ -154,7 +156,7 @@ func takeSnapshot(pids ...int) snapshot {
 	s.machine, _ = readMachineCPU()
 	for _, pid := range append(pids, os.Getpid()) {
 		if pid > 0 {
-			s.cpu[pid], _ = cpuSeconds(pid)
+			s.cpu[pid], _ = proc.CPUSeconds(pid)
 			s.wait[pid] = runqueueWait(pid)
 		}
 	}
@@ -179,7 +181,7 @@ func (h *harness) runPhase(sc scenario) result {
 		tag += "-2cores"
 	}
 	target := upURL + "/api/v1/write"
-	var put *proc
+	var put *proc.Proc
 	var err error
 	switch sc.Target {
 	case slogate:
@@ -192,7 +194,7 @@ func (h *harness) runPhase(sc scenario) result {
 		return res
 	}
 	if put != nil {
-		defer put.stop(20 * time.Second)
+		defer h.stop(put, 20*time.Second)
 		target = h.putURL + "/api/v1/write"
 	}
 
@@ -222,9 +224,9 @@ func (h *harness) runPhase(sc scenario) result {
 		res.Err = fmt.Sprintf("cannot start loadgen: %s", err)
 		return res
 	}
-	pids := []int{lg.Process.Pid, up.pid()}
+	pids := []int{lg.Process.Pid, up.Pid()}
 	if put != nil {
-		pids = append(pids, put.pid())
+		pids = append(pids, put.Pid())
 	}
 	var (
 		mu     sync.Mutex
@@ -262,7 +264,7 @@ func (h *harness) runPhase(sc scenario) result {
 			mu.Lock()
 			s1, got1 = takeSnapshot(pids...), true
 			if put != nil {
-				rss[0], rss[1], _ = memStatus(put.pid())
+				rss[0], rss[1], _ = proc.MemoryStatus(put.Pid())
 			}
 			mu.Unlock()
 		}
@@ -285,13 +287,13 @@ func (h *harness) runPhase(sc scenario) result {
 	delta := func(pid int) float64 { return s1.cpu[pid] - s0.cpu[pid] }
 	wait := func(pid int) float64 { return s1.wait[pid] - s0.wait[pid] }
 	res.Load.CPU, res.Load.Wait = delta(lg.Process.Pid), wait(lg.Process.Pid)
-	res.Up.CPU, res.Up.Wait = delta(up.pid()), wait(up.pid())
-	if r, hw, err := memStatus(up.pid()); err == nil {
+	res.Up.CPU, res.Up.Wait = delta(up.Pid()), wait(up.Pid())
+	if r, hw, err := proc.MemoryStatus(up.Pid()); err == nil {
 		res.Up.RSS, res.Up.HWM = r, hw
 	}
 	ours := res.Load.CPU + res.Up.CPU + delta(os.Getpid())
 	if put != nil {
-		res.Put.CPU, res.Put.Wait = delta(put.pid()), wait(put.pid())
+		res.Put.CPU, res.Put.Wait = delta(put.Pid()), wait(put.Pid())
 		res.Put.RSS, res.Put.HWM = rss[0], rss[1]
 		ours += res.Put.CPU
 	}
@@ -310,8 +312,8 @@ func (h *harness) runPhase(sc scenario) result {
 		// drained back to where it was when the window began.
 		t, drained := h.drainVMAgent(res.Backlog0)
 		res.Drain, res.Drained = t.Seconds(), drained
-		if c, err := cpuSeconds(put.pid()); err == nil {
-			res.Put.CPU = c - s0.cpu[put.pid()]
+		if c, err := proc.CPUSeconds(put.Pid()); err == nil {
+			res.Put.CPU = c - s0.cpu[put.Pid()]
 		}
 	}
 	return res
@@ -337,23 +339,14 @@ func (h *harness) drainVMAgent(backlog0 float64) (time.Duration, bool) {
 	return time.Since(start), false
 }
 
-func (h *harness) startSlogate(tag, cpus, upURL string) (*proc, error) {
-	addr, err := freeAddr()
+func (h *harness) startSlogate(tag, cpus, upURL string) (*proc.Proc, error) {
+	addr, err := proc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
 	state := filepath.Join(h.tmp, tag+"-state")
-	p, err := start(tag+"-slogate", cpus, h.logDir, h.bin.slogate,
+	return h.startPut(tag+"-slogate", cpus, h.bin.slogate, addr,
 		"-httpListenAddr="+addr, "-upstream.url="+upURL, "-stateDir="+state)
-	if err != nil {
-		return nil, err
-	}
-	h.putURL = "http://" + addr
-	if err := p.waitHTTP(h.putURL+"/health", 30*time.Second); err != nil {
-		p.stop(5 * time.Second)
-		return nil, err
-	}
-	return p, nil
 }
 
 // startVMAgent starts vmagent as a pure relay. For snappy input it is told
@@ -361,8 +354,8 @@ func (h *harness) startSlogate(tag, cpus, upURL string) (*proc, error) {
 // the bytes it got; for zstd input it keeps its default, the
 // VictoriaMetrics protocol (zstd). Either way it decodes and re-encodes
 // every block: that is its design, and what the comparison measures.
-func (h *harness) startVMAgent(tag, cpus, upURL, enc string) (*proc, error) {
-	addr, err := freeAddr()
+func (h *harness) startVMAgent(tag, cpus, upURL, enc string) (*proc.Proc, error) {
+	addr, err := proc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -375,13 +368,19 @@ func (h *harness) startVMAgent(tag, cpus, upURL, enc string) (*proc, error) {
 	if enc == "snappy" {
 		args = append(args, "-remoteWrite.forcePromProto")
 	}
-	p, err := start(tag+"-vmagent", cpus, h.logDir, h.bin.vmagent, args...)
+	return h.startPut(tag+"-vmagent", cpus, h.bin.vmagent, addr, args...)
+}
+
+// startPut starts the process under test, listening on addr, and waits until
+// its /health answers; h.putURL is its base URL.
+func (h *harness) startPut(name, cpus, bin, addr string, args ...string) (*proc.Proc, error) {
+	p, err := h.start(name, cpus, bin, args...)
 	if err != nil {
 		return nil, err
 	}
 	h.putURL = "http://" + addr
-	if err := p.waitHTTP(h.putURL+"/health", 30*time.Second); err != nil {
-		p.stop(5 * time.Second)
+	if err := waitReady(p, h.putURL+"/health", 30*time.Second); err != nil {
+		h.stop(p, 5*time.Second)
 		return nil, err
 	}
 	return p, nil

@@ -57,3 +57,11 @@ func TestReportChecks(t *testing.T) {
 		t.Log(md)
 	}
 }
+
+func TestSI(t *testing.T) {
+	for v, want := range map[float64]string{12: "12", 4_600: "5k", 6_687_000: "6.69M"} {
+		if got := si(v); got != want {
+			t.Errorf("si(%v) = %q, want %q", v, got, want)
+		}
+	}
+}

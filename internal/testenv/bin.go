@@ -6,6 +6,11 @@
 // the test's temporary directory (printed when the test fails) and is stopped
 // by t.Cleanup. The binaries come from the repository's .bin directory, which
 // `make deps` fills; SLOGATE_BIN_DIR points somewhere else.
+//
+// Starting, waiting for and stopping processes, and free ports, belong to
+// internal/proc, which returns errors; this package is the testing.TB side
+// of it: it fails the test, registers the cleanup and prints logs. Only tests
+// import it: programs such as the bench harness use internal/proc.
 package testenv
 
 import (

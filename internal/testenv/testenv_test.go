@@ -5,6 +5,8 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -97,15 +99,36 @@ func TestWithDefaults(t *testing.T) {
 	}
 }
 
-func TestFreePortDistinct(t *testing.T) {
-	seen := map[int]bool{}
-	for range 50 {
-		p := FreePort(t)
-		if seen[p] || p <= 0 {
-			t.Fatalf("port %d handed out twice or invalid", p)
+// TestStartProcCleanup checks what StartProc registers: when the test
+// ends the process gets SIGTERM, and with ProcessGroup whatever its group
+// left behind (here a child that ignores the leader's signal) is killed.
+// The subtest's log is gone with its temporary directory, so the shell
+// notes its graceful stop in a file of this test.
+func TestStartProcCleanup(t *testing.T) {
+	mark := filepath.Join(t.TempDir(), "stopped")
+	var p *Proc
+	t.Run("run", func(t *testing.T) {
+		p = StartProc(t, Spec{Name: "sh", Path: "sh", ProcessGroup: true, Env: []string{"MARK=" + mark}, Args: []string{"-c",
+			`trap 'echo stopping > "$MARK"; exit 0' TERM; sleep 1000 & echo started; while :; do sleep 0.05; done`}})
+		Eventually(t, 10*time.Second, func() error {
+			if !strings.Contains(p.Log(), "started") {
+				return fmt.Errorf("sh has not started: %q", p.Log())
+			}
+			return nil
+		})
+		if members, err := GroupMembers(p.Pid()); err != nil || len(members) < 2 {
+			t.Fatalf("group of sh = %v, %v; want sh and its sleep", members, err)
 		}
-		seen[p] = true
+	})
+	if b, err := os.ReadFile(mark); !p.Exited() || p.ExitErr() != nil || string(b) != "stopping\n" {
+		t.Fatalf("after the subtest: exited %v (%v), mark %q (%v); want a stop by SIGTERM", p.Exited(), p.ExitErr(), b, err)
 	}
+	Eventually(t, 10*time.Second, func() error {
+		if members, err := GroupMembers(p.Pid()); err != nil || len(members) > 0 {
+			return fmt.Errorf("group of sh still holds %v (%v)", members, err)
+		}
+		return nil
+	})
 }
 
 // TestVMLifecycle checks the helpers against a real VictoriaMetrics: data
