@@ -156,7 +156,7 @@ func TestRRuleGoOccurrences(t *testing.T) {
 func TestRRuleGoRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	from, to := msOf(t, "2026-01-01T00:00:00Z"), msOf(t, "2027-01-01T00:00:00Z")
-	compared, unionDiffers := 0, 0
+	compared, mixed, unionDiffers := 0, 0, 0
 	for range 300 {
 		r := refRule{freq: []string{"DAILY", "WEEKLY", "MONTHLY"}[rng.IntN(3)], interval: 1 + rng.IntN(3)*rng.IntN(2), byOrd: map[time.Weekday][]int{}}
 		for d := time.Sunday; d <= time.Saturday; d++ {
@@ -184,9 +184,17 @@ func TestRRuleGoRandom(t *testing.T) {
 		if err != nil {
 			t.Fatalf("rrule-go: %s: %v", r, err)
 		}
+		mixedByDay := len(r.byDay) > 0 && len(r.byOrd) > 0
+		if mixedByDay {
+			// rrule-go often finds no day for these and walks to year
+			// 9999, 0.1 s a rule: a few show the difference.
+			if mixed++; mixed > 8 {
+				continue
+			}
+		}
 		want := m.AppendIntervals(nil, from, to)
 		got := w.AppendIntervals(nil, from, to)
-		if len(r.byDay) > 0 && len(r.byOrd) > 0 {
+		if mixedByDay {
 			// rrule-go (like python-dateutil) intersects plain and
 			// ordinal BYDAY values; RFC 5545 and rrule.go take their
 			// union: BYDAY=SA,2MO is every Saturday and the second Monday,
@@ -206,7 +214,7 @@ func TestRRuleGoRandom(t *testing.T) {
 			compared++
 		}
 	}
-	t.Logf("%d rules agree; %d of the rules mixing plain and ordinal BYDAY differ", compared, unionDiffers)
+	t.Logf("%d rules agree; %d of %d rules mixing plain and ordinal BYDAY differ", compared, unionDiffers, min(mixed, 8))
 	if compared < 150 || unionDiffers == 0 {
 		t.Fatalf("only %d rules had occurrences, %d differ", compared, unionDiffers)
 	}
