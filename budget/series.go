@@ -1,5 +1,17 @@
 package budget
 
+// seriesHash is hand-written rather than xxhash (see "Series identity"
+// below): with ingress-nginx's 13 hashed labels it takes 76 ns, xxhash of
+// each name and value read in place 113 ns, xxhash of each label copied
+// into a buffer 321 ns; Traefik's 6: 35, 51 and 149 ns. Medians of 6 runs
+// on the 2-core machine of hash_compare_test.go:
+//
+//	go test ./budget -run '^$' -bench BenchmarkSeriesHashVsXxhash -benchmem
+//
+// Snapshots store the hash and the target keys built with hashString
+// (targetFor), not the labels: another hash would drop the counting state
+// of every snapshot taken before it.
+
 import "math/bits"
 
 // Counting rules (the exact semantics of design.md, "Semantics that make the
@@ -275,9 +287,8 @@ func (t *tenantState) addEvents(s *series, ts int64, d int64) {
 // The hash is wyhash-style (the construction of wyhash v4 and of Go's
 // runtime fallback hash): each string is read in place, 4, 8 or 16 bytes
 // at a time, and folded into the state with a 64x64->128-bit multiply,
-// its length included. It reads the strings where they are: copying the
-// labels into one buffer for xxhash costs about 90 ns more per sample
-// with ingress-nginx's 14 labels. It is not meant to resist crafted
+// its length included. It reads the strings where they are (see the
+// figures at the top of the file). It is not meant to resist crafted
 // collisions (nor is xxhash). Its values are stable across processes and
 // platforms: they may be persisted (TestSeriesHashStable pins them).
 func seriesHash(t Tenant, labels []Label) uint64 {

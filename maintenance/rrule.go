@@ -1,5 +1,20 @@
 package maintenance
 
+// Hand-written rather than github.com/teambition/rrule-go, measured by
+// rrule_compare_test.go (`go test ./budget -run RRuleGo -v` and
+// `go test ./budget -run '^$' -bench RRuleGo -benchmem`, medians of 6 on the
+// 2-core machine). Expanding a quarter: 0.7 us and 0 allocs against 5.9 us
+// and 10 allocs for a weekly window started this year; 3.1 us against
+// 529 us (12 allocs) for a daily one started in 2020, 2.8 us against 3.7 ms
+// from 1971, as rrule-go walks from DTSTART on every call. Rules selecting
+// no day: rrule.go refuses them in about 15 us; rrule-go walks to year 9999
+// on every call (1.5 ms monthly, 13 ms daily). On random rules in
+// Europe/Berlin (DST included) the two agree, except that rrule-go
+// intersects plain and ordinal BYDAY values where RFC 5545 takes their
+// union (BYDAY=SA,2MO selects no day: 152 ms and 280 MiB per call), and
+// that UNTIL given as a date ends at its midnight for rrule-go. ParseRRule
+// would stay anyway, for the refused parts and the error messages.
+
 import (
 	"errors"
 	"fmt"

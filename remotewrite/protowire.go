@@ -1,5 +1,8 @@
 package remotewrite
 
+// Wire primitives of the hand-written scanner; writerequest.go says why it
+// is not easyproto.
+
 import (
 	"encoding/binary"
 	"fmt"

@@ -1,5 +1,16 @@
 package remotewrite
 
+// Hand-written rather than VictoriaMetrics' easyproto or lib/prompb: on
+// 10,000-series requests (one sample each, no decompression) this scanner
+// takes 15.9 ns per sample with 1% SLI series and 35.4 ns with 10%; the
+// same algorithm on easyproto.FieldContext 24.8 and 57.1 ns; decoding every
+// series, then keeping the wanted ones, 119-131 ns with easyproto and
+// 141-152 ns with prompb.WriteRequestUnmarshaler. All allocate nothing when
+// reused. The gap is the inline fast paths for one-byte tags and lengths
+// and the skip after __name__. Medians of 6 runs on the 2-core machine of
+// `go test -run '^$' -bench BenchmarkScanLibraries -benchmem ./remotewrite`
+// (library_compare_test.go).
+
 import (
 	"errors"
 	"fmt"
