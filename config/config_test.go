@@ -148,7 +148,7 @@ func TestParseConfigErrors(t *testing.T) {
 	// Release.
 	f("release:\n  caution: 25\n", "slogate.yml:2: release.caution: must be in [0,1), got 25 (targets are ratios, not percents)")
 	f("release:\n  freezeBurnRate1h: 0\n", "slogate.yml:2: release.freezeBurnRate1h: must be a burn rate above 0, got 0")
-	// Maintenance: NewMaintenance's field errors get the field's line.
+	// Maintenance: maintenance.New's field errors get the field's line.
 	f("maintenance:\n  - start: 2026-11-24T03:00:00Z\n    end: 2026-11-24T02:00:00Z\n", "slogate.yml:3: maintenance[0].end: must be after start")
 	f("maintenance:\n  - start: 2026-11-24T03:00:00Z\n    end: 2026-11-24T04:00:00Z\n    match:\n      host: \"a(\"\n", `slogate.yml:5: maintenance[0].match.host: invalid regexp "a(": missing closing )`)
 	f("maintenance:\n  - start: 2026-11-24T03:00:00Z\n    end: 2026-11-24T04:00:00Z\n    match: {hots: a}\n", "slogate.yml:4: maintenance[0].match.hots: no source or contract has label hots")

@@ -34,7 +34,7 @@ const (
 	firstOccurrenceDays = 10 * 366  // a rule must select a day this soon (times INTERVAL)
 )
 
-// MaintenanceSpec is a maintenance window as users write it, in the config
+// Spec is a maintenance window as users write it, in the config
 // file (`maintenance:` items) and in the JSON API:
 //
 //	{"start": "2026-11-24T02:00:00Z", "end": "2026-11-24T03:00:00Z",
@@ -59,8 +59,8 @@ type Spec struct {
 	Timezone string            `json:"timezone,omitempty" yaml:"timezone,omitempty"`
 }
 
-// Maintenance is a validated maintenance window; it implements Mask. Build
-// it with NewMaintenance: the unexported fields are derived from the
+// Window is a validated maintenance window; it implements budget.Mask. Build
+// it with New: the unexported fields are derived from the
 // exported ones there. It is immutable afterwards and safe for concurrent
 // use.
 type Window struct {
@@ -114,9 +114,9 @@ func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
 }
 
-// NewMaintenance validates spec and returns the window it describes, with
+// New validates spec and returns the window it describes, with
 // Created = now. ID and Source are left to the caller. Retroactive limits
-// are the caller's policy too: NewMaintenance accepts windows in the past.
+// are the caller's policy too: New accepts windows in the past.
 // Every error is a *FieldError.
 //
 // A recurring occurrence keeps its local wall time across DST changes
@@ -352,8 +352,8 @@ func (m *Window) AppendIntervals(dst []budget.Interval, from, to int64) []budget
 	return dst
 }
 
-// Spec returns the window in the shape NewMaintenance takes, normalized
-// (times in RFC 3339, rule in upper case), so that NewMaintenance(m.Spec(),
+// Spec returns the window in the shape New takes, normalized
+// (times in RFC 3339, rule in upper case), so that New(m.Spec(),
 // m.Created) rebuilds the same window: the API shows it and snapshots store
 // it.
 func (m *Window) Spec() Spec {

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-func TestNewMaintenanceErrors(t *testing.T) {
+func TestNewErrors(t *testing.T) {
 	f := func(spec Spec, wantField, want string) {
 		t.Helper()
 		_, err := New(spec, time.Time{})

@@ -1,8 +1,8 @@
 package maintenance
 
 // Hand-written rather than github.com/teambition/rrule-go, measured by
-// rrule_compare_test.go (`go test ./budget -run RRuleGo -v` and
-// `go test ./budget -run '^$' -bench RRuleGo -benchmem`, medians of 6 on the
+// rrule_compare_test.go (`go test ./maintenance -run RRuleGo -v` and
+// `go test ./maintenance -run '^$' -bench RRuleGo -benchmem`, medians of 6 on the
 // 2-core machine). Expanding a quarter: 0.7 us and 0 allocs against 5.9 us
 // and 10 allocs for a weekly window started this year; 3.1 us against
 // 529 us (12 allocs) for a daily one started in 2020, 2.8 us against 3.7 ms

@@ -16,8 +16,8 @@ import (
 // TestRRuleOccurrences and on random rules, the cost of hostile rules, and
 // the cost and allocations of AppendIntervals. Run:
 //
-//	go test ./budget -run 'RRuleGo' -v
-//	go test ./budget -run '^$' -bench 'RRuleGo' -benchmem -count 3
+//	go test ./maintenance -run 'RRuleGo' -v
+//	go test ./maintenance -run '^$' -bench 'RRuleGo' -benchmem -count 3
 
 // rruleGoWindow is a recurring window expanded by rrule-go: the rule and
 // UNTIL parsed by the library in the window's time zone, DTSTART the

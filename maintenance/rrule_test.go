@@ -17,7 +17,7 @@ func occurrences(t *testing.T, rrule, start, dur, tz, from, to string) []string 
 	t.Helper()
 	m, err := New(Spec{Start: start, RRule: rrule, Duration: dur, Timezone: tz}, time.Time{})
 	if err != nil {
-		t.Fatalf("NewMaintenance(%s, %s): %v", rrule, start, err)
+		t.Fatalf("New(%s, %s): %v", rrule, start, err)
 	}
 	var out []string
 	for _, iv := range m.AppendIntervals(nil, msOf(t, from), msOf(t, to)) {

@@ -45,7 +45,7 @@ type storedWindow struct {
 	Spec    maintenance.Spec `json:"spec"`
 }
 
-// MaintenanceStore holds the maintenance windows of the API, durably: every
+// Maintenance holds the maintenance windows of the API, durably: every
 // change is written and fsynced (windows file replaced atomically, audit
 // log appended) before it is applied and acknowledged. Windows of the
 // configuration file are held beside them, read-only. Safe for concurrent
@@ -69,7 +69,7 @@ const (
 	maxAuditInMemory = 10_000
 )
 
-// OpenMaintenanceStore loads the windows and the audit log from dir
+// OpenMaintenance loads the windows and the audit log from dir
 // (created if missing). limit is the retroactive limit; onChange receives
 // every window (config and API) after each change, and once at open.
 func OpenMaintenance(dir string, limit time.Duration, now func() time.Time, config []*maintenance.Window, onChange func([]budget.Mask)) (*Maintenance, error) {

@@ -37,7 +37,7 @@ var ErrCorruptSnapshot = errors.New("corrupt snapshot")
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// WriteSnapshotFile frames payload and writes it atomically to path.
+// WriteSnapshot frames payload and writes it atomically to path.
 func WriteSnapshot(path string, payload []byte) error {
 	buf := make([]byte, 0, snapHeader+len(payload)+4)
 	buf = append(buf, snapMagic...)
@@ -51,7 +51,7 @@ func WriteSnapshot(path string, payload []byte) error {
 	return nil
 }
 
-// ReadSnapshotFile reads and verifies a snapshot file and returns its
+// ReadSnapshot reads and verifies a snapshot file and returns its
 // payload. A missing file is os.ErrNotExist; a file that fails verification
 // is ErrCorruptSnapshot.
 func ReadSnapshot(path string) ([]byte, error) {
