@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/slogate/slogate/slo"
 )
 
 // EngineConfig configures NewEngine. Every zero field takes the default
@@ -21,7 +23,7 @@ type EngineConfig struct {
 	Resolve func(src *Source, route []Label) Objective
 	// Release turns the internal budget into a release state. Zero fields
 	// default to Caution 0.25 and FreezeBurnRate1h 14.4.
-	Release ReleasePolicy
+	Release slo.ReleasePolicy
 	// MinuteHorizon is how far back, behind the tenant watermark, counts
 	// stay minute-exact: maintenance windows can still be changed there and
 	// late samples still land in their own minute. Default 72h; it is never
@@ -84,7 +86,7 @@ type Engine struct {
 	// or cfgMu.
 	sources []Source
 	resolve func(src *Source, route []Label) Objective
-	release ReleasePolicy
+	release slo.ReleasePolicy
 	// index maps metric names to source indexes; Reload swaps it (while it
 	// holds every tenant's lock), so Wants reads it without a lock.
 	index   atomic.Pointer[sourceIndex]

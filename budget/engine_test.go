@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/slogate/slogate/slo"
 )
 
 // t0 is a Monday, 00:00 UTC; unit tests count from here.
@@ -143,7 +145,7 @@ func TestEngineReorderAttribution(t *testing.T) {
 	h.put(req("a", "200", "i1"), t0+minute+5000, 25) // reordered: 15 in minute 1, 5 in minute 2
 	f := func(at int64, want uint64) {
 		t.Helper()
-		if w := h.status(at, "web", "a").Windows[Window5m]; w.Total != want || w.Good != want {
+		if w := h.status(at, "web", "a").Windows[slo.Window5m]; w.Total != want || w.Good != want {
 			t.Errorf("5m window at +%ds: %+v, want %d", (at-t0)/1000, w, want)
 		}
 	}
@@ -235,7 +237,7 @@ func TestEngineCalendarMonth(t *testing.T) {
 	}
 	h := newHarness(t, EngineConfig{Resolve: func(src *Source, _ []Label) Objective {
 		return Objective{Name: "availability", SLO: 0.99, SLA: 0.98,
-			Window: Window{Kind: Calendar, Period: PeriodMonth, Location: berlin}}
+			Window: slo.Window{Kind: slo.Calendar, Period: slo.PeriodMonth, Location: berlin}}
 	}})
 	// April starts 2026-03-31T22:00Z in Berlin (CEST, UTC+2).
 	at := func(s string) int64 {
@@ -248,7 +250,7 @@ func TestEngineCalendarMonth(t *testing.T) {
 	h.put(req("a", "200", "i1"), at("2026-03-31T22:30:00Z"), 190) // April
 	h.put(req("a", "500", "i1"), at("2026-03-31T22:30:00Z"), 10)
 	march := h.status(at("2026-03-31T21:59:00Z"), "web", "a")
-	if w := march.Windows[WindowCompliance]; w.Name != "month" || w.Total != 100 || w.Good != 100 {
+	if w := march.Windows[slo.WindowCompliance]; w.Name != "month" || w.Total != 100 || w.Good != 100 {
 		t.Errorf("March window %+v", w)
 	}
 	// March has a DST change: 31 days minus one hour.
@@ -256,7 +258,7 @@ func TestEngineCalendarMonth(t *testing.T) {
 		t.Errorf("March remaining seconds %v, want %v", got, want)
 	}
 	april := h.status(at("2026-04-01T10:00:00Z"), "web", "a")
-	if w := april.Windows[WindowCompliance]; w.Total != 100 || w.Good != 90 {
+	if w := april.Windows[slo.WindowCompliance]; w.Total != 100 || w.Good != 90 {
 		t.Errorf("April window %+v", w)
 	}
 	// 10 bad of 100 against 1% allowed: remaining 1 - 10/1 = -9.
@@ -271,25 +273,9 @@ func TestEngineCalendarMonth(t *testing.T) {
 	h.put(req("c", "200", "i1"), at("2026-03-31T21:58:30Z"), 0)
 	h.put(req("c", "200", "i1"), at("2026-03-31T21:59:30Z"), 10)
 	st := h.status(at("2026-03-31T22:04:00Z"), "web", "c")
-	if w5, wc := st.Windows[Window5m], st.Windows[WindowCompliance]; w5.Total != 10 || wc.Total != 0 {
+	if w5, wc := st.Windows[slo.Window5m], st.Windows[slo.WindowCompliance]; w5.Total != 10 || wc.Total != 0 {
 		t.Errorf("at 00:04 local: 5m total %d, month total %d, want 10 0", w5.Total, wc.Total)
 	}
-}
-
-func TestEngineReleaseState(t *testing.T) {
-	p := ReleasePolicy{Caution: 0.25, FreezeBurnRate1h: 14.4}
-	f := func(remaining, burn1h float64, want ReleaseState) {
-		t.Helper()
-		if got := releaseStateOf(p, remaining, burn1h); got != want {
-			t.Errorf("remaining %v burn %v: %v, want %v", remaining, burn1h, got, want)
-		}
-	}
-	f(1, 0, ReleaseShip)
-	f(0.25, 14.3, ReleaseShip)
-	f(0.2499, 0, ReleaseCaution)
-	f(0.9, 14.4, ReleaseFreeze)
-	f(0, 0, ReleaseFreeze)
-	f(-3, 0, ReleaseFreeze)
 }
 
 func TestEngineBudgetAndExhaustion(t *testing.T) {
@@ -305,7 +291,7 @@ func TestEngineBudgetAndExhaustion(t *testing.T) {
 		h.put(req("a", "500", "i1"), t0+(600+i)*minute, float64(i*20))
 	}
 	st := h.status(t0+606*minute, "web", "a")
-	w := st.Windows[WindowCompliance]
+	w := st.Windows[slo.WindowCompliance]
 	bad := float64(w.Total - w.Good)
 	if bad != 100 || w.Total != 610_000 {
 		t.Fatalf("bad %v total %d, want 100 610000", bad, w.Total)
@@ -315,23 +301,23 @@ func TestEngineBudgetAndExhaustion(t *testing.T) {
 	if math.Abs(st.SLO.RemainingRatio-remaining) > 1e-12 || math.Abs(st.SLO.RemainingSeconds-seconds) > 1e-6 {
 		t.Errorf("remaining %v %v, want %v %v", st.SLO.RemainingRatio, st.SLO.RemainingSeconds, remaining, seconds)
 	}
-	if w5 := st.Windows[Window5m]; w5.Total != 10000 || w5.Good != 9900 || math.Abs(w5.BurnRate-10) > 1e-9 {
+	if w5 := st.Windows[slo.Window5m]; w5.Total != 10000 || w5.Good != 9900 || math.Abs(w5.BurnRate-10) > 1e-9 {
 		t.Errorf("5m window %+v, want 9900/10000, burn 10", w5)
 	}
 	if !st.SLO.HasExhaustion || math.Abs(st.SLO.ExhaustionSeconds-seconds/0.01) > 1e-6 {
 		t.Errorf("exhaustion %v, want %v", st.SLO.ExhaustionSeconds, seconds/0.01)
 	}
-	if st.Release != ReleaseShip || st.HasSLA {
-		t.Errorf("release %v has SLA %v, want ship (1h burn %v)", st.Release, st.HasSLA, st.Windows[Window1h].BurnRate)
+	if st.Release != slo.ReleaseShip || st.HasSLA {
+		t.Errorf("release %v has SLA %v, want ship (1h burn %v)", st.Release, st.HasSLA, st.Windows[slo.Window1h].BurnRate)
 	}
 	// Nothing burns in the last 5 minutes: no exhaustion time.
-	if st := h.status(t0+700*minute, "web", "a"); st.SLO.HasExhaustion || st.Windows[Window5m].HasSLI {
+	if st := h.status(t0+700*minute, "web", "a"); st.SLO.HasExhaustion || st.Windows[slo.Window5m].HasSLI {
 		t.Errorf("idle: %+v", st.SLO)
 	}
 	// A big outage: 90% errors for a minute burn the budget.
 	h.put(req("a", "200", "i1"), t0+607*minute, float64(600_000+5*1980+100))
 	h.put(req("a", "500", "i1"), t0+607*minute, float64(100+900))
-	if st := h.status(t0+608*minute, "web", "a"); st.Release != ReleaseFreeze || st.SLO.ExhaustionSeconds != 0 || !st.SLO.HasExhaustion {
+	if st := h.status(t0+608*minute, "web", "a"); st.Release != slo.ReleaseFreeze || st.SLO.ExhaustionSeconds != 0 || !st.SLO.HasExhaustion {
 		t.Errorf("outage: release %v exhaustion %v, want freeze 0", st.Release, st.SLO.ExhaustionSeconds)
 	}
 }
@@ -377,11 +363,11 @@ func TestEngineMaintenance(t *testing.T) {
 		t.Helper()
 		h.e.SetMasks(masks)
 		st := h.status(at, "web", "a")
-		if w := st.Windows[Window1h]; w.Total != wantTotal || st.ExcludedGood != wantExcl || st.MaintenanceActive != active {
+		if w := st.Windows[slo.Window1h]; w.Total != wantTotal || st.ExcludedGood != wantExcl || st.MaintenanceActive != active {
 			t.Errorf("%s: 1h total %d excluded %d active %v, want %d %d %v",
 				name, w.Total, st.ExcludedGood, st.MaintenanceActive, wantTotal, wantExcl, active)
 		}
-		if other := h.status(at, "web", "b").Windows[Window1h]; other.Total != 600 {
+		if other := h.status(at, "web", "b").Windows[slo.Window1h]; other.Total != 600 {
 			t.Errorf("%s: route b total %d, want 600", name, other.Total)
 		}
 	}
@@ -409,7 +395,7 @@ func TestEngineMaskFinality(t *testing.T) {
 	h.e.SetMasks([]Mask{&testMask{match: map[string]string{"host": "a"},
 		ivs: []Interval{{Start: t0, End: t0 + time.Hour.Milliseconds()}}}})
 	st := h.status(t0+4*24*time.Hour.Milliseconds()+minute, "web", "a")
-	if w := st.Windows[WindowCompliance]; w.Good != 10 || st.ExcludedGood != 0 {
+	if w := st.Windows[slo.WindowCompliance]; w.Good != 10 || st.ExcludedGood != 0 {
 		t.Errorf("30d window %d, excluded %d, want 10 0: a mask must not reach beyond the horizon", w.Good, st.ExcludedGood)
 	}
 }
@@ -446,18 +432,18 @@ func TestEngineLateData(t *testing.T) {
 	h.put(req("a", "200", "i2"), t0+5*day+90*minute+1, 7)
 	h.put(req("a", "200", "i2"), t0+5*day+30*minute, 3) // new first point: 3 (target known since... no: baseline)
 	st := h.status(t0+10*day+minute, "web", "a")
-	w := st.Windows[WindowCompliance]
+	w := st.Windows[slo.WindowCompliance]
 	if st.Good != w.Good || w.Good != 104 {
 		t.Errorf("good %d, 30d window %d, want 104 (100 + delta 4 after the baseline 3)", st.Good, w.Good)
 	}
 	// An hour bucket counts only when it lies entirely in the window.
 	at := t0 + 35*day + 31*minute // window starts at t0+5d+31m: hour 5d+1h (the 4) is inside
 	h.put(req("a", "200", "i1"), at, 100)
-	if w := h.status(at, "web", "a").Windows[WindowCompliance]; w.Good != 104 {
+	if w := h.status(at, "web", "a").Windows[slo.WindowCompliance]; w.Good != 104 {
 		t.Errorf("30d window at +35d31m: %d, want 104", w.Good)
 	}
 	at = t0 + 35*day + 61*minute // window starts inside hour 5d+1h: it is dropped
-	if w := h.status(at, "web", "a").Windows[WindowCompliance]; w.Good != 100 {
+	if w := h.status(at, "web", "a").Windows[slo.WindowCompliance]; w.Good != 100 {
 		t.Errorf("30d window at +35d61m: %d, want 100", w.Good)
 	}
 	// Older than the hour ring: dropped and counted.
@@ -476,7 +462,7 @@ func TestEngineWindowEdges(t *testing.T) {
 	f := func(at int64, want5m, wantTotal uint64) {
 		t.Helper()
 		st := h.status(at, "web", "a")
-		if w := st.Windows[Window5m]; w.Total != want5m || st.Good != wantTotal {
+		if w := st.Windows[slo.Window5m]; w.Total != want5m || st.Good != wantTotal {
 			t.Errorf("at +%dms: 5m %d cumulative %d, want %d %d", at-t0, w.Total, st.Good, want5m, wantTotal)
 		}
 	}
@@ -523,4 +509,13 @@ func TestEngineConcurrent(t *testing.T) {
 	if good != workers*(points-1) {
 		t.Errorf("good %d, want %d", good, workers*(points-1))
 	}
+}
+
+func mustLoc(t testing.TB, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatalf("cannot load %s: %v", name, err)
+	}
+	return loc
 }

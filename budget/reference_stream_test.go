@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slogate/slogate/slo"
 )
 
 // The random streams. A world is one tenant: ingress and edge targets
@@ -280,12 +282,12 @@ func refResolve(berlin *time.Location) func(src *Source, route []Label) Objectiv
 		switch {
 		case src.Name == "web" && strings.HasPrefix(host, "a."):
 			return Objective{Name: "availability", SLO: 0.999, SLA: 0.995, Contract: []Label{{Name: "customer", Value: "acme"}},
-				Window: Window{Kind: Rolling, Length: 30 * 24 * time.Hour}}
+				Window: slo.Window{Kind: slo.Rolling, Length: 30 * 24 * time.Hour}}
 		case src.Name == "web" && strings.HasPrefix(host, "b."):
 			return Objective{Name: "availability", SLO: 0.99, SLA: 0.98,
-				Window: Window{Kind: Calendar, Period: PeriodMonth, Location: berlin}}
+				Window: slo.Window{Kind: slo.Calendar, Period: slo.PeriodMonth, Location: berlin}}
 		case src.Name == "web-by-path":
-			return Objective{Name: "availability", SLO: 0.995, Window: Window{Kind: Rolling, Length: 7 * 24 * time.Hour}}
+			return Objective{Name: "availability", SLO: 0.995, Window: slo.Window{Kind: slo.Rolling, Length: 7 * 24 * time.Hour}}
 		}
 		return DefaultObjective(src)
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/slogate/slogate/slo"
 )
 
 // refModel is the brute-force reference of the engine's contract. It shares
@@ -285,7 +287,7 @@ func (m *refModel) routeStatus(t Tenant, r *refRoute, at, mT, ringStart int64, m
 	// The longest the compliance window can be, in hours, plus 2: how far
 	// back the hour ring reaches.
 	var maxHours int64
-	if r.obj.Window.Kind == Calendar {
+	if r.obj.Window.Kind == slo.Calendar {
 		maxHours = 31*24 + 1 + 2 // the tests only use months
 	} else {
 		maxHours = int64(math.Ceil(r.obj.Window.Length.Hours())) + 2
@@ -324,7 +326,7 @@ func (m *refModel) routeStatus(t Tenant, r *refRoute, at, mT, ringStart int64, m
 	lengths := []int64{5, 30, 60, 120, 360, 1440, 4320}
 	var cStart int64
 	var cSeconds float64
-	if w := r.obj.Window; w.Kind == Calendar {
+	if w := r.obj.Window; w.Kind == slo.Calendar {
 		lt := time.UnixMilli(at).In(w.Location)
 		ps := time.Date(lt.Year(), lt.Month(), 1, 0, 0, 0, 0, w.Location)
 		pe := time.Date(lt.Year(), lt.Month()+1, 1, 0, 0, 0, 0, w.Location)
@@ -339,7 +341,7 @@ func (m *refModel) routeStatus(t Tenant, r *refRoute, at, mT, ringStart int64, m
 	lengths = append(lengths, mT-cStart)
 	for i := range st.Windows {
 		g, n := sum(mT-lengths[i], mT)
-		w := WindowStatus{Name: names[i], Good: uint64(g), Total: uint64(n)}
+		w := slo.WindowStatus{Name: names[i], Good: uint64(g), Total: uint64(n)}
 		if n > 0 {
 			w.SLI = float64(g) / float64(n)
 			w.HasSLI = true
@@ -348,8 +350,8 @@ func (m *refModel) routeStatus(t Tenant, r *refRoute, at, mT, ringStart int64, m
 		st.Windows[i] = w
 	}
 	cw, w5 := st.Windows[len(st.Windows)-1], st.Windows[0]
-	budget := func(kind string, o float64) BudgetStatus {
-		b := BudgetStatus{Kind: kind, Objective: o, RemainingRatio: 1}
+	budget := func(kind string, o float64) slo.BudgetStatus {
+		b := slo.BudgetStatus{Kind: kind, Objective: o, RemainingRatio: 1}
 		if cw.Total > 0 {
 			b.RemainingRatio = 1 - float64(cw.Total-cw.Good)/((1-o)*float64(cw.Total))
 		}
@@ -375,9 +377,9 @@ func (m *refModel) routeStatus(t Tenant, r *refRoute, at, mT, ringStart int64, m
 	}
 	switch {
 	case st.SLO.RemainingRatio <= 0 || st.Windows[2].BurnRate >= 14.4:
-		st.Release = ReleaseFreeze
+		st.Release = slo.ReleaseFreeze
 	case st.SLO.RemainingRatio < 0.25:
-		st.Release = ReleaseCaution
+		st.Release = slo.ReleaseCaution
 	}
 	return st
 }
@@ -416,7 +418,7 @@ func compareStatus(got, want RouteStatus) []string {
 		check(w.Name+" burn", g.BurnRate, w.BurnRate)
 	}
 	check("has sla", got.HasSLA, want.HasSLA)
-	for _, p := range [][2]BudgetStatus{{got.SLO, want.SLO}, {got.SLA, want.SLA}} {
+	for _, p := range [][2]slo.BudgetStatus{{got.SLO, want.SLO}, {got.SLA, want.SLA}} {
 		g, w := p[0], p[1]
 		check(w.Kind+" kind", g.Kind, w.Kind)
 		check(w.Kind+" objective", g.Objective, w.Objective)

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/slogate/slogate/slo"
 )
 
 // feed ingests good and bad request counters of hosts a and b (instance
@@ -21,14 +23,14 @@ func feed(es []*Engine, from, to int64) {
 	}
 }
 
-// objectives returns a Resolve: route a gets slo and window, b a calendar
+// objectives returns a Resolve: route a gets target and window, b a calendar
 // month.
-func objectives(slo float64, window time.Duration) func(*Source, []Label) Objective {
+func objectives(target float64, window time.Duration) func(*Source, []Label) Objective {
 	return func(src *Source, route []Label) Objective {
 		if route[0].Value == "b" {
-			return Objective{Name: "monthly", SLO: 0.99, SLA: 0.98, Window: Window{Kind: Calendar, Period: PeriodMonth, Location: time.UTC}}
+			return Objective{Name: "monthly", SLO: 0.99, SLA: 0.98, Window: slo.Window{Kind: slo.Calendar, Period: slo.PeriodMonth, Location: time.UTC}}
 		}
-		return Objective{Name: "availability", SLO: slo, Window: Window{Kind: Rolling, Length: window}}
+		return Objective{Name: "availability", SLO: target, Window: slo.Window{Kind: slo.Rolling, Length: window}}
 	}
 }
 
@@ -57,7 +59,7 @@ func TestReloadObjectives(t *testing.T) {
 			t.Errorf("%s: stats %+v, want %+v", name, se, sw)
 		}
 		st := e.Evaluate(Tenant{}, clock)
-		if o := now(nil, st[0].Labels); st[0].Objective.SLO != o.SLO || st[0].Windows[WindowCompliance].Name != o.Window.Label() {
+		if o := now(nil, st[0].Labels); st[0].Objective.SLO != o.SLO || st[0].Windows[slo.WindowCompliance].Name != o.Window.Label() {
 			t.Errorf("%s: objective %+v", name, st[0].Objective)
 		}
 	}

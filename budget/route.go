@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/slogate/slogate/slo"
 )
 
 // tenantState is everything the engine keeps about one tenant, guarded by
@@ -189,7 +191,7 @@ func (e *Engine) objectiveFor(src *Source, ident []Label) Objective {
 	if e.resolve != nil {
 		obj = e.resolve(src, ident)
 	}
-	if obj.Window.Kind == Rolling && obj.Window.Length < time.Minute {
+	if obj.Window.Kind == slo.Rolling && obj.Window.Length < time.Minute {
 		obj.Window = DefaultObjective(src).Window
 	}
 	return obj
@@ -212,19 +214,19 @@ func (r *route) setObjective(obj Objective, all []Mask) {
 
 // hourRingLen is the hour ring's length for a compliance window: its
 // longest length in hours, plus 2.
-func hourRingLen(w Window) int64 { return int64(windowMaxLength(w)/time.Hour) + 2 }
+func hourRingLen(w slo.Window) int64 { return int64(windowMaxLength(w)/time.Hour) + 2 }
 
 // windowMaxLength is the longest a compliance window can be: a calendar
 // period's longest instance (plus an hour for a DST change).
-func windowMaxLength(w Window) time.Duration {
+func windowMaxLength(w slo.Window) time.Duration {
 	const day = 24 * time.Hour
-	if w.Kind != Calendar {
+	if w.Kind != slo.Calendar {
 		return (w.Length + time.Hour - 1) / time.Hour * time.Hour
 	}
 	switch w.Period {
-	case PeriodWeek:
+	case slo.PeriodWeek:
 		return 7*day + time.Hour
-	case PeriodQuarter:
+	case slo.PeriodQuarter:
 		return 92*day + time.Hour
 	}
 	return 31*day + time.Hour

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slogate/slogate/slo"
 )
 
 // genStream generates the events of runStream (reference_stream_test.go):
@@ -277,13 +279,13 @@ func TestStateObjectiveFromConfig(t *testing.T) {
 	}
 	data, _ := h.e.AppendState(nil)
 	e := NewEngine(EngineConfig{Sources: []Source{webSource(), latencySource()}, Resolve: func(src *Source, _ []Label) Objective {
-		return Objective{Name: "gold", SLO: 0.99, Window: Window{Kind: Rolling, Length: 7 * 24 * time.Hour}}
+		return Objective{Name: "gold", SLO: 0.99, Window: slo.Window{Kind: slo.Rolling, Length: 7 * 24 * time.Hour}}
 	}})
 	if err := e.LoadState(data); err != nil {
 		t.Fatal(err)
 	}
 	st := e.Evaluate(Tenant{}, t0+20*minute)
-	if len(st) != 1 || st[0].Objective.Name != "gold" || st[0].Windows[WindowCompliance].Name != "7d" || st[0].Good != 90 {
+	if len(st) != 1 || st[0].Objective.Name != "gold" || st[0].Windows[slo.WindowCompliance].Name != "7d" || st[0].Good != 90 {
 		t.Errorf("status %+v", st)
 	}
 }

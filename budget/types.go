@@ -1,7 +1,8 @@
-// Package budget is slogate's domain: SLI sources, route discovery, counter
-// deltas in event-time minute and hour buckets, objectives (SLO and SLA),
-// compliance windows, burn rates, exhaustion, release state, maintenance
-// masks applied by minute, and the engine's state encoding.
+// Package budget is slogate's counting engine: SLI sources, route
+// discovery, counter deltas in event-time minute and hour buckets, the
+// routes' objectives (SLO and SLA), their windows and budgets evaluated with
+// package slo's math, release state, maintenance masks applied by minute,
+// and the engine's state encoding.
 //
 // It is pure: the clock is injected and every input arrives as a value.
 // It must not import os, io/fs, path/filepath, net or anything that speaks
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/slogate/slogate/remotewrite"
+	"github.com/slogate/slogate/slo"
 )
 
 // Tenant identifies a VictoriaMetrics tenant (accountID:projectID). The zero
@@ -109,29 +111,6 @@ type Source struct {
 	MaxRoutes int
 }
 
-// WindowKind says how a compliance window moves.
-type WindowKind uint8
-
-const (
-	// Rolling windows end at the evaluation time and have a fixed length.
-	Rolling WindowKind = iota
-	// Calendar windows start at the period boundary (month, week, quarter) in
-	// the contract's time zone and end with the period.
-	Calendar
-)
-
-// Window is an objective's compliance window.
-type Window struct {
-	Kind WindowKind
-	// Length of a rolling window, e.g. 30*24h.
-	Length time.Duration
-	// Period of a calendar window: "month", "week" (starting Monday) or
-	// "quarter".
-	Period string
-	// Location of a calendar window's boundaries.
-	Location *time.Location
-}
-
 // Objective is what a route is held to. Targets are ratios (0.999), never
 // percents.
 type Objective struct {
@@ -142,7 +121,7 @@ type Objective struct {
 	// SLA is the customer's contractual objective; zero means no SLA.
 	SLA float64
 	// Window is the compliance window of both targets.
-	Window Window
+	Window slo.Window
 	// Contract labels (customer, contract, ...) added to every synthetic
 	// series of the routes this objective applies to.
 	Contract []Label
@@ -155,19 +134,8 @@ func DefaultObjective(src *Source) Objective {
 	return Objective{
 		Name:   src.Kind.String(),
 		SLO:    0.999,
-		Window: Window{Kind: Rolling, Length: 30 * 24 * time.Hour},
+		Window: slo.Window{Kind: slo.Rolling, Length: 30 * 24 * time.Hour},
 	}
-}
-
-// ReleasePolicy turns the internal budget into a release state.
-type ReleasePolicy struct {
-	// Caution is the remaining-budget ratio below which the state is
-	// "caution". Default 0.25.
-	Caution float64
-	// FreezeBurnRate1h is the 1h burn rate at or above which the state is
-	// "freeze" even with budget left. Default 14.4. The state is also
-	// "freeze" when the remaining ratio is at or below zero.
-	FreezeBurnRate1h float64
 }
 
 // Interval is a half-open time range [Start, End) in Unix milliseconds.

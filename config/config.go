@@ -16,6 +16,7 @@ import (
 
 	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/maintenance"
+	"github.com/slogate/slogate/slo"
 )
 
 // Config is slogate's configuration file (-config), parsed and validated.
@@ -72,7 +73,7 @@ type Config struct {
 	// Objectives assign objectives to routes; the first match wins.
 	Objectives []ObjectiveRule
 	// Release turns the internal budget into ship / caution / freeze.
-	Release budget.ReleasePolicy
+	Release slo.ReleasePolicy
 	// Maintenance holds the windows of the file, Source "config", with IDs
 	// derived from their content ("config-<hash>"), stable across reloads.
 	Maintenance []*maintenance.Window
@@ -100,7 +101,7 @@ type ObjectiveRule struct {
 	// labels, its contract labels and `source`.
 	Match    map[string]*regexp.Regexp
 	SLO, SLA float64
-	Window   budget.Window
+	Window   slo.Window
 
 	match budget.Matchers
 }
@@ -109,8 +110,8 @@ type ObjectiveRule struct {
 const maxConfigSize = 4 << 20
 
 // DefaultReleasePolicy is the release policy when the file sets none.
-func DefaultReleasePolicy() budget.ReleasePolicy {
-	return budget.ReleasePolicy{Caution: 0.25, FreezeBurnRate1h: 14.4}
+func DefaultReleasePolicy() slo.ReleasePolicy {
+	return slo.ReleasePolicy{Caution: 0.25, FreezeBurnRate1h: 14.4}
 }
 
 // DefaultConfig is what slogate runs without -config: every availability

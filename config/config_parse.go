@@ -12,6 +12,7 @@ import (
 
 	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/maintenance"
+	"github.com/slogate/slogate/slo"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -326,7 +327,7 @@ func (p *cfgParser) objectives(n *yaml.Node) []ObjectiveRule {
 			}
 		}
 		tz, _ := p.str(f["timezone"], path+".timezone")
-		if _, err := budget.LoadLocation(tz); err != nil {
+		if _, err := slo.LoadLocation(tz); err != nil {
 			p.errf(f["timezone"], path+".timezone", "%v", err)
 			tz = ""
 		}
@@ -334,7 +335,7 @@ func (p *cfgParser) objectives(n *yaml.Node) []ObjectiveRule {
 		if f["window"] != nil {
 			win, ok = p.str(f["window"], path+".window")
 		}
-		if w, err := budget.ParseWindow(win, tz); err != nil && ok {
+		if w, err := slo.ParseWindow(win, tz); err != nil && ok {
 			p.errf(f["window"], path+".window", "%v", err)
 		} else {
 			r.Window = w
@@ -344,7 +345,7 @@ func (p *cfgParser) objectives(n *yaml.Node) []ObjectiveRule {
 	return out
 }
 
-func (p *cfgParser) release(n *yaml.Node) budget.ReleasePolicy {
+func (p *cfgParser) release(n *yaml.Node) slo.ReleasePolicy {
 	rp := DefaultReleasePolicy()
 	f, _ := p.fields(n, "release", "caution", "freezeBurnRate1h")
 	if v := f["caution"]; v != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/maintenance"
+	"github.com/slogate/slogate/slo"
 )
 
 func TestParseConfigExample(t *testing.T) {
@@ -42,7 +43,7 @@ func TestParseConfigExample(t *testing.T) {
 	if len(cfg.Contracts) != 2 || len(cfg.Objectives) != 4 || len(cfg.Maintenance) != 3 {
 		t.Fatalf("got %d contracts, %d objectives, %d maintenance windows", len(cfg.Contracts), len(cfg.Objectives), len(cfg.Maintenance))
 	}
-	if cfg.Release != (budget.ReleasePolicy{Caution: 0.25, FreezeBurnRate1h: 14.4}) {
+	if cfg.Release != (slo.ReleasePolicy{Caution: 0.25, FreezeBurnRate1h: 14.4}) {
 		t.Fatalf("release: got %+v", cfg.Release)
 	}
 	for _, m := range cfg.Maintenance {
@@ -67,7 +68,7 @@ func TestDefaultConfig(t *testing.T) {
 				t.Fatalf("default source %s is not an availability source", s.Name)
 			}
 		}
-		if cfg.Release != (budget.ReleasePolicy{Caution: 0.25, FreezeBurnRate1h: 14.4}) {
+		if cfg.Release != (slo.ReleasePolicy{Caution: 0.25, FreezeBurnRate1h: 14.4}) {
 			t.Fatalf("release: %+v", cfg.Release)
 		}
 		src := cfg.Sources[0]

@@ -9,6 +9,7 @@ package maintenance
 
 import (
 	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/slo"
 
 	"fmt"
 	"maps"
@@ -134,7 +135,7 @@ func New(spec Spec, now time.Time) (*Window, error) {
 	if len(spec.Author) > maxAuthorLen {
 		return nil, fieldErr("author", "too long: %d bytes, at most %d", len(spec.Author), maxAuthorLen)
 	}
-	loc, err := budget.LoadLocation(spec.Timezone)
+	loc, err := slo.LoadLocation(spec.Timezone)
 	if err != nil {
 		return nil, &FieldError{Field: "timezone", Err: err}
 	}

@@ -10,6 +10,7 @@ package synthetic
 import (
 	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/remotewrite"
+	"github.com/slogate/slogate/slo"
 )
 
 // Evaluator is the part of the budget engine the synthetic series need.
@@ -107,7 +108,7 @@ func (w *seriesWriter) route(st *budget.RouteStatus) {
 		active = 1
 	}
 	w.emit("slo_maintenance_active", "", "", active)
-	for _, rs := range budget.ReleaseStates {
+	for _, rs := range slo.ReleaseStates {
 		v := 0.0
 		if rs == st.Release {
 			v = 1
@@ -116,7 +117,7 @@ func (w *seriesWriter) route(st *budget.RouteStatus) {
 	}
 }
 
-func (w *seriesWriter) budget(b *budget.BudgetStatus) {
+func (w *seriesWriter) budget(b *slo.BudgetStatus) {
 	w.emit("slo_objective_ratio", "kind", b.Kind, b.Objective)
 	w.emit("slo_error_budget_remaining_ratio", "kind", b.Kind, b.RemainingRatio)
 	w.emit("slo_error_budget_remaining_seconds", "kind", b.Kind, b.RemainingSeconds)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/remotewrite"
+	"github.com/slogate/slogate/slo"
 )
 
 // Sloth-compatible series (-compat.sloth). Sloth (github.com/slok/sloth)
@@ -49,10 +50,10 @@ import (
 //     period's length (fractional across a DST change).
 
 // slothRateNames are Sloth's error-ratio metric names of the short windows,
-// in budget.ShortWindows order (their names are already Prometheus
+// in slo.ShortWindows order (their names are already Prometheus
 // durations).
-var slothRateNames = func() (names [len(budget.ShortWindows)]string) {
-	for i, w := range budget.ShortWindows {
+var slothRateNames = func() (names [len(slo.ShortWindows)]string) {
+	for i, w := range slo.ShortWindows {
 		names[i] = slothRatePrefix + w.Name
 	}
 	return names
@@ -76,7 +77,7 @@ func (w *seriesWriter) sloth(st *budget.RouteStatus) {
 			w.emit(name, "sloth_window", win.Name, errorRatio(win))
 		}
 	}
-	period := &st.Windows[budget.WindowCompliance]
+	period := &st.Windows[slo.WindowCompliance]
 	if d, ok := promDuration(st.Objective.Window); ok && period.Total > 0 {
 		w.emit(slothRatePrefix+d, "sloth_window", d, errorRatio(period))
 	}
@@ -85,7 +86,7 @@ func (w *seriesWriter) sloth(st *budget.RouteStatus) {
 	w.emit("slo:error_budget:ratio", "", "", 1-o)
 	days := st.Objective.Window.LengthAt(time.UnixMilli(w.ts)).Hours() / 24
 	w.emit("slo:time_period:days", "", "", days)
-	if w5 := &st.Windows[budget.Window5m]; w5.Total > 0 {
+	if w5 := &st.Windows[slo.Window5m]; w5.Total > 0 {
 		w.emit("slo:current_burn_rate:ratio", "", "", w5.BurnRate)
 	}
 	if period.Total > 0 {
@@ -102,15 +103,15 @@ func (w *seriesWriter) sloth(st *budget.RouteStatus) {
 
 // errorRatio is bad/total of a window with events, computed from the counts
 // (1 - SLI could differ in the last bit).
-func errorRatio(win *budget.WindowStatus) float64 {
+func errorRatio(win *slo.WindowStatus) float64 {
 	return float64(win.Total-win.Good) / float64(win.Total)
 }
 
 // promDuration formats a rolling window as Prometheus (and so Sloth) writes
 // a duration: the largest units first, years and weeks only when they divide
 // it exactly (30d, 4w, 1d12h). Calendar windows have none.
-func promDuration(w budget.Window) (string, bool) {
-	if w.Kind != budget.Rolling || w.Length <= 0 {
+func promDuration(w slo.Window) (string, bool) {
+	if w.Kind != slo.Rolling || w.Length <= 0 {
 		return "", false
 	}
 	const day = 24 * time.Hour

@@ -9,6 +9,7 @@ import (
 
 	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/remotewrite"
+	"github.com/slogate/slogate/slo"
 )
 
 // fakeEvaluator returns fixed route statuses.
@@ -20,29 +21,29 @@ func (f *fakeEvaluator) Evaluate(budget.Tenant, int64) []budget.RouteStatus { re
 
 // slothRoute is a route with windows whose counts the test chooses: window
 // i has total[i] events of which bad[i] are bad.
-func slothRoute(route, name string, slo float64, window budget.Window, total, bad [budget.NumWindows]uint64, remaining float64) budget.RouteStatus {
+func slothRoute(route, name string, target float64, window slo.Window, total, bad [slo.NumWindows]uint64, remaining float64) budget.RouteStatus {
 	st := budget.RouteStatus{
 		Source: "ingress-nginx",
 		Labels: []budget.Label{{Name: "host", Value: "shop.example.com"}},
 		Route:  route,
 		Objective: budget.Objective{
-			Name: name, SLO: slo, SLA: 0.99, Window: window,
+			Name: name, SLO: target, SLA: 0.99, Window: window,
 			Contract: []budget.Label{{Name: "customer", Value: "acme"}},
 		},
-		SLO:    budget.BudgetStatus{Kind: "slo", Objective: slo, RemainingRatio: remaining},
-		SLA:    budget.BudgetStatus{Kind: "sla", Objective: 0.99, RemainingRatio: 0.5},
+		SLO:    slo.BudgetStatus{Kind: "slo", Objective: target, RemainingRatio: remaining},
+		SLA:    slo.BudgetStatus{Kind: "sla", Objective: 0.99, RemainingRatio: 0.5},
 		HasSLA: true,
 	}
 	for i := range st.Windows {
 		name := window.Label()
-		if i < len(budget.ShortWindows) {
-			name = budget.ShortWindows[i].Name
+		if i < len(slo.ShortWindows) {
+			name = slo.ShortWindows[i].Name
 		}
-		w := budget.WindowStatus{Name: name, Good: total[i] - bad[i], Total: total[i]}
+		w := slo.WindowStatus{Name: name, Good: total[i] - bad[i], Total: total[i]}
 		if total[i] > 0 {
 			w.SLI = float64(w.Good) / float64(w.Total)
 			w.HasSLI = true
-			w.BurnRate = float64(bad[i]) / float64(total[i]) / (1 - slo)
+			w.BurnRate = float64(bad[i]) / float64(total[i]) / (1 - target)
 		}
 		st.Windows[i] = w
 	}
@@ -89,19 +90,19 @@ func decodeSeries(t *testing.T, body []byte, at int64) map[string]float64 {
 
 func TestSyntheticSloth(t *testing.T) {
 	at := time.Date(2026, 11, 20, 12, 0, 15, 0, time.UTC).UnixMilli()
-	rolling30 := budget.Window{Kind: budget.Rolling, Length: 30 * 24 * time.Hour}
+	rolling30 := slo.Window{Kind: slo.Rolling, Length: 30 * 24 * time.Hour}
 	// Windows 5m ... 3d, then the 30d compliance window.
-	total := [budget.NumWindows]uint64{1000, 6000, 12000, 24000, 72000, 288000, 864000, 8640000}
-	bad := [budget.NumWindows]uint64{200, 210, 230, 240, 250, 260, 270, 300}
+	total := [slo.NumWindows]uint64{1000, 6000, 12000, 24000, 72000, 288000, 864000, 8640000}
+	bad := [slo.NumWindows]uint64{200, 210, 230, 240, 250, 260, 270, 300}
 	remaining := 1 - 300.0/(0.001*8640000)
 	shop := slothRoute("shop/web/shop.example.com//", "availability", 0.999, rolling30, total, bad, remaining)
 
 	// A quiet route (no events in 5m and 30m) with a 28d window and an
 	// objective whose percent has no exact float.
-	qt := [budget.NumWindows]uint64{0, 0, 10, 10, 10, 10, 10, 50}
-	qb := [budget.NumWindows]uint64{0, 0, 1, 1, 1, 1, 1, 1}
+	qt := [slo.NumWindows]uint64{0, 0, 10, 10, 10, 10, 10, 50}
+	qb := [slo.NumWindows]uint64{0, 0, 1, 1, 1, 1, 1, 1}
 	quiet := slothRoute("blog/blog/blog.example.com//", "availability", 0.9995,
-		budget.Window{Kind: budget.Rolling, Length: 28 * 24 * time.Hour}, qt, qb, 1-1/(0.0005*50))
+		slo.Window{Kind: slo.Rolling, Length: 28 * 24 * time.Hour}, qt, qb, 1-1/(0.0005*50))
 
 	// A calendar window: no period ratio, time period from the calendar.
 	berlin, err := time.LoadLocation("Europe/Berlin")
@@ -109,7 +110,7 @@ func TestSyntheticSloth(t *testing.T) {
 		t.Fatal(err)
 	}
 	month := slothRoute("api/api/api.example.com//v1", "latency", 0.99,
-		budget.Window{Kind: budget.Calendar, Period: budget.PeriodMonth, Location: berlin}, total, bad, 0.25)
+		slo.Window{Kind: slo.Calendar, Period: slo.PeriodMonth, Location: berlin}, total, bad, 0.25)
 
 	eval := &fakeEvaluator{routes: []budget.RouteStatus{shop, quiet, month}}
 	plain := (&Renderer{Engine: eval}).Append(nil, budget.Tenant{}, at)
@@ -224,9 +225,9 @@ func TestSyntheticSlothDSTMonth(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 10, 10, 0, 0, 0, 0, time.UTC).UnixMilli()
-	var zero [budget.NumWindows]uint64
+	var zero [slo.NumWindows]uint64
 	st := slothRoute("r", "availability", 0.999,
-		budget.Window{Kind: budget.Calendar, Period: budget.PeriodMonth, Location: berlin}, zero, zero, 1)
+		slo.Window{Kind: slo.Calendar, Period: slo.PeriodMonth, Location: berlin}, zero, zero, 1)
 	body := (&Renderer{Engine: &fakeEvaluator{routes: []budget.RouteStatus{st}}, Sloth: true}).Append(nil, budget.Tenant{}, at)
 	found := false
 	for k, v := range decodeSeries(t, body, at) {
@@ -250,7 +251,7 @@ func TestSyntheticSlothDSTMonth(t *testing.T) {
 func TestPromDuration(t *testing.T) {
 	f := func(length time.Duration, want string) {
 		t.Helper()
-		got, ok := promDuration(budget.Window{Kind: budget.Rolling, Length: length})
+		got, ok := promDuration(slo.Window{Kind: slo.Rolling, Length: length})
 		if !ok || got != want {
 			t.Errorf("promDuration(%s) = %q, %v; want %q", length, got, ok, want)
 		}
@@ -262,7 +263,7 @@ func TestPromDuration(t *testing.T) {
 	f(365*24*time.Hour, "1y")
 	f(36*time.Hour, "1d12h")
 	f(90*time.Minute, "1h30m")
-	if _, ok := promDuration(budget.Window{Kind: budget.Calendar, Period: budget.PeriodMonth}); ok {
+	if _, ok := promDuration(slo.Window{Kind: slo.Calendar, Period: slo.PeriodMonth}); ok {
 		t.Error("promDuration of a calendar window: want none")
 	}
 }

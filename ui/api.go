@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/slo"
 	"github.com/slogate/slogate/synthetic"
 )
 
@@ -132,7 +133,7 @@ func statusJSON(st *budget.RouteStatus, at int64) SLOStatus {
 		Maintenance: st.MaintenanceActive,
 		Release:     st.Release.String(),
 	}
-	if w := st.Objective.Window; w.Kind == budget.Calendar {
+	if w := st.Objective.Window; w.Kind == slo.Calendar {
 		_, end := w.Bounds(time.UnixMilli(at))
 		pe := end.UTC().Format(time.RFC3339)
 		o.Objective.PeriodEnd = &pe
@@ -157,7 +158,7 @@ func statusJSON(st *budget.RouteStatus, at int64) SLOStatus {
 	return o
 }
 
-func budgetJSON(b *budget.BudgetStatus) BudgetJ {
+func budgetJSON(b *slo.BudgetStatus) BudgetJ {
 	j := BudgetJ{Objective: b.Objective, RemainingRatio: finite(b.RemainingRatio), RemainingSeconds: finite(b.RemainingSeconds)}
 	if b.HasExhaustion {
 		v := finite(b.ExhaustionSeconds)

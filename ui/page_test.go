@@ -10,6 +10,7 @@ import (
 
 	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/maintenance"
+	"github.com/slogate/slogate/slo"
 	"github.com/slogate/slogate/store"
 	"github.com/slogate/slogate/vmclient"
 )
@@ -38,13 +39,13 @@ type routeSpec struct {
 	host, path       string
 	contract         []budget.Label
 	slo, sla         float64
-	window           budget.Window
+	window           slo.Window
 	good, total      uint64 // compliance window
 	remSLO, remSLA   float64
 	secsSLO, secsSLA float64
 	exhSLA           float64 // < 0: absent
 	burn1h           float64
-	release          budget.ReleaseState
+	release          slo.ReleaseState
 }
 
 func (r routeSpec) status() budget.RouteStatus {
@@ -52,23 +53,23 @@ func (r routeSpec) status() budget.RouteStatus {
 	st := budget.RouteStatus{
 		Source: "ingress-nginx", Labels: labels, Route: "ns/web/" + r.host + r.path,
 		Objective: budget.Objective{Name: "availability", SLO: r.slo, SLA: r.sla, Window: r.window, Contract: r.contract},
-		SLO:       budget.BudgetStatus{Kind: "slo", Objective: r.slo, RemainingRatio: r.remSLO, RemainingSeconds: r.secsSLO},
+		SLO:       slo.BudgetStatus{Kind: "slo", Objective: r.slo, RemainingRatio: r.remSLO, RemainingSeconds: r.secsSLO},
 		Release:   r.release,
 	}
-	for i, w := range budget.ShortWindows {
-		st.Windows[i] = budget.WindowStatus{Name: w.Name}
+	for i, w := range slo.ShortWindows {
+		st.Windows[i] = slo.WindowStatus{Name: w.Name}
 		if w.Name == "1h" {
 			st.Windows[i].BurnRate = r.burn1h
 		}
 	}
-	cw := budget.WindowStatus{Name: r.window.Label(), Good: r.good, Total: r.total}
+	cw := slo.WindowStatus{Name: r.window.Label(), Good: r.good, Total: r.total}
 	if r.total > 0 {
 		cw.SLI, cw.HasSLI = float64(r.good)/float64(r.total), true
 	}
-	st.Windows[budget.WindowCompliance] = cw
+	st.Windows[slo.WindowCompliance] = cw
 	if r.sla > 0 {
 		st.HasSLA = true
-		st.SLA = budget.BudgetStatus{Kind: "sla", Objective: r.sla, RemainingRatio: r.remSLA, RemainingSeconds: r.secsSLA}
+		st.SLA = slo.BudgetStatus{Kind: "sla", Objective: r.sla, RemainingRatio: r.remSLA, RemainingSeconds: r.secsSLA}
 		if r.exhSLA >= 0 {
 			st.SLA.ExhaustionSeconds, st.SLA.HasExhaustion = r.exhSLA, true
 		}
@@ -79,20 +80,20 @@ func (r routeSpec) status() budget.RouteStatus {
 var (
 	acme   = []budget.Label{{Name: "contract", Value: "gold"}, {Name: "customer", Value: "acme"}}
 	globex = []budget.Label{{Name: "customer", Value: "globex"}}
-	month  = budget.Window{Kind: budget.Calendar, Period: budget.PeriodMonth, Location: time.UTC}
-	days30 = budget.Window{Kind: budget.Rolling, Length: 30 * 24 * time.Hour}
+	month  = slo.Window{Kind: slo.Calendar, Period: slo.PeriodMonth, Location: time.UTC}
+	days30 = slo.Window{Kind: slo.Rolling, Length: 30 * 24 * time.Hour}
 )
 
 // pageRoutes: shop is overspent, api burns its SLA budget within 14m 20s,
 // blog is fine, static has no requests and no contract.
 var pageRoutes = []routeSpec{
 	{host: "api.acme.com", path: "/v1", contract: acme, slo: 0.9995, sla: 0.999, window: month, good: 999_500, total: 1_000_000,
-		remSLO: 0, secsSLO: 0, remSLA: 0.5, secsSLA: 1296, exhSLA: 860, burn1h: 20, release: budget.ReleaseFreeze},
+		remSLO: 0, secsSLO: 0, remSLA: 0.5, secsSLA: 1296, exhSLA: 860, burn1h: 20, release: slo.ReleaseFreeze},
 	{host: "shop.acme.com", path: "/", contract: acme, slo: 0.9995, sla: 0.999, window: month, good: 998_000, total: 1_000_000,
-		remSLO: -3, secsSLO: -3888, remSLA: -1, secsSLA: -2592, exhSLA: 0, burn1h: 2.5, release: budget.ReleaseFreeze},
+		remSLO: -3, secsSLO: -3888, remSLA: -1, secsSLA: -2592, exhSLA: 0, burn1h: 2.5, release: slo.ReleaseFreeze},
 	{host: "blog.globex.com", path: "/", contract: globex, slo: 0.999, window: days30, good: 123_456, total: 123_456,
-		remSLO: 1, secsSLO: 2592, exhSLA: -1, release: budget.ReleaseShip},
-	{host: "static.example.com", path: "/", slo: 0.999, window: days30, remSLO: 1, secsSLO: 2592, exhSLA: -1, release: budget.ReleaseCaution},
+		remSLO: 1, secsSLO: 2592, exhSLA: -1, release: slo.ReleaseShip},
+	{host: "static.example.com", path: "/", slo: 0.999, window: days30, remSLO: 1, secsSLO: 2592, exhSLA: -1, release: slo.ReleaseCaution},
 }
 
 // testPage is the ui over fixed routes, served as package proxy serves it:

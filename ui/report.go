@@ -17,6 +17,7 @@ import (
 	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/config"
 	"github.com/slogate/slogate/maintenance"
+	"github.com/slogate/slogate/slo"
 	"github.com/slogate/slogate/store"
 	"github.com/slogate/slogate/vmclient"
 )
@@ -302,7 +303,7 @@ func (r *Report) Build(period, customer string) (*ReportJSON, error) {
 func (r *Report) locations() []*time.Location {
 	out := []*time.Location{time.UTC}
 	for _, o := range r.cfg.Config.Objectives {
-		if l := o.Window.Location; o.Window.Kind == budget.Calendar && l != nil &&
+		if l := o.Window.Location; o.Window.Kind == slo.Calendar && l != nil &&
 			!slices.ContainsFunc(out, func(x *time.Location) bool { return x.String() == l.String() }) {
 			out = append(out, l)
 		}
@@ -331,7 +332,7 @@ func (r *Report) resolve(key string, labels []budget.Label) reportRoute {
 		ident[i] = budget.Label{Name: n, Value: v}
 	}
 	rt.obj = r.cfg.Config.Resolve(rt.src, ident)
-	if w := rt.obj.Window; w.Kind == budget.Calendar && w.Location != nil {
+	if w := rt.obj.Window; w.Kind == slo.Calendar && w.Location != nil {
 		rt.loc = w.Location
 	}
 	return rt

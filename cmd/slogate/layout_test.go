@@ -14,15 +14,16 @@ import (
 // keeps both true.
 var layout = map[string][]string{
 	"remotewrite": nil,
-	"budget":      {"remotewrite"},
-	"maintenance": {"budget"},
-	"config":      {"budget", "maintenance"},
+	"slo":         nil,
+	"budget":      {"remotewrite", "slo"},
+	"maintenance": {"budget", "slo"},
+	"config":      {"budget", "maintenance", "slo"},
 	"store":       {"budget", "maintenance"},
 	"vmclient":    {"budget"},
-	"synthetic":   {"budget", "remotewrite", "vmclient"},
+	"synthetic":   {"budget", "remotewrite", "slo", "vmclient"},
 	"proxy":       {"budget", "remotewrite", "vmclient"},
-	"ui":          {"budget", "config", "maintenance", "store", "synthetic", "vmclient"},
-	"cmd/slogate": {"budget", "config", "proxy", "remotewrite", "store", "synthetic", "ui", "vmclient"},
+	"ui":          {"budget", "config", "maintenance", "slo", "store", "synthetic", "vmclient"},
+	"cmd/slogate": {"budget", "config", "proxy", "remotewrite", "slo", "store", "synthetic", "ui", "vmclient"},
 }
 
 func TestLayout(t *testing.T) {
