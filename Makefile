@@ -1,7 +1,7 @@
 # Entry points for developers and CI. Binaries of the real components and
 # tools live in .bin/ (git-ignored), filled by `make deps`.
 GO ?= go
-BIN := $(CURDIR)/.bin
+BIN := $(or $(SLOGATE_BIN_DIR),$(CURDIR)/.bin)
 GO_TEST_TIMEOUT ?= 14m
 
 .PHONY: all deps test-deps build lint test demo bench
@@ -20,8 +20,11 @@ deps:
 test-deps: deps
 	scripts/install-chromium.sh
 
+# The version slogate -version prints; without git, Go's own record.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+
 build:
-	$(GO) build -o slogate ./cmd/slogate
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o slogate ./cmd/slogate
 
 # gofmt must list nothing; vet and staticcheck must be silent.
 lint: deps
