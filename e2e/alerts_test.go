@@ -267,7 +267,7 @@ func sendOnTime(ctx context.Context, url string, st *stream, step time.Duration)
 		}
 		req.Header.Set("Content-Encoding", "snappy")
 		req.Header.Set("Content-Type", "application/x-protobuf")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testenv.HTTPClient.Do(req)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

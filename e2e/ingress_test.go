@@ -14,6 +14,7 @@ import (
 
 	"github.com/golang/snappy"
 
+	"github.com/slogate/slogate/internal/testenv"
 	"github.com/slogate/slogate/remotewrite"
 )
 
@@ -249,7 +250,7 @@ func postBlock(t testing.TB, url string, body []byte, onRetry func()) {
 		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 		req.Header.Set("Content-Encoding", "snappy")
 		req.Header.Set("Content-Type", "application/x-protobuf")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testenv.HTTPClient.Do(req)
 		if err != nil {
 			t.Fatalf("cannot post block: %s", err)
 		}

@@ -86,7 +86,7 @@ func apiCall(t *testing.T, method, url, token, body string) (int, string) {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testenv.HTTPClient.Do(req)
 	if err != nil {
 		t.Fatalf("cannot call %s %s: %s", method, url, err)
 	}

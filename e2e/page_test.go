@@ -225,7 +225,7 @@ func postJSON(t *testing.T, url, token, body string) (int, string) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testenv.HTTPClient.Do(req)
 	if err != nil {
 		t.Fatalf("cannot post %s: %s", url, err)
 	}

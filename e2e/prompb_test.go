@@ -13,6 +13,7 @@ import (
 
 	"github.com/golang/snappy"
 	"github.com/klauspost/compress/zstd"
+	"github.com/slogate/slogate/internal/testenv"
 )
 
 // A hand-written encoder of the Prometheus remote-write request, so these
@@ -106,7 +107,7 @@ func tryWrite(method, url, encoding string, body []byte) (status int, retryAfter
 	case "zstd":
 		req.Header.Set("X-VictoriaMetrics-Remote-Write-Version", "1")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testenv.HTTPClient.Do(req)
 	if err != nil {
 		return 0, "", "", fmt.Errorf("cannot %s %s (Content-Encoding %q, %d bytes): %w", method, url, encoding, len(body), err)
 	}

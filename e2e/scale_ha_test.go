@@ -250,7 +250,7 @@ func (r *synthRecorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	out.Header = req.Header.Clone()
-	resp, err := http.DefaultClient.Do(out)
+	resp, err := testenv.HTTPClient.Do(out)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return

@@ -1,6 +1,10 @@
-// Package remotewrite is slogate's wire: it decompresses and scans Prometheus
-// and VictoriaMetrics remote-write requests with bounded memory, encodes the
-// synthetic series, and talks to the upstream.
+// Package remotewrite is slogate's wire: snappy and zstd in both directions
+// with size limits, the allocation-free scanner of Prometheus and
+// VictoriaMetrics remote-write requests, the encoder of the synthetic
+// series, and the Label and Sample types that package budget counts too.
+//
+// It knows bytes, not HTTP: it must not import net/http, fasthttp or any
+// slogate package.
 package remotewrite
 
 import (

@@ -11,6 +11,9 @@
 // latency), plus slogate on two cores. It measures each process from /proc
 // (CPU-seconds, RSS) around the load generator's measured window and writes
 // bench/RESULTS.md with the target checks. See bench/README.md.
+//
+// It runs binaries, never imports slogate's packages: processes come from
+// internal/proc.
 package main
 
 import (
@@ -31,7 +34,6 @@ import (
 	"time"
 
 	"github.com/slogate/slogate/internal/proc"
-	"github.com/slogate/slogate/internal/testenv"
 )
 
 func main() {
@@ -134,7 +136,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if runtime.NumCPU() < 2 {
 		return fmt.Errorf("cannot run: the harness pins processes to CPUs 0 and 1, this machine has %d", runtime.NumCPU())
 	}
-	root, err := testenv.FindRepoRoot()
+	root, err := proc.FindRepoRoot()
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,9 @@
 //
 // Bounds: only loopback targets; the run ends after -warmup + -duration
 // (at most 10m) or -requests requests, whichever comes first.
+//
+// Of slogate it imports only remotewrite's encoder (AppendWriteRequest),
+// which the round-trip tests of remotewrite check against the scanner.
 package main
 
 import (

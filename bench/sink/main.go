@@ -2,7 +2,7 @@
 // request in full and answers 204, so that a proxy benchmarked in front of
 // it pays its own forwarding cost and none of a storage's. It listens on a
 // loopback address only; on SIGTERM or SIGINT it prints what it received as
-// JSON on stdout.
+// JSON on stdout. It imports no slogate package.
 package main
 
 import (

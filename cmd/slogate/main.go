@@ -4,7 +4,8 @@
 //
 // This package parses flags and the environment and wires the packages
 // together (app.go); it holds no logic of its own that a test of another
-// package could cover.
+// package could cover. It is the only place that parses flags, and nothing
+// imports it.
 package main
 
 import (

@@ -4,7 +4,8 @@
 // It owns starting a program with its output in a log file (optionally
 // pinned to CPUs with taskset), waiting until it answers HTTP, stopping it
 // (SIGTERM, then SIGKILL after a grace period), handing out free loopback
-// ports, and reading a process's figures from /proc.
+// ports, reading a process's figures from /proc, and finding the repository
+// (FindRepoRoot) whose binaries it runs.
 //
 // It reports every failure as an error and must not import testing nor any
 // slogate package: internal/testenv wraps it for testing.TB, and plain

@@ -14,12 +14,12 @@
 package testenv
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/slogate/slogate/internal/proc"
 )
 
 // Names of the binaries `make deps` installs into the bin directory.
@@ -40,32 +40,12 @@ var (
 func RepoRoot(t testing.TB) string {
 	t.Helper()
 	rootOnce.Do(func() {
-		rootDir, rootErr = FindRepoRoot()
+		rootDir, rootErr = proc.FindRepoRoot()
 	})
 	if rootErr != nil {
 		t.Fatalf("cannot find repository root: %s", rootErr)
 	}
 	return rootDir
-}
-
-// FindRepoRoot walks up from the working directory to the directory of
-// go.mod. It needs no testing.TB, so programs such as the bench harness use
-// it too.
-func FindRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("cannot get working directory: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod in the working directory or any parent")
-		}
-		dir = parent
-	}
 }
 
 // BinDir returns the directory holding the real component binaries:

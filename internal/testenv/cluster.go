@@ -142,7 +142,7 @@ func (c *Cluster) waitReady(t testing.TB) {
 			}
 		}
 		if !written {
-			resp, err := httpClient.Post(importURL, "text/plain", strings.NewReader(probe))
+			resp, err := HTTPClient.Post(importURL, "text/plain", strings.NewReader(probe))
 			if err != nil {
 				return fmt.Errorf("cannot write probe: %w", err)
 			}

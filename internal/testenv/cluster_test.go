@@ -38,7 +38,7 @@ func TestClusterTenants(t *testing.T) {
 		}
 		req.Header.Set("Content-Encoding", "snappy")
 		req.Header.Set("Content-Type", "application/x-protobuf")
-		resp, err := httpClient.Do(req)
+		resp, err := HTTPClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +47,7 @@ func TestClusterTenants(t *testing.T) {
 			t.Fatalf("remote write to %s: status %d, want 204", cl.WriteURL("42"), resp.StatusCode)
 		}
 		line := fmt.Sprintf("testenv_imported 7 %d\n", now.UnixMilli())
-		resp, err = httpClient.Post(cl.InsertURL()+"/insert/43:1/prometheus/api/v1/import/prometheus", "text/plain", strings.NewReader(line))
+		resp, err = HTTPClient.Post(cl.InsertURL()+"/insert/43:1/prometheus/api/v1/import/prometheus", "text/plain", strings.NewReader(line))
 		if err != nil {
 			t.Fatal(err)
 		}

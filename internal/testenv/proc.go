@@ -25,9 +25,10 @@ const (
 	logTailBytes = 64 << 10
 )
 
-// httpClient is used by every helper; the timeout keeps a hung process from
-// hanging the test until the global go test deadline.
-var httpClient = &http.Client{Timeout: 30 * time.Second}
+// HTTPClient is the client of every helper and of every test request that
+// is not a load: a process that stops answering fails the test within the
+// timeout instead of hanging it until the go test deadline.
+var HTTPClient = &http.Client{Timeout: 2 * time.Minute}
 
 // Spec says how to start a process. Name, Path, Args, Env, Dir and
 // ProcessGroup mean what they mean in proc.Spec (Env is appended to the test
@@ -150,7 +151,7 @@ func (p *Proc) WaitHTTP(t testing.TB, url string) {
 // Get fetches url and returns the status and body. It is safe to call from
 // any goroutine because it reports errors instead of failing a test.
 func Get(url string) (int, []byte, error) {
-	resp, err := httpClient.Get(url)
+	resp, err := HTTPClient.Get(url)
 	if err != nil {
 		return 0, nil, fmt.Errorf("cannot get %s: %w", url, err)
 	}

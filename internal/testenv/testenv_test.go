@@ -138,7 +138,7 @@ func TestVMLifecycle(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	line := fmt.Sprintf(`{"metric":{"__name__":"testenv_m","k":"v"},"values":[1,2.25],"timestamps":[%d,%d]}`,
 		now.Add(-time.Second).UnixMilli(), now.UnixMilli())
-	resp, err := http.Post(vm.URL()+"/api/v1/import", "application/json", strings.NewReader(line))
+	resp, err := HTTPClient.Post(vm.URL()+"/api/v1/import", "application/json", strings.NewReader(line))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,9 @@
 // instead, and down=true answers every request 503 (down for maintenance).
 // Parameters left out keep their value. Every other path is "the
 // application": it waits the latency and answers 200, or 500 / 503.
+//
+// It is a stand-in for a customer's service, not part of slogate: it
+// imports no slogate package.
 package main
 
 import (

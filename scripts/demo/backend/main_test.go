@@ -16,7 +16,7 @@ func TestControlSwitchesAnswers(t *testing.T) {
 		t.Helper()
 		got := map[int]int{}
 		for range n {
-			resp, err := http.Get(srv.URL + "/products/1")
+			resp, err := client.Get(srv.URL + "/products/1")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -27,7 +27,7 @@ func TestControlSwitchesAnswers(t *testing.T) {
 	}
 	control := func(q string, want int) settings {
 		t.Helper()
-		resp, err := http.PostForm(srv.URL+"/-/control", mustQuery(t, q))
+		resp, err := client.PostForm(srv.URL+"/-/control", mustQuery(t, q))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +68,7 @@ func TestControlSwitchesAnswers(t *testing.T) {
 		t.Errorf("recovered backend answered %v, want 20 x 200", got)
 	}
 
-	resp, err := http.Get(srv.URL + "/-/control")
+	resp, err := client.Get(srv.URL + "/-/control")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestSlowShare(t *testing.T) {
 	srv := httptest.NewServer(&service{name: "api", s: settings{Slow: 1, SlowLatency: 30 * time.Millisecond}})
 	defer srv.Close()
 	start := time.Now()
-	resp, err := http.Get(srv.URL + "/")
+	resp, err := client.Get(srv.URL + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,3 +101,6 @@ func mustQuery(t *testing.T, q string) url.Values {
 	}
 	return v
 }
+
+// client bounds every request of these tests.
+var client = &http.Client{Timeout: time.Minute}

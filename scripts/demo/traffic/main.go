@@ -24,7 +24,8 @@
 // burns the first site's budget fast enough to page, while the planned
 // downtime is cut out of the last site's budget. Events are printed as they
 // happen. After -cycles days (or -maxRequests requests) the generator stops.
-// Every address must be a loopback address.
+// Every address must be a loopback address. It talks to slogate over HTTP
+// only and imports no slogate package.
 package main
 
 import (

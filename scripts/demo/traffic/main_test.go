@@ -128,7 +128,7 @@ func TestPlayDay(t *testing.T) {
 		cycle: 2 * time.Second, cycles: 1, peak: 100, maxRequests: 10_000, maxInFlight: 8,
 	}
 	var out strings.Builder
-	g := &generator{cfg: cfg, out: &out, client: http.DefaultClient, answers: make([][6]atomic.Int64, 3)}
+	g := &generator{cfg: cfg, out: &out, client: &http.Client{Timeout: time.Minute}, answers: make([][6]atomic.Int64, 3)}
 	start := time.Now()
 	if err := g.play(context.Background()); err != nil {
 		t.Fatal(err)
