@@ -510,12 +510,3 @@ func TestEngineConcurrent(t *testing.T) {
 		t.Errorf("good %d, want %d", good, workers*(points-1))
 	}
 }
-
-func mustLoc(t testing.TB, name string) *time.Location {
-	t.Helper()
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		t.Fatalf("cannot load %s: %v", name, err)
-	}
-	return loc
-}

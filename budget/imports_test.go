@@ -2,8 +2,6 @@ package budget
 
 import (
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -11,10 +9,9 @@ import (
 // TestPure keeps the package comment true: budget does no IO and speaks no
 // HTTP or YAML, neither itself nor through what it imports.
 func TestPure(t *testing.T) {
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
 	list := func(args ...string) []string {
 		t.Helper()
-		out, err := exec.Command(goTool, append([]string{"list"}, args...)...).Output()
+		out, err := exec.Command("go", append([]string{"list"}, args...)...).Output()
 		if err != nil {
 			t.Fatalf("go list %s: %v", strings.Join(args, " "), err)
 		}

@@ -6,15 +6,6 @@ import (
 	_ "time/tzdata" // the tests need real zones wherever they run
 )
 
-func mustLoc(t testing.TB, name string) *time.Location {
-	t.Helper()
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		t.Fatalf("cannot load %s: %v", name, err)
-	}
-	return loc
-}
-
 func TestWindowBoundsCalendar(t *testing.T) {
 	f := func(period, tz, at, wantStart, wantEnd string, wantLen time.Duration) {
 		t.Helper()

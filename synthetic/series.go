@@ -80,12 +80,8 @@ func (w *seriesWriter) route(st *budget.RouteStatus) {
 		remotewrite.Label{Name: "slo", Value: st.Objective.Name},
 		remotewrite.Label{Name: "route", Value: st.Route},
 		remotewrite.Label{Name: "source", Value: st.Source})
-	for _, l := range st.Labels {
-		w.labels = append(w.labels, remotewrite.Label{Name: l.Name, Value: l.Value})
-	}
-	for _, l := range st.Objective.Contract {
-		w.labels = append(w.labels, remotewrite.Label{Name: l.Name, Value: l.Value})
-	}
+	w.labels = append(w.labels, st.Labels...)
+	w.labels = append(w.labels, st.Objective.Contract...)
 	w.nbase = len(w.labels)
 
 	w.emit("slo_requests_total", "result", "good", float64(st.Good))
