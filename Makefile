@@ -35,8 +35,11 @@ lint: deps
 
 # Unit and end-to-end tests (real VictoriaMetrics, vmagent, slogate binaries)
 # with the race detector; the whole run stays well under 15 minutes on 2 cores.
+# The allocation tests run once more without -race, whose sync.Pool drops
+# objects at random.
 test: test-deps lint
 	$(GO) test -race -count=1 -timeout $(GO_TEST_TIMEOUT) ./...
+	$(GO) test -count=1 -run 'Alloc' ./budget ./maintenance ./proxy ./remotewrite
 
 # VictoriaMetrics, slogate, vmagent and Caddy in front of demo backends, with
 # a day of traffic (an incident, a maintenance window) on 127.0.0.1; Ctrl-C

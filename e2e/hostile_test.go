@@ -146,13 +146,18 @@ func TestHostileBodies(t *testing.T) {
 			want[name] = value
 		}
 	}
-	vm.ForceFlush(t)
-	for name, value := range want {
-		got := vm.Export(t, name)
-		if len(got) != 1 || len(got[0].Values) != 1 || got[0].Values[0] != value || got[0].Timestamps[0] != now {
-			t.Errorf("series %s in VictoriaMetrics: %+v, want one sample %v at %d", name, got, value, now)
+	// VictoriaMetrics makes a new series searchable shortly after it
+	// accepted it, also after a flush: poll until every one is there.
+	testenv.Eventually(t, 30*time.Second, func() error {
+		vm.ForceFlush(t)
+		for name, value := range want {
+			got := vm.Export(t, name)
+			if len(got) != 1 || len(got[0].Values) != 1 || got[0].Values[0] != value || got[0].Timestamps[0] != now {
+				return fmt.Errorf("series %s in VictoriaMetrics: %+v, want one sample %v at %d", name, got, value, now)
+			}
 		}
-	}
+		return nil
+	})
 	if got := vm.Export(t, `{__name__=~"e2e_truncated|e2e_after_hostile_.*"}`); len(got) != len(want) {
 		t.Errorf("VictoriaMetrics holds %d e2e series, want %d (nothing from rejected bodies): %+v", len(got), len(want), got)
 	}

@@ -117,8 +117,9 @@ func serveBody(tb testing.TB, srv *Server, ctx *fasthttp.RequestCtx, body []byte
 // TestAllocationsServeWrite: in steady state a write allocates nothing on
 // slogate's side, whatever it holds: every body here counts new samples.
 func TestAllocationsServeWrite(t *testing.T) {
-	if testing.CoverMode() != "" {
-		t.Skip("coverage instrumentation allocates")
+	if testing.CoverMode() != "" || raceEnabled {
+		// make test runs the allocation tests once more without -race.
+		t.Skip("coverage and race instrumentation allocate")
 	}
 	srv, engine := newWriteServer(t)
 	from := time.Now().Add(-time.Hour).UnixMilli()
