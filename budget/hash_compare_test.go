@@ -125,11 +125,7 @@ func xxhashDigest(t Tenant, labels []Label) uint64 {
 		sum += d.Sum64()
 		n++
 	}
-	var tail [16]byte
-	binary.LittleEndian.PutUint64(tail[:], sum)
-	binary.LittleEndian.PutUint32(tail[8:], t.AccountID)
-	binary.LittleEndian.PutUint32(tail[12:], t.ProjectID)
-	return xxhash.Sum64(tail[:]) ^ uint64(n)
+	return xxhashFinish(t, sum, n)
 }
 
 func xxhashCopy(t Tenant, labels []Label) uint64 {
@@ -146,6 +142,12 @@ func xxhashCopy(t Tenant, labels []Label) uint64 {
 		sum += xxhash.Sum64(b)
 		n++
 	}
+	return xxhashFinish(t, sum, n)
+}
+
+// xxhashFinish mixes the order-independent sum of n label hashes with the
+// tenant, as seriesHash does.
+func xxhashFinish(t Tenant, sum uint64, n int) uint64 {
 	var tail [16]byte
 	binary.LittleEndian.PutUint64(tail[:], sum)
 	binary.LittleEndian.PutUint32(tail[8:], t.AccountID)

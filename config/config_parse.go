@@ -10,10 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/maintenance"
 	"github.com/slogate/slogate/slo"
-	"go.yaml.in/yaml/v3"
 )
 
 // Bounds on the configuration file. Aliases let a small file describe a

@@ -9,8 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/slogate/slogate/budget"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/slogate/slogate/budget"
 )
 
 // Node helpers. Each resolves aliases, charges the node budget and reports

@@ -159,21 +159,7 @@ func TestRRuleGoRandom(t *testing.T) {
 	from, to := msOf(t, "2026-01-01T00:00:00Z"), msOf(t, "2027-01-01T00:00:00Z")
 	compared, mixed, unionDiffers := 0, 0, 0
 	for range 300 {
-		r := refRule{freq: []string{"DAILY", "WEEKLY", "MONTHLY"}[rng.IntN(3)], interval: 1 + rng.IntN(3)*rng.IntN(2), byOrd: map[time.Weekday][]int{}}
-		for d := time.Sunday; d <= time.Saturday; d++ {
-			if rng.IntN(5) == 0 {
-				r.byDay = append(r.byDay, d)
-			}
-			if r.freq == "MONTHLY" && rng.IntN(8) == 0 {
-				r.byOrd[d] = append(r.byOrd[d], []int{1, 2, 3, 4, 5, -1, -2, -5}[rng.IntN(8)])
-			}
-		}
-		if r.freq != "WEEKLY" && rng.IntN(3) == 0 {
-			r.byMD = append(r.byMD, []int{1, 13, 29, 30, 31, -1, -2, -31}[rng.IntN(8)])
-		}
-		if rng.IntN(3) == 0 {
-			r.count = 1 + rng.IntN(20)
-		}
+		r := randomRule(rng)
 		// Start times at 02:00-02:59 land in the spring-forward gap.
 		start := time.Date(2025, time.Month(1+rng.IntN(12)), 1+rng.IntN(28), rng.IntN(24), 15*rng.IntN(4), 0, 0, time.UTC)
 		spec := Spec{Start: start.Format("2006-01-02T15:04:05"), RRule: r.String(), Duration: "1m", Timezone: "Europe/Berlin"}

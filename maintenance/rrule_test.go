@@ -221,26 +221,34 @@ func (r refRule) selects(start, day time.Time) bool {
 	}
 }
 
+// randomRule draws a rule of the subset: DAILY, WEEKLY or MONTHLY, an
+// INTERVAL of 1 to 3, BYDAY (with ordinals for MONTHLY), BYMONTHDAY and
+// COUNT, each present at random.
+func randomRule(rng *rand.Rand) refRule {
+	r := refRule{freq: []string{"DAILY", "WEEKLY", "MONTHLY"}[rng.IntN(3)], interval: 1 + rng.IntN(3)*rng.IntN(2), byOrd: map[time.Weekday][]int{}}
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		if rng.IntN(5) == 0 {
+			r.byDay = append(r.byDay, d)
+		}
+		if r.freq == "MONTHLY" && rng.IntN(8) == 0 {
+			r.byOrd[d] = append(r.byOrd[d], []int{1, 2, 3, 4, 5, -1, -2, -5}[rng.IntN(8)])
+		}
+	}
+	if r.freq != "WEEKLY" && rng.IntN(3) == 0 {
+		r.byMD = append(r.byMD, []int{1, 13, 29, 30, 31, -1, -2, -31}[rng.IntN(8)])
+	}
+	if rng.IntN(3) == 0 {
+		r.count = 1 + rng.IntN(20)
+	}
+	return r
+}
+
 func TestRRuleAgainstBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	berlin := mustLoc(t, "Europe/Berlin")
 	compared := 0
 	for i := 0; i < 400; i++ {
-		r := refRule{freq: []string{"DAILY", "WEEKLY", "MONTHLY"}[rng.IntN(3)], interval: 1 + rng.IntN(3)*rng.IntN(2), byOrd: map[time.Weekday][]int{}}
-		for d := time.Sunday; d <= time.Saturday; d++ {
-			if rng.IntN(5) == 0 {
-				r.byDay = append(r.byDay, d)
-			}
-			if r.freq == "MONTHLY" && rng.IntN(8) == 0 {
-				r.byOrd[d] = append(r.byOrd[d], []int{1, 2, 3, 4, 5, -1, -2, -5}[rng.IntN(8)])
-			}
-		}
-		if r.freq != "WEEKLY" && rng.IntN(3) == 0 {
-			r.byMD = append(r.byMD, []int{1, 13, 29, 30, 31, -1, -2, -31}[rng.IntN(8)])
-		}
-		if rng.IntN(3) == 0 {
-			r.count = 1 + rng.IntN(20)
-		}
+		r := randomRule(rng)
 		start := time.Date(2025, time.Month(1+rng.IntN(12)), 1+rng.IntN(28), rng.IntN(24), 15*rng.IntN(4), 0, 0, time.UTC)
 		// Reference: walk every civil day for two years.
 		var want []string

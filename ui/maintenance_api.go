@@ -8,9 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/slogate/slogate/maintenance"
 	"github.com/slogate/slogate/store"
-	"github.com/valyala/fasthttp"
 )
 
 // maxMaintenanceBody bounds a maintenance request body.
