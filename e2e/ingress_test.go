@@ -128,6 +128,7 @@ func generate(plan trafficPlan, start time.Time, seed uint64) *stream {
 	}
 	perBlock := max(plan.perBlock, 1)
 	var block []remotewrite.TimeSeries
+	var raw, enc []byte
 	for i := 0; i < plan.scrapes; i++ {
 		ts := start.Add(time.Duration(i) * step).UnixMilli()
 		for pi, p := range plan.pods {
@@ -196,7 +197,11 @@ func generate(plan trafficPlan, start time.Time, seed uint64) *stream {
 			Samples: []remotewrite.Sample{{Value: float64(rng.IntN(100)), Timestamp: ts}},
 		})
 		if (i+1)%perBlock == 0 || i == plan.scrapes-1 {
-			st.blocks = append(st.blocks, snappy.Encode(nil, remotewrite.AppendWriteRequest(nil, block)))
+			raw = remotewrite.AppendWriteRequest(raw[:0], block)
+			// snappy.Encode allocates for the worst case when dst is
+			// short; the copy keeps only the encoded bytes.
+			enc = snappy.Encode(enc[:cap(enc)], raw)
+			st.blocks = append(st.blocks, bytes.Clone(enc))
 			block = block[:0]
 		}
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"time"
@@ -233,15 +234,19 @@ func checkSLILanded(t *testing.T, st *stream, got []testenv.ExportedSeries, tena
 // body carries the same series in the same order in fewer requests.
 func mergeBlocks(blocks [][]byte, order []int, n int) [][]byte {
 	var out [][]byte
-	var buf []byte
+	var raw, buf, enc []byte
 	for i, b := range order {
-		raw, err := snappy.Decode(nil, blocks[b])
+		var err error
+		raw, err = snappy.Decode(raw[:cap(raw)], blocks[b])
 		if err != nil {
 			panic(fmt.Sprintf("BUG: generated block %d does not decode: %s", b, err))
 		}
 		buf = append(buf, raw...)
 		if (i+1)%n == 0 || i == len(order)-1 {
-			out = append(out, snappy.Encode(nil, buf))
+			// Only the encoded bytes are kept, not the worst case
+			// snappy.Encode allocates for.
+			enc = snappy.Encode(enc[:cap(enc)], buf)
+			out = append(out, bytes.Clone(enc))
 			buf = buf[:0]
 		}
 	}
