@@ -22,6 +22,8 @@ import (
 // it (one block per scrape), and holds a brute-force reference model of the
 // numbers slogate must derive from it. The model shares no code with the
 // engine: it keeps every point and recomputes everything from scratch.
+// Blocks are made one at a time, so that a month of traffic need not sit
+// in memory.
 
 const scrapeStep = 15 * time.Second
 
@@ -80,13 +82,13 @@ type genSeries struct {
 	points []point
 }
 
-// stream is the generated traffic: series with their points, and the
-// blocks (per scrape) in which they are sent.
+// stream is the generated traffic: series with their points, and, when
+// made by generate, the blocks in which they are sent.
 type stream struct {
 	start  time.Time
 	routes []ingressRoute
 	series []*genSeries
-	blocks [][]byte // snappy WriteRequests, one per scrape, in scrape order
+	blocks [][]byte // snappy WriteRequests in scrape order
 }
 
 func defaultPlan(scrapes int) trafficPlan {
@@ -106,106 +108,150 @@ func defaultPlan(scrapes int) trafficPlan {
 	}
 }
 
-// generate builds the stream from plan, starting at start (aligned to a
-// minute), deterministic for a seed.
+// generate builds the stream from plan with all its blocks, starting at
+// start (aligned to a minute), deterministic for a seed.
 func generate(plan trafficPlan, start time.Time, seed uint64) *stream {
-	rng := rand.New(rand.NewPCG(seed, 7))
+	g := newGenerator(plan, start, seed)
+	for b := g.next(); b != nil; b = g.next() {
+		g.st.blocks = append(g.st.blocks, b)
+	}
+	return g.st
+}
+
+// seriesKey identifies a generated series.
+type seriesKey struct {
+	route  int
+	status string
+	pod    int
+}
+
+// generator makes the blocks of a stream one at a time, in scrape order;
+// the stream's series grow with every block.
+type generator struct {
+	plan     trafficPlan
+	st       *stream
+	rng      *rand.Rand
+	step     time.Duration
+	perBlock int
+	scrape   int // the next scrape
+
+	byKey  map[seriesKey]*genSeries
+	values map[seriesKey]float64
+	// Reused for every block.
+	block    []remotewrite.TimeSeries
+	raw, enc []byte
+}
+
+func newGenerator(plan trafficPlan, start time.Time, seed uint64) *generator {
 	routes := plan.routes
 	if routes == nil {
 		routes = ingressRoutes
 	}
-	st := &stream{start: start, routes: routes}
-	type key struct {
-		route  int
-		status string
-		pod    int
-	}
-	byKey := map[key]*genSeries{}
-	values := map[key]float64{}
 	step := plan.step
 	if step == 0 {
 		step = scrapeStep
 	}
-	perBlock := max(plan.perBlock, 1)
-	var block []remotewrite.TimeSeries
-	var raw, enc []byte
-	for i := 0; i < plan.scrapes; i++ {
-		ts := start.Add(time.Duration(i) * step).UnixMilli()
-		for pi, p := range plan.pods {
-			if i < p.from || i >= p.to {
-				continue
-			}
-			if pi == 0 && i == plan.resetAt {
-				for k := range values {
-					if k.pod == 0 {
-						values[k] = float64(rng.IntN(3))
-					}
-				}
-			}
-			for ri := range routes {
-				inc := map[string]float64{
-					"200": float64(50 + rng.IntN(100)),
-					"404": float64(rng.IntN(3)),
-				}
-				if ri == 2 && rng.IntN(20) == 0 {
-					inc["502"] = 1 // background errors on one route
-				}
-				for _, o := range plan.outages {
-					if o.route == ri && i >= o.from && i < o.to {
-						inc[o.status] = float64(40 + rng.IntN(60))
-						inc["200"] = math.Floor(inc["200"] / 4)
-					}
-				}
-				for status, d := range inc {
-					k := key{ri, status, pi}
-					s := byKey[k]
-					if s == nil {
-						if d == 0 {
-							continue // a status code appears with its first request
-						}
-						s = &genSeries{route: ri, status: status, pod: pi, labels: ingressLabels(routes[ri], status, p)}
-						byKey[k] = s
-						st.series = append(st.series, s)
-						// A brand-new pod's counters already count a few
-						// requests when first scraped.
-						if i == p.from && i > 0 {
-							values[k] = float64(rng.IntN(20))
-						}
-					}
-					values[k] += d
-					s.points = append(s.points, point{ts, values[k]})
+	return &generator{
+		plan:     plan,
+		st:       &stream{start: start, routes: routes},
+		rng:      rand.New(rand.NewPCG(seed, 7)),
+		step:     step,
+		perBlock: max(plan.perBlock, 1),
+		byKey:    map[seriesKey]*genSeries{},
+		values:   map[seriesKey]float64{},
+	}
+}
+
+// blocks returns the number of blocks of the stream.
+func (g *generator) blocks() int { return (g.plan.scrapes + g.perBlock - 1) / g.perBlock }
+
+// next returns the next block, a snappy WriteRequest in a slice of its
+// own, or nil after the last.
+func (g *generator) next() []byte {
+	if g.scrape >= g.plan.scrapes {
+		return nil
+	}
+	g.block = g.block[:0]
+	for range g.perBlock {
+		if g.scrape >= g.plan.scrapes {
+			break
+		}
+		g.scrapeOnce()
+		g.scrape++
+	}
+	g.raw = remotewrite.AppendWriteRequest(g.raw[:0], g.block)
+	// snappy.Encode allocates for the worst case when dst is short; the
+	// copy keeps only the encoded bytes.
+	g.enc = snappy.Encode(g.enc[:cap(g.enc)], g.raw)
+	return bytes.Clone(g.enc)
+}
+
+// scrapeOnce appends the series of scrape g.scrape to g.block.
+func (g *generator) scrapeOnce() {
+	plan, st, rng, i := &g.plan, g.st, g.rng, g.scrape
+	ts := st.start.Add(time.Duration(i) * g.step).UnixMilli()
+	for pi, p := range plan.pods {
+		if i < p.from || i >= p.to {
+			continue
+		}
+		if pi == 0 && i == plan.resetAt {
+			for k := range g.values {
+				if k.pod == 0 {
+					g.values[k] = float64(rng.IntN(3))
 				}
 			}
 		}
-		// Every series of a pod is exposed at every scrape once it exists.
-		for k, s := range byKey {
-			p := plan.pods[k.pod]
-			if i < p.from || i >= p.to {
-				continue
+		for ri := range st.routes {
+			inc := map[string]float64{
+				"200": float64(50 + rng.IntN(100)),
+				"404": float64(rng.IntN(3)),
 			}
-			if n := len(s.points); n == 0 || s.points[n-1].ts != ts {
-				s.points = append(s.points, point{ts, values[k]})
+			if ri == 2 && rng.IntN(20) == 0 {
+				inc["502"] = 1 // background errors on one route
 			}
-			block = append(block, remotewrite.TimeSeries{
-				Labels:  s.labels,
-				Samples: []remotewrite.Sample{{Value: values[k], Timestamp: ts}},
-			})
-		}
-		// Non-SLI series ride along, as in every real block.
-		block = append(block, remotewrite.TimeSeries{
-			Labels:  []remotewrite.Label{{Name: "__name__", Value: "nginx_ingress_controller_nginx_process_connections"}, {Name: "state", Value: "active"}},
-			Samples: []remotewrite.Sample{{Value: float64(rng.IntN(100)), Timestamp: ts}},
-		})
-		if (i+1)%perBlock == 0 || i == plan.scrapes-1 {
-			raw = remotewrite.AppendWriteRequest(raw[:0], block)
-			// snappy.Encode allocates for the worst case when dst is
-			// short; the copy keeps only the encoded bytes.
-			enc = snappy.Encode(enc[:cap(enc)], raw)
-			st.blocks = append(st.blocks, bytes.Clone(enc))
-			block = block[:0]
+			for _, o := range plan.outages {
+				if o.route == ri && i >= o.from && i < o.to {
+					inc[o.status] = float64(40 + rng.IntN(60))
+					inc["200"] = math.Floor(inc["200"] / 4)
+				}
+			}
+			for status, d := range inc {
+				k := seriesKey{ri, status, pi}
+				if g.byKey[k] == nil {
+					if d == 0 {
+						continue // a status code appears with its first request
+					}
+					s := &genSeries{route: ri, status: status, pod: pi, labels: ingressLabels(st.routes[ri], status, p)}
+					g.byKey[k] = s
+					st.series = append(st.series, s)
+					// A brand-new pod's counters already count a few
+					// requests when first scraped.
+					if i == p.from && i > 0 {
+						g.values[k] = float64(rng.IntN(20))
+					}
+				}
+				g.values[k] += d
+			}
 		}
 	}
-	return st
+	// Every series of a pod is exposed at every scrape once it exists.
+	for k, s := range g.byKey {
+		p := plan.pods[k.pod]
+		if i < p.from || i >= p.to {
+			continue
+		}
+		v := g.values[k]
+		s.points = append(s.points, point{ts, v})
+		g.block = append(g.block, remotewrite.TimeSeries{
+			Labels:  s.labels,
+			Samples: []remotewrite.Sample{{Value: v, Timestamp: ts}},
+		})
+	}
+	// Non-SLI series ride along, as in every real block.
+	g.block = append(g.block, remotewrite.TimeSeries{
+		Labels:  []remotewrite.Label{{Name: "__name__", Value: "nginx_ingress_controller_nginx_process_connections"}, {Name: "state", Value: "active"}},
+		Samples: []remotewrite.Sample{{Value: float64(rng.IntN(100)), Timestamp: ts}},
+	})
 }
 
 func ingressLabels(r ingressRoute, status string, p pod) []remotewrite.Label {
@@ -271,6 +317,34 @@ func postBlock(t testing.TB, url string, body []byte, onRetry func()) {
 			time.Sleep(50 * time.Millisecond) // vmagent's retry backoff, shortened
 		default:
 			t.Fatalf("block refused: %d %s", resp.StatusCode, msg)
+		}
+	}
+}
+
+// postLazily sends the blocks of g to url in order (block indexes, as
+// sendOrder gives them), making each block when first needed and dropping
+// it after its last use: only the blocks between the last one sent and
+// the furthest one made are held.
+func postLazily(t testing.TB, url string, g *generator, order []int) {
+	t.Helper()
+	lastUse := make([]int, g.blocks())
+	for i := range lastUse {
+		lastUse[i] = -1
+	}
+	for i, b := range order {
+		lastUse[b] = i
+	}
+	held := map[int][]byte{}
+	made := 0
+	for i, b := range order {
+		for ; made <= b; made++ {
+			if body := g.next(); lastUse[made] >= 0 {
+				held[made] = body
+			}
+		}
+		postBlock(t, url, held[b], nil)
+		if lastUse[b] == i {
+			delete(held, b)
 		}
 	}
 }
