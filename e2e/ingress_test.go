@@ -7,8 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"slices"
-	"sort"
 	"testing"
 	"time"
 
@@ -21,9 +19,10 @@ import (
 // This file generates days of ingress-nginx traffic as vmagent would send
 // it (one block per scrape), and holds a brute-force reference model of the
 // numbers slogate must derive from it. The model shares no code with the
-// engine: it keeps every point and recomputes everything from scratch.
-// Blocks are made one at a time, so that a month of traffic need not sit
-// in memory.
+// engine: it applies the counter rules to every generated sample, keeps the
+// increments per route and minute, and sums them from scratch for each
+// evaluation. Blocks are made one at a time, so that a month of traffic
+// never sits in memory.
 
 const scrapeStep = 15 * time.Second
 
@@ -59,6 +58,9 @@ type trafficPlan struct {
 	// outages: route index -> scrape range [from, to) with mostly 5xx, the
 	// status given.
 	outages []outage
+	// keepSamples makes every series keep its samples (genSeries.points),
+	// for checks sample by sample; the reference does not need them.
+	keepSamples bool
 }
 
 type outage struct {
@@ -79,16 +81,28 @@ type genSeries struct {
 	status string
 	pod    int
 	labels []remotewrite.Label
-	points []point
+	points []point // only with trafficPlan.keepSamples
+
+	last    float64 // the value of the latest sample
+	sampled bool    // the series has a sample
 }
 
-// stream is the generated traffic: series with their points, and, when
-// made by generate, the blocks in which they are sent.
+// minuteTally is one route's increments in one minute.
+type minuteTally struct{ good, bad float64 }
+
+// stream is the generated traffic: its series, the reference's tally of
+// their increments, and, when made by generate, the blocks in which it is
+// sent.
 type stream struct {
 	start  time.Time
 	routes []ingressRoute
 	series []*genSeries
-	blocks [][]byte // snappy WriteRequests in scrape order
+	// tally[route][m] holds the increments of minute firstMinute+m
+	// (minutes since the epoch).
+	tally       [][]minuteTally
+	firstMinute int64
+	earliest    map[int]int64 // pod -> its first sample's timestamp (ms)
+	blocks      [][]byte      // snappy WriteRequests in scrape order
 }
 
 func defaultPlan(scrapes int) trafficPlan {
@@ -126,7 +140,7 @@ type seriesKey struct {
 }
 
 // generator makes the blocks of a stream one at a time, in scrape order;
-// the stream's series grow with every block.
+// the stream's series and tally grow with every block.
 type generator struct {
 	plan     trafficPlan
 	st       *stream
@@ -151,9 +165,19 @@ func newGenerator(plan trafficPlan, start time.Time, seed uint64) *generator {
 	if step == 0 {
 		step = scrapeStep
 	}
+	st := &stream{start: start, routes: routes, earliest: map[int]int64{}}
+	st.firstMinute = floorDiv(start.UnixMilli(), 60_000)
+	minutes := 0 // spanned by the scrapes
+	if plan.scrapes > 0 {
+		minutes = int(floorDiv(start.Add(time.Duration(plan.scrapes-1)*step).UnixMilli(), 60_000)-st.firstMinute) + 1
+	}
+	st.tally = make([][]minuteTally, len(routes))
+	for ri := range st.tally {
+		st.tally[ri] = make([]minuteTally, minutes)
+	}
 	return &generator{
 		plan:     plan,
-		st:       &stream{start: start, routes: routes},
+		st:       st,
 		rng:      rand.New(rand.NewPCG(seed, 7)),
 		step:     step,
 		perBlock: max(plan.perBlock, 1),
@@ -241,7 +265,10 @@ func (g *generator) scrapeOnce() {
 			continue
 		}
 		v := g.values[k]
-		s.points = append(s.points, point{ts, v})
+		if plan.keepSamples {
+			s.points = append(s.points, point{ts, v})
+		}
+		st.count(s, ts, v)
 		g.block = append(g.block, remotewrite.TimeSeries{
 			Labels:  s.labels,
 			Samples: []remotewrite.Sample{{Value: v, Timestamp: ts}},
@@ -349,6 +376,34 @@ func postLazily(t testing.TB, url string, g *generator, order []int) {
 	}
 }
 
+// count applies the counter rules to the sample v at ts (ms) of s, the
+// samples of a stream coming in time order, and tallies the increment in
+// its route and minute.
+func (st *stream) count(s *genSeries, ts int64, v float64) {
+	// A target's earliest sample decides the first-value rule.
+	if _, ok := st.earliest[s.pod]; !ok {
+		st.earliest[s.pod] = ts
+	}
+	var d float64
+	switch {
+	case s.sampled && v >= s.last:
+		d = v - s.last
+	case s.sampled:
+		d = v // reset
+	case st.earliest[s.pod] < ts:
+		d = v // a new series of a known target: counted in full
+	default:
+		d = 0 // baseline
+	}
+	s.last, s.sampled = v, true
+	m := &st.tally[s.route][floorDiv(ts, 60_000)-st.firstMinute]
+	if s.status[0] == '5' {
+		m.bad += d
+	} else {
+		m.good += d
+	}
+}
+
 // routeTruth is the reference for one route at one evaluation.
 type routeTruth struct {
 	good, bad                 float64 // raw, minutes before the eval minute
@@ -356,62 +411,30 @@ type routeTruth struct {
 	winGood, winTotal         float64 // 30d window without excluded minutes
 }
 
-// reference computes, by brute force, every route's counts for an
-// evaluation at eval time at (ms): minutes before floor(at/1m) count, and
-// masked(route, minute) removes a minute.
+// reference computes, by brute force from the tally of every sample, every
+// route's counts for an evaluation at eval time at (ms): minutes before
+// floor(at/1m) count, and masked(route, minute) removes a minute.
 func reference(st *stream, at int64, masked func(route int, minute int64) bool) map[int]*routeTruth {
 	mT := floorDiv(at, 60_000)
-	// A target's earliest point decides the first-value rule.
-	earliest := map[int]int64{}
-	for _, s := range st.series {
-		if e, ok := earliest[s.pod]; !ok || s.points[0].ts < e {
-			earliest[s.pod] = s.points[0].ts
-		}
-	}
 	out := map[int]*routeTruth{}
 	for ri := range st.routes {
-		out[ri] = &routeTruth{}
-	}
-	for _, s := range st.series {
-		pts := slices.Clone(s.points)
-		sort.Slice(pts, func(i, j int) bool { return pts[i].ts < pts[j].ts })
-		pts = slices.CompactFunc(pts, func(a, b point) bool { return a.ts == b.ts })
-		bad := s.status[0] == '5'
-		for i, p := range pts {
-			var d float64
-			switch {
-			case i > 0 && p.v >= pts[i-1].v:
-				d = p.v - pts[i-1].v
-			case i > 0:
-				d = p.v // reset
-			case earliest[s.pod] < p.ts:
-				d = p.v // a new series of a known target: counted in full
-			default:
-				d = 0 // baseline
+		rt := &routeTruth{}
+		out[ri] = rt
+		for i, c := range st.tally[ri] {
+			m := st.firstMinute + int64(i)
+			if m >= mT {
+				break
 			}
-			m := floorDiv(p.ts, 60_000)
-			if m >= mT || d == 0 {
-				continue
-			}
-			rt := out[s.route]
-			if bad {
-				rt.bad += d
-			} else {
-				rt.good += d
-			}
-			if masked != nil && masked(s.route, m) {
-				if bad {
-					rt.excludedBad += d
-				} else {
-					rt.excludedGood += d
-				}
+			rt.good += c.good
+			rt.bad += c.bad
+			if masked != nil && masked(ri, m) {
+				rt.excludedGood += c.good
+				rt.excludedBad += c.bad
 				continue
 			}
 			if m >= mT-30*24*60 {
-				rt.winTotal += d
-				if !bad {
-					rt.winGood += d
-				}
+				rt.winTotal += c.good + c.bad
+				rt.winGood += c.good
 			}
 		}
 	}

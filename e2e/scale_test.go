@@ -43,10 +43,12 @@ func TestScaleShardByURL(t *testing.T) {
 		id, singleID string
 		st           *stream
 	}
-	plan2 := defaultPlan(scrapes)
+	// checkSLILanded compares sample by sample.
+	plan1, plan2 := defaultPlan(scrapes), defaultPlan(scrapes)
+	plan1.keepSamples, plan2.keepSamples = true, true
 	plan2.outages = []outage{{route: 3, from: scrapes / 3, to: scrapes/3 + 60, status: "504"}}
 	runs := []tenantRun{
-		{id: "1:0", singleID: "11:0", st: generate(defaultPlan(scrapes), start, 11)},
+		{id: "1:0", singleID: "11:0", st: generate(plan1, start, 11)},
 		{id: "2:0", singleID: "12:0", st: generate(plan2, start, 12)},
 	}
 	for _, r := range runs {
@@ -193,11 +195,15 @@ func pointsByKey(series []testenv.ExportedSeries) map[string]map[int64]float64 {
 }
 
 // checkSLILanded requires the tenant to hold exactly the generated SLI
-// series with every generated sample: forwarded unchanged, tenant kept.
+// series with every generated sample: forwarded unchanged, tenant kept. The
+// stream must keep its samples (trafficPlan.keepSamples).
 func checkSLILanded(t *testing.T, st *stream, got []testenv.ExportedSeries, tenant string) {
 	t.Helper()
 	want := map[string][]point{}
 	for _, s := range st.series {
+		if len(s.points) == 0 {
+			t.Fatal("BUG: the stream was generated without trafficPlan.keepSamples")
+		}
 		m := map[string]string{}
 		for _, l := range s.labels {
 			m[l.Name] = l.Value
