@@ -7,8 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"slices"
-	"sort"
 	"testing"
 	"time"
 
@@ -21,7 +19,10 @@ import (
 // This file generates days of ingress-nginx traffic as vmagent would send
 // it (one block per scrape), and holds a brute-force reference model of the
 // numbers slogate must derive from it. The model shares no code with the
-// engine: it keeps every point and recomputes everything from scratch.
+// engine: it applies the counter rules to every generated sample, keeps the
+// increments per route and minute, and sums them from scratch for each
+// evaluation. Blocks are made one at a time, so that a month of traffic
+// never sits in memory.
 
 const scrapeStep = 15 * time.Second
 
@@ -57,6 +58,9 @@ type trafficPlan struct {
 	// outages: route index -> scrape range [from, to) with mostly 5xx, the
 	// status given.
 	outages []outage
+	// keepSamples makes every series keep its samples (genSeries.points),
+	// for checks sample by sample; the reference does not need them.
+	keepSamples bool
 }
 
 type outage struct {
@@ -77,16 +81,28 @@ type genSeries struct {
 	status string
 	pod    int
 	labels []remotewrite.Label
-	points []point
+	points []point // only with trafficPlan.keepSamples
+
+	last    float64 // the value of the latest sample
+	sampled bool    // the series has a sample
 }
 
-// stream is the generated traffic: series with their points, and the
-// blocks (per scrape) in which they are sent.
+// minuteTally is one route's increments in one minute.
+type minuteTally struct{ good, bad float64 }
+
+// stream is the generated traffic: its series, the reference's tally of
+// their increments, and, when made by generate, the blocks in which it is
+// sent.
 type stream struct {
 	start  time.Time
 	routes []ingressRoute
 	series []*genSeries
-	blocks [][]byte // snappy WriteRequests, one per scrape, in scrape order
+	// tally[route][m] holds the increments of minute firstMinute+m
+	// (minutes since the epoch).
+	tally       [][]minuteTally
+	firstMinute int64
+	earliest    map[int]int64 // pod -> its first sample's timestamp (ms)
+	blocks      [][]byte      // snappy WriteRequests in scrape order
 }
 
 func defaultPlan(scrapes int) trafficPlan {
@@ -106,101 +122,163 @@ func defaultPlan(scrapes int) trafficPlan {
 	}
 }
 
-// generate builds the stream from plan, starting at start (aligned to a
-// minute), deterministic for a seed.
+// generate builds the stream from plan with all its blocks, starting at
+// start (aligned to a minute), deterministic for a seed.
 func generate(plan trafficPlan, start time.Time, seed uint64) *stream {
-	rng := rand.New(rand.NewPCG(seed, 7))
+	g := newGenerator(plan, start, seed)
+	for b := g.next(); b != nil; b = g.next() {
+		g.st.blocks = append(g.st.blocks, b)
+	}
+	return g.st
+}
+
+// seriesKey identifies a generated series.
+type seriesKey struct {
+	route  int
+	status string
+	pod    int
+}
+
+// generator makes the blocks of a stream one at a time, in scrape order;
+// the stream's series and tally grow with every block.
+type generator struct {
+	plan     trafficPlan
+	st       *stream
+	rng      *rand.Rand
+	step     time.Duration
+	perBlock int
+	scrape   int // the next scrape
+
+	byKey  map[seriesKey]*genSeries
+	values map[seriesKey]float64
+	// Reused for every block.
+	block    []remotewrite.TimeSeries
+	raw, enc []byte
+}
+
+func newGenerator(plan trafficPlan, start time.Time, seed uint64) *generator {
 	routes := plan.routes
 	if routes == nil {
 		routes = ingressRoutes
 	}
-	st := &stream{start: start, routes: routes}
-	type key struct {
-		route  int
-		status string
-		pod    int
-	}
-	byKey := map[key]*genSeries{}
-	values := map[key]float64{}
 	step := plan.step
 	if step == 0 {
 		step = scrapeStep
 	}
-	perBlock := max(plan.perBlock, 1)
-	var block []remotewrite.TimeSeries
-	for i := 0; i < plan.scrapes; i++ {
-		ts := start.Add(time.Duration(i) * step).UnixMilli()
-		for pi, p := range plan.pods {
-			if i < p.from || i >= p.to {
-				continue
-			}
-			if pi == 0 && i == plan.resetAt {
-				for k := range values {
-					if k.pod == 0 {
-						values[k] = float64(rng.IntN(3))
-					}
-				}
-			}
-			for ri := range routes {
-				inc := map[string]float64{
-					"200": float64(50 + rng.IntN(100)),
-					"404": float64(rng.IntN(3)),
-				}
-				if ri == 2 && rng.IntN(20) == 0 {
-					inc["502"] = 1 // background errors on one route
-				}
-				for _, o := range plan.outages {
-					if o.route == ri && i >= o.from && i < o.to {
-						inc[o.status] = float64(40 + rng.IntN(60))
-						inc["200"] = math.Floor(inc["200"] / 4)
-					}
-				}
-				for status, d := range inc {
-					k := key{ri, status, pi}
-					s := byKey[k]
-					if s == nil {
-						if d == 0 {
-							continue // a status code appears with its first request
-						}
-						s = &genSeries{route: ri, status: status, pod: pi, labels: ingressLabels(routes[ri], status, p)}
-						byKey[k] = s
-						st.series = append(st.series, s)
-						// A brand-new pod's counters already count a few
-						// requests when first scraped.
-						if i == p.from && i > 0 {
-							values[k] = float64(rng.IntN(20))
-						}
-					}
-					values[k] += d
-					s.points = append(s.points, point{ts, values[k]})
+	st := &stream{start: start, routes: routes, earliest: map[int]int64{}}
+	st.firstMinute = floorDiv(start.UnixMilli(), 60_000)
+	minutes := 0 // spanned by the scrapes
+	if plan.scrapes > 0 {
+		minutes = int(floorDiv(start.Add(time.Duration(plan.scrapes-1)*step).UnixMilli(), 60_000)-st.firstMinute) + 1
+	}
+	st.tally = make([][]minuteTally, len(routes))
+	for ri := range st.tally {
+		st.tally[ri] = make([]minuteTally, minutes)
+	}
+	return &generator{
+		plan:     plan,
+		st:       st,
+		rng:      rand.New(rand.NewPCG(seed, 7)),
+		step:     step,
+		perBlock: max(plan.perBlock, 1),
+		byKey:    map[seriesKey]*genSeries{},
+		values:   map[seriesKey]float64{},
+	}
+}
+
+// blocks returns the number of blocks of the stream.
+func (g *generator) blocks() int { return (g.plan.scrapes + g.perBlock - 1) / g.perBlock }
+
+// next returns the next block, a snappy WriteRequest in a slice of its
+// own, or nil after the last.
+func (g *generator) next() []byte {
+	if g.scrape >= g.plan.scrapes {
+		return nil
+	}
+	g.block = g.block[:0]
+	for range g.perBlock {
+		if g.scrape >= g.plan.scrapes {
+			break
+		}
+		g.scrapeOnce()
+		g.scrape++
+	}
+	g.raw = remotewrite.AppendWriteRequest(g.raw[:0], g.block)
+	// snappy.Encode allocates for the worst case when dst is short; the
+	// copy keeps only the encoded bytes.
+	g.enc = snappy.Encode(g.enc[:cap(g.enc)], g.raw)
+	return bytes.Clone(g.enc)
+}
+
+// scrapeOnce appends the series of scrape g.scrape to g.block.
+func (g *generator) scrapeOnce() {
+	plan, st, rng, i := &g.plan, g.st, g.rng, g.scrape
+	ts := st.start.Add(time.Duration(i) * g.step).UnixMilli()
+	for pi, p := range plan.pods {
+		if i < p.from || i >= p.to {
+			continue
+		}
+		if pi == 0 && i == plan.resetAt {
+			for k := range g.values {
+				if k.pod == 0 {
+					g.values[k] = float64(rng.IntN(3))
 				}
 			}
 		}
-		// Every series of a pod is exposed at every scrape once it exists.
-		for k, s := range byKey {
-			p := plan.pods[k.pod]
-			if i < p.from || i >= p.to {
-				continue
+		for ri := range st.routes {
+			inc := map[string]float64{
+				"200": float64(50 + rng.IntN(100)),
+				"404": float64(rng.IntN(3)),
 			}
-			if n := len(s.points); n == 0 || s.points[n-1].ts != ts {
-				s.points = append(s.points, point{ts, values[k]})
+			if ri == 2 && rng.IntN(20) == 0 {
+				inc["502"] = 1 // background errors on one route
 			}
-			block = append(block, remotewrite.TimeSeries{
-				Labels:  s.labels,
-				Samples: []remotewrite.Sample{{Value: values[k], Timestamp: ts}},
-			})
-		}
-		// Non-SLI series ride along, as in every real block.
-		block = append(block, remotewrite.TimeSeries{
-			Labels:  []remotewrite.Label{{Name: "__name__", Value: "nginx_ingress_controller_nginx_process_connections"}, {Name: "state", Value: "active"}},
-			Samples: []remotewrite.Sample{{Value: float64(rng.IntN(100)), Timestamp: ts}},
-		})
-		if (i+1)%perBlock == 0 || i == plan.scrapes-1 {
-			st.blocks = append(st.blocks, snappy.Encode(nil, remotewrite.AppendWriteRequest(nil, block)))
-			block = block[:0]
+			for _, o := range plan.outages {
+				if o.route == ri && i >= o.from && i < o.to {
+					inc[o.status] = float64(40 + rng.IntN(60))
+					inc["200"] = math.Floor(inc["200"] / 4)
+				}
+			}
+			for status, d := range inc {
+				k := seriesKey{ri, status, pi}
+				if g.byKey[k] == nil {
+					if d == 0 {
+						continue // a status code appears with its first request
+					}
+					s := &genSeries{route: ri, status: status, pod: pi, labels: ingressLabels(st.routes[ri], status, p)}
+					g.byKey[k] = s
+					st.series = append(st.series, s)
+					// A brand-new pod's counters already count a few
+					// requests when first scraped.
+					if i == p.from && i > 0 {
+						g.values[k] = float64(rng.IntN(20))
+					}
+				}
+				g.values[k] += d
+			}
 		}
 	}
-	return st
+	// Every series of a pod is exposed at every scrape once it exists.
+	for k, s := range g.byKey {
+		p := plan.pods[k.pod]
+		if i < p.from || i >= p.to {
+			continue
+		}
+		v := g.values[k]
+		if plan.keepSamples {
+			s.points = append(s.points, point{ts, v})
+		}
+		st.count(s, ts, v)
+		g.block = append(g.block, remotewrite.TimeSeries{
+			Labels:  s.labels,
+			Samples: []remotewrite.Sample{{Value: v, Timestamp: ts}},
+		})
+	}
+	// Non-SLI series ride along, as in every real block.
+	g.block = append(g.block, remotewrite.TimeSeries{
+		Labels:  []remotewrite.Label{{Name: "__name__", Value: "nginx_ingress_controller_nginx_process_connections"}, {Name: "state", Value: "active"}},
+		Samples: []remotewrite.Sample{{Value: float64(rng.IntN(100)), Timestamp: ts}},
+	})
 }
 
 func ingressLabels(r ingressRoute, status string, p pod) []remotewrite.Label {
@@ -270,6 +348,62 @@ func postBlock(t testing.TB, url string, body []byte, onRetry func()) {
 	}
 }
 
+// postLazily sends the blocks of g to url in order (block indexes, as
+// sendOrder gives them), making each block when first needed and dropping
+// it after its last use: only the blocks between the last one sent and
+// the furthest one made are held.
+func postLazily(t testing.TB, url string, g *generator, order []int) {
+	t.Helper()
+	lastUse := make([]int, g.blocks())
+	for i := range lastUse {
+		lastUse[i] = -1
+	}
+	for i, b := range order {
+		lastUse[b] = i
+	}
+	held := map[int][]byte{}
+	made := 0
+	for i, b := range order {
+		for ; made <= b; made++ {
+			if body := g.next(); lastUse[made] >= 0 {
+				held[made] = body
+			}
+		}
+		postBlock(t, url, held[b], nil)
+		if lastUse[b] == i {
+			delete(held, b)
+		}
+	}
+}
+
+// count applies the counter rules to the sample v at ts (ms) of s, the
+// samples of a stream coming in time order, and tallies the increment in
+// its route and minute.
+func (st *stream) count(s *genSeries, ts int64, v float64) {
+	// A target's earliest sample decides the first-value rule.
+	if _, ok := st.earliest[s.pod]; !ok {
+		st.earliest[s.pod] = ts
+	}
+	var d float64
+	switch {
+	case s.sampled && v >= s.last:
+		d = v - s.last
+	case s.sampled:
+		d = v // reset
+	case st.earliest[s.pod] < ts:
+		d = v // a new series of a known target: counted in full
+	default:
+		d = 0 // baseline
+	}
+	s.last, s.sampled = v, true
+	m := &st.tally[s.route][floorDiv(ts, 60_000)-st.firstMinute]
+	if s.status[0] == '5' {
+		m.bad += d
+	} else {
+		m.good += d
+	}
+}
+
 // routeTruth is the reference for one route at one evaluation.
 type routeTruth struct {
 	good, bad                 float64 // raw, minutes before the eval minute
@@ -277,62 +411,30 @@ type routeTruth struct {
 	winGood, winTotal         float64 // 30d window without excluded minutes
 }
 
-// reference computes, by brute force, every route's counts for an
-// evaluation at eval time at (ms): minutes before floor(at/1m) count, and
-// masked(route, minute) removes a minute.
+// reference computes, by brute force from the tally of every sample, every
+// route's counts for an evaluation at eval time at (ms): minutes before
+// floor(at/1m) count, and masked(route, minute) removes a minute.
 func reference(st *stream, at int64, masked func(route int, minute int64) bool) map[int]*routeTruth {
 	mT := floorDiv(at, 60_000)
-	// A target's earliest point decides the first-value rule.
-	earliest := map[int]int64{}
-	for _, s := range st.series {
-		if e, ok := earliest[s.pod]; !ok || s.points[0].ts < e {
-			earliest[s.pod] = s.points[0].ts
-		}
-	}
 	out := map[int]*routeTruth{}
 	for ri := range st.routes {
-		out[ri] = &routeTruth{}
-	}
-	for _, s := range st.series {
-		pts := slices.Clone(s.points)
-		sort.Slice(pts, func(i, j int) bool { return pts[i].ts < pts[j].ts })
-		pts = slices.CompactFunc(pts, func(a, b point) bool { return a.ts == b.ts })
-		bad := s.status[0] == '5'
-		for i, p := range pts {
-			var d float64
-			switch {
-			case i > 0 && p.v >= pts[i-1].v:
-				d = p.v - pts[i-1].v
-			case i > 0:
-				d = p.v // reset
-			case earliest[s.pod] < p.ts:
-				d = p.v // a new series of a known target: counted in full
-			default:
-				d = 0 // baseline
+		rt := &routeTruth{}
+		out[ri] = rt
+		for i, c := range st.tally[ri] {
+			m := st.firstMinute + int64(i)
+			if m >= mT {
+				break
 			}
-			m := floorDiv(p.ts, 60_000)
-			if m >= mT || d == 0 {
-				continue
-			}
-			rt := out[s.route]
-			if bad {
-				rt.bad += d
-			} else {
-				rt.good += d
-			}
-			if masked != nil && masked(s.route, m) {
-				if bad {
-					rt.excludedBad += d
-				} else {
-					rt.excludedGood += d
-				}
+			rt.good += c.good
+			rt.bad += c.bad
+			if masked != nil && masked(ri, m) {
+				rt.excludedGood += c.good
+				rt.excludedBad += c.bad
 				continue
 			}
 			if m >= mT-30*24*60 {
-				rt.winTotal += d
-				if !bad {
-					rt.winGood += d
-				}
+				rt.winTotal += c.good + c.bad
+				rt.winGood += c.good
 			}
 		}
 	}

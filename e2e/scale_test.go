@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"time"
@@ -42,10 +43,12 @@ func TestScaleShardByURL(t *testing.T) {
 		id, singleID string
 		st           *stream
 	}
-	plan2 := defaultPlan(scrapes)
+	// checkSLILanded compares sample by sample.
+	plan1, plan2 := defaultPlan(scrapes), defaultPlan(scrapes)
+	plan1.keepSamples, plan2.keepSamples = true, true
 	plan2.outages = []outage{{route: 3, from: scrapes / 3, to: scrapes/3 + 60, status: "504"}}
 	runs := []tenantRun{
-		{id: "1:0", singleID: "11:0", st: generate(defaultPlan(scrapes), start, 11)},
+		{id: "1:0", singleID: "11:0", st: generate(plan1, start, 11)},
 		{id: "2:0", singleID: "12:0", st: generate(plan2, start, 12)},
 	}
 	for _, r := range runs {
@@ -192,11 +195,15 @@ func pointsByKey(series []testenv.ExportedSeries) map[string]map[int64]float64 {
 }
 
 // checkSLILanded requires the tenant to hold exactly the generated SLI
-// series with every generated sample: forwarded unchanged, tenant kept.
+// series with every generated sample: forwarded unchanged, tenant kept. The
+// stream must keep its samples (trafficPlan.keepSamples).
 func checkSLILanded(t *testing.T, st *stream, got []testenv.ExportedSeries, tenant string) {
 	t.Helper()
 	want := map[string][]point{}
 	for _, s := range st.series {
+		if len(s.points) == 0 {
+			t.Fatal("BUG: the stream was generated without trafficPlan.keepSamples")
+		}
 		m := map[string]string{}
 		for _, l := range s.labels {
 			m[l.Name] = l.Value
@@ -233,15 +240,19 @@ func checkSLILanded(t *testing.T, st *stream, got []testenv.ExportedSeries, tena
 // body carries the same series in the same order in fewer requests.
 func mergeBlocks(blocks [][]byte, order []int, n int) [][]byte {
 	var out [][]byte
-	var buf []byte
+	var raw, buf, enc []byte
 	for i, b := range order {
-		raw, err := snappy.Decode(nil, blocks[b])
+		var err error
+		raw, err = snappy.Decode(raw[:cap(raw)], blocks[b])
 		if err != nil {
 			panic(fmt.Sprintf("BUG: generated block %d does not decode: %s", b, err))
 		}
 		buf = append(buf, raw...)
 		if (i+1)%n == 0 || i == len(order)-1 {
-			out = append(out, snappy.Encode(nil, buf))
+			// Only the encoded bytes are kept, not the worst case
+			// snappy.Encode allocates for.
+			enc = snappy.Encode(enc[:cap(enc)], buf)
+			out = append(out, bytes.Clone(enc))
 			buf = buf[:0]
 		}
 	}
