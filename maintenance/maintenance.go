@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"time"
+	"unicode/utf8"
 )
 
 // Where a maintenance window comes from.
@@ -144,6 +145,14 @@ func New(spec Spec, now time.Time) (*Window, error) {
 	}
 	if len(spec.Author) > maxAuthorLen {
 		return nil, fieldErr("author", "too long: %d bytes, at most %d", len(spec.Author), maxAuthorLen)
+	}
+	// Stored as JSON, which would replace invalid bytes: the window would
+	// not read back as written.
+	if !utf8.ValidString(spec.Reason) {
+		return nil, fieldErr("reason", "not valid UTF-8")
+	}
+	if !utf8.ValidString(spec.Author) {
+		return nil, fieldErr("author", "not valid UTF-8")
 	}
 	loc, err := slo.LoadLocation(spec.Timezone)
 	if err != nil {
@@ -309,6 +318,9 @@ func compileMatch(src map[string]string) (map[string]*regexp.Regexp, budget.Matc
 	for _, name := range slices.Sorted(maps.Keys(src)) {
 		if !budget.ValidLabelName(name) {
 			return nil, nil, fieldErr("match", "%q is not a valid label name", name)
+		}
+		if !utf8.ValidString(src[name]) {
+			return nil, nil, fieldErr("match."+name, "not valid UTF-8")
 		}
 		re, err := budget.CompileAnchored(src[name])
 		if err != nil {
