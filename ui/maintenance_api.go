@@ -15,12 +15,13 @@ import (
 )
 
 // maxMaintenanceBody bounds a maintenance request body while it is read.
-// maxMaintenanceDrain bounds what is read and discarded of a larger body
-// before the 413, so that a sender still writing reads the answer; past
-// it the connection is closed.
+// A larger body is read and discarded (in a fixed buffer) for at most
+// maxMaintenanceDrain before the 413, so that a sender still writing reads
+// the answer instead of a reset connection; past it the connection is
+// closed.
 const (
 	maxMaintenanceBody  = 64 << 10
-	maxMaintenanceDrain = 16 << 20
+	maxMaintenanceDrain = 10 * time.Second
 )
 
 // Token is a bearer token of the mutating API calls and its name, which
@@ -163,8 +164,14 @@ func readBody(ctx *fasthttp.RequestCtx) ([]byte, bool) {
 			return body, true
 		}
 	}
-	if n, _ := io.CopyN(io.Discard, stream, maxMaintenanceDrain); n == maxMaintenanceDrain {
-		ctx.SetConnectionClose()
+	for start := time.Now(); ; {
+		if _, err := io.CopyN(io.Discard, stream, 1<<20); err != nil {
+			break
+		}
+		if time.Since(start) > maxMaintenanceDrain {
+			ctx.SetConnectionClose()
+			break
+		}
 	}
 	apiError(ctx, fasthttp.StatusRequestEntityTooLarge, "", tooLarge)
 	return nil, false
