@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -295,5 +296,70 @@ func TestMaintenanceWindowLimit(t *testing.T) {
 	// disk time plus the write itself, with room for a shared machine.
 	if maxWrite := 500 * time.Millisecond; worst > maxWrite+baseline {
 		t.Errorf("a write during the creates took %s, want at most %s (alone: %s)", worst, maxWrite+baseline, baseline)
+	}
+}
+
+// TestReportEscapesFormulas: label values that a spreadsheet would run as
+// formulas reach the SLA report through real writes; in CSV and HTML
+// every such cell starts with a quote.
+func TestReportEscapesFormulas(t *testing.T) {
+	t.Parallel()
+	vm := testenv.StartVM(t)
+	sg := testenv.StartSlogate(t, "-upstream.url="+vm.URL())
+	hostile := []ingressRoute{
+		{`=HYPERLINK("http://evil.example/","x")`, "web", "shop.example.com", "/"},
+		{"+cmd", "api", "api.example.com", "/v1"},
+		{"-2+3", "blog", "blog.example.com", "/"},
+		{"@SUM(A1)", "static", "static.example.com", "/"},
+	}
+	scrapes := 60
+	plan := defaultPlan(scrapes)
+	plan.routes = hostile
+	plan.outages = nil
+	start := time.Now().Add(-time.Duration(scrapes) * scrapeStep)
+	if y, m, _ := time.Now().UTC().Date(); start.Before(time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)) {
+		start = time.Date(y, m, 1, 0, 0, 0, 0, time.UTC) // the report is of this month
+	}
+	st := generate(plan, start, 3)
+	for _, b := range st.blocks {
+		postBlock(t, sg.URL+"/api/v1/write", b, nil)
+	}
+	var rows [][]string
+	testenv.Eventually(t, 60*time.Second, func() error {
+		vm.ForceFlush(t)
+		code, body, err := testenv.Get(sg.URL + "/slogate/api/v1/report?format=csv")
+		if err != nil || code != http.StatusOK {
+			return fmt.Errorf("report: %d %v", code, err)
+		}
+		if rows, err = csv.NewReader(strings.NewReader(string(body))).ReadAll(); err != nil {
+			return err
+		}
+		if len(rows) != 1+len(hostile) {
+			return fmt.Errorf("%d routes in the report, want %d", len(rows)-1, len(hostile))
+		}
+		return nil
+	})
+	col := slices.Index(rows[0], "route")
+	var routes []string
+	for _, row := range rows[1:] {
+		routes = append(routes, row[col])
+		for i, cell := range row {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				t.Errorf("CSV column %s starts with a formula character: %q", rows[0][i], cell)
+			}
+		}
+	}
+	for _, r := range hostile {
+		if !slices.Contains(routes, "'"+r.key()) {
+			t.Errorf("CSV: no route cell %q; routes %q", "'"+r.key(), routes)
+		}
+	}
+	// html/template escapes the quote as &#39; (and "+" as &#43;).
+	html := string(testenv.MustGet(t, sg.URL+"/slogate/api/v1/report?format=html"))
+	if n := strings.Count(html, `<th scope="row">&#39;`); n != len(hostile) {
+		t.Errorf("HTML: %d route cells start with a quote, want %d", n, len(hostile))
+	}
+	if n := strings.Count(html, `<th scope="row">`); n != len(hostile) {
+		t.Errorf("HTML: %d route cells, want %d", n, len(hostile))
 	}
 }
