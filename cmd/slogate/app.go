@@ -156,7 +156,7 @@ func (a *app) wireHTTP() error {
 	})
 	a.srv.AddMetrics(a.emitter)
 	a.srv.AddMetrics(engineMetrics(a.engine))
-	a.srv.AddMetrics(maintenanceMetrics(a.windows))
+	a.srv.AddMetrics(storeMetrics(a.keeper, a.windows))
 	return nil
 }
 

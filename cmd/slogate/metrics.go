@@ -33,9 +33,11 @@ func engineMetrics(e *budget.Engine) *metrics.Set {
 	return s
 }
 
-// maintenanceMetrics exposes the maintenance store's counters at /metrics.
-func maintenanceMetrics(m *store.Maintenance) *metrics.Set {
+// storeMetrics exposes the counters of the files under -stateDir at
+// /metrics: snapshots and the maintenance store.
+func storeMetrics(k *stateKeeper, m *store.Maintenance) *metrics.Set {
 	s := metrics.NewSet()
+	s.NewGauge(`slogate_state_snapshot_write_errors_total`, func() float64 { return float64(k.writeErrors.Load()) })
 	for _, c := range []struct {
 		name string
 		get  func(store.MaintenanceStats) uint64
