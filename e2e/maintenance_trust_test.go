@@ -103,6 +103,15 @@ func TestMaintenanceStoredWindowsLoad(t *testing.T) {
 	}
 	sg.Stop()
 	sg = testenv.StartSlogate(t, args...)
+	// The unloadable window is still in the file (reported again), and the
+	// audit log needed no repair after a clean stop.
+	metrics := testenv.ScrapeMetrics(t, sg.URL+"/metrics")
+	if v, _ := testenv.SumMetric(metrics, "slogate_maintenance_load_errors_total", map[string]string{"file": "windows"}); v != 1 {
+		t.Errorf(`after the restart: slogate_maintenance_load_errors_total{file="windows"} = %v, want 1`, v)
+	}
+	if v, n := testenv.SumMetric(metrics, "slogate_maintenance_audit_repairs_total", nil); v != 0 || n != 1 {
+		t.Errorf("after the restart: slogate_maintenance_audit_repairs_total = %v (%d series), want 0", v, n)
+	}
 	third := create(aliceToken, "someone else")
 	if first != "mw-2" || second != "mw-3" || third != "mw-4" {
 		t.Errorf("IDs %s, %s, then after deleting %s and a restart %s; want mw-2, mw-3, mw-4 (never reused)", first, second, second, third)
