@@ -300,10 +300,12 @@ func TestMaintenanceWindowLimit(t *testing.T) {
 	mu.Unlock()
 	t.Logf("creates at %d..%d windows: %v (max %s); %d writes meanwhile, slowest %s (alone before: slowest of 50 %s)",
 		limit-creates+1, limit, createTimes, slices.Max(createTimes).Round(time.Millisecond), n, worst.Round(time.Millisecond), baseline.Round(time.Millisecond))
-	// A stall is what a lock held during the disk write would give: a
-	// write waiting for a whole create. Bounded well below one create's
-	// disk time plus the write itself, with room for a shared machine.
-	if maxWrite := 500 * time.Millisecond; worst > maxWrite+baseline {
+	// Without the limit, one create at 100,000 windows held a write for
+	// 49 s (the engine applying every window under the lock writes need).
+	// At the limit a write meanwhile must stay interactive: at most 1s
+	// over the slowest write alone, room for a shared test machine
+	// (measured: tens of milliseconds).
+	if maxWrite := time.Second; worst > maxWrite+baseline {
 		t.Errorf("a write during the creates took %s, want at most %s (alone: %s)", worst, maxWrite+baseline, baseline)
 	}
 }
