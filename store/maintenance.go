@@ -85,6 +85,9 @@ type Maintenance struct {
 	wmu     sync.Mutex
 	nextID  int
 	skipped []json.RawMessage // stored windows that do not load, kept as they are
+	// windowsLost: the windows file did not parse and was moved aside, so
+	// the audit log cannot be checked against it.
+	windowsLost bool
 
 	mu      sync.RWMutex // guards the fields below; never held during IO
 	api     []*maintenance.Window
@@ -157,7 +160,7 @@ func (s *Maintenance) loadAudit() error {
 	}
 	// A crash between the audit append and the windows file leaves an
 	// entry for a change that was not applied, hence not acknowledged.
-	if n := len(res.entries); n > 0 && !s.applied(res.entries[n-1]) {
+	if n := len(res.entries); n > 0 && !s.windowsLost && !s.applied(res.entries[n-1]) {
 		last := res.entries[n-1]
 		if err := s.audit.truncate(res.lastStart); err != nil {
 			return fmt.Errorf("cannot cut off the unapplied last audit entry: %w", err)

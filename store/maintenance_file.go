@@ -60,6 +60,7 @@ func (s *Maintenance) loadWindows() error {
 		}
 		s.cfg.Log.Error("maintenance windows file does not parse; moved aside, starting without API windows", "file", path, "movedTo", aside, "err", err)
 		s.stats.WindowsSkipped++
+		s.windowsLost = true
 		return nil
 	}
 	s.nextID = max(s.nextID, file.NextID)

@@ -255,4 +255,7 @@ func TestMaintenanceSkipsBadWindow(t *testing.T) {
 	if matches, _ := filepath.Glob(filepath.Join(dir, windowsFile+".corrupt-*")); len(matches) != 1 {
 		t.Fatalf("the unparsable file was not moved aside: %v", matches)
 	}
+	if got, want := auditActions(s), "create mw-2 alice"; got != want || s.Stats().AuditRepaired != 0 {
+		t.Fatalf("audit beside an unparsable windows file: %s (repaired %d), want %s kept", got, s.Stats().AuditRepaired, want)
+	}
 }
