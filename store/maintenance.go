@@ -85,6 +85,8 @@ type Maintenance struct {
 	wmu     sync.Mutex
 	nextID  int
 	skipped []json.RawMessage // stored windows that do not load, kept as they are
+	// skippedIDs are their IDs: the audit log cannot be checked for them.
+	skippedIDs map[string]bool
 	// windowsLost: the windows file did not parse and was moved aside, so
 	// the audit log cannot be checked against it.
 	windowsLost bool
@@ -186,7 +188,7 @@ func (s *Maintenance) applied(e AuditEntry) bool {
 	case "delete":
 		return have == nil
 	case "create", "update":
-		return have == nil && len(s.skipped) > 0 || have != nil && e.After != nil && reflect.DeepEqual(have.Spec(), *e.After)
+		return have == nil && s.skippedIDs[e.ID] || have != nil && e.After != nil && reflect.DeepEqual(have.Spec(), *e.After)
 	}
 	return true
 }

@@ -75,6 +75,10 @@ func (s *Maintenance) loadWindows() error {
 			s.cfg.Log.Error("maintenance window does not load; skipped (kept in the file)", "file", path, "position", i, "id", sw.ID, "err", err)
 			s.stats.WindowsSkipped++
 			s.skipped = append(s.skipped, raw)
+			if s.skippedIDs == nil {
+				s.skippedIDs = map[string]bool{}
+			}
+			s.skippedIDs[sw.ID] = true
 			s.bumpID(sw.ID)
 			continue
 		}
