@@ -155,6 +155,9 @@ func TestParseConfigErrors(t *testing.T) {
 	f("maintenance:\n  - start: 2026-11-24T03:00:00Z\n    end: 2026-11-24T04:00:00Z\n    match: {hots: a}\n", "slogate.yml:4: maintenance[0].match.hots: no source or contract has label hots")
 	f("maintenance:\n  - start: 2026-01-06T02:00:00\n    rrule: FREQ=WEEKLY;BYHOUR=2\n    duration: 2h\n    timezone: Europe/Berlin\n", "slogate.yml:3: maintenance[0].rrule: BYHOUR is not supported; supported parts: FREQ, INTERVAL, BYDAY, BYMONTHDAY, COUNT, UNTIL, WKST")
 	f("maintenance:\n  - end: 2026-11-24T04:00:00Z\n", "slogate.yml:2: maintenance[0].start: required")
+	// Times are limited to a range every stored window reads back from.
+	f("maintenance:\n  - start: 9999-12-31T23:00:00Z\n    duration: 2h\n", "slogate.yml:2: maintenance[0].start: 9999-12-31T23:00:00Z is out of range: times must be from 1970-01-01T00:00:00Z up to (not including) 2200-01-01T00:00:00Z")
+	f("maintenance:\n  - start: 2199-12-31T23:00:00Z\n    duration: 2h\n", "slogate.yml:3: maintenance[0].duration: start plus duration: 2200-01-01T01:00:00Z is out of range: times must be from 1970-01-01T00:00:00Z up to (not including) 2200-01-01T00:00:00Z")
 	f("maintenance:\n  - {start: 2026-11-24T03:00:00Z, duration: 1h}\n  - {start: 2026-11-24T03:00:00Z, duration: 1h}\n", "slogate.yml:3: maintenance[1]: the same window as maintenance[0]")
 	// Several errors are all reported, one per line.
 	f("objectives:\n  - slo: 2\n  - slo: 0\n", "slogate.yml:2: objectives[0].slo: must be in (0,1), got 2 (targets are ratios, not percents)\nslogate.yml:3: objectives[1].slo: must be in (0,1), got 0")

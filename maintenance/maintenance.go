@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"time"
+	"unicode/utf8"
 )
 
 // Where a maintenance window comes from.
@@ -33,6 +34,16 @@ const (
 	maxIntervalsPerCall = 100_000
 	countHorizonDays    = 100 * 366 // COUNT occurrences are looked for this far
 	firstOccurrenceDays = 10 * 366  // a rule must select a day this soon (times INTERVAL)
+)
+
+// The range of a window's times (start, and the end of a one-off window,
+// also one computed from start and duration): [MinTime, MaxTime). A window
+// is written back as RFC 3339 in UTC and read again at every start, so every
+// instant it holds must have a four-digit UTC year, and nothing outside
+// this range is a plausible maintenance window.
+var (
+	MinTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
 // Spec is a maintenance window as users write it, in the config
@@ -135,6 +146,14 @@ func New(spec Spec, now time.Time) (*Window, error) {
 	if len(spec.Author) > maxAuthorLen {
 		return nil, fieldErr("author", "too long: %d bytes, at most %d", len(spec.Author), maxAuthorLen)
 	}
+	// Stored as JSON, which would replace invalid bytes: the window would
+	// not read back as written.
+	if !utf8.ValidString(spec.Reason) {
+		return nil, fieldErr("reason", "not valid UTF-8")
+	}
+	if !utf8.ValidString(spec.Author) {
+		return nil, fieldErr("author", "not valid UTF-8")
+	}
 	loc, err := slo.LoadLocation(spec.Timezone)
 	if err != nil {
 		return nil, &FieldError{Field: "timezone", Err: err}
@@ -191,6 +210,10 @@ func (m *Window) initOneOff(spec Spec, start time.Time, dur time.Duration, loc *
 	if !end.After(start) {
 		return fieldErr("end", "must be after start")
 	}
+	if err := checkRange(end); err != nil {
+		// An explicit end is checked when parsed.
+		return &FieldError{Field: "duration", Err: fmt.Errorf("start plus duration: %w", err)}
+	}
 	m.Start, m.End = start, end
 	m.startMs, m.endMs = start.UnixMilli(), end.UnixMilli()
 	m.durMs = m.endMs - m.startMs
@@ -211,6 +234,10 @@ func (m *Window) initRecurring(spec Spec, start time.Time, dur time.Duration, lo
 	rule, err := ParseRRule(spec.RRule)
 	if err != nil {
 		return &FieldError{Field: "rrule", Err: err}
+	}
+	if start.Nanosecond() != 0 {
+		// Stored as local wall time to the second (normalizedSpec).
+		return fieldErr("start", "must be whole seconds for a recurring window, got %q", spec.Start)
 	}
 	start = start.In(loc)
 	y, mo, d := start.Date()
@@ -254,24 +281,26 @@ func (m *Window) occurrence(d int) int64 {
 // ("2006-01-02T15:04:05" or "2006-01-02T15:04") when a time zone is given.
 func parseMaintenanceTime(s, tz string, loc *time.Location) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return checkYear(t)
+		return t, checkRange(t)
 	}
 	for _, layout := range [...]string{"2006-01-02T15:04:05", "2006-01-02T15:04"} {
 		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
 			if tz == "" {
 				return time.Time{}, fmt.Errorf("%q has no UTC offset; add one (e.g. 2026-11-24T02:00:00Z) or set timezone", s)
 			}
-			return checkYear(t)
+			return t, checkRange(t)
 		}
 	}
 	return time.Time{}, fmt.Errorf("want an RFC 3339 time such as 2026-11-24T02:00:00Z, got %q", s)
 }
 
-func checkYear(t time.Time) (time.Time, error) {
-	if y := t.Year(); y < 1970 || y > 9999 {
-		return time.Time{}, fmt.Errorf("year %d is out of range 1970..9999", y)
+// checkRange refuses an instant outside [MinTime, MaxTime).
+func checkRange(t time.Time) error {
+	if t.Before(MinTime) || !t.Before(MaxTime) {
+		return fmt.Errorf("%s is out of range: times must be from %s up to (not including) %s",
+			t.UTC().Format(time.RFC3339Nano), MinTime.Format(time.RFC3339), MaxTime.Format(time.RFC3339))
 	}
-	return t, nil
+	return nil
 }
 
 // compileMatch validates and compiles a match map: label names must be
@@ -289,6 +318,9 @@ func compileMatch(src map[string]string) (map[string]*regexp.Regexp, budget.Matc
 	for _, name := range slices.Sorted(maps.Keys(src)) {
 		if !budget.ValidLabelName(name) {
 			return nil, nil, fieldErr("match", "%q is not a valid label name", name)
+		}
+		if !utf8.ValidString(src[name]) {
+			return nil, nil, fieldErr("match."+name, "not valid UTF-8")
 		}
 		re, err := budget.CompileAnchored(src[name])
 		if err != nil {

@@ -27,7 +27,15 @@ func TestNewErrors(t *testing.T) {
 	f(Spec{End: e}, "start", "start: required")
 	f(Spec{Start: "tomorrow", End: e}, "start", `start: want an RFC 3339 time such as 2026-11-24T02:00:00Z, got "tomorrow"`)
 	f(Spec{Start: "2026-11-24T02:00:00", End: e}, "start", `start: "2026-11-24T02:00:00" has no UTC offset; add one (e.g. 2026-11-24T02:00:00Z) or set timezone`)
-	f(Spec{Start: "0001-01-01T00:00:00Z", End: e}, "start", "start: year 1 is out of range 1970..9999")
+	const outOfRange = "is out of range: times must be from 1970-01-01T00:00:00Z up to (not including) 2200-01-01T00:00:00Z"
+	f(Spec{Start: "0001-01-01T00:00:00Z", End: e}, "start", "start: 0001-01-01T00:00:00Z "+outOfRange)
+	f(Spec{Start: "1970-01-01T00:30:00+01:00", End: e}, "start", "start: 1969-12-31T23:30:00Z "+outOfRange)
+	// The repro of a window that bricked the start: its end, one hour into
+	// the year 10000, could be stored but not read back.
+	f(Spec{Start: "9999-12-31T23:00:00Z", Duration: "2h"}, "start", "start: 9999-12-31T23:00:00Z "+outOfRange)
+	f(Spec{Start: "2199-12-31T23:00:00Z", Duration: "2h"}, "duration", "duration: start plus duration: 2200-01-01T01:00:00Z "+outOfRange)
+	f(Spec{Start: "2199-12-31T23:00:00Z", End: "2200-01-01T00:00:00Z"}, "end", "end: 2200-01-01T00:00:00Z "+outOfRange)
+	f(Spec{Start: s, Duration: "2562047h"}, "duration", "duration: start plus duration: 2319-03-06T01:00:00Z "+outOfRange)
 	f(Spec{Start: s}, "end", "end: required (or duration, or rrule with duration)")
 	f(Spec{Start: s, End: s}, "end", "end: must be after start")
 	f(Spec{Start: e, End: s}, "end", "end: must be after start")
@@ -48,6 +56,7 @@ func TestNewErrors(t *testing.T) {
 	f(rec("FREQ=HOURLY", "2026-01-06T02:00:00", "1h", "UTC"), "rrule", "rrule: FREQ=HOURLY is not supported; want DAILY, WEEKLY or MONTHLY")
 	f(rec("FREQ=MONTHLY;INTERVAL=12;BYMONTHDAY=31", "2026-02-01T02:00:00", "1h", "UTC"), "rrule", "rrule: selects no day within 120 years of start")
 	f(rec("FREQ=DAILY;UNTIL=20260101T000000Z", "2026-01-06T02:00:00", "1h", "UTC"), "rrule", "rrule: UNTIL is before the first occurrence")
+	f(rec("FREQ=DAILY", "2026-01-06T02:00:00.5", "1h", "UTC"), "start", `start: must be whole seconds for a recurring window, got "2026-01-06T02:00:00.5"`)
 	spec := rec("FREQ=DAILY", "2026-01-06T02:00:00", "1h", "UTC")
 	spec.End = "2026-02-01T00:00:00Z"
 	f(spec, "end", "end: not used with rrule; bound the series with COUNT or UNTIL in rrule")

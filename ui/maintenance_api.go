@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"time"
 
@@ -14,15 +15,28 @@ import (
 	"github.com/slogate/slogate/store"
 )
 
-// maxMaintenanceBody bounds a maintenance request body.
-const maxMaintenanceBody = 64 << 10
+// maxMaintenanceBody bounds a maintenance request body while it is read.
+// A larger body is read and discarded (in a fixed buffer) for at most
+// maxMaintenanceDrain before the 413, so that a sender still writing reads
+// the answer instead of a reset connection; past it the connection is
+// closed.
+const (
+	maxMaintenanceBody  = 64 << 10
+	maxMaintenanceDrain = 10 * time.Second
+)
+
+// Token is a bearer token of the mutating API calls and its name, which
+// the audit log records as the actor of each change.
+type Token struct {
+	Name, Secret string
+}
 
 // MaintenanceAPI serves /slogate/api/v1/maintenance.
 type MaintenanceAPI struct {
 	Store *store.Maintenance
-	// Token is the bearer token for mutations; empty refuses them (403).
-	Token string
-	Now   func() time.Time
+	// Tokens are the bearer tokens for mutations; none refuses them (403).
+	Tokens []Token
+	Now    func() time.Time
 }
 
 // MaintenanceWindowJSON is a maintenance window as the API shows it.
@@ -51,8 +65,8 @@ func (a *MaintenanceAPI) Handle(ctx *fasthttp.RequestCtx) {
 		case ctx.IsGet() || ctx.IsHead():
 			a.list(ctx)
 		case ctx.IsPost():
-			if a.authorized(ctx) {
-				a.create(ctx)
+			if actor, ok := a.authorized(ctx); ok {
+				a.create(ctx, actor)
 			}
 		default:
 			methodNotAllowed(ctx, "GET, POST")
@@ -75,12 +89,12 @@ func (a *MaintenanceAPI) Handle(ctx *fasthttp.RequestCtx) {
 			}
 			apiError(ctx, fasthttp.StatusNotFound, "", "no such maintenance window: "+id)
 		case ctx.IsDelete():
-			if a.authorized(ctx) {
-				a.delete(ctx, id)
+			if actor, ok := a.authorized(ctx); ok {
+				a.delete(ctx, id, actor)
 			}
 		case ctx.IsPut():
-			if a.authorized(ctx) {
-				a.update(ctx, id)
+			if actor, ok := a.authorized(ctx); ok {
+				a.update(ctx, id, actor)
 			}
 		default:
 			methodNotAllowed(ctx, "GET, PUT, DELETE")
@@ -90,21 +104,30 @@ func (a *MaintenanceAPI) Handle(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-// authorized checks the bearer token in constant time. Without a token
+// authorized checks the bearer token in constant time against every
+// token (no early exit: the time taken does not say which one nearly
+// matched) and returns the name of the one that matched. Without a token
 // file every mutation is refused: an open write API on an SLA figure is not
 // a safe default.
-func (a *MaintenanceAPI) authorized(ctx *fasthttp.RequestCtx) bool {
-	if a.Token == "" {
+func (a *MaintenanceAPI) authorized(ctx *fasthttp.RequestCtx) (actor string, ok bool) {
+	if len(a.Tokens) == 0 {
 		apiError(ctx, fasthttp.StatusForbidden, "", "maintenance changes are disabled: start slogate with -api.tokenFile=<file holding a bearer token>")
-		return false
+		return "", false
 	}
-	got, ok := bytes.CutPrefix(ctx.Request.Header.Peek("Authorization"), []byte("Bearer "))
-	if !ok || subtle.ConstantTimeCompare(bytes.TrimSpace(got), []byte(a.Token)) != 1 {
+	got, hasBearer := bytes.CutPrefix(ctx.Request.Header.Peek("Authorization"), []byte("Bearer "))
+	got = bytes.TrimSpace(got)
+	match := -1
+	for i, t := range a.Tokens {
+		if subtle.ConstantTimeCompare(got, []byte(t.Secret)) == 1 {
+			match = i
+		}
+	}
+	if !hasBearer || match < 0 {
 		apiError(ctx, fasthttp.StatusUnauthorized, "", "missing or wrong bearer token (Authorization: Bearer <token>)")
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="slogate"`)
-		return false
+		return "", false
 	}
-	return true
+	return a.Tokens[match].Name, true
 }
 
 func (a *MaintenanceAPI) list(ctx *fasthttp.RequestCtx) {
@@ -116,12 +139,50 @@ func (a *MaintenanceAPI) list(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"windows": out, "retroactiveLimit": a.Store.Limit().String()})
 }
 
+// readBody reads a request body of at most maxMaintenanceBody bytes,
+// answering 413/400 itself. The server streams request bodies, so the
+// limit holds while reading: a larger body, also a chunked one without a
+// Content-Length, costs no more memory than the limit.
+func readBody(ctx *fasthttp.RequestCtx) ([]byte, bool) {
+	const tooLarge = "body larger than 64 KiB"
+	if !ctx.Request.IsBodyStream() {
+		body := ctx.Request.Body()
+		if len(body) > maxMaintenanceBody {
+			apiError(ctx, fasthttp.StatusRequestEntityTooLarge, "", tooLarge)
+			return nil, false
+		}
+		return body, true
+	}
+	stream := ctx.RequestBodyStream()
+	var body []byte
+	if ctx.Request.Header.ContentLength() <= maxMaintenanceBody {
+		var err error
+		if body, err = io.ReadAll(io.LimitReader(stream, maxMaintenanceBody+1)); err != nil {
+			apiError(ctx, fasthttp.StatusBadRequest, "", "cannot read request body: "+err.Error())
+			return nil, false
+		}
+		if len(body) <= maxMaintenanceBody {
+			return body, true
+		}
+	}
+	for start := time.Now(); ; {
+		if _, err := io.CopyN(io.Discard, stream, 1<<20); err != nil {
+			break
+		}
+		if time.Since(start) > maxMaintenanceDrain {
+			ctx.SetConnectionClose()
+			break
+		}
+	}
+	apiError(ctx, fasthttp.StatusRequestEntityTooLarge, "", tooLarge)
+	return nil, false
+}
+
 // readSpec decodes a request body into a spec, answering 400/413 itself.
 func readSpec(ctx *fasthttp.RequestCtx) (maintenance.Spec, bool) {
 	var spec maintenance.Spec
-	body := ctx.PostBody()
-	if len(body) > maxMaintenanceBody {
-		apiError(ctx, fasthttp.StatusRequestEntityTooLarge, "", "body larger than 64 KiB")
+	body, ok := readBody(ctx)
+	if !ok {
 		return spec, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -138,12 +199,12 @@ func readSpec(ctx *fasthttp.RequestCtx) (maintenance.Spec, bool) {
 	return spec, true
 }
 
-func (a *MaintenanceAPI) create(ctx *fasthttp.RequestCtx) {
+func (a *MaintenanceAPI) create(ctx *fasthttp.RequestCtx, actor string) {
 	spec, ok := readSpec(ctx)
 	if !ok {
 		return
 	}
-	m, err := a.Store.Create(spec)
+	m, err := a.Store.Create(spec, actor)
 	if err != nil {
 		storeError(ctx, err)
 		return
@@ -152,12 +213,12 @@ func (a *MaintenanceAPI) create(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, fasthttp.StatusCreated, a.windowJSON(m))
 }
 
-func (a *MaintenanceAPI) update(ctx *fasthttp.RequestCtx, id string) {
+func (a *MaintenanceAPI) update(ctx *fasthttp.RequestCtx, id, actor string) {
 	spec, ok := readSpec(ctx)
 	if !ok {
 		return
 	}
-	m, err := a.Store.Update(id, spec)
+	m, err := a.Store.Update(id, spec, actor)
 	if err != nil {
 		storeError(ctx, err)
 		return
@@ -165,18 +226,22 @@ func (a *MaintenanceAPI) update(ctx *fasthttp.RequestCtx, id string) {
 	writeJSON(ctx, fasthttp.StatusOK, a.windowJSON(m))
 }
 
-func (a *MaintenanceAPI) delete(ctx *fasthttp.RequestCtx, id string) {
+func (a *MaintenanceAPI) delete(ctx *fasthttp.RequestCtx, id, actor string) {
 	q := ctx.QueryArgs()
 	author, reason := string(q.Peek("author")), string(q.Peek("reason"))
-	if len(ctx.PostBody()) > 0 {
-		var body struct{ Author, Reason string }
-		if err := json.Unmarshal(ctx.PostBody(), &body); err != nil {
+	body, ok := readBody(ctx)
+	if !ok {
+		return
+	}
+	if len(body) > 0 {
+		var b struct{ Author, Reason string }
+		if err := json.Unmarshal(body, &b); err != nil {
 			apiError(ctx, fasthttp.StatusBadRequest, "", "cannot parse body: "+err.Error())
 			return
 		}
-		author, reason = body.Author, body.Reason
+		author, reason = b.Author, b.Reason
 	}
-	m, err := a.Store.Delete(id, author, reason)
+	m, err := a.Store.Delete(id, author, reason, actor)
 	if err != nil {
 		storeError(ctx, err)
 		return
@@ -192,6 +257,8 @@ func storeError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.As(err, &fe):
 		apiError(ctx, fasthttp.StatusUnprocessableEntity, fe.Field, err.Error())
+	case errors.Is(err, store.ErrTooManyWindows):
+		apiError(ctx, fasthttp.StatusUnprocessableEntity, "", err.Error())
 	case errors.Is(err, store.ErrNotFound):
 		apiError(ctx, fasthttp.StatusNotFound, "", err.Error())
 	case errors.Is(err, store.ErrFromConfig):

@@ -112,12 +112,12 @@ func newTestPage(t *testing.T, routes []routeSpec, windows ...maintenance.Spec) 
 		eng.statuses = append(eng.statuses, r.status())
 	}
 	now := func() time.Time { return pageNow }
-	store, err := store.OpenMaintenance(t.TempDir(), 72*time.Hour, now, nil, nil)
+	store, err := store.OpenMaintenance(store.MaintenanceConfig{Dir: t.TempDir(), RetroactiveLimit: 72 * time.Hour, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range windows {
-		if _, err := store.Create(w); err != nil {
+		if _, err := store.Create(w, "ops"); err != nil {
 			t.Fatalf("cannot create window %+v: %s", w, err)
 		}
 	}
@@ -125,7 +125,7 @@ func newTestPage(t *testing.T, routes []routeSpec, windows ...maintenance.Spec) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := New(Config{Engine: eng, Step: 15 * time.Second, Maintenance: store, Token: "secret", Client: client, Now: now})
+	u, err := New(Config{Engine: eng, Step: 15 * time.Second, Maintenance: store, Tokens: []Token{{Name: "ops", Secret: "secret"}}, Client: client, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +297,7 @@ func TestPageFilterAndSort(t *testing.T) {
 
 func TestPageFormDisabledWithoutToken(t *testing.T) {
 	api := newTestPage(t, pageRoutes)
-	api.Maintenance.Token = ""
+	api.Maintenance.Tokens = nil
 	body := getPage(t, api, "/slogate/")
 	if !strings.Contains(body, "<fieldset disabled>") || !strings.Contains(body, "Changes are disabled: start slogate with -api.tokenFile.") {
 		t.Errorf("the form does not say that changes are disabled")

@@ -77,7 +77,7 @@ func (p *Page) view(query, sortBy string) *pageView {
 	var masks []*maintenance.Window
 	if m := p.cfg.Maintenance; m != nil {
 		v.HasMaintenance = true
-		v.MutationsEnabled = m.Token != ""
+		v.MutationsEnabled = len(m.Tokens) > 0
 		// "72h", not "72h0m0s".
 		lim := m.Store.Limit().String()
 		if strings.HasSuffix(lim, "m0s") {

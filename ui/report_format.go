@@ -38,11 +38,13 @@ func writeReportCSV(w io.Writer, rep *ReportJSON) error {
 			for _, m := range r.Maintenance {
 				mw = append(mw, m.ID+" "+m.Start+"/"+m.End+" "+m.Reason)
 			}
+			// Text cells may hold label values and reasons of anyone who
+			// can write metrics or windows: escaped. Numbers are slogate's.
 			err := cw.Write([]string{
-				rep.Period, c.Customer, strings.Join(pairs, ";"), r.Route, r.Source, r.Objective, r.Timezone,
-				r.Start, r.End, r.Until, strconv.FormatBool(r.Complete),
+				cell(rep.Period), cell(c.Customer), cell(strings.Join(pairs, ";")), cell(r.Route), cell(r.Source), cell(r.Objective), cell(r.Timezone),
+				cell(r.Start), cell(r.End), cell(r.Until), strconv.FormatBool(r.Complete),
 				strconv.FormatUint(r.Requests, 10), strconv.FormatUint(r.Bad, 10), strconv.FormatUint(r.Excluded, 10), avail,
-				r.TargetKind, ratio(r.Target), r.Status, seconds(r.AllowedSeconds), seconds(r.UsedSeconds), strings.Join(mw, "; "),
+				cell(r.TargetKind), ratio(r.Target), cell(r.Status), seconds(r.AllowedSeconds), seconds(r.UsedSeconds), cell(strings.Join(mw, "; ")),
 			})
 			if err != nil {
 				return err
@@ -51,6 +53,18 @@ func writeReportCSV(w io.Writer, rep *ReportJSON) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// cell escapes a text cell against formula injection (OWASP "CSV
+// Injection"): a spreadsheet evaluates a cell starting with =, +, -, @,
+// tab or carriage return as a formula, also one pasted from the HTML
+// report, so such a cell gets a leading single quote, which spreadsheets
+// show as text and do not evaluate.
+func cell(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
 }
 
 func ratio(v float64) string   { return strconv.FormatFloat(v, 'f', -1, 64) }
@@ -75,6 +89,7 @@ func parseReportHTML() (*template.Template, error) {
 		"target": fmtTarget,
 		"upper":  strings.ToUpper,
 		"time":   fmtRFC3339,
+		"cell":   cell,
 	}).ParseFS(assetFiles, "assets/report.html")
 }
 

@@ -229,11 +229,11 @@ func reportStore(t *testing.T) *store.Maintenance {
 		m.ID, m.Source = "config-"+strconv.Itoa(i), maintenance.FromConfig
 		config = append(config, m)
 	}
-	store, err := store.OpenMaintenance(t.TempDir(), 72*time.Hour, func() time.Time { return reportNow }, config, nil)
+	store, err := store.OpenMaintenance(store.MaintenanceConfig{Dir: t.TempDir(), RetroactiveLimit: 72 * time.Hour, Now: func() time.Time { return reportNow }, Config: config})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Create(maintenance.Spec{Start: "2026-11-30T22:00:00Z", End: "2026-12-01T01:00:00Z", Reason: "emergency fix", Author: "oncall"}); err != nil {
+	if _, err := store.Create(maintenance.Spec{Start: "2026-11-30T22:00:00Z", End: "2026-12-01T01:00:00Z", Reason: "emergency fix", Author: "oncall"}, "oncall"); err != nil {
 		t.Fatal(err)
 	}
 	return store

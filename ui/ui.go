@@ -29,8 +29,9 @@ type Config struct {
 	Step time.Duration
 	// Maintenance holds the windows; nil serves none and refuses changes.
 	Maintenance *store.Maintenance
-	// Token is the bearer token of every mutation; empty refuses them.
-	Token string
+	// Tokens are the bearer tokens of the mutations, each with the name
+	// the audit log records as the actor; none refuses every mutation.
+	Tokens []Token
 	// Client queries VictoriaMetrics for the SLA report. Required.
 	Client *vmclient.Client
 	// Config resolves each route's objective for the report. Default
@@ -58,7 +59,7 @@ func New(cfg Config) (*UI, error) {
 	}
 	u := &UI{api: &API{Engine: cfg.Engine, Step: cfg.Step}}
 	if cfg.Maintenance != nil {
-		u.maint = &MaintenanceAPI{Store: cfg.Maintenance, Token: cfg.Token, Now: cfg.Now}
+		u.maint = &MaintenanceAPI{Store: cfg.Maintenance, Tokens: cfg.Tokens, Now: cfg.Now}
 	}
 	var err error
 	if u.report, err = NewReport(ReportConfig{Client: cfg.Client, Config: cfg.Config, Maintenance: cfg.Maintenance, Now: cfg.Now}); err != nil {

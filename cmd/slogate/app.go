@@ -96,7 +96,13 @@ func (a *app) restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.windows, err = store.OpenMaintenance(a.o.StateDir, a.o.RetroactiveLimit, time.Now, a.cfg.Maintenance, a.engine.SetMasks)
+	a.windows, err = store.OpenMaintenance(store.MaintenanceConfig{
+		Dir:              a.o.StateDir,
+		RetroactiveLimit: a.o.RetroactiveLimit,
+		Config:           a.cfg.Maintenance,
+		OnChange:         a.engine.SetMasks,
+		Log:              a.log,
+	})
 	if err != nil {
 		return err
 	}
@@ -114,7 +120,7 @@ func (a *app) restore(ctx context.Context) error {
 
 // wireHTTP builds the operator's paths, the server and the emitter.
 func (a *app) wireHTTP() error {
-	token, err := readToken(a.o.APITokenFile)
+	tokens, err := readTokens(a.o.APITokenFile)
 	if err != nil {
 		return err
 	}
@@ -122,7 +128,7 @@ func (a *app) wireHTTP() error {
 		Engine:      a.engine,
 		Step:        a.o.EvalInterval,
 		Maintenance: a.windows,
-		Token:       token,
+		Tokens:      tokens,
 		Client:      a.client,
 		Config:      a.cfg,
 	})
@@ -150,6 +156,7 @@ func (a *app) wireHTTP() error {
 	})
 	a.srv.AddMetrics(a.emitter)
 	a.srv.AddMetrics(engineMetrics(a.engine))
+	a.srv.AddMetrics(storeMetrics(a.keeper, a.windows))
 	return nil
 }
 
@@ -237,19 +244,69 @@ func longestWindow(cfg *config.Config, now time.Time) time.Duration {
 	return longest + time.Hour
 }
 
-// readToken reads the API bearer token; no file means no token, and
-// mutations are refused.
-func readToken(path string) (string, error) {
+// defaultTokenName is the actor the audit log records for a token file
+// holding one plain token.
+const defaultTokenName = "default"
+
+// readTokens reads -api.tokenFile: one `name:token` per line (blank lines
+// and lines starting with # are skipped), the name being what the audit
+// log records as the actor of a change; a file of one line that is not
+// `name:token` is a plain token named "default", as before names existed.
+// No file means no token, and mutations are refused. Errors name the
+// line, never the token.
+func readTokens(path string) ([]ui.Token, error) {
 	if path == "" {
-		return "", nil
+		return nil, nil
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("cannot read -api.tokenFile: %w", err)
+		return nil, fmt.Errorf("cannot read -api.tokenFile: %w", err)
 	}
-	tok := strings.TrimSpace(string(b))
-	if tok == "" {
-		return "", fmt.Errorf("cannot use -api.tokenFile %s: it is empty", path)
+	type line struct {
+		no   int
+		text string
 	}
-	return tok, nil
+	var lines []line
+	for i, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, line{i + 1, l})
+		}
+	}
+	if len(lines) == 0 {
+		return nil, fmt.Errorf("cannot use -api.tokenFile %s: it is empty (no token line)", path)
+	}
+	if name, secret, ok := strings.Cut(lines[0].text, ":"); len(lines) == 1 && (!ok || !validTokenName(name) || secret == "") {
+		return []ui.Token{{Name: defaultTokenName, Secret: lines[0].text}}, nil
+	}
+	tokens := make([]ui.Token, 0, len(lines))
+	names, secrets := map[string]bool{}, map[string]bool{}
+	for _, l := range lines {
+		name, secret, ok := strings.Cut(l.text, ":")
+		name, secret = strings.TrimSpace(name), strings.TrimSpace(secret)
+		switch {
+		case !ok || !validTokenName(name):
+			return nil, fmt.Errorf("cannot use -api.tokenFile %s: line %d: want name:token, the name of letters, digits, '.', '_', '@' or '-' (at most 64)", path, l.no)
+		case secret == "":
+			return nil, fmt.Errorf("cannot use -api.tokenFile %s: line %d: the token of %q is empty", path, l.no, name)
+		case names[name]:
+			return nil, fmt.Errorf("cannot use -api.tokenFile %s: line %d: the name %q is given twice", path, l.no, name)
+		case secrets[secret]:
+			return nil, fmt.Errorf("cannot use -api.tokenFile %s: line %d: the token of %q is also another name's; the actor would be ambiguous", path, l.no, name)
+		}
+		names[name], secrets[secret] = true, true
+		tokens = append(tokens, ui.Token{Name: name, Secret: secret})
+	}
+	return tokens, nil
+}
+
+func validTokenName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune("._@-", c)) {
+			return false
+		}
+	}
+	return true
 }

@@ -7,12 +7,15 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
+
+	"github.com/slogate/slogate/ui"
 )
 
 // TestServeWiring starts slogate with default options on an injected
@@ -49,8 +52,10 @@ func TestServeWiring(t *testing.T) {
 	if code, body := get("/slogate/api/v1/slos"); code != 200 || !strings.Contains(body, `"slos": []`) {
 		t.Fatalf("/slogate/api/v1/slos: %d %q", code, body)
 	}
-	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "slogate_engine_routes") || !strings.Contains(body, "slogate_synthetic_blocks_pending") {
-		t.Fatalf("/metrics: %d, no engine or emitter metrics:\n%s", code, body)
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "slogate_engine_routes") || !strings.Contains(body, "slogate_synthetic_blocks_pending") ||
+		!strings.Contains(body, "slogate_state_snapshot_write_errors_total 0") || !strings.Contains(body, "slogate_maintenance_write_errors_total 0") ||
+		!strings.Contains(body, `slogate_maintenance_load_errors_total{file="windows"} 0`) {
+		t.Fatalf("/metrics: %d, no engine, emitter or store metrics:\n%s", code, body)
 	}
 	if code, _ := get("/api/v1/query?query=up"); code != 502 {
 		t.Fatalf("pass-through to a down upstream: %d, want 502", code)
@@ -101,4 +106,38 @@ func TestRunListenError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cannot listen on -httpListenAddr") {
 		t.Fatalf("got %v", err)
 	}
+}
+
+func TestReadTokens(t *testing.T) {
+	f := func(content string, want []ui.Token, wantErr string) {
+		t.Helper()
+		p := filepath.Join(t.TempDir(), "token")
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readTokens(p)
+		if wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), wantErr) {
+				t.Fatalf("%q: got %v, want an error containing %q", content, err, wantErr)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Fatalf("%q: the error shows the token: %v", content, err)
+			}
+			return
+		}
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("%q: got %v, %v, want %v", content, got, err, want)
+		}
+	}
+	// One plain token works as before; its actor is "default".
+	f("s3cr3t\n", []ui.Token{{Name: "default", Secret: "s3cr3t"}}, "")
+	f("  s3cr3t  ", []ui.Token{{Name: "default", Secret: "s3cr3t"}}, "")
+	f("a/b:c\n", []ui.Token{{Name: "default", Secret: "a/b:c"}}, "")
+	f("ops:s3cr3t\n", []ui.Token{{Name: "ops", Secret: "s3cr3t"}}, "")
+	f("# who may change windows\nalice:tok-a\n\nbob@oncall: tok-b\n", []ui.Token{{Name: "alice", Secret: "tok-a"}, {Name: "bob@oncall", Secret: "tok-b"}}, "")
+	f("\n# nothing\n", nil, "it is empty")
+	f("alice:tok-a\ns3cr3t\n", nil, "line 2: want name:token")
+	f("alice:tok-a\nbob:\n", nil, `line 2: the token of "bob" is empty`)
+	f("alice:tok-a\nalice:s3cr3t\n", nil, `line 2: the name "alice" is given twice`)
+	f("alice:s3cr3t\nbob:s3cr3t\n", nil, "line 2: the token of \"bob\" is also another name's")
 }

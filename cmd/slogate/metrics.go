@@ -4,6 +4,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/store"
 )
 
 // engineMetrics exposes the engine's counters at /metrics.
@@ -28,6 +29,27 @@ func engineMetrics(e *budget.Engine) *metrics.Set {
 	} {
 		get := m.get
 		s.NewGauge(m.name, func() float64 { return float64(get(e.Stats())) })
+	}
+	return s
+}
+
+// storeMetrics exposes the counters of the files under -stateDir at
+// /metrics: snapshots and the maintenance store.
+func storeMetrics(k *stateKeeper, m *store.Maintenance) *metrics.Set {
+	s := metrics.NewSet()
+	s.NewGauge(`slogate_state_snapshot_write_errors_total`, func() float64 { return float64(k.writeErrors.Load()) })
+	for _, c := range []struct {
+		name string
+		get  func(store.MaintenanceStats) uint64
+	}{
+		{`slogate_maintenance_write_errors_total`, func(st store.MaintenanceStats) uint64 { return st.WriteErrors }},
+		{`slogate_maintenance_load_errors_total{file="windows"}`, func(st store.MaintenanceStats) uint64 { return st.WindowsSkipped }},
+		{`slogate_maintenance_load_errors_total{file="audit"}`, func(st store.MaintenanceStats) uint64 { return st.AuditSkipped }},
+		{`slogate_maintenance_audit_repairs_total`, func(st store.MaintenanceStats) uint64 { return st.AuditRepaired }},
+		{`slogate_maintenance_windows`, func(st store.MaintenanceStats) uint64 { return uint64(st.Windows) }},
+	} {
+		get := c.get
+		s.NewGauge(c.name, func() float64 { return float64(get(m.Stats())) })
 	}
 	return s
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/slogate/slogate/budget"
@@ -20,6 +21,8 @@ type stateKeeper struct {
 	engine *budget.Engine
 	path   string
 	log    *slog.Logger
+	// writeErrors counts snapshots that could not be written.
+	writeErrors atomic.Uint64
 }
 
 func newStateKeeper(e *budget.Engine, dir string, log *slog.Logger) *stateKeeper {
@@ -62,6 +65,7 @@ func (k *stateKeeper) save() error {
 		return fmt.Errorf("cannot encode state: %w", err)
 	}
 	if err := store.WriteSnapshot(k.path, payload); err != nil {
+		k.writeErrors.Add(1)
 		return err
 	}
 	k.log.Debug("state snapshot written", "bytes", len(payload), "took", time.Since(start))
