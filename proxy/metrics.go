@@ -46,6 +46,8 @@ type selfMetrics struct {
 	sliSeries        *metrics.Counter
 	sliSamples       *metrics.Counter
 	sliRefused       *metrics.Counter
+	syntheticRefused *metrics.Counter
+	adminRefused     *metrics.Counter
 	upstreamDuration *metrics.Histogram
 	upstreamErrors   map[string]*metrics.Counter
 	rejected         map[string]*metrics.Counter
@@ -62,6 +64,8 @@ func newSelfMetrics() *selfMetrics {
 		sliSeries:        s.NewCounter(`slogate_sli_series_total`),
 		sliSamples:       s.NewCounter(`slogate_sli_samples_total`),
 		sliRefused:       s.NewCounter(`slogate_sli_series_refused_total{reason="limits"}`),
+		syntheticRefused: s.NewCounter(`slogate_write_synthetic_refused_total`),
+		adminRefused:     s.NewCounter(`slogate_proxy_refused_total{reason="admin_path"}`),
 		upstreamDuration: s.NewHistogram(`slogate_upstream_request_duration_seconds`),
 		upstreamErrors:   map[string]*metrics.Counter{},
 		rejected:         map[string]*metrics.Counter{},

@@ -73,6 +73,14 @@ type Config struct {
 	QueueTimeout time.Duration
 	// RetryAfter is sent with a 503 when the upstream gave none. Default 5s.
 	RetryAfter time.Duration
+	// Reserved reports the metric names of slogate's own synthetic series:
+	// series with such a name are dropped from every write before it is
+	// forwarded, and counted (guard.go). It is called for every series and
+	// must not allocate. Nil lets every name through (chained setups).
+	Reserved func(name []byte) bool
+	// AllowAdminPaths passes VictoriaMetrics' admin and internal paths
+	// through (deniedPath); by default they are refused with 403.
+	AllowAdminPaths bool
 }
 
 func (c *Config) defaults() {
@@ -116,6 +124,13 @@ type MetricsWriter interface {
 type writeState struct {
 	body []byte // the request body as received
 	wr   remotewrite.WriteRequest
+	// wants and reserved are the server's, for keep (guard.go); forged
+	// is set when the write holds a reserved name.
+	wants, reserved func([]byte) bool
+	forged          bool
+	// filtered and out are the body without reserved series, decompressed
+	// and compressed (only for a write that holds some).
+	filtered, out []byte
 }
 
 // NewServer returns a Server for cfg.

@@ -59,7 +59,7 @@ func (s *Server) serveWrite(ctx *fasthttp.RequestCtx, route int, tenant budget.T
 
 	ws, _ := s.pool.Get().(*writeState)
 	if ws == nil {
-		ws = &writeState{}
+		ws = &writeState{wants: s.wants, reserved: s.cfg.Reserved}
 	}
 	defer s.pool.Put(ws)
 	defer ws.reset()
@@ -81,9 +81,15 @@ func (s *Server) serveWrite(ctx *fasthttp.RequestCtx, route int, tenant budget.T
 		}
 		return
 	}
-	if err := wr.Unmarshal(wr.Buf, s.wants, s.cfg.Limits); err != nil {
+	if err := wr.Unmarshal(wr.Buf, ws.keep, s.cfg.Limits); err != nil {
 		s.reject(ctx, route, fasthttp.StatusBadRequest, "malformed", "cannot decode "+enc.String()+" remote write body: "+err.Error())
 		return
+	}
+	if ws.forged {
+		if body, err = s.dropReserved(ctx, ws); err != nil {
+			s.reject(ctx, route, fasthttp.StatusBadRequest, "malformed", "cannot decode "+enc.String()+" remote write body: "+err.Error())
+			return
+		}
 	}
 	s.metrics.seriesReceived.Add(wr.SeriesTotal)
 	s.metrics.sliRefused.Add(wr.Refused)
@@ -152,6 +158,7 @@ func (s *Server) ingest(ws *writeState, tenant budget.Tenant) {
 
 func (ws *writeState) reset() {
 	ws.wr.Reset()
+	ws.forged = false
 }
 
 // answer sets a one-line plain-text answer. It resets the response headers:
@@ -163,6 +170,11 @@ func (s *Server) answer(ctx *fasthttp.RequestCtx, route, code int, msg string) {
 
 // serveProxy passes a request to the upstream unchanged and its answer back.
 func (s *Server) serveProxy(ctx *fasthttp.RequestCtx) {
+	if !s.cfg.AllowAdminPaths && deniedPath(ctx.Path()) {
+		s.metrics.adminRefused.Inc()
+		s.answer(ctx, routeProxy, fasthttp.StatusForbidden, "path "+string(ctx.Path())+" is a VictoriaMetrics admin or internal path; slogate refuses it (-proxy.allowAdminPaths)")
+		return
+	}
 	body, err := s.readBody(ctx, nil)
 	if err != nil {
 		s.answer(ctx, routeProxy, fasthttp.StatusRequestEntityTooLarge, err.Error())

@@ -129,6 +129,10 @@ func (a *app) wireHTTP() error {
 	if err != nil {
 		return err
 	}
+	reserved := synthetic.Reserved
+	if a.o.AllowSynthetic {
+		reserved = nil
+	}
 	a.srv, err = proxy.NewServer(proxy.Config{
 		Client:              a.client,
 		Engine:              a.engine,
@@ -138,6 +142,8 @@ func (a *app) wireHTTP() error {
 		MaxConcurrentWrites: a.o.MaxConcurrentWrites,
 		RetryAfter:          a.o.RetryAfter,
 		Limits:              remotewrite.Limits{MaxLabels: a.o.MaxLabelsPerSeries, MaxLabelLen: a.o.MaxLabelLen},
+		Reserved:            reserved,
+		AllowAdminPaths:     a.o.AllowAdminPaths,
 	})
 	if err != nil {
 		return err

@@ -36,6 +36,8 @@ type options struct {
 	MaxConcurrentWrites int           `flag:"maxConcurrentWrites" env:"MAX_CONCURRENT_WRITES" usage:"writes processed at once; 0 means 4 x CPUs (at least 8)"`
 	MaxLabelsPerSeries  int           `flag:"sli.maxLabelsPerSeries" env:"SLI_MAX_LABELS_PER_SERIES" usage:"SLI series with more labels are forwarded but not counted"`
 	MaxLabelLen         int           `flag:"sli.maxLabelLen" env:"SLI_MAX_LABEL_LEN" usage:"SLI series with a longer label name or value are forwarded but not counted"`
+	AllowSynthetic      bool          `flag:"write.allowSynthetic" env:"WRITE_ALLOW_SYNTHETIC" usage:"forward incoming series named like slogate's synthetic series (slo_*, Sloth's slo:* and sloth_slo_info) instead of dropping them; only for a slogate writing through another one"`
+	AllowAdminPaths     bool          `flag:"proxy.allowAdminPaths" env:"PROXY_ALLOW_ADMIN_PATHS" usage:"pass VictoriaMetrics' admin and internal paths (/api/v1/admin/, /internal/, /snapshot, /-/, /admin/, /delete/, /debug/) through instead of refusing them with 403"`
 	ShutdownTimeout     time.Duration `flag:"shutdownTimeout" env:"SHUTDOWN_TIMEOUT" usage:"how long SIGTERM waits for requests in flight"`
 	Version             bool          `flag:"version" usage:"print the version and exit"`
 }
