@@ -68,9 +68,24 @@ type Config struct {
 	// MaxConcurrentWrites bounds the writes being processed at once, and so
 	// the memory they hold. Default 4 x GOMAXPROCS, at least 8.
 	MaxConcurrentWrites int
-	// QueueTimeout is how long a write waits for a slot before it gets a 503.
-	// Default 1m.
+	// QueueTimeout is how long a write waits for room in the body budget
+	// and then for a slot, and a passed-through request for its slot,
+	// before it gets a 503. Default 1m.
 	QueueTimeout time.Duration
+	// MaxBodyBytesInFlight bounds the bytes of write bodies held at once
+	// (being read, waiting for a slot, or processed): each write reserves
+	// its Content-Length before its body is read (admit.go). Default
+	// 4 x MaxRequestBodySize.
+	MaxBodyBytesInFlight int
+	// BodyReadTimeout is how long the body of a write or a passed-through
+	// request may take to arrive, from the end of its headers; a slower one
+	// gets a 503 with Retry-After. Default 10s.
+	BodyReadTimeout time.Duration
+	// MaxConcurrentProxied bounds the passed-through requests (queries,
+	// imports, exports) being served at once, and so their memory: each
+	// holds its body (up to MaxRequestBodySize) and the upstream's answer.
+	// Default 8.
+	MaxConcurrentProxied int
 	// RetryAfter is sent with a 503 when the upstream gave none. Default 5s.
 	RetryAfter time.Duration
 	// Reserved reports the metric names of slogate's own synthetic series:
@@ -99,6 +114,15 @@ func (c *Config) defaults() {
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = 5 * time.Second
 	}
+	if c.MaxBodyBytesInFlight <= 0 {
+		c.MaxBodyBytesInFlight = 4 * c.MaxRequestBodySize
+	}
+	if c.BodyReadTimeout <= 0 {
+		c.BodyReadTimeout = 10 * time.Second
+	}
+	if c.MaxConcurrentProxied <= 0 {
+		c.MaxConcurrentProxied = 8
+	}
 }
 
 // Server is slogate's HTTP server.
@@ -107,6 +131,8 @@ type Server struct {
 	routes  routeTable
 	dec     *remotewrite.Decompressor
 	slots   chan struct{}
+	bodies  *byteBudget   // write bodies in memory (admit.go)
+	proxied chan struct{} // slots of passed-through requests
 	metrics *selfMetrics
 	srv     *fasthttp.Server
 	pool    sync.Pool // *writeState
@@ -147,16 +173,21 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg:     cfg,
 		dec:     dec,
 		slots:   make(chan struct{}, cfg.MaxConcurrentWrites),
-		metrics: newSelfMetrics(),
+		bodies:  newByteBudget(int64(cfg.MaxBodyBytesInFlight)),
+		proxied: make(chan struct{}, cfg.MaxConcurrentProxied),
 	}
+	s.metrics = newSelfMetrics(s.bodies.inUse)
 	if err := s.routes.build(s.builtinRoutes(), cfg.Routes); err != nil {
 		return nil, fmt.Errorf("cannot create server: %w", err)
 	}
 	s.srv = &fasthttp.Server{
-		Handler:                      s.Handle,
-		Name:                         "slogate",
-		MaxRequestBodySize:           cfg.MaxRequestBodySize,
-		ReadTimeout:                  time.Minute,
+		Handler:            s.Handle,
+		Name:               "slogate",
+		MaxRequestBodySize: cfg.MaxRequestBodySize,
+		// Headers and the first 8 KiB of the body, which fasthttp reads
+		// before the handler runs; the handler gives the rest of the body
+		// as long again (setBodyDeadline).
+		ReadTimeout:                  cfg.BodyReadTimeout,
 		WriteTimeout:                 time.Minute,
 		IdleTimeout:                  2 * time.Minute,
 		ErrorHandler:                 s.serveReadError,
@@ -182,6 +213,14 @@ func (s *Server) serveReadError(ctx *fasthttp.RequestCtx, err error) {
 		ctx.Error("request body is larger than -maxRequestBodySize="+strconv.Itoa(s.cfg.MaxRequestBodySize)+" bytes\n", fasthttp.StatusRequestEntityTooLarge)
 	case errors.As(err, &small):
 		ctx.Error("request headers too large\n", fasthttp.StatusRequestHeaderFieldsTooLarge)
+	case isTimeout(err):
+		// Too slow a sender: 503, which it retries, never a 4xx, on
+		// which it would drop the data.
+		// fasthttp has reset the request: its path is unknown here.
+		s.metrics.readTimeouts.Inc()
+		ctx.Error("request did not arrive within -write.bodyReadTimeout="+s.cfg.BodyReadTimeout.String()+"; retry later\n", fasthttp.StatusServiceUnavailable)
+		ctx.Response.Header.Set("Retry-After", vmclient.RetryAfter(nil, s.cfg.RetryAfter))
+		ctx.SetConnectionClose()
 	default:
 		ctx.Error("cannot read request: "+err.Error()+"\n", fasthttp.StatusBadRequest)
 	}

@@ -134,16 +134,19 @@ func (a *app) wireHTTP() error {
 		reserved = nil
 	}
 	a.srv, err = proxy.NewServer(proxy.Config{
-		Client:              a.client,
-		Engine:              a.engine,
-		Routes:              pages.Routes(),
-		MaxRequestBodySize:  int(a.o.MaxRequestBodySize),
-		MaxDecompressedSize: int(a.o.MaxDecompressedSize),
-		MaxConcurrentWrites: a.o.MaxConcurrentWrites,
-		RetryAfter:          a.o.RetryAfter,
-		Limits:              remotewrite.Limits{MaxLabels: a.o.MaxLabelsPerSeries, MaxLabelLen: a.o.MaxLabelLen},
-		Reserved:            reserved,
-		AllowAdminPaths:     a.o.AllowAdminPaths,
+		Client:               a.client,
+		Engine:               a.engine,
+		Routes:               pages.Routes(),
+		MaxRequestBodySize:   int(a.o.MaxRequestBodySize),
+		MaxDecompressedSize:  int(a.o.MaxDecompressedSize),
+		MaxConcurrentWrites:  a.o.MaxConcurrentWrites,
+		RetryAfter:           a.o.RetryAfter,
+		BodyReadTimeout:      a.o.BodyReadTimeout,
+		MaxBodyBytesInFlight: int(a.o.MaxBodyBytes),
+		MaxConcurrentProxied: a.o.MaxProxied,
+		Limits:               remotewrite.Limits{MaxLabels: a.o.MaxLabelsPerSeries, MaxLabelLen: a.o.MaxLabelLen},
+		Reserved:             reserved,
+		AllowAdminPaths:      a.o.AllowAdminPaths,
 	})
 	if err != nil {
 		return err

@@ -34,6 +34,9 @@ type options struct {
 	MaxRequestBodySize  byteSize      `flag:"maxRequestBodySize" env:"MAX_REQUEST_BODY_SIZE" usage:"largest request body (compressed); larger gets 413"`
 	MaxDecompressedSize byteSize      `flag:"maxDecompressedSize" env:"MAX_DECOMPRESSED_SIZE" usage:"largest decompressed remote write; larger gets 413"`
 	MaxConcurrentWrites int           `flag:"maxConcurrentWrites" env:"MAX_CONCURRENT_WRITES" usage:"writes processed at once; 0 means 4 x CPUs (at least 8)"`
+	BodyReadTimeout     time.Duration `flag:"write.bodyReadTimeout" env:"WRITE_BODY_READ_TIMEOUT" usage:"how long a request's headers and first 8 KiB, and then the rest of its body, may take to arrive; a slower sender gets 503 with Retry-After"`
+	MaxBodyBytes        byteSize      `flag:"write.maxBodyBytesInFlight" env:"WRITE_MAX_BODY_BYTES_IN_FLIGHT" usage:"write bodies held in memory at once (being read, waiting or processed); each write reserves its Content-Length before its body is read, and waits (then gets 503) when the budget is spent"`
+	MaxProxied          int           `flag:"proxy.maxConcurrentRequests" env:"PROXY_MAX_CONCURRENT_REQUESTS" usage:"passed-through requests (queries, imports, exports) served at once; more wait, then get 503"`
 	MaxLabelsPerSeries  int           `flag:"sli.maxLabelsPerSeries" env:"SLI_MAX_LABELS_PER_SERIES" usage:"SLI series with more labels are forwarded but not counted"`
 	MaxLabelLen         int           `flag:"sli.maxLabelLen" env:"SLI_MAX_LABEL_LEN" usage:"SLI series with a longer label name or value are forwarded but not counted"`
 	AllowSynthetic      bool          `flag:"write.allowSynthetic" env:"WRITE_ALLOW_SYNTHETIC" usage:"forward incoming series named like slogate's synthetic series (slo_*, Sloth's slo:* and sloth_slo_info) instead of dropping them; only for a slogate writing through another one"`
@@ -54,6 +57,9 @@ func defaultOptions() options {
 		EvalInterval:        15 * time.Second,
 		MaxRequestBodySize:  32 << 20,
 		MaxDecompressedSize: 32 << 20,
+		BodyReadTimeout:     10 * time.Second,
+		MaxBodyBytes:        128 << 20,
+		MaxProxied:          8,
 		MaxLabelsPerSeries:  64,
 		MaxLabelLen:         4096,
 		ShutdownTimeout:     30 * time.Second,
