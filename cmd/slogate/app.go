@@ -225,6 +225,8 @@ func (a *app) engineConfig(cfg *config.Config) budget.EngineConfig {
 		Resolve:       cfg.Resolve,
 		Release:       cfg.Release,
 		MinuteHorizon: a.o.RetroactiveLimit,
+		MaxRoutes:     a.o.MaxRoutes,
+		MaxTenants:    a.o.MaxTenants,
 	}
 }
 
