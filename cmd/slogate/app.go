@@ -33,6 +33,7 @@ type app struct {
 	windows *store.Maintenance
 	srv     *proxy.Server
 	emitter *synthetic.Emitter
+	ops     *opsMetrics
 }
 
 // serve is slogate's main job: wire, restore the state and replay what
@@ -81,9 +82,9 @@ func newApp(o options, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{o: o, log: log, cfg: cfg, client: client}
+	a := &app{o: o, log: log, cfg: cfg, client: client, ops: newOpsMetrics(time.Now())}
 	a.engine = budget.NewEngine(a.engineConfig(cfg))
-	a.keeper = newStateKeeper(a.engine, o.StateDir, log)
+	a.keeper = newStateKeeper(a.engine, o.StateDir, log, a.ops)
 	return a, nil
 }
 
@@ -159,6 +160,7 @@ func (a *app) wireHTTP() error {
 	})
 	a.srv.AddMetrics(a.emitter)
 	a.srv.AddMetrics(engineMetrics(a.engine))
+	a.srv.AddMetrics(a.ops.set)
 	return nil
 }
 
@@ -210,6 +212,7 @@ func (a *app) reload() {
 		return
 	}
 	cfg, err := config.LoadConfig(a.o.Config)
+	a.ops.reload(err)
 	if err != nil {
 		a.log.Error("SIGHUP: config refused; the old one stays in force", "err", err)
 		return

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"sync/atomic"
+	"time"
+
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/slogate/slogate/budget"
@@ -32,4 +35,62 @@ func engineMetrics(e *budget.Engine) *metrics.Set {
 		s.NewGauge(m.name, func() float64 { return float64(get(e.Stats())) })
 	}
 	return s
+}
+
+// opsMetrics are slogate's own operations: snapshots and config reloads.
+type opsMetrics struct {
+	set                 *metrics.Set
+	snapshotErrors      *metrics.Counter
+	snapshotLastOK      atomic.Int64 // Unix ms of the last successful snapshot, 0 before
+	snapshotLastBytes   atomic.Int64
+	snapshotDuration    *metrics.Histogram
+	reloads             *metrics.Counter
+	reloadErrors        *metrics.Counter
+	reloadLastOK        atomic.Int64 // Unix ms of the last successful reload (or the start)
+	reloadLastSucceeded atomic.Bool
+}
+
+func newOpsMetrics(start time.Time) *opsMetrics {
+	s := metrics.NewSet()
+	m := &opsMetrics{
+		set:              s,
+		snapshotErrors:   s.NewCounter(`slogate_snapshot_errors_total`),
+		snapshotDuration: s.NewHistogram(`slogate_snapshot_duration_seconds`),
+		reloads:          s.NewCounter(`slogate_config_reloads_total`),
+		reloadErrors:     s.NewCounter(`slogate_config_reload_errors_total`),
+	}
+	m.reloadLastOK.Store(start.UnixMilli())
+	m.reloadLastSucceeded.Store(true)
+	s.NewGauge(`slogate_snapshot_last_success_timestamp_seconds`, func() float64 { return float64(m.snapshotLastOK.Load()) / 1e3 })
+	s.NewGauge(`slogate_snapshot_last_size_bytes`, func() float64 { return float64(m.snapshotLastBytes.Load()) })
+	s.NewGauge(`slogate_config_last_reload_success_timestamp_seconds`, func() float64 { return float64(m.reloadLastOK.Load()) / 1e3 })
+	s.NewGauge(`slogate_config_last_reload_successful`, func() float64 {
+		if m.reloadLastSucceeded.Load() {
+			return 1
+		}
+		return 0
+	})
+	return m
+}
+
+// snapshot records one snapshot attempt that began at start.
+func (m *opsMetrics) snapshot(start time.Time, size int, err error) {
+	if err != nil {
+		m.snapshotErrors.Inc()
+		return
+	}
+	m.snapshotDuration.UpdateDuration(start)
+	m.snapshotLastOK.Store(time.Now().UnixMilli())
+	m.snapshotLastBytes.Store(int64(size))
+}
+
+// reload records one config reload.
+func (m *opsMetrics) reload(err error) {
+	m.reloads.Inc()
+	m.reloadLastSucceeded.Store(err == nil)
+	if err != nil {
+		m.reloadErrors.Inc()
+		return
+	}
+	m.reloadLastOK.Store(time.Now().UnixMilli())
 }
