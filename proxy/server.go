@@ -136,6 +136,8 @@ type Server struct {
 	metrics *selfMetrics
 	srv     *fasthttp.Server
 	pool    sync.Pool // *writeState
+	// proxyBufs holds *[]byte bodies of passed-through requests.
+	proxyBufs sync.Pool
 	// extra are written at /metrics after the server's own (AddMetrics).
 	extra []MetricsWriter
 }

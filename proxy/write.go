@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -199,7 +200,16 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx) {
 	defer func() { <-s.proxied }()
 	s.metrics.proxyInflight.Add(1)
 	defer s.metrics.proxyInflight.Add(-1)
-	body, err := s.readBody(ctx, nil)
+	// Body buffers are reused: the memory of passed-through bodies stays
+	// near MaxConcurrentProxied x their size instead of growing with the
+	// garbage of finished ones.
+	bp, _ := s.proxyBufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	defer s.proxyBufs.Put(bp)
+	body, err := s.readBody(ctx, *bp)
+	*bp = body[:0]
 	if err != nil {
 		s.readFailed(ctx, routeProxy, err, func(reason string) { s.metrics.proxyRefused[reason].Inc() })
 		return
@@ -252,6 +262,11 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx, dst []byte) ([]byte, error) 
 	if cl := ctx.Request.Header.ContentLength(); cl > limit {
 		s.drain(ctx, stream)
 		return dst[:0], tooLarge
+	}
+	// Sized from Content-Length (checked above), so that the body is held
+	// once, not in a buffer that doubled past it.
+	if cl := ctx.Request.Header.ContentLength(); cl > 0 {
+		dst = slices.Grow(dst[:0], cl+bytes.MinRead)
 	}
 	buf := bytes.NewBuffer(dst[:0])
 	n, err := buf.ReadFrom(io.LimitReader(stream, int64(limit)+1))
