@@ -3,7 +3,9 @@ package e2e
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -135,5 +137,142 @@ func TestForgeryRefused(t *testing.T) {
 	}
 	if got := guardSeries(t, vm); len(got) != 0 {
 		t.Fatalf("after delete_series through -proxy.allowAdminPaths VictoriaMetrics still holds %v", got)
+	}
+}
+
+// TestSlowSendersDoNotStarveWrites reproduces the slow-sender repro with
+// default flags: 16 connections announce a 1 MB body and send one byte
+// every 5 s (8 of them after a quick first 16 KiB, past what fasthttp
+// reads before the handler). A normal write is still answered at once,
+// and every slow sender gets a 503 with Retry-After (retried by senders),
+// never a 413 (dropped), once -write.bodyReadTimeout (10s) has passed.
+func TestSlowSendersDoNotStarveWrites(t *testing.T) {
+	t.Parallel()
+	vm := testenv.StartVM(t)
+	sg := testenv.StartSlogate(t, "-upstream.url="+vm.URL())
+	addr := strings.TrimPrefix(sg.URL, "http://")
+	const slow = 16
+	type answer struct {
+		status string
+		after  time.Duration
+	}
+	answers := make(chan answer, slow)
+	start := time.Now()
+	for i := range slow {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		head := "POST /api/v1/write HTTP/1.1\r\nHost: slogate\r\nContent-Encoding: snappy\r\nContent-Type: application/x-protobuf\r\nContent-Length: 1000000\r\n\r\n"
+		if i%2 == 1 {
+			head += strings.Repeat("x", 16<<10)
+		}
+		if _, err := c.Write([]byte(head)); err != nil {
+			t.Fatal(err)
+		}
+		go func() { // one byte every 5 s until slogate closes
+			for {
+				if _, err := c.Write([]byte("x")); err != nil {
+					return
+				}
+				time.Sleep(5 * time.Second)
+			}
+		}()
+		go func() {
+			_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
+			b, _ := io.ReadAll(io.LimitReader(c, 4096))
+			answers <- answer{string(b), time.Since(start)}
+		}()
+	}
+	// The normal write comes once the slow ones are waiting in slogate.
+	testenv.Eventually(t, 10*time.Second, func() error {
+		n, _ := testenv.SumMetric(testenv.ScrapeMetrics(t, sg.URL+"/metrics"), "slogate_write_body_bytes_inflight", nil)
+		if n < slow/2*1000000 {
+			return fmt.Errorf("%v body bytes reserved, want the %d slow bodies past 8 KiB", n, slow/2)
+		}
+		return nil
+	})
+	now := time.Now().UnixMilli()
+	t0 := time.Now()
+	code, _, resp := postWrite(t, http.MethodPost, sg.URL+"/api/v1/write", "snappy",
+		snappyEncode(marshalWriteRequest(nil, uniqueSeries("e2e_slow_normal", 1, now))))
+	took := time.Since(t0)
+	t.Logf("a normal write behind %d slow senders: %d after %s", slow, code, took)
+	if code != http.StatusNoContent || took > 2*time.Second {
+		t.Fatalf("a normal write behind %d slow senders: %d after %s, want 204 within 2s: %s", slow, code, took, resp)
+	}
+	for range slow {
+		a := <-answers
+		first, _, _ := strings.Cut(a.status, "\r\n")
+		if !strings.HasPrefix(a.status, "HTTP/1.1 503") || !strings.Contains(a.status, "Retry-After:") {
+			t.Errorf("slow sender answered %q after %s, want 503 with Retry-After", first, a.after)
+		} else if a.after > 25*time.Second {
+			t.Errorf("slow sender answered after %s, want about -write.bodyReadTimeout (10s)", a.after)
+		}
+	}
+	metrics := testenv.ScrapeMetrics(t, sg.URL+"/metrics")
+	pre, _ := testenv.SumMetric(metrics, "slogate_http_read_timeouts_total", nil)
+	in, _ := testenv.SumMetric(metrics, "slogate_write_rejected_total", map[string]string{"reason": "read_timeout"})
+	tooLarge, _ := testenv.SumMetric(metrics, "slogate_write_rejected_total", map[string]string{"reason": "too_large"})
+	if pre != slow/2 || in != slow/2 || tooLarge != 0 {
+		t.Errorf("read timeouts before the handler %v, in it %v, too_large %v; want %d, %d, 0", pre, in, tooLarge, slow/2, slow/2)
+	}
+	if n, _ := testenv.SumMetric(metrics, "slogate_write_body_bytes_inflight", nil); n != 0 {
+		t.Errorf("%v body bytes still reserved after every slow sender was answered", n)
+	}
+}
+
+// TestProxiedImportsBounded reproduces the pass-through repro with default
+// flags: forty concurrent 30 MB /api/v1/import bodies. At most
+// -proxy.maxConcurrentRequests (8) are held at once, in reused buffers, so
+// slogate's peak memory grows by about 8 x 30 MB, not 40 x 30 MB (2 GB in
+// the issue); every sender gets VictoriaMetrics' answer.
+func TestProxiedImportsBounded(t *testing.T) {
+	t.Parallel()
+	vm := testenv.StartVM(t)
+	sg := testenv.StartSlogate(t, "-upstream.url="+vm.URL())
+	const n, size = 40, 30 << 20
+	// 120 JSON lines per body, each padded with a 256 KiB label
+	// (VictoriaMetrics truncates it): a whole 30 MB body for slogate,
+	// little work for VictoriaMetrics.
+	const lines = 120
+	line := func(i int) []byte {
+		var b []byte
+		for j := range lines {
+			head := fmt.Sprintf(`{"metric":{"__name__":"e2e_import","i":"%d","j":"%d","pad":"`, i, j)
+			tail := fmt.Sprintf(`"},"values":[1],"timestamps":[%d]}`+"\n", time.Now().UnixMilli())
+			b = append(b, head+strings.Repeat("x", size/lines-len(head)-len(tail))+tail...)
+		}
+		return b
+	}
+	_, peakBefore := sg.MemoryStatus(t)
+	codes := make(chan int, n)
+	for i := range n {
+		go func() {
+			code, _, resp, err := tryWrite(http.MethodPost, sg.URL+"/api/v1/import", "", line(i))
+			if err != nil {
+				t.Errorf("import %d: %s", i, err)
+			}
+			if code != http.StatusNoContent {
+				t.Logf("import %d: %d %s", i, code, firstLineOf(resp))
+			}
+			codes <- code
+		}()
+	}
+	byCode := map[int]int{}
+	for range n {
+		byCode[<-codes]++
+	}
+	_, peakAfter := sg.MemoryStatus(t)
+	growth := peakAfter - peakBefore
+	t.Logf("%d concurrent %s imports: answers %v; slogate peak RSS %s -> %s", n, describeSize(size), byCode, describeSize(int(peakBefore)), describeSize(int(peakAfter)))
+	if byCode[http.StatusServiceUnavailable]+byCode[http.StatusNoContent]+byCode[http.StatusBadRequest] != n {
+		t.Errorf("answers %v, want VictoriaMetrics' (204 or 400) or slogate's 503", byCode)
+	}
+	// 8 bodies at once in reused buffers, plus a quarter for the garbage
+	// collector and 64 MiB for the rest (measured: 273 MiB).
+	if limit := int64(8*size*5/4 + 64<<20); growth > limit {
+		t.Errorf("slogate peak RSS grew by %s, want at most %s (8 bodies + 25%% + 64 MiB)", describeSize(int(growth)), describeSize(int(limit)))
 	}
 }
