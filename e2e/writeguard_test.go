@@ -8,12 +8,15 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/slogate/slogate/internal/testenv"
+	"github.com/slogate/slogate/remotewrite"
 )
 
 // README "Limits and security": what the write guard refuses and what
@@ -274,5 +277,152 @@ func TestProxiedImportsBounded(t *testing.T) {
 	// collector and 64 MiB for the rest (measured: 273 MiB).
 	if limit := int64(8*size*5/4 + 64<<20); growth > limit {
 		t.Errorf("slogate peak RSS grew by %s, want at most %s (8 bodies + 25%% + 64 MiB)", describeSize(int(growth)), describeSize(int(limit)))
+	}
+}
+
+// TestRouteAndTenantCaps reproduces the unbounded growth of the issue
+// (many tenants, each under its per-source route cap) on a real cluster,
+// scaled down: 40 tenants x 1,000 routes against -sli.maxRoutes=20000 and
+// -sli.maxTenants=30 (lowered from 100,000 and 1,000 so that the test stays
+// short; the caps are the same code). The engine keeps exactly 20,000
+// routes, counts the refusals by reason, memory stays within the
+// documented per-route figure, and every write is still forwarded.
+func TestRouteAndTenantCaps(t *testing.T) {
+	t.Parallel()
+	cl := testenv.StartCluster(t)
+	sg := testenv.StartSlogate(t, "-upstream.url="+cl.InsertURL(), "-upstream.readURL="+cl.SelectURL(), "-upstream.cluster",
+		"-sli.maxRoutes=20000", "-sli.maxTenants=30")
+	const tenants, routes = 40, 1000
+	rssBefore, _ := sg.MemoryStatus(t)
+	now := time.Now().UnixMilli()
+	series := make([]remotewrite.TimeSeries, routes)
+	var raw []byte
+	for tn := 1; tn <= tenants; tn++ {
+		for i := range series {
+			series[i] = remotewrite.TimeSeries{
+				Labels: []remotewrite.Label{
+					{Name: "__name__", Value: "nginx_ingress_controller_requests"},
+					{Name: "host", Value: fmt.Sprintf("h%d.example.com", i)},
+					{Name: "ingress", Value: "web"}, {Name: "instance", Value: "10.0.0.1:10254"},
+					{Name: "job", Value: "ingress-nginx"}, {Name: "namespace", Value: fmt.Sprintf("t%d", tn)},
+					{Name: "path", Value: "/"}, {Name: "status", Value: "200"},
+				},
+				Samples: []remotewrite.Sample{{Value: 5, Timestamp: now}},
+			}
+		}
+		raw = remotewrite.AppendWriteRequest(raw[:0], series)
+		url := fmt.Sprintf("%s/insert/%d/prometheus/api/v1/write", sg.URL, tn)
+		if code, _, resp := postWrite(t, http.MethodPost, url, "snappy", snappyEncode(raw)); code != http.StatusNoContent {
+			t.Fatalf("tenant %d: status %d, want 204: %s", tn, code, resp)
+		}
+	}
+	rssAfter, _ := sg.MemoryStatus(t)
+	metrics := testenv.ScrapeMetrics(t, sg.URL+"/metrics")
+	got := func(name string, labels map[string]string) float64 {
+		v, _ := testenv.SumMetric(metrics, name, labels)
+		return v
+	}
+	t.Logf("RSS %s -> %s for %v routes (%.1f KiB per route)", describeSize(int(rssBefore)), describeSize(int(rssAfter)),
+		got("slogate_engine_routes", nil), float64(rssAfter-rssBefore)/1024/20000)
+	if n := got("slogate_engine_routes", nil); n != 20000 {
+		t.Errorf("slogate_engine_routes = %v, want the 20000 of -sli.maxRoutes", n)
+	}
+	// Tenants 21-30 fit the tenant cap but not the route cap; 31-40 fit
+	// neither.
+	if n := got("slogate_engine_routes_refused_total", map[string]string{"reason": "total_cap"}); n != 10*routes {
+		t.Errorf(`slogate_engine_routes_refused_total{reason="total_cap"} = %v, want %d`, n, 10*routes)
+	}
+	if n := got("slogate_engine_routes_refused_total", map[string]string{"reason": "tenant_cap"}); n != 10*routes {
+		t.Errorf(`slogate_engine_routes_refused_total{reason="tenant_cap"} = %v, want %d`, n, 10*routes)
+	}
+	if n := got("slogate_engine_routes_refused_total", map[string]string{"reason": "source_cap"}); n != 0 {
+		t.Errorf(`slogate_engine_routes_refused_total{reason="source_cap"} = %v, want 0`, n)
+	}
+	// README: a route takes up to about 4 KiB (measured here: 1.9 KiB).
+	if growth, limit := rssAfter-rssBefore, int64(20000*4<<10+32<<20); growth > limit {
+		t.Errorf("RSS grew by %s for 20000 routes, want under %s (4 KiB a route + 32 MiB)", describeSize(int(growth)), describeSize(int(limit)))
+	}
+	// A refused tenant's data still reached VictoriaMetrics.
+	testenv.Eventually(t, 30*time.Second, func() error {
+		cl.ForceFlush(t)
+		if n := len(cl.Export(t, "40", `{__name__="nginx_ingress_controller_requests"}`)); n != routes {
+			return fmt.Errorf("tenant 40 has %d series in VictoriaMetrics, want %d", n, routes)
+		}
+		return nil
+	})
+}
+
+// TestOperationsMetrics: snapshots and config reloads show in /metrics,
+// successes and failures alike. The snapshot interval is shortened only so
+// that the test need not wait 5 minutes for one.
+func TestOperationsMetrics(t *testing.T) {
+	t.Parallel()
+	vm := testenv.StartVM(t)
+	state := t.TempDir()
+	cfg := testenv.WriteTemp(t, "slogate.yml", "presets: [ingress-nginx]\n")
+	sg := testenv.StartSlogate(t, "-upstream.url="+vm.URL(), "-config="+cfg, "-stateDir="+state, "-snapshot.interval=1s")
+	metric := func(name string) float64 {
+		v, _ := testenv.SumMetric(testenv.ScrapeMetrics(t, sg.URL+"/metrics"), name, nil)
+		return v
+	}
+	start := float64(time.Now().Unix())
+	testenv.Eventually(t, 20*time.Second, func() error {
+		if v := metric("slogate_snapshot_last_success_timestamp_seconds"); v < start-1 {
+			return fmt.Errorf("slogate_snapshot_last_success_timestamp_seconds = %v, want a snapshot after %v", v, start)
+		}
+		return nil
+	})
+	if v := metric("slogate_snapshot_errors_total"); v != 0 {
+		t.Fatalf("slogate_snapshot_errors_total = %v before any failure", v)
+	}
+	// The state directory becomes a file: every further snapshot fails.
+	if err := os.RemoveAll(state); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(state, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove(state) })
+	testenv.Eventually(t, 20*time.Second, func() error {
+		if v := metric("slogate_snapshot_errors_total"); v < 1 {
+			return fmt.Errorf("slogate_snapshot_errors_total = %v, want the failed snapshots counted", v)
+		}
+		return nil
+	})
+
+	// A good reload, then a bad one (the old configuration stays).
+	if v := metric("slogate_config_last_reload_successful"); v != 1 {
+		t.Fatalf("slogate_config_last_reload_successful = %v at start, want 1", v)
+	}
+	if err := sg.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if v := metric("slogate_config_reloads_total"); v != 1 {
+			return fmt.Errorf("slogate_config_reloads_total = %v, want 1", v)
+		}
+		return nil
+	})
+	okAt := metric("slogate_config_last_reload_success_timestamp_seconds")
+	if okAt < start-1 || metric("slogate_config_reload_errors_total") != 0 {
+		t.Fatalf("after a good reload: last success %v, errors %v", okAt, metric("slogate_config_reload_errors_total"))
+	}
+	if err := os.WriteFile(cfg, []byte("presets: [no-such-preset]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := sg.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if v := metric("slogate_config_reload_errors_total"); v != 1 {
+			return fmt.Errorf("slogate_config_reload_errors_total = %v, want 1", v)
+		}
+		return nil
+	})
+	if v := metric("slogate_config_last_reload_successful"); v != 0 {
+		t.Errorf("slogate_config_last_reload_successful = %v after a refused reload, want 0", v)
+	}
+	if v := metric("slogate_config_last_reload_success_timestamp_seconds"); v != okAt {
+		t.Errorf("the last success time moved to %v on a refused reload, want %v", v, okAt)
 	}
 }
