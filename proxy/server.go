@@ -1,8 +1,11 @@
 // Package proxy is slogate's HTTP server (fasthttp): one route table for
 // every path it serves, the write path (remote writes are checked, decoded
 // and scanned, their original bytes forwarded, and the SLI series of
-// accepted writes handed to the engine), the pass-through of every other
-// path, health and self-metrics.
+// accepted writes handed to the engine), the write guard (series named like
+// slogate's synthetic series are dropped, VictoriaMetrics' admin paths
+// refused: guard.go), admission (a byte budget for bodies, a body read
+// deadline, write and pass-through slots: admit.go), the pass-through of
+// every other path, health and self-metrics.
 //
 // Paths are normalised once, by fasthttp (percent-decoding, dot segments,
 // duplicate slashes), and the same normalised path both picks the route and
