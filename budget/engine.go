@@ -33,6 +33,14 @@ type EngineConfig struct {
 	// MaxFuture refuses samples with a timestamp later than Now()+MaxFuture
 	// (they are counted in EngineStats.Future). Default 10m.
 	MaxFuture time.Duration
+	// MaxRoutes caps the routes of all tenants and sources together; a new
+	// route beyond it is refused (EngineStats.RoutesRefusedTotal), as one
+	// beyond its source's MaxRoutes in its tenant is. Default 100,000.
+	MaxRoutes int
+	// MaxTenants caps the tenants with state; the series of a new tenant
+	// beyond it are not counted (EngineStats.TenantsRefused). Default
+	// 1,000.
+	MaxTenants int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -42,6 +50,8 @@ const (
 	defaultMinuteHorizon = 72 * time.Hour
 	defaultMaxFuture     = 10 * time.Minute
 	defaultMaxRoutes     = 10_000
+	defaultMaxRoutesAll  = 100_000
+	defaultMaxTenants    = 1_000
 	defaultCaution       = 0.25
 	defaultFreezeBurn1h  = 14.4
 )
@@ -55,6 +65,12 @@ func (c *EngineConfig) defaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.MaxRoutes <= 0 {
+		c.MaxRoutes = defaultMaxRoutesAll
+	}
+	if c.MaxTenants <= 0 {
+		c.MaxTenants = defaultMaxTenants
 	}
 	if c.Release.Caution == 0 {
 		c.Release.Caution = defaultCaution
@@ -111,6 +127,8 @@ type Engine struct {
 	mu      sync.Mutex // serializes tenant creation and SetMasks
 	// lastTenant is the tenant Ingest found last.
 	lastTenant atomic.Pointer[tenantState]
+	// caps (caps.go): the routes of every tenant and the tenants.
+	caps engineCaps
 }
 
 // NewEngine returns an engine with no tenants and no maintenance masks.
@@ -123,6 +141,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 		ringLen: ringMinutes(cfg.MinuteHorizon, cfg.MaxFuture),
 		maxFut:  cfg.MaxFuture.Milliseconds(),
 		now:     cfg.Now,
+		caps:    engineCaps{maxRoutes: int64(cfg.MaxRoutes), maxTenants: cfg.MaxTenants},
 	}
 	e.index.Store(newSourceIndex(e.sources, make([]uint64, len(e.sources))))
 	e.nextEpoch = 1
@@ -160,6 +179,10 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 	}
 	h := seriesHash(t, labels)
 	ts := e.tenant(t)
+	if ts == nil {
+		e.caps.tenantsRefused.Add(1)
+		return
+	}
 
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
@@ -250,7 +273,8 @@ func counterValue(f float64) (uint64, bool) {
 	return uint64(f), true
 }
 
-// tenant returns the state of t, creating it on first use.
+// tenant returns the state of t, creating it on first use; nil when t is
+// new and MaxTenants are known.
 func (e *Engine) tenant(t Tenant) *tenantState {
 	if ts := e.lastTenant.Load(); ts != nil && ts.id == t {
 		return ts // most writes come from one tenant: no map lookup
@@ -264,6 +288,9 @@ func (e *Engine) tenant(t Tenant) *tenantState {
 	old := *e.tenants.Load()
 	if ts := old[t]; ts != nil {
 		return ts
+	}
+	if len(old) >= e.caps.maxTenants {
+		return nil
 	}
 	ts := newTenantState(t, len(e.sources))
 	m := make(map[Tenant]*tenantState, len(old)+1)
@@ -371,6 +398,11 @@ type EngineStats struct {
 	// RoutesRefused are series refused because their source reached
 	// MaxRoutes for the tenant.
 	RoutesRefused uint64
+	// RoutesRefusedTotal are series refused because the engine reached
+	// EngineConfig.MaxRoutes, and TenantsRefused series not counted
+	// because their tenant is new and EngineConfig.MaxTenants are known.
+	// Neither is kept in snapshots.
+	RoutesRefusedTotal, TenantsRefused uint64
 	// Reorders are out-of-order points inserted into the history and
 	// attributed exactly.
 	Reorders uint64
@@ -393,6 +425,7 @@ func (s *EngineStats) add(o *EngineStats) {
 	s.NaN += o.NaN
 	s.Expired += o.Expired
 	s.RoutesRefused += o.RoutesRefused
+	s.RoutesRefusedTotal += o.RoutesRefusedTotal
 	s.Reorders += o.Reorders
 	s.FirstValueFixups += o.FirstValueFixups
 	s.RoutesForgotten += o.RoutesForgotten
@@ -413,5 +446,6 @@ func (e *Engine) Stats() EngineStats {
 		ts.mu.Unlock()
 		out.add(&st)
 	}
+	out.TenantsRefused = e.caps.tenantsRefused.Load()
 	return out
 }

@@ -154,6 +154,7 @@ func (e *Engine) Reload(cfg EngineConfig) {
 		ts.remap(e, remap, masks)
 		ts.mu.Unlock()
 	}
+	e.recountRoutes()
 }
 
 // assignEpochs gives the sources whose epoch is MaxUint64 (they start

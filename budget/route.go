@@ -169,6 +169,10 @@ func (t *tenantState) routeFor(e *Engine, si int, labels []Label) *route {
 		t.stats.RoutesRefused++
 		return nil
 	}
+	if !e.caps.addRoute() {
+		t.stats.RoutesRefusedTotal++
+		return nil
+	}
 	ident := make([]Label, len(src.RouteLabels))
 	vals := make([]string, len(src.RouteLabels))
 	for i, name := range src.RouteLabels {
@@ -260,10 +264,11 @@ func (t *tenantState) targetFor(labels []Label, epoch uint64) *target {
 
 // forgetStale drops the routes (and their series) whose newest data is
 // older than the watermark minus their compliance window's longest length.
-// A forgotten route that gets data again starts afresh.
-func (t *tenantState) forgetStale() {
+// A forgotten route that gets data again starts afresh. It returns the
+// number of routes forgotten.
+func (t *tenantState) forgetStale() (n int) {
 	if t.wm == noData {
-		return
+		return 0
 	}
 	forgot := false
 	for _, routes := range t.routes {
@@ -272,6 +277,7 @@ func (t *tenantState) forgetStale() {
 				continue
 			}
 			delete(routes, k)
+			n++
 			for _, s := range r.series {
 				delete(t.series, s.key)
 				t.detach(s)
@@ -284,6 +290,7 @@ func (t *tenantState) forgetStale() {
 	if forgot {
 		clear(t.ignored)
 	}
+	return n
 }
 
 // detach removes s from its target, and the target when it has no series

@@ -65,6 +65,7 @@ func (e *Engine) LoadState(data []byte) error {
 		ts.mu.Unlock()
 	}
 	e.tenants.Store(&m)
+	e.recountRoutes()
 	return nil
 }
 

@@ -69,7 +69,7 @@ func (e *Engine) AppendStatus(dst []RouteStatus, t Tenant, at int64) []RouteStat
 	}
 	mT := floorDiv64(at, minuteMs)
 	ts.mu.Lock()
-	ts.forgetStale()
+	e.caps.forgot(ts.forgetStale())
 	// The sorted slice is never changed in place (a new route or a
 	// forgotten one makes a new one), so it can be walked in chunks.
 	routes := ts.sortedRoutes()

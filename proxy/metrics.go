@@ -46,13 +46,20 @@ type selfMetrics struct {
 	sliSeries        *metrics.Counter
 	sliSamples       *metrics.Counter
 	sliRefused       *metrics.Counter
+	syntheticRefused *metrics.Counter
+	adminRefused     *metrics.Counter
+	proxyRefused     map[string]*metrics.Counter // by reason; admin_path is adminRefused
 	upstreamDuration *metrics.Histogram
 	upstreamErrors   map[string]*metrics.Counter
 	rejected         map[string]*metrics.Counter
 	inflight         atomic.Int64
+	proxyInflight    atomic.Int64
+	// readTimeouts are requests whose headers or first 8 KiB of body did
+	// not arrive in time, before any route was chosen.
+	readTimeouts *metrics.Counter
 }
 
-func newSelfMetrics() *selfMetrics {
+func newSelfMetrics(bodyBytes func() int64) *selfMetrics {
 	s := metrics.NewSet()
 	m := &selfMetrics{
 		set:              s,
@@ -62,6 +69,10 @@ func newSelfMetrics() *selfMetrics {
 		sliSeries:        s.NewCounter(`slogate_sli_series_total`),
 		sliSamples:       s.NewCounter(`slogate_sli_samples_total`),
 		sliRefused:       s.NewCounter(`slogate_sli_series_refused_total{reason="limits"}`),
+		syntheticRefused: s.NewCounter(`slogate_write_synthetic_refused_total`),
+		adminRefused:     s.NewCounter(`slogate_proxy_refused_total{reason="admin_path"}`),
+		proxyRefused:     map[string]*metrics.Counter{},
+		readTimeouts:     s.NewCounter(`slogate_http_read_timeouts_total`),
 		upstreamDuration: s.NewHistogram(`slogate_upstream_request_duration_seconds`),
 		upstreamErrors:   map[string]*metrics.Counter{},
 		rejected:         map[string]*metrics.Counter{},
@@ -69,10 +80,15 @@ func newSelfMetrics() *selfMetrics {
 	for _, r := range []string{"connect", "timeout", "too_large", "5xx", "429", "4xx"} {
 		m.upstreamErrors[r] = s.NewCounter(fmt.Sprintf(`slogate_upstream_errors_total{reason=%q}`, r))
 	}
-	for _, r := range []string{"encoding", "too_large", "malformed", "method", "tenant", "overloaded"} {
+	for _, r := range []string{"encoding", "too_large", "malformed", "method", "tenant", "overloaded", "read_timeout", "read_error"} {
 		m.rejected[r] = s.NewCounter(fmt.Sprintf(`slogate_write_rejected_total{reason=%q}`, r))
 	}
+	for _, r := range []string{"overloaded", "too_large", "read_timeout", "read_error"} {
+		m.proxyRefused[r] = s.NewCounter(fmt.Sprintf(`slogate_proxy_refused_total{reason=%q}`, r))
+	}
 	s.NewGauge(`slogate_write_inflight_requests`, func() float64 { return float64(m.inflight.Load()) })
+	s.NewGauge(`slogate_write_body_bytes_inflight`, func() float64 { return float64(bodyBytes()) })
+	s.NewGauge(`slogate_proxy_inflight_requests`, func() float64 { return float64(m.proxyInflight.Load()) })
 	return m
 }
 

@@ -1,8 +1,11 @@
 // Package proxy is slogate's HTTP server (fasthttp): one route table for
 // every path it serves, the write path (remote writes are checked, decoded
 // and scanned, their original bytes forwarded, and the SLI series of
-// accepted writes handed to the engine), the pass-through of every other
-// path, health and self-metrics.
+// accepted writes handed to the engine), the write guard (series named like
+// slogate's synthetic series are dropped, VictoriaMetrics' admin paths
+// refused: guard.go), admission (a byte budget for bodies, a body read
+// deadline, write and pass-through slots: admit.go), the pass-through of
+// every other path, health and self-metrics.
 //
 // Paths are normalised once, by fasthttp (percent-decoding, dot segments,
 // duplicate slashes), and the same normalised path both picks the route and
@@ -68,11 +71,34 @@ type Config struct {
 	// MaxConcurrentWrites bounds the writes being processed at once, and so
 	// the memory they hold. Default 4 x GOMAXPROCS, at least 8.
 	MaxConcurrentWrites int
-	// QueueTimeout is how long a write waits for a slot before it gets a 503.
-	// Default 1m.
+	// QueueTimeout is how long a write waits for room in the body budget
+	// and then for a slot, and a passed-through request for its slot,
+	// before it gets a 503. Default 1m.
 	QueueTimeout time.Duration
+	// MaxBodyBytesInFlight bounds the bytes of write bodies held at once
+	// (being read, waiting for a slot, or processed): each write reserves
+	// its Content-Length before its body is read (admit.go). Default
+	// 4 x MaxRequestBodySize.
+	MaxBodyBytesInFlight int
+	// BodyReadTimeout is how long the body of a write or a passed-through
+	// request may take to arrive, from the end of its headers; a slower one
+	// gets a 503 with Retry-After. Default 10s.
+	BodyReadTimeout time.Duration
+	// MaxConcurrentProxied bounds the passed-through requests (queries,
+	// imports, exports) being served at once, and so their memory: each
+	// holds its body (up to MaxRequestBodySize) and the upstream's answer.
+	// Default 8.
+	MaxConcurrentProxied int
 	// RetryAfter is sent with a 503 when the upstream gave none. Default 5s.
 	RetryAfter time.Duration
+	// Reserved reports the metric names of slogate's own synthetic series:
+	// series with such a name are dropped from every write before it is
+	// forwarded, and counted (guard.go). It is called for every series and
+	// must not allocate. Nil lets every name through (chained setups).
+	Reserved func(name []byte) bool
+	// AllowAdminPaths passes VictoriaMetrics' admin and internal paths
+	// through (deniedPath); by default they are refused with 403.
+	AllowAdminPaths bool
 }
 
 func (c *Config) defaults() {
@@ -91,6 +117,15 @@ func (c *Config) defaults() {
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = 5 * time.Second
 	}
+	if c.MaxBodyBytesInFlight <= 0 {
+		c.MaxBodyBytesInFlight = 4 * c.MaxRequestBodySize
+	}
+	if c.BodyReadTimeout <= 0 {
+		c.BodyReadTimeout = 10 * time.Second
+	}
+	if c.MaxConcurrentProxied <= 0 {
+		c.MaxConcurrentProxied = 8
+	}
 }
 
 // Server is slogate's HTTP server.
@@ -99,9 +134,13 @@ type Server struct {
 	routes  routeTable
 	dec     *remotewrite.Decompressor
 	slots   chan struct{}
+	bodies  *byteBudget   // write bodies in memory (admit.go)
+	proxied chan struct{} // slots of passed-through requests
 	metrics *selfMetrics
 	srv     *fasthttp.Server
 	pool    sync.Pool // *writeState
+	// proxyBufs holds *[]byte bodies of passed-through requests.
+	proxyBufs sync.Pool
 	// extra are written at /metrics after the server's own (AddMetrics).
 	extra []MetricsWriter
 }
@@ -116,6 +155,13 @@ type MetricsWriter interface {
 type writeState struct {
 	body []byte // the request body as received
 	wr   remotewrite.WriteRequest
+	// wants and reserved are the server's, for keep (guard.go); forged
+	// is set when the write holds a reserved name.
+	wants, reserved func([]byte) bool
+	forged          bool
+	// filtered and out are the body without reserved series, decompressed
+	// and compressed (only for a write that holds some).
+	filtered, out []byte
 }
 
 // NewServer returns a Server for cfg.
@@ -132,16 +178,21 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg:     cfg,
 		dec:     dec,
 		slots:   make(chan struct{}, cfg.MaxConcurrentWrites),
-		metrics: newSelfMetrics(),
+		bodies:  newByteBudget(int64(cfg.MaxBodyBytesInFlight)),
+		proxied: make(chan struct{}, cfg.MaxConcurrentProxied),
 	}
+	s.metrics = newSelfMetrics(s.bodies.inUse)
 	if err := s.routes.build(s.builtinRoutes(), cfg.Routes); err != nil {
 		return nil, fmt.Errorf("cannot create server: %w", err)
 	}
 	s.srv = &fasthttp.Server{
-		Handler:                      s.Handle,
-		Name:                         "slogate",
-		MaxRequestBodySize:           cfg.MaxRequestBodySize,
-		ReadTimeout:                  time.Minute,
+		Handler:            s.Handle,
+		Name:               "slogate",
+		MaxRequestBodySize: cfg.MaxRequestBodySize,
+		// Headers and the first 8 KiB of the body, which fasthttp reads
+		// before the handler runs; the handler gives the rest of the body
+		// as long again (setBodyDeadline).
+		ReadTimeout:                  cfg.BodyReadTimeout,
 		WriteTimeout:                 time.Minute,
 		IdleTimeout:                  2 * time.Minute,
 		ErrorHandler:                 s.serveReadError,
@@ -167,6 +218,14 @@ func (s *Server) serveReadError(ctx *fasthttp.RequestCtx, err error) {
 		ctx.Error("request body is larger than -maxRequestBodySize="+strconv.Itoa(s.cfg.MaxRequestBodySize)+" bytes\n", fasthttp.StatusRequestEntityTooLarge)
 	case errors.As(err, &small):
 		ctx.Error("request headers too large\n", fasthttp.StatusRequestHeaderFieldsTooLarge)
+	case isTimeout(err):
+		// Too slow a sender: 503, which it retries, never a 4xx, on
+		// which it would drop the data.
+		// fasthttp has reset the request: its path is unknown here.
+		s.metrics.readTimeouts.Inc()
+		ctx.Error("request did not arrive within -write.bodyReadTimeout="+s.cfg.BodyReadTimeout.String()+"; retry later\n", fasthttp.StatusServiceUnavailable)
+		ctx.Response.Header.Set("Retry-After", vmclient.RetryAfter(nil, s.cfg.RetryAfter))
+		ctx.SetConnectionClose()
 	default:
 		ctx.Error("cannot read request: "+err.Error()+"\n", fasthttp.StatusBadRequest)
 	}

@@ -78,6 +78,12 @@ type harness struct {
 
 func newHarness(t *testing.T, timeout time.Duration) *harness {
 	t.Helper()
+	return newHarnessConfig(t, timeout, Config{})
+}
+
+// newHarnessConfig is newHarness with cfg's guard and limit fields.
+func newHarnessConfig(t *testing.T, timeout time.Duration, cfg Config) *harness {
+	t.Helper()
 	h := &harness{up: &fakeUpstream{}, rec: &recorder{}}
 	upLn := fasthttputil.NewInmemoryListener()
 	go func() { _ = fasthttp.Serve(upLn, h.up.handle) }()
@@ -89,7 +95,8 @@ func newHarness(t *testing.T, timeout time.Duration) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.srv, err = NewServer(Config{Client: up, Engine: h.rec, MaxRequestBodySize: 1 << 20, MaxDecompressedSize: 1 << 20})
+	cfg.Client, cfg.Engine, cfg.MaxRequestBodySize, cfg.MaxDecompressedSize = up, h.rec, 1<<20, 1<<20
+	h.srv, err = NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -38,36 +39,35 @@ func (s *Server) serveWrite(ctx *fasthttp.RequestCtx, route int, tenant budget.T
 		return
 	}
 
-	// Bound the writes held in memory at once; a sender that waits too long
-	// gets a 503 and retries later.
-	select {
-	case s.slots <- struct{}{}:
-	default:
-		t := time.NewTimer(s.cfg.QueueTimeout)
-		select {
-		case s.slots <- struct{}{}:
-			t.Stop()
-		case <-t.C:
-			s.reject(ctx, route, fasthttp.StatusServiceUnavailable, "overloaded", "too many concurrent writes; retry later")
-			ctx.Response.Header.Set("Retry-After", vmclient.RetryAfter(nil, s.cfg.RetryAfter))
-			return
-		}
+	// Admission (admit.go): room for the body in the byte budget, the body
+	// read under a deadline, then a write slot. A sender that waits too
+	// long gets a 503 and retries later.
+	need := s.bodyReservation(ctx)
+	if !s.bodies.acquire(need, s.cfg.QueueTimeout) {
+		s.rejected("overloaded")
+		s.overloaded(ctx, route, "too many write bodies in memory (-write.maxBodyBytesInFlight); retry later")
+		return
 	}
-	defer func() { <-s.slots }()
-	s.metrics.inflight.Add(1)
-	defer s.metrics.inflight.Add(-1)
-
+	defer s.bodies.release(need)
 	ws, _ := s.pool.Get().(*writeState)
 	if ws == nil {
-		ws = &writeState{}
+		ws = &writeState{wants: s.wants, reserved: s.cfg.Reserved}
 	}
 	defer s.pool.Put(ws)
 	defer ws.reset()
 	ws.body, err = s.readBody(ctx, ws.body)
 	if err != nil {
-		s.reject(ctx, route, fasthttp.StatusRequestEntityTooLarge, "too_large", err.Error())
+		s.readFailed(ctx, route, err, s.rejected)
 		return
 	}
+	if !s.writeSlot() {
+		s.rejected("overloaded")
+		s.overloaded(ctx, route, "too many concurrent writes; retry later")
+		return
+	}
+	defer func() { <-s.slots }()
+	s.metrics.inflight.Add(1)
+	defer s.metrics.inflight.Add(-1)
 	body := ws.body
 	s.metrics.bytesIn.Add(len(body))
 
@@ -81,9 +81,15 @@ func (s *Server) serveWrite(ctx *fasthttp.RequestCtx, route int, tenant budget.T
 		}
 		return
 	}
-	if err := wr.Unmarshal(wr.Buf, s.wants, s.cfg.Limits); err != nil {
+	if err := wr.Unmarshal(wr.Buf, ws.keep, s.cfg.Limits); err != nil {
 		s.reject(ctx, route, fasthttp.StatusBadRequest, "malformed", "cannot decode "+enc.String()+" remote write body: "+err.Error())
 		return
+	}
+	if ws.forged {
+		if body, err = s.dropReserved(ctx, ws); err != nil {
+			s.reject(ctx, route, fasthttp.StatusBadRequest, "malformed", "cannot decode "+enc.String()+" remote write body: "+err.Error())
+			return
+		}
 	}
 	s.metrics.seriesReceived.Add(wr.SeriesTotal)
 	s.metrics.sliRefused.Add(wr.Refused)
@@ -130,6 +136,23 @@ func (s *Server) serveWrite(ctx *fasthttp.RequestCtx, route int, tenant budget.T
 	}
 }
 
+// writeSlot takes one of the write slots, waiting up to QueueTimeout.
+func (s *Server) writeSlot() bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(s.cfg.QueueTimeout)
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
 // wants asks the engine whether a metric name is an SLI.
 func (s *Server) wants(name []byte) bool {
 	return s.cfg.Engine != nil && s.cfg.Engine.Wants(name)
@@ -152,6 +175,7 @@ func (s *Server) ingest(ws *writeState, tenant budget.Tenant) {
 
 func (ws *writeState) reset() {
 	ws.wr.Reset()
+	ws.forged = false
 }
 
 // answer sets a one-line plain-text answer. It resets the response headers:
@@ -163,9 +187,31 @@ func (s *Server) answer(ctx *fasthttp.RequestCtx, route, code int, msg string) {
 
 // serveProxy passes a request to the upstream unchanged and its answer back.
 func (s *Server) serveProxy(ctx *fasthttp.RequestCtx) {
-	body, err := s.readBody(ctx, nil)
+	if !s.cfg.AllowAdminPaths && deniedPath(ctx.Path()) {
+		s.metrics.adminRefused.Inc()
+		s.answer(ctx, routeProxy, fasthttp.StatusForbidden, "path "+string(ctx.Path())+" is a VictoriaMetrics admin or internal path; slogate refuses it (-proxy.allowAdminPaths)")
+		return
+	}
+	if !s.proxySlot() {
+		s.metrics.proxyRefused["overloaded"].Inc()
+		s.overloaded(ctx, routeProxy, "too many concurrent passed-through requests (-proxy.maxConcurrentRequests); retry later")
+		return
+	}
+	defer func() { <-s.proxied }()
+	s.metrics.proxyInflight.Add(1)
+	defer s.metrics.proxyInflight.Add(-1)
+	// Body buffers are reused: the memory of passed-through bodies stays
+	// near MaxConcurrentProxied x their size instead of growing with the
+	// garbage of finished ones.
+	bp, _ := s.proxyBufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	defer s.proxyBufs.Put(bp)
+	body, err := s.readBody(ctx, *bp)
+	*bp = body[:0]
 	if err != nil {
-		s.answer(ctx, routeProxy, fasthttp.StatusRequestEntityTooLarge, err.Error())
+		s.readFailed(ctx, routeProxy, err, func(reason string) { s.metrics.proxyRefused[reason].Inc() })
 		return
 	}
 	resp := fasthttp.AcquireResponse()
@@ -183,19 +229,44 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx) {
 // before answering 413; past it the connection is closed.
 const maxDrain = 64 << 20
 
+// proxySlot takes one of the pass-through slots, waiting up to
+// QueueTimeout.
+func (s *Server) proxySlot() bool {
+	select {
+	case s.proxied <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(s.cfg.QueueTimeout)
+	defer t.Stop()
+	select {
+	case s.proxied <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
 // readBody appends the request body to dst[:0], refusing one over
-// MaxRequestBodySize. A refused body is drained (up to maxDrain) so that
-// the sender gets to read the 413.
+// MaxRequestBodySize (errBodyTooLarge) and one that takes longer than
+// BodyReadTimeout (os.ErrDeadlineExceeded). A refused body is drained (up
+// to maxDrain) so that the sender gets to read the 413.
 func (s *Server) readBody(ctx *fasthttp.RequestCtx, dst []byte) ([]byte, error) {
 	if !ctx.Request.IsBodyStream() {
 		return append(dst[:0], ctx.Request.Body()...), nil
 	}
+	s.setBodyDeadline(ctx)
 	limit := s.cfg.MaxRequestBodySize
-	tooLarge := fmt.Errorf("request body is larger than -maxRequestBodySize=%d bytes", limit)
+	tooLarge := fmt.Errorf("%w: larger than -maxRequestBodySize=%d bytes", errBodyTooLarge, limit)
 	stream := ctx.RequestBodyStream()
 	if cl := ctx.Request.Header.ContentLength(); cl > limit {
 		s.drain(ctx, stream)
 		return dst[:0], tooLarge
+	}
+	// Sized from Content-Length (checked above), so that the body is held
+	// once, not in a buffer that doubled past it.
+	if cl := ctx.Request.Header.ContentLength(); cl > 0 {
+		dst = slices.Grow(dst[:0], cl+bytes.MinRead)
 	}
 	buf := bytes.NewBuffer(dst[:0])
 	n, err := buf.ReadFrom(io.LimitReader(stream, int64(limit)+1))

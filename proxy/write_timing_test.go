@@ -93,7 +93,7 @@ func newWriteServer(tb testing.TB) (*Server, *budget.Engine) {
 		RouteLabels: []string{"namespace", "ingress", "host", "path"}, StatusLabel: "status",
 		Bad: regexp.MustCompile(`^(?:5..)$`),
 	}}})
-	srv, err := NewServer(Config{Client: client, Engine: engine})
+	srv, err := NewServer(Config{Client: client, Engine: engine, Reserved: reservedForTest})
 	if err != nil {
 		tb.Fatal(err)
 	}

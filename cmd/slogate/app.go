@@ -33,6 +33,7 @@ type app struct {
 	windows *store.Maintenance
 	srv     *proxy.Server
 	emitter *synthetic.Emitter
+	ops     *opsMetrics
 }
 
 // serve is slogate's main job: wire, restore the state and replay what
@@ -81,9 +82,9 @@ func newApp(o options, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{o: o, log: log, cfg: cfg, client: client}
+	a := &app{o: o, log: log, cfg: cfg, client: client, ops: newOpsMetrics(time.Now())}
 	a.engine = budget.NewEngine(a.engineConfig(cfg))
-	a.keeper = newStateKeeper(a.engine, o.StateDir, log)
+	a.keeper = newStateKeeper(a.engine, o.StateDir, log, a.ops)
 	return a, nil
 }
 
@@ -135,15 +136,24 @@ func (a *app) wireHTTP() error {
 	if err != nil {
 		return err
 	}
+	reserved := synthetic.Reserved
+	if a.o.AllowSynthetic {
+		reserved = nil
+	}
 	a.srv, err = proxy.NewServer(proxy.Config{
-		Client:              a.client,
-		Engine:              a.engine,
-		Routes:              pages.Routes(),
-		MaxRequestBodySize:  int(a.o.MaxRequestBodySize),
-		MaxDecompressedSize: int(a.o.MaxDecompressedSize),
-		MaxConcurrentWrites: a.o.MaxConcurrentWrites,
-		RetryAfter:          a.o.RetryAfter,
-		Limits:              remotewrite.Limits{MaxLabels: a.o.MaxLabelsPerSeries, MaxLabelLen: a.o.MaxLabelLen},
+		Client:               a.client,
+		Engine:               a.engine,
+		Routes:               pages.Routes(),
+		MaxRequestBodySize:   int(a.o.MaxRequestBodySize),
+		MaxDecompressedSize:  int(a.o.MaxDecompressedSize),
+		MaxConcurrentWrites:  a.o.MaxConcurrentWrites,
+		RetryAfter:           a.o.RetryAfter,
+		BodyReadTimeout:      a.o.BodyReadTimeout,
+		MaxBodyBytesInFlight: int(a.o.MaxBodyBytes),
+		MaxConcurrentProxied: a.o.MaxProxied,
+		Limits:               remotewrite.Limits{MaxLabels: a.o.MaxLabelsPerSeries, MaxLabelLen: a.o.MaxLabelLen},
+		Reserved:             reserved,
+		AllowAdminPaths:      a.o.AllowAdminPaths,
 	})
 	if err != nil {
 		return err
@@ -156,7 +166,8 @@ func (a *app) wireHTTP() error {
 	})
 	a.srv.AddMetrics(a.emitter)
 	a.srv.AddMetrics(engineMetrics(a.engine))
-	a.srv.AddMetrics(storeMetrics(a.keeper, a.windows))
+	a.srv.AddMetrics(storeMetrics(a.windows))
+	a.srv.AddMetrics(a.ops.set)
 	return nil
 }
 
@@ -208,6 +219,7 @@ func (a *app) reload() {
 		return
 	}
 	cfg, err := config.LoadConfig(a.o.Config)
+	a.ops.reload(err)
 	if err != nil {
 		a.log.Error("SIGHUP: config refused; the old one stays in force", "err", err)
 		return
@@ -223,6 +235,8 @@ func (a *app) engineConfig(cfg *config.Config) budget.EngineConfig {
 		Resolve:       cfg.Resolve,
 		Release:       cfg.Release,
 		MinuteHorizon: a.o.RetroactiveLimit,
+		MaxRoutes:     a.o.MaxRoutes,
+		MaxTenants:    a.o.MaxTenants,
 	}
 }
 

@@ -53,7 +53,7 @@ func TestServeWiring(t *testing.T) {
 		t.Fatalf("/slogate/api/v1/slos: %d %q", code, body)
 	}
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "slogate_engine_routes") || !strings.Contains(body, "slogate_synthetic_blocks_pending") ||
-		!strings.Contains(body, "slogate_state_snapshot_write_errors_total 0") || !strings.Contains(body, "slogate_maintenance_write_errors_total 0") ||
+		!strings.Contains(body, "slogate_snapshot_errors_total 0") || !strings.Contains(body, "slogate_maintenance_write_errors_total 0") ||
 		!strings.Contains(body, `slogate_maintenance_load_errors_total{file="windows"} 0`) {
 		t.Fatalf("/metrics: %d, no engine, emitter or store metrics:\n%s", code, body)
 	}

@@ -34,8 +34,15 @@ type options struct {
 	MaxRequestBodySize  byteSize      `flag:"maxRequestBodySize" env:"MAX_REQUEST_BODY_SIZE" usage:"largest request body (compressed); larger gets 413"`
 	MaxDecompressedSize byteSize      `flag:"maxDecompressedSize" env:"MAX_DECOMPRESSED_SIZE" usage:"largest decompressed remote write; larger gets 413"`
 	MaxConcurrentWrites int           `flag:"maxConcurrentWrites" env:"MAX_CONCURRENT_WRITES" usage:"writes processed at once; 0 means 4 x CPUs (at least 8)"`
+	BodyReadTimeout     time.Duration `flag:"write.bodyReadTimeout" env:"WRITE_BODY_READ_TIMEOUT" usage:"how long a request's headers and first 8 KiB, and then the rest of its body, may take to arrive; a slower sender gets 503 with Retry-After"`
+	MaxBodyBytes        byteSize      `flag:"write.maxBodyBytesInFlight" env:"WRITE_MAX_BODY_BYTES_IN_FLIGHT" usage:"write bodies held in memory at once (being read, waiting or processed); each write reserves its Content-Length before its body is read, and waits (then gets 503) when the budget is spent"`
+	MaxProxied          int           `flag:"proxy.maxConcurrentRequests" env:"PROXY_MAX_CONCURRENT_REQUESTS" usage:"passed-through requests (queries, imports, exports) served at once; more wait, then get 503"`
+	MaxRoutes           int           `flag:"sli.maxRoutes" env:"SLI_MAX_ROUTES" usage:"routes tracked across all tenants and sources (a route takes a few KiB); series of further routes are forwarded but not counted"`
+	MaxTenants          int           `flag:"sli.maxTenants" env:"SLI_MAX_TENANTS" usage:"tenants with SLI state; series of further tenants are forwarded but not counted"`
 	MaxLabelsPerSeries  int           `flag:"sli.maxLabelsPerSeries" env:"SLI_MAX_LABELS_PER_SERIES" usage:"SLI series with more labels are forwarded but not counted"`
 	MaxLabelLen         int           `flag:"sli.maxLabelLen" env:"SLI_MAX_LABEL_LEN" usage:"SLI series with a longer label name or value are forwarded but not counted"`
+	AllowSynthetic      bool          `flag:"write.allowSynthetic" env:"WRITE_ALLOW_SYNTHETIC" usage:"forward incoming series named like slogate's synthetic series (slo_*, Sloth's slo:* and sloth_slo_info) instead of dropping them; only for a slogate writing through another one"`
+	AllowAdminPaths     bool          `flag:"proxy.allowAdminPaths" env:"PROXY_ALLOW_ADMIN_PATHS" usage:"pass VictoriaMetrics' admin and internal paths (/api/v1/admin/, /internal/, /snapshot, /-/, /admin/, /delete/, /debug/) through instead of refusing them with 403"`
 	ShutdownTimeout     time.Duration `flag:"shutdownTimeout" env:"SHUTDOWN_TIMEOUT" usage:"how long SIGTERM waits for requests in flight"`
 	Version             bool          `flag:"version" usage:"print the version and exit"`
 }
@@ -52,6 +59,11 @@ func defaultOptions() options {
 		EvalInterval:        15 * time.Second,
 		MaxRequestBodySize:  32 << 20,
 		MaxDecompressedSize: 32 << 20,
+		BodyReadTimeout:     10 * time.Second,
+		MaxBodyBytes:        128 << 20,
+		MaxProxied:          8,
+		MaxRoutes:           100_000,
+		MaxTenants:          1_000,
 		MaxLabelsPerSeries:  64,
 		MaxLabelLen:         4096,
 		ShutdownTimeout:     30 * time.Second,

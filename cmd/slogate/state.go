@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/slogate/slogate/budget"
@@ -18,15 +17,14 @@ const snapshotName = "engine.snapshot"
 
 // stateKeeper snapshots the engine under -stateDir and brings it back.
 type stateKeeper struct {
-	engine *budget.Engine
-	path   string
-	log    *slog.Logger
-	// writeErrors counts snapshots that could not be written.
-	writeErrors atomic.Uint64
+	engine  *budget.Engine
+	path    string
+	log     *slog.Logger
+	metrics *opsMetrics
 }
 
-func newStateKeeper(e *budget.Engine, dir string, log *slog.Logger) *stateKeeper {
-	return &stateKeeper{engine: e, path: filepath.Join(dir, snapshotName), log: log}
+func newStateKeeper(e *budget.Engine, dir string, log *slog.Logger, m *opsMetrics) *stateKeeper {
+	return &stateKeeper{engine: e, path: filepath.Join(dir, snapshotName), log: log, metrics: m}
 }
 
 // load restores the last snapshot. A missing snapshot is a first start; a
@@ -57,19 +55,24 @@ func (k *stateKeeper) load() (bool, error) {
 	return false, nil
 }
 
-// save writes a snapshot atomically.
+// save writes a snapshot atomically, and counts it in the self-metrics.
 func (k *stateKeeper) save() error {
 	start := time.Now()
+	size, err := k.write(start)
+	k.metrics.snapshot(start, size, err)
+	return err
+}
+
+func (k *stateKeeper) write(start time.Time) (int, error) {
 	payload, err := k.engine.AppendState(nil)
 	if err != nil {
-		return fmt.Errorf("cannot encode state: %w", err)
+		return 0, fmt.Errorf("cannot encode state: %w", err)
 	}
 	if err := store.WriteSnapshot(k.path, payload); err != nil {
-		k.writeErrors.Add(1)
-		return err
+		return 0, err
 	}
 	k.log.Debug("state snapshot written", "bytes", len(payload), "took", time.Since(start))
-	return nil
+	return len(payload), nil
 }
 
 // run snapshots every interval until ctx ends.
