@@ -35,6 +35,11 @@ type EngineConfig struct {
 	MaxFuture time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// NewRoute, when set, is told of every route an Ingest call created,
+	// before that call returns, under the tenant's lock: it must be quick
+	// and must not call the engine. The route journal uses it (see
+	// NewRoute). Only NewEngine takes it; Reload keeps the engine's.
+	NewRoute func(NewRoute)
 }
 
 // Engine defaults.
@@ -93,6 +98,8 @@ type Engine struct {
 	ringLen int64 // minutes in a route's minute ring
 	maxFut  int64 // MaxFuture in ms
 	now     func() time.Time
+	// newRoute is EngineConfig.NewRoute (nil when unset).
+	newRoute func(NewRoute)
 	// cfgMu serializes Reload, AppendState and LoadState: the sources do
 	// not change while a snapshot is written.
 	cfgMu sync.Mutex
@@ -123,6 +130,8 @@ func NewEngine(cfg EngineConfig) *Engine {
 		ringLen: ringMinutes(cfg.MinuteHorizon, cfg.MaxFuture),
 		maxFut:  cfg.MaxFuture.Milliseconds(),
 		now:     cfg.Now,
+
+		newRoute: cfg.NewRoute,
 	}
 	e.index.Store(newSourceIndex(e.sources, make([]uint64, len(e.sources))))
 	e.nextEpoch = 1
@@ -170,6 +179,7 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 	}
 	var states [maxSourcesPerMetric]*series
 	n := 0
+	var created uint8 // bit i: states[i] created its route (see NewRoute)
 	for _, si := range srcs[:min(len(srcs), maxSourcesPerMetric)] {
 		key := seriesKey(h, si)
 		s := ts.series[key]
@@ -177,8 +187,12 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 			if _, ok := ts.ignored[key]; ok {
 				continue
 			}
+			routes := len(ts.routes[si])
 			if s = ts.newSeries(e, int(si), key, labels); s == nil {
 				continue
+			}
+			if len(ts.routes[si]) > routes {
+				created |= 1 << n
 			}
 		}
 		states[n] = s
@@ -200,6 +214,9 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 		for _, s := range states[:n] {
 			ts.ingestPoint(s, point{ts: smp.Timestamp, v: v})
 		}
+	}
+	if created != 0 && e.newRoute != nil {
+		e.reportNewRoutes(t, states[:n], created, samples)
 	}
 }
 
