@@ -69,7 +69,7 @@ func newSelfMetrics() *selfMetrics {
 	for _, r := range []string{"connect", "timeout", "too_large", "5xx", "429", "4xx"} {
 		m.upstreamErrors[r] = s.NewCounter(fmt.Sprintf(`slogate_upstream_errors_total{reason=%q}`, r))
 	}
-	for _, r := range []string{"encoding", "too_large", "malformed", "method", "tenant", "overloaded"} {
+	for _, r := range []string{"encoding", "too_large", "malformed", "method", "tenant", "overloaded", "journal"} {
 		m.rejected[r] = s.NewCounter(fmt.Sprintf(`slogate_write_rejected_total{reason=%q}`, r))
 	}
 	s.NewGauge(`slogate_write_inflight_requests`, func() float64 { return float64(m.inflight.Load()) })
