@@ -57,6 +57,9 @@ type trafficPlan struct {
 	// outages: route index -> scrape range [from, to) with mostly 5xx, the
 	// status given.
 	outages []outage
+	// routeStarts: route index -> the scrape at which the route is first
+	// served (a new ingress); absent routes are served from the start.
+	routeStarts map[int]int
 }
 
 type outage struct {
@@ -142,6 +145,9 @@ func generate(plan trafficPlan, start time.Time, seed uint64) *stream {
 				}
 			}
 			for ri := range routes {
+				if from, ok := plan.routeStarts[ri]; ok && i < from {
+					continue
+				}
 				inc := map[string]float64{
 					"200": float64(50 + rng.IntN(100)),
 					"404": float64(rng.IntN(3)),

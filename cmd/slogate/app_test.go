@@ -49,8 +49,9 @@ func TestServeWiring(t *testing.T) {
 	if code, body := get("/slogate/api/v1/slos"); code != 200 || !strings.Contains(body, `"slos": []`) {
 		t.Fatalf("/slogate/api/v1/slos: %d %q", code, body)
 	}
-	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "slogate_engine_routes") || !strings.Contains(body, "slogate_synthetic_blocks_pending") {
-		t.Fatalf("/metrics: %d, no engine or emitter metrics:\n%s", code, body)
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "slogate_engine_routes") || !strings.Contains(body, "slogate_synthetic_blocks_pending") ||
+		!strings.Contains(body, "slogate_journal_size_bytes 12") {
+		t.Fatalf("/metrics: %d, no engine, emitter or journal metrics:\n%s", code, body)
 	}
 	if code, _ := get("/api/v1/query?query=up"); code != 502 {
 		t.Fatalf("pass-through to a down upstream: %d, want 502", code)

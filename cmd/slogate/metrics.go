@@ -4,6 +4,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/store"
 )
 
 // engineMetrics exposes the engine's counters at /metrics.
@@ -29,5 +30,14 @@ func engineMetrics(e *budget.Engine) *metrics.Set {
 		get := m.get
 		s.NewGauge(m.name, func() float64 { return float64(get(e.Stats())) })
 	}
+	return s
+}
+
+// journalMetrics exposes the route journal's figures at /metrics.
+func journalMetrics(j *store.Journal) *metrics.Set {
+	s := metrics.NewSet()
+	s.NewGauge(`slogate_journal_size_bytes`, func() float64 { return float64(j.Stats().Bytes) })
+	s.NewGauge(`slogate_journal_records`, func() float64 { return float64(j.Stats().Records) })
+	s.NewGauge(`slogate_journal_syncs_total`, func() float64 { return float64(j.Stats().Syncs) })
 	return s
 }

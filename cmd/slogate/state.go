@@ -13,13 +13,20 @@ import (
 	"github.com/slogate/slogate/store"
 )
 
-const snapshotName = "engine.snapshot"
+// The files of the engine's state under -stateDir.
+const (
+	snapshotName = "engine.snapshot"
+	journalName  = "routes.journal"
+)
 
 // stateKeeper snapshots the engine under -stateDir and brings it back.
 type stateKeeper struct {
 	engine *budget.Engine
-	path   string
-	log    *slog.Logger
+	// journal, when set, is compacted after each snapshot: the routes the
+	// snapshot holds need no record.
+	journal *store.Journal
+	path    string
+	log     *slog.Logger
 }
 
 func newStateKeeper(e *budget.Engine, dir string, log *slog.Logger) *stateKeeper {
@@ -30,6 +37,9 @@ func newStateKeeper(e *budget.Engine, dir string, log *slog.Logger) *stateKeeper
 // corrupt one is reported, set aside, and slogate starts empty: it must
 // never crash on its own state.
 func (k *stateKeeper) load() (bool, error) {
+	if err := store.RemoveTemps(k.path); err != nil { // of a write a crash cut short
+		return false, err
+	}
 	payload, err := store.ReadSnapshot(k.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -54,15 +64,25 @@ func (k *stateKeeper) load() (bool, error) {
 	return false, nil
 }
 
-// save writes a snapshot atomically.
+// save writes a snapshot atomically, then drops the journal records of the
+// routes it holds.
 func (k *stateKeeper) save() error {
 	start := time.Now()
+	var mark uint64
+	if k.journal != nil {
+		mark = k.journal.Mark() // before the state is read: see Mark
+	}
 	payload, err := k.engine.AppendState(nil)
 	if err != nil {
 		return fmt.Errorf("cannot encode state: %w", err)
 	}
 	if err := store.WriteSnapshot(k.path, payload); err != nil {
 		return err
+	}
+	if k.journal != nil {
+		if err := k.journal.Compact(mark); err != nil {
+			return err
+		}
 	}
 	k.log.Debug("state snapshot written", "bytes", len(payload), "took", time.Since(start))
 	return nil
