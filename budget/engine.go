@@ -35,10 +35,12 @@ type EngineConfig struct {
 	MaxFuture time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
-	// NewRoute, when set, is told of every route an Ingest call created,
-	// before that call returns, under the tenant's lock: it must be quick
-	// and must not call the engine. The route journal uses it (see
-	// NewRoute). Only NewEngine takes it; Reload keeps the engine's.
+	// NewRoute, when set, is told of every route an Ingest call created
+	// (once a point of it is accepted), and again when a reordered point
+	// moves the route's first event earlier, before that call returns,
+	// under the tenant's lock: it must be quick and must not call the
+	// engine. The route journal uses it (see NewRoute). Only NewEngine
+	// takes it; Reload keeps the engine's.
 	NewRoute func(NewRoute)
 }
 
@@ -179,7 +181,6 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 	}
 	var states [maxSourcesPerMetric]*series
 	n := 0
-	var created uint8 // bit i: states[i] created its route (see NewRoute)
 	for _, si := range srcs[:min(len(srcs), maxSourcesPerMetric)] {
 		key := seriesKey(h, si)
 		s := ts.series[key]
@@ -187,12 +188,8 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 			if _, ok := ts.ignored[key]; ok {
 				continue
 			}
-			routes := len(ts.routes[si])
 			if s = ts.newSeries(e, int(si), key, labels); s == nil {
 				continue
-			}
-			if len(ts.routes[si]) > routes {
-				created |= 1 << n
 			}
 		}
 		states[n] = s
@@ -215,8 +212,8 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 			ts.ingestPoint(s, point{ts: smp.Timestamp, v: v})
 		}
 	}
-	if created != 0 && e.newRoute != nil {
-		e.reportNewRoutes(t, states[:n], created, samples)
+	if e.newRoute != nil {
+		e.reportFirstEvents(t, states[:n])
 	}
 }
 

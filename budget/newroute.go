@@ -2,9 +2,10 @@ package budget
 
 import "strings"
 
-// NewRoute tells EngineConfig.NewRoute of a route an Ingest call created:
-// what the route journal needs so that a restart can replay the route from
-// VictoriaMetrics even when no snapshot holds it yet.
+// NewRoute tells EngineConfig.NewRoute of a route an Ingest call created,
+// or whose first event it moved earlier: what the route journal needs so
+// that a restart can replay the route from VictoriaMetrics, from its first
+// event, even when no snapshot holds it yet.
 type NewRoute struct {
 	Tenant Tenant
 	// Source is the source's name.
@@ -13,25 +14,24 @@ type NewRoute struct {
 	// order (absent labels have value ""). They are the route's own,
 	// immutable: the receiver may keep them.
 	Labels []Label
-	// First is the earliest sample timestamp (Unix ms) of the call that
-	// created the route: the route's first event.
+	// First is the route's first event (Unix ms): the earliest first
+	// point of its series.
 	First int64
 }
 
 // Key is the route's identity within its tenant, as RouteKeys returns it.
 func (r NewRoute) Key() string { return routeKey(r.Source, r.Labels) }
 
-// reportNewRoutes tells e.newRoute of the routes of states whose bit is
-// set in created. It runs under the tenant's lock; the slow path of a
-// series that created its route.
-func (e *Engine) reportNewRoutes(t Tenant, states []*series, created uint8, samples []Sample) {
-	first := samples[0].Timestamp
-	for _, smp := range samples[1:] {
-		first = min(first, smp.Timestamp)
-	}
-	for i, s := range states {
-		if created&(1<<i) != 0 {
-			e.newRoute(NewRoute{Tenant: t, Source: s.route.src.Name, Labels: s.route.labels, First: first})
+// reportFirstEvents tells e.newRoute of the routes of states (the series
+// of one Ingest call) whose first event is new or moved earlier: a new
+// route, or a reordered block older than the one that created it. Routes
+// of a snapshot (first == 0) are never told. It runs under the tenant's
+// lock, once per Ingest call; it allocates only when it tells.
+func (e *Engine) reportFirstEvents(t Tenant, states []*series) {
+	for _, s := range states {
+		if r := s.route; s.n > 0 && s.first.ts < r.first {
+			r.first = s.first.ts
+			e.newRoute(NewRoute{Tenant: t, Source: r.src.Name, Labels: r.labels, First: r.first})
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,7 +63,9 @@ type Journal struct {
 	size    int64          // bytes of the file, all durable
 	written []journalEntry // records in the file, in order
 	pending []journalEntry // records added, not yet written
-	keys    map[string]struct{}
+	// firsts holds the first event of every route in written and
+	// pending, by journalKey.
+	firsts  map[string]int64
 	nextSeq uint64
 	dirty   atomic.Bool // len(pending) > 0
 
@@ -73,12 +76,14 @@ type Journal struct {
 type journalEntry struct {
 	seq   uint64
 	key   string
+	first int64
 	frame []byte
 }
 
 // JournalContents is what OpenJournal read.
 type JournalContents struct {
-	// Routes are the journaled routes, one per identity, in file order.
+	// Routes are the journaled routes, one per identity (with its
+	// earliest first event), in file order.
 	Routes []budget.NewRoute
 	// Torn is why the end of the file was cut off (nil when it was
 	// whole), TornBytes how much was cut off.
@@ -119,7 +124,8 @@ func OpenJournal(path string, now time.Time) (*Journal, JournalContents, error) 
 			return nil, out, fmt.Errorf("cannot create route journal: %w", err)
 		}
 	}
-	j := &Journal{path: path, keys: map[string]struct{}{}}
+	j := &Journal{path: path, firsts: map[string]int64{}}
+	index := map[string]int{} // key -> index in out.Routes
 	off := journalHeader
 	for off < len(data) {
 		r, n, err := decodeJournalRecord(data[off:])
@@ -129,11 +135,14 @@ func OpenJournal(path string, now time.Time) (*Journal, JournalContents, error) 
 			break
 		}
 		key := journalKey(r)
-		if _, ok := j.keys[key]; !ok {
-			j.keys[key] = struct{}{}
+		if i, ok := index[key]; !ok {
+			index[key] = len(out.Routes)
 			out.Routes = append(out.Routes, r)
+		} else {
+			out.Routes[i].First = min(out.Routes[i].First, r.First)
 		}
-		j.written = append(j.written, journalEntry{seq: j.nextSeq, key: key, frame: data[off : off+n]})
+		j.firsts[key] = out.Routes[index[key]].First
+		j.written = append(j.written, journalEntry{seq: j.nextSeq, key: key, first: r.First, frame: data[off : off+n]})
 		j.nextSeq++
 		off += n
 	}
@@ -155,17 +164,18 @@ func OpenJournal(path string, now time.Time) (*Journal, JournalContents, error) 
 	return j, out, nil
 }
 
-// Add records a new route; it does no IO (Sync does). A route already in
-// the journal is not added again. It is the engine's NewRoute hook.
+// Add records a new route, or an earlier first event of a route; it does
+// no IO (Sync does). A route already in the journal with this first event
+// or an earlier one is not added again. It is the engine's NewRoute hook.
 func (j *Journal) Add(r budget.NewRoute) {
 	key := journalKey(r)
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if _, ok := j.keys[key]; ok {
+	if f, ok := j.firsts[key]; ok && f <= r.First {
 		return
 	}
-	j.keys[key] = struct{}{}
-	j.pending = append(j.pending, journalEntry{seq: j.nextSeq, key: key, frame: appendJournalRecord(nil, r)})
+	j.firsts[key] = r.First
+	j.pending = append(j.pending, journalEntry{seq: j.nextSeq, key: key, first: r.First, frame: appendJournalRecord(nil, r)})
 	j.nextSeq++
 	j.dirty.Store(true)
 }
@@ -250,12 +260,11 @@ func (j *Journal) Compact(mark uint64) error {
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	clear(j.keys)
-	for _, e := range j.written {
-		j.keys[e.key] = struct{}{}
-	}
-	for _, e := range j.pending {
-		j.keys[e.key] = struct{}{}
+	clear(j.firsts)
+	for _, e := range append(slices.Clip(j.written), j.pending...) {
+		if f, ok := j.firsts[e.key]; !ok || e.first < f {
+			j.firsts[e.key] = e.first
+		}
 	}
 	return nil
 }

@@ -31,7 +31,8 @@ func openJournal(t *testing.T, path string) (*Journal, JournalContents) {
 }
 
 // TestJournalRoundTrip: added routes are durable after one Sync, a route
-// is journaled once, and a reopened journal returns them.
+// is journaled again only with an earlier first event, and a reopened
+// journal returns each route once with its earliest first event.
 func TestJournalRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state", "routes.journal")
 	j, read := openJournal(t, path)
@@ -42,7 +43,9 @@ func TestJournalRoundTrip(t *testing.T) {
 	for _, r := range want {
 		j.Add(r)
 	}
-	j.Add(journalRoute(1, "/", 5000)) // known: not added again
+	j.Add(journalRoute(1, "/", 5000))         // known: not added again
+	j.Add(journalRoute(1, "/checkout", 1500)) // an earlier first event
+	want[1].First = 1500
 	if !j.Pending() {
 		t.Fatal("added routes are not pending")
 	}
@@ -53,8 +56,8 @@ func TestJournalRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := j.Stats()
-	if j.Pending() || st.Records != 3 || st.Syncs != 1 {
-		t.Fatalf("after Sync: pending %v, %+v; want 3 records, 1 sync", j.Pending(), st)
+	if j.Pending() || st.Records != 4 || st.Syncs != 1 {
+		t.Fatalf("after Sync: pending %v, %+v; want 4 records, 1 sync", j.Pending(), st)
 	}
 	fi, err := os.Stat(path)
 	if err != nil || fi.Size() != st.Bytes {
