@@ -36,15 +36,19 @@ func TestKill9KeepsAcknowledgedCounts(t *testing.T) {
 	sg := testenv.StartSlogate(t, args...)
 	snapshot := filepath.Join(state, "engine.snapshot")
 
-	// Two hours of traffic; two routes appear on the way (a new ingress),
-	// on blocks that sendOrder does not swap.
+	// Two hours of traffic; two routes appear on the way (a new ingress).
+	// The second appears with a new controller pod, on block 212, which
+	// sendOrder swaps with 213: the route is created by the later block,
+	// and the earlier one moves its first event back; the new pod's
+	// series are baselines.
 	routes := append(slices.Clone(ingressRoutes),
 		ingressRoute{"shop", "search", "shop.example.com", "/search"},
 		ingressRoute{"api", "admin", "api.example.com", "/admin"})
 	scrapes := int(2 * time.Hour / scrapeStep)
 	plan := defaultPlan(scrapes)
 	plan.routes = routes
-	plan.routeStarts = map[int]int{4: 130, 5: 300}
+	plan.routeStarts = map[int]int{4: 130, 5: 212}
+	plan.pods[1].to, plan.pods[2].from = 212, 212
 	start := time.Now().Add(-2 * time.Hour).Truncate(time.Minute)
 	st := generate(plan, start, 5)
 	order := sendOrder(len(st.blocks))
@@ -72,6 +76,12 @@ func TestKill9KeepsAcknowledgedCounts(t *testing.T) {
 		if len(got) != len(before) {
 			t.Errorf("%s: %d routes before the crash, %d after", what, len(before), len(got))
 		}
+		// The API counts the minutes before the watermark's: equal to
+		// the reference of the blocks sent so far; and after a minute of
+		// blocks more, so is the minute of the crash.
+		checkSentCounts(t, what+", right after the restart", sg, st, order[:sent])
+		sendUntil(sent + 5)
+		checkSentCounts(t, what+", a minute of blocks later", sg, st, order[:sent])
 		t.Logf("%s: %d routes, %d blocks acknowledged", what, len(before), sent)
 		for _, line := range strings.Split(sg.Log(), "\n") {
 			if strings.Contains(line, "journal") || strings.Contains(line, "replayed") {
@@ -98,12 +108,15 @@ func TestKill9KeepsAcknowledgedCounts(t *testing.T) {
 	if _, err := os.Stat(snapshot); err != nil {
 		t.Fatalf("no snapshot after a graceful stop: %v", err)
 	}
-	sendUntil(after(300))
+	if after(212) != after(213)+1 {
+		t.Fatal("sendOrder no longer swaps blocks 212 and 213: the case is not tested")
+	}
+	sendUntil(after(212))
 	crash("SIGKILL just after a route the snapshot does not hold", sg.Kill)
 
 	// SIGKILL during the shutdown: the moment the snapshot's temporary
 	// file appears (the snapshot is being written), the moment the
-	// journal's appears (the journal still holds the route of scrape 300,
+	// journal's appears (the journal still holds the route of scrape 212,
 	// which the new snapshot holds: it is being compacted), the moment the
 	// new snapshot is in place, and at a random moment. Whether the moment
 	// was caught is logged; one missed (it came and went between two
@@ -171,4 +184,47 @@ func routeCounts(t *testing.T, sg *testenv.Proc) map[string][2]uint64 {
 		out[s.Route] = [2]uint64{s.Requests.Good, s.Requests.Bad}
 	}
 	return out
+}
+
+// checkSentCounts compares the good and bad requests of every route in the
+// API, evaluated at the watermark, with the reference of the blocks sent
+// (scrape indexes of st): every route that has requests before the
+// evaluation minute must be there with exactly those.
+func checkSentCounts(t *testing.T, what string, sg *testenv.Proc, st *stream, sent []int) {
+	t.Helper()
+	times := map[int64]bool{}
+	for _, b := range sent {
+		times[st.start.Add(time.Duration(b)*scrapeStep).UnixMilli()] = true
+	}
+	part := &stream{start: st.start, routes: st.routes}
+	for _, s := range st.series {
+		c := *s
+		c.points = slices.DeleteFunc(slices.Clone(s.points), func(p point) bool { return !times[p.ts] })
+		if len(c.points) > 0 {
+			part.series = append(part.series, &c)
+		}
+	}
+	statuses := fetchStatuses(t, sg)
+	if len(statuses) == 0 {
+		t.Fatalf("%s: no route", what)
+	}
+	at, err := time.Parse(time.RFC3339, statuses[0].EvaluatedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := reference(part, at.UnixMilli(), nil)
+	got := map[string]apiStatus{}
+	for _, s := range statuses {
+		got[s.Route] = s
+	}
+	for ri, r := range st.routes {
+		w := want[ri]
+		s, ok := got[r.key()]
+		switch {
+		case !ok && w.good+w.bad > 0:
+			t.Errorf("%s: route %s is missing; reference good %.0f bad %.0f", what, r.key(), w.good, w.bad)
+		case ok && (float64(s.Requests.Good) != w.good || float64(s.Requests.Bad) != w.bad):
+			t.Errorf("%s: route %s at %s: good %d bad %d, reference good %.0f bad %.0f", what, r.key(), s.EvaluatedAt, s.Requests.Good, s.Requests.Bad, w.good, w.bad)
+		}
+	}
 }
