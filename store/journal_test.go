@@ -2,9 +2,12 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -222,4 +225,43 @@ func FuzzJournalRecord(f *testing.F) {
 			t.Fatalf("re-encoded record reads %+v (%d bytes, %v), want %+v", again, m, err, r)
 		}
 	})
+}
+
+// TestJournalConcurrentSync: writes that add routes and sync at once are
+// each durable when their Sync returns, with at most one fsync each.
+func TestJournalConcurrentSync(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "routes.journal")
+	j, _ := openJournal(t, path)
+	const writers, perWriter = 8, 50
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				r := journalRoute(uint32(w), fmt.Sprintf("/%d", i), int64(i))
+				j.Add(r)
+				if err := j.Sync(); err != nil {
+					t.Error(err)
+					return
+				}
+				j.mu.Lock()
+				written := slices.ContainsFunc(j.written, func(e journalEntry) bool { return e.key == journalKey(r) })
+				j.mu.Unlock()
+				if !written {
+					t.Errorf("writer %d: Sync returned before its record %d was written", w, i)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st := j.Stats()
+	if st.Records != writers*perWriter || st.Pending != 0 || st.Syncs > writers*perWriter {
+		t.Fatalf("%+v; want %d records, none pending, at most one sync per write", st, writers*perWriter)
+	}
+	j.Close()
+	if _, read := openJournal(t, path); len(read.Routes) != writers*perWriter || read.Torn != nil {
+		t.Fatalf("reopened: %d routes (torn %v), want %d", len(read.Routes), read.Torn, writers*perWriter)
+	}
 }
