@@ -105,7 +105,7 @@ func (a *app) restore(ctx context.Context) error {
 		return err
 	}
 	if read.Torn != nil {
-		a.log.Warn("route journal: damaged end cut off; its routes were never acknowledged", "err", read.Torn, "bytes", read.TornBytes)
+		a.log.Warn("route journal: damaged end cut off", "err", read.Torn, "bytes", read.TornBytes)
 	}
 	a.journal, a.keeper.journal = journal, journal
 	a.windows, err = store.OpenMaintenance(a.o.StateDir, a.o.RetroactiveLimit, time.Now, a.cfg.Maintenance, a.engine.SetMasks)
