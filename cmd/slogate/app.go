@@ -95,7 +95,7 @@ func newApp(o options, log *slog.Logger) (*app, error) {
 // the replay of what VictoriaMetrics holds beyond the snapshot for the
 // routes of both (or, with -backfill on a first start, the longest
 // compliance window).
-func (a *app) restore(ctx context.Context) error {
+func (a *app) restore(ctx context.Context) (err error) {
 	restored, err := a.keeper.load()
 	if err != nil {
 		return err
@@ -107,6 +107,11 @@ func (a *app) restore(ctx context.Context) error {
 	if read.Torn != nil {
 		a.log.Warn("route journal: damaged end cut off", "err", read.Torn, "bytes", read.TornBytes)
 	}
+	defer func() {
+		if err != nil { // serve closes it otherwise
+			journal.Close()
+		}
+	}()
 	a.journal, a.keeper.journal = journal, journal
 	a.windows, err = store.OpenMaintenance(a.o.StateDir, a.o.RetroactiveLimit, time.Now, a.cfg.Maintenance, a.engine.SetMasks)
 	if err != nil {
@@ -119,15 +124,10 @@ func (a *app) restore(ctx context.Context) error {
 		err = backfill(ctx, a.log, a.engine, a.client, longestWindow(a.cfg, time.Now()))
 	}
 	if err != nil {
-		a.journal.Close()
 		return fmt.Errorf("cannot replay SLI history: %w", err)
 	}
 	// Routes a backfill created: durable before slogate listens.
-	if err := a.journal.Sync(); err != nil {
-		a.journal.Close()
-		return err
-	}
-	return nil
+	return a.journal.Sync()
 }
 
 // noteRoute is the engine's NewRoute hook: the route goes to the journal,
