@@ -43,6 +43,13 @@ type EngineConfig struct {
 	MaxTenants int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// NewRoute, when set, is told of every route an Ingest call created
+	// (once a point of it is accepted), and again when a reordered point
+	// moves the route's first event earlier, before that call returns,
+	// under the tenant's lock: it must be quick and must not call the
+	// engine. The route journal uses it (see NewRoute). Only NewEngine
+	// takes it; Reload keeps the engine's.
+	NewRoute func(NewRoute)
 }
 
 // Engine defaults.
@@ -109,6 +116,8 @@ type Engine struct {
 	ringLen int64 // minutes in a route's minute ring
 	maxFut  int64 // MaxFuture in ms
 	now     func() time.Time
+	// newRoute is EngineConfig.NewRoute (nil when unset).
+	newRoute func(NewRoute)
 	// cfgMu serializes Reload, AppendState and LoadState: the sources do
 	// not change while a snapshot is written.
 	cfgMu sync.Mutex
@@ -135,13 +144,14 @@ type Engine struct {
 func NewEngine(cfg EngineConfig) *Engine {
 	cfg.defaults()
 	e := &Engine{
-		sources: slices.Clone(cfg.Sources),
-		resolve: cfg.Resolve,
-		release: cfg.Release,
-		ringLen: ringMinutes(cfg.MinuteHorizon, cfg.MaxFuture),
-		maxFut:  cfg.MaxFuture.Milliseconds(),
-		now:     cfg.Now,
-		caps:    engineCaps{maxRoutes: int64(cfg.MaxRoutes), maxTenants: cfg.MaxTenants},
+		sources:  slices.Clone(cfg.Sources),
+		resolve:  cfg.Resolve,
+		release:  cfg.Release,
+		ringLen:  ringMinutes(cfg.MinuteHorizon, cfg.MaxFuture),
+		maxFut:   cfg.MaxFuture.Milliseconds(),
+		now:      cfg.Now,
+		caps:     engineCaps{maxRoutes: int64(cfg.MaxRoutes), maxTenants: cfg.MaxTenants},
+		newRoute: cfg.NewRoute,
 	}
 	e.index.Store(newSourceIndex(e.sources, make([]uint64, len(e.sources))))
 	e.nextEpoch = 1
@@ -223,6 +233,9 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 		for _, s := range states[:n] {
 			ts.ingestPoint(s, point{ts: smp.Timestamp, v: v})
 		}
+	}
+	if e.newRoute != nil {
+		e.reportFirstEvents(t, states[:n])
 	}
 }
 

@@ -77,6 +77,12 @@ type route struct {
 	newest, forgetAfter int64
 	series              []*series
 	b                   buckets
+
+	// first is the earliest first point of the route's series (ms) as
+	// told to EngineConfig.NewRoute: math.MaxInt64 for a route created
+	// here until one is accepted, 0 (never told) for a route of a
+	// snapshot, which replays from the snapshot on.
+	first int64
 }
 
 // newSeries classifies a series not seen before for source si and creates
@@ -183,6 +189,7 @@ func (t *tenantState) routeFor(e *Engine, si int, labels []Label) *route {
 	r.setObjective(e.objectiveFor(src, ident), *e.masks.Load())
 	r.b.init(e.ringLen, hourRingLen(r.obj.Window))
 	r.newest = t.wm
+	r.first = math.MaxInt64
 	t.routes[si][key] = r
 	t.sorted = nil
 	return r

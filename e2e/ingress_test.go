@@ -61,6 +61,9 @@ type trafficPlan struct {
 	// keepSamples makes every series keep its samples (genSeries.points),
 	// for checks sample by sample; the reference does not need them.
 	keepSamples bool
+	// routeStarts: route index -> the scrape at which the route is first
+	// served (a new ingress); absent routes are served from the start.
+	routeStarts map[int]int
 }
 
 type outage struct {
@@ -226,6 +229,9 @@ func (g *generator) scrapeOnce() {
 			}
 		}
 		for ri := range st.routes {
+			if from, ok := plan.routeStarts[ri]; ok && i < from {
+				continue
+			}
 			inc := map[string]float64{
 				"200": float64(50 + rng.IntN(100)),
 				"404": float64(rng.IntN(3)),

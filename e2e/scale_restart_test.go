@@ -8,8 +8,11 @@ import (
 )
 
 // TestShardedRestartKeepsOwnRoutes: a sharded replica restarted with its
-// state replays the gap from vmselect. It must not take over the routes
-// that vmagent sends to the other replica.
+// state replays the gap from vmselect. It must get back every route it had
+// and must not take over the routes that vmagent sends to the other
+// replica: after a SIGKILL with default flags (no snapshot yet: the route
+// journal says which routes are its own), and after a graceful restart
+// (from its snapshot).
 func TestShardedRestartKeepsOwnRoutes(t *testing.T) {
 	cl := testenv.StartCluster(t)
 	var replicas []*testenv.Proc
@@ -40,11 +43,27 @@ func TestShardedRestartKeepsOwnRoutes(t *testing.T) {
 		before[s.Route] = true
 	}
 
-	replicas[0].Stop()
-	r0 := testenv.StartSlogate(t, args(0)...)
-	for _, s := range fetchStatuses(t, r0) {
-		if !before[s.Route] {
-			t.Errorf("after its restart replica 0 evaluates %s (good %d), a route vmagent sends to replica 1", s.Route, s.Requests.Good)
+	if len(before) == 0 || len(before) == len(st.routes) {
+		t.Fatalf("replica 0 has %d of %d routes: no sharding to test", len(before), len(st.routes))
+	}
+	r0 := replicas[0]
+	for _, restart := range []struct {
+		how  string
+		stop func()
+	}{{"SIGKILL before any snapshot", r0.Kill}, {"graceful restart", func() { r0.Stop() }}} {
+		restart.stop()
+		r0 = testenv.StartSlogate(t, args(0)...)
+		after := map[string]bool{}
+		for _, s := range fetchStatuses(t, r0) {
+			after[s.Route] = true
+			if !before[s.Route] {
+				t.Errorf("after a %s replica 0 evaluates %s (good %d), a route vmagent sends to replica 1", restart.how, s.Route, s.Requests.Good)
+			}
+		}
+		for r := range before {
+			if !after[r] {
+				t.Errorf("after a %s replica 0 lost its route %s", restart.how, r)
+			}
 		}
 	}
 	// One more minute of traffic: both replicas write a new step.

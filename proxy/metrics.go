@@ -80,7 +80,7 @@ func newSelfMetrics(bodyBytes func() int64) *selfMetrics {
 	for _, r := range []string{"connect", "timeout", "too_large", "5xx", "429", "4xx"} {
 		m.upstreamErrors[r] = s.NewCounter(fmt.Sprintf(`slogate_upstream_errors_total{reason=%q}`, r))
 	}
-	for _, r := range []string{"encoding", "too_large", "malformed", "method", "tenant", "overloaded", "read_timeout", "read_error"} {
+	for _, r := range []string{"encoding", "too_large", "malformed", "method", "tenant", "overloaded", "read_timeout", "read_error", "journal"} {
 		m.rejected[r] = s.NewCounter(fmt.Sprintf(`slogate_write_rejected_total{reason=%q}`, r))
 	}
 	for _, r := range []string{"overloaded", "too_large", "read_timeout", "read_error"} {

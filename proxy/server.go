@@ -52,6 +52,9 @@ type Config struct {
 	// Engine receives the SLI series of accepted writes. Nil means a pure
 	// proxy.
 	Engine Engine
+	// Journal makes the routes the engine created durable before a write
+	// is acknowledged (the route journal, package store). Nil means none.
+	Journal Journal
 	// Routes are slogate's own paths (package ui): a key ending in "/" is a
 	// prefix, whose longest match wins; any other key is an exact path.
 	// Paths under /slogate/api/ count as "/slogate/api" in the

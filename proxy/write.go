@@ -112,6 +112,18 @@ func (s *Server) serveWrite(ctx *fasthttp.RequestCtx, route int, tenant budget.T
 	case vmclient.Accepted:
 		s.metrics.bytesForwarded.Add(len(body))
 		s.ingest(ws, tenant)
+		// A route this write created must be in the journal before the
+		// sender hears 204: after a crash the restart replays only the
+		// routes it knows of. The sender retries a 503; the data is in
+		// the upstream already, and the retried block counts zero.
+		if j := s.cfg.Journal; j != nil && j.Pending() {
+			if err := j.Sync(); err != nil {
+				s.metrics.rejected["journal"].Inc()
+				s.answer(ctx, route, fasthttp.StatusServiceUnavailable, err.Error())
+				ctx.Response.Header.Set("Retry-After", vmclient.RetryAfter(nil, s.cfg.RetryAfter))
+				return
+			}
+		}
 		// Any 2xx is an acceptance; remote write senders expect 204.
 		ctx.SetStatusCode(fasthttp.StatusNoContent)
 		s.metrics.request(route, fasthttp.StatusNoContent)
@@ -151,6 +163,15 @@ func (s *Server) writeSlot() bool {
 	case <-t.C:
 		return false
 	}
+}
+
+// Journal is the route journal as the write path sees it.
+type Journal interface {
+	// Pending reports whether routes were added and are not durable yet;
+	// it is asked for every accepted write and must be cheap.
+	Pending() bool
+	// Sync makes every route added so far durable.
+	Sync() error
 }
 
 // wants asks the engine whether a metric name is an SLI.

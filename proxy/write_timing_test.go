@@ -79,6 +79,13 @@ func writeBodies(n int, from int64) [][]byte {
 // source) in front of an in-process upstream that accepts every write.
 func newWriteServer(tb testing.TB) (*Server, *budget.Engine) {
 	tb.Helper()
+	return newJournaledWriteServer(tb, &memJournal{})
+}
+
+// newJournaledWriteServer is newWriteServer with the route journal j: the
+// engine adds its new routes to j, the server syncs it.
+func newJournaledWriteServer(tb testing.TB, j *memJournal) (*Server, *budget.Engine) {
+	tb.Helper()
 	upLn := fasthttputil.NewInmemoryListener()
 	go func() {
 		_ = fasthttp.Serve(upLn, func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(fasthttp.StatusNoContent) })
@@ -92,8 +99,8 @@ func newWriteServer(tb testing.TB) (*Server, *budget.Engine) {
 		Name: "ingress-nginx", Kind: budget.Availability, Metric: "nginx_ingress_controller_requests",
 		RouteLabels: []string{"namespace", "ingress", "host", "path"}, StatusLabel: "status",
 		Bad: regexp.MustCompile(`^(?:5..)$`),
-	}}})
-	srv, err := NewServer(Config{Client: client, Engine: engine, Reserved: reservedForTest})
+	}}, NewRoute: j.add})
+	srv, err := NewServer(Config{Client: client, Engine: engine, Journal: j, Reserved: reservedForTest})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -85,3 +85,19 @@ func SetAside(path string, now time.Time) (string, error) {
 	}
 	return filepath.Base(dst), nil
 }
+
+// RemoveTemps removes the temporary files WriteFileAtomic left for path
+// when the process was killed in the middle of a write. Call it only
+// before anything writes path.
+func RemoveTemps(path string) error {
+	names, err := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*"))
+	if err != nil {
+		return fmt.Errorf("cannot look for temporary files of %s: %w", path, err)
+	}
+	for _, name := range names {
+		if err := os.Remove(name); err != nil {
+			return fmt.Errorf("cannot remove temporary file: %w", err)
+		}
+	}
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -30,6 +31,7 @@ type app struct {
 	engine  *budget.Engine
 	client  *vmclient.Client
 	keeper  *stateKeeper
+	journal *store.Journal // opened by restore
 	windows *store.Maintenance
 	srv     *proxy.Server
 	emitter *synthetic.Emitter
@@ -54,6 +56,7 @@ func serve(ctx context.Context, o options, listen func() (net.Listener, error), 
 	if err := a.restore(ctx); err != nil {
 		return err
 	}
+	defer a.journal.Close()
 	if err := a.wireHTTP(); err != nil {
 		return err
 	}
@@ -88,15 +91,29 @@ func newApp(o options, log *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-// restore brings the state back: the snapshot first, then the maintenance
-// windows (they mask the restored routes), then the replay of what
-// VictoriaMetrics holds beyond the snapshot (or, with -backfill on a first
-// start, the longest compliance window).
-func (a *app) restore(ctx context.Context) error {
+// restore brings the state back: the snapshot and the route journal
+// first, then the maintenance windows (they mask the restored routes), then
+// the replay of what VictoriaMetrics holds beyond the snapshot for the
+// routes of both (or, with -backfill on a first start, the longest
+// compliance window).
+func (a *app) restore(ctx context.Context) (err error) {
 	restored, err := a.keeper.load()
 	if err != nil {
 		return err
 	}
+	journal, read, err := store.OpenJournal(filepath.Join(a.o.StateDir, journalName), time.Now())
+	if err != nil {
+		return err
+	}
+	if read.Torn != nil {
+		a.log.Warn("route journal: damaged end cut off", "err", read.Torn, "bytes", read.TornBytes)
+	}
+	defer func() {
+		if err != nil { // serve closes it otherwise
+			journal.Close()
+		}
+	}()
+	a.journal, a.keeper.journal = journal, journal
 	a.windows, err = store.OpenMaintenance(store.MaintenanceConfig{
 		Dir:              a.o.StateDir,
 		RetroactiveLimit: a.o.RetroactiveLimit,
@@ -108,15 +125,24 @@ func (a *app) restore(ctx context.Context) error {
 		return err
 	}
 	switch {
-	case restored:
-		err = replaySnapshotGap(ctx, a.log, a.engine, a.client)
+	case restored || len(read.Routes) > 0:
+		err = replayGap(ctx, a.log, a.engine, a.client, read.Routes)
 	case a.o.Backfill:
 		err = backfill(ctx, a.log, a.engine, a.client, longestWindow(a.cfg, time.Now()))
 	}
 	if err != nil {
 		return fmt.Errorf("cannot replay SLI history: %w", err)
 	}
-	return nil
+	// Routes a backfill created: durable before slogate listens.
+	return a.journal.Sync()
+}
+
+// noteRoute is the engine's NewRoute hook: the route goes to the journal,
+// which the write path makes durable before it acknowledges the write.
+func (a *app) noteRoute(r budget.NewRoute) {
+	if a.journal != nil {
+		a.journal.Add(r)
+	}
 }
 
 // wireHTTP builds the operator's paths, the server and the emitter.
@@ -143,6 +169,7 @@ func (a *app) wireHTTP() error {
 	a.srv, err = proxy.NewServer(proxy.Config{
 		Client:               a.client,
 		Engine:               a.engine,
+		Journal:              a.journal,
 		Routes:               pages.Routes(),
 		MaxRequestBodySize:   int(a.o.MaxRequestBodySize),
 		MaxDecompressedSize:  int(a.o.MaxDecompressedSize),
@@ -168,6 +195,7 @@ func (a *app) wireHTTP() error {
 	a.srv.AddMetrics(engineMetrics(a.engine))
 	a.srv.AddMetrics(storeMetrics(a.windows))
 	a.srv.AddMetrics(a.ops.set)
+	a.srv.AddMetrics(journalMetrics(a.journal))
 	return nil
 }
 
@@ -237,6 +265,7 @@ func (a *app) engineConfig(cfg *config.Config) budget.EngineConfig {
 		MinuteHorizon: a.o.RetroactiveLimit,
 		MaxRoutes:     a.o.MaxRoutes,
 		MaxTenants:    a.o.MaxTenants,
+		NewRoute:      a.noteRoute,
 	}
 }
 

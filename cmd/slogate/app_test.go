@@ -54,8 +54,8 @@ func TestServeWiring(t *testing.T) {
 	}
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "slogate_engine_routes") || !strings.Contains(body, "slogate_synthetic_blocks_pending") ||
 		!strings.Contains(body, "slogate_snapshot_errors_total 0") || !strings.Contains(body, "slogate_maintenance_write_errors_total 0") ||
-		!strings.Contains(body, `slogate_maintenance_load_errors_total{file="windows"} 0`) {
-		t.Fatalf("/metrics: %d, no engine, emitter or store metrics:\n%s", code, body)
+		!strings.Contains(body, `slogate_maintenance_load_errors_total{file="windows"} 0`) || !strings.Contains(body, "slogate_journal_size_bytes 12") {
+		t.Fatalf("/metrics: %d, no engine, emitter, store or journal metrics:\n%s", code, body)
 	}
 	if code, _ := get("/api/v1/query?query=up"); code != 502 {
 		t.Fatalf("pass-through to a down upstream: %d, want 502", code)

@@ -115,3 +115,12 @@ func (m *opsMetrics) reload(err error) {
 	}
 	m.reloadLastOK.Store(time.Now().UnixMilli())
 }
+
+// journalMetrics exposes the route journal's figures at /metrics.
+func journalMetrics(j *store.Journal) *metrics.Set {
+	s := metrics.NewSet()
+	s.NewGauge(`slogate_journal_size_bytes`, func() float64 { return float64(j.Stats().Bytes) })
+	s.NewGauge(`slogate_journal_records`, func() float64 { return float64(j.Stats().Records) })
+	s.NewGauge(`slogate_journal_syncs_total`, func() float64 { return float64(j.Stats().Syncs) })
+	return s
+}

@@ -1,30 +1,110 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/vmclient"
 )
 
-// replaySnapshotGap reads back from VictoriaMetrics what slogate
-// acknowledged after its snapshot, for the routes of the snapshot only: a
-// sharded replica must not take over its peers' routes. Samples at or
-// before a series' last point count zero, so the overlap is harmless; ten
-// minutes before the watermark cover reordered blocks.
-func replaySnapshotGap(ctx context.Context, log *slog.Logger, e *budget.Engine, c *vmclient.Client) error {
-	ingest := func(t budget.Tenant) func([]budget.Label, []budget.Sample) {
-		return func(labels []budget.Label, samples []budget.Sample) {
-			if e.KnowsRoute(t, labels) {
-				e.Ingest(t, labels, samples)
-			}
+// replayMargin is how far before a snapshot's watermark the replay starts:
+// it covers blocks that came reordered.
+const replayMargin = 10 * time.Minute
+
+// replayGap reads back from VictoriaMetrics what slogate acknowledged after
+// its snapshot: for the routes of the snapshot from its watermark minus
+// replayMargin, and for the journaled routes no snapshot holds from their
+// first event (each counts from there exactly as it counted live: its first
+// sample is a baseline or counted in full by the same rule). Only those
+// routes: a sharded replica must not take over its peers' routes. Samples
+// at or before a series' last point count zero, so the overlap is
+// harmless.
+func replayGap(ctx context.Context, log *slog.Logger, e *budget.Engine, c *vmclient.Client, journaled []budget.NewRoute) error {
+	// Watermarks before anything is replayed: the replay moves them.
+	snapFrom := map[budget.Tenant]int64{}
+	for _, t := range e.Tenants() {
+		snapFrom[t] = e.Watermark(t) - replayMargin.Milliseconds()
+	}
+	// first[t][key] is the first event of a journaled route the snapshot
+	// does not hold.
+	first := map[budget.Tenant]map[string]int64{}
+	for _, r := range journaled {
+		if e.HasRoute(r.Tenant, r.Source, r.Labels) {
+			continue
+		}
+		if first[r.Tenant] == nil {
+			first[r.Tenant] = map[string]int64{}
+		}
+		if f, ok := first[r.Tenant][r.Key()]; !ok || r.First < f {
+			first[r.Tenant][r.Key()] = r.First
 		}
 	}
-	from := func(t budget.Tenant) int64 { return e.Watermark(t) - (10 * time.Minute).Milliseconds() }
-	return replay(ctx, log, e, c, e.Tenants(), from, ingest)
+	log.Info("route journal read", "routes", len(journaled), "replayed_from_first_event", countRoutes(first))
+	tenants := make([]budget.Tenant, 0, len(snapFrom)+len(first))
+	for t := range snapFrom {
+		tenants = append(tenants, t)
+	}
+	for t := range first {
+		if _, ok := snapFrom[t]; !ok {
+			tenants = append(tenants, t)
+		}
+	}
+	slices.SortFunc(tenants, func(a, b budget.Tenant) int {
+		return cmp.Or(cmp.Compare(a.AccountID, b.AccountID), cmp.Compare(a.ProjectID, b.ProjectID))
+	})
+	from := func(t budget.Tenant) int64 {
+		f, ok := snapFrom[t]
+		if !ok {
+			f = math.MaxInt64
+		}
+		for _, v := range first[t] {
+			f = min(f, v)
+		}
+		return f
+	}
+	ingest := func(t budget.Tenant) func([]budget.Label, []budget.Sample) {
+		var keys []string
+		var kept []budget.Sample
+		return func(labels []budget.Label, samples []budget.Sample) {
+			start, ok := int64(math.MaxInt64), false
+			keys = e.RouteKeys(keys[:0], labels)
+			for _, k := range keys {
+				if f, found := first[t][k]; found {
+					start, ok = min(start, f), true
+				}
+			}
+			if !ok {
+				// The journaled routes came first: a route the replay
+				// re-created is known now, but not from the snapshot.
+				if start, ok = snapFrom[t]; !ok || !e.KnowsRoute(t, labels) {
+					return
+				}
+			}
+			kept = kept[:0]
+			for _, s := range samples {
+				if s.Timestamp >= start {
+					kept = append(kept, s)
+				}
+			}
+			e.Ingest(t, labels, kept)
+		}
+	}
+	return replay(ctx, log, e, c, tenants, from, ingest)
+}
+
+// countRoutes counts the routes of every tenant.
+func countRoutes(m map[budget.Tenant]map[string]int64) int {
+	n := 0
+	for _, r := range m {
+		n += len(r)
+	}
+	return n
 }
 
 // backfill replays the SLI history of the last window (every tenant of a

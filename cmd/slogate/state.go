@@ -13,11 +13,18 @@ import (
 	"github.com/slogate/slogate/store"
 )
 
-const snapshotName = "engine.snapshot"
+// The files of the engine's state under -stateDir.
+const (
+	snapshotName = "engine.snapshot"
+	journalName  = "routes.journal"
+)
 
 // stateKeeper snapshots the engine under -stateDir and brings it back.
 type stateKeeper struct {
-	engine  *budget.Engine
+	engine *budget.Engine
+	// journal, when set, is compacted after each snapshot: the routes the
+	// snapshot holds need no record.
+	journal *store.Journal
 	path    string
 	log     *slog.Logger
 	metrics *opsMetrics
@@ -31,6 +38,9 @@ func newStateKeeper(e *budget.Engine, dir string, log *slog.Logger, m *opsMetric
 // corrupt one is reported, set aside, and slogate starts empty: it must
 // never crash on its own state.
 func (k *stateKeeper) load() (bool, error) {
+	if err := store.RemoveTemps(k.path); err != nil { // of a write a crash cut short
+		return false, err
+	}
 	payload, err := store.ReadSnapshot(k.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -55,21 +65,32 @@ func (k *stateKeeper) load() (bool, error) {
 	return false, nil
 }
 
-// save writes a snapshot atomically, and counts it in the self-metrics.
+// save writes a snapshot atomically, then drops the journal records of the
+// routes it holds, and counts it in the self-metrics.
 func (k *stateKeeper) save() error {
 	start := time.Now()
-	size, err := k.write(start)
+	size, err := k.write()
 	k.metrics.snapshot(start, size, err)
 	return err
 }
 
-func (k *stateKeeper) write(start time.Time) (int, error) {
+func (k *stateKeeper) write() (int, error) {
+	start := time.Now()
+	var mark uint64
+	if k.journal != nil {
+		mark = k.journal.Mark() // before the state is read: see Mark
+	}
 	payload, err := k.engine.AppendState(nil)
 	if err != nil {
 		return 0, fmt.Errorf("cannot encode state: %w", err)
 	}
 	if err := store.WriteSnapshot(k.path, payload); err != nil {
 		return 0, err
+	}
+	if k.journal != nil {
+		if err := k.journal.Compact(mark); err != nil {
+			return 0, err
+		}
 	}
 	k.log.Debug("state snapshot written", "bytes", len(payload), "took", time.Since(start))
 	return len(payload), nil
