@@ -33,6 +33,13 @@ type EngineConfig struct {
 	// MaxFuture refuses samples with a timestamp later than Now()+MaxFuture
 	// (they are counted in EngineStats.Future). Default 10m.
 	MaxFuture time.Duration
+	// LongestWindow is the longest compliance window a route can have (a
+	// calendar period's longest instance, see WindowMaxLength). Samples
+	// older than Now()-LongestWindow-MinuteHorizon are ignored (counted in
+	// EngineStats.Past): no window and no maintenance change can use them.
+	// Default 100 days and an hour, the longest window package slo admits;
+	// Reload takes the new value over.
+	LongestWindow time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -41,6 +48,7 @@ type EngineConfig struct {
 const (
 	defaultMinuteHorizon = 72 * time.Hour
 	defaultMaxFuture     = 10 * time.Minute
+	defaultLongestWindow = 100*24*time.Hour + time.Hour
 	defaultMaxRoutes     = 10_000
 	defaultCaution       = 0.25
 	defaultFreezeBurn1h  = 14.4
@@ -52,6 +60,9 @@ func (c *EngineConfig) defaults() {
 	}
 	if c.MaxFuture <= 0 {
 		c.MaxFuture = defaultMaxFuture
+	}
+	if c.LongestWindow <= 0 {
+		c.LongestWindow = defaultLongestWindow
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -92,6 +103,7 @@ type Engine struct {
 	index   atomic.Pointer[sourceIndex]
 	ringLen int64 // minutes in a route's minute ring
 	maxFut  int64 // MaxFuture in ms
+	horizon int64 // MinuteHorizon in ms
 	now     func() time.Time
 	// cfgMu serializes Reload, AppendState and LoadState: the sources do
 	// not change while a snapshot is written.
@@ -100,8 +112,11 @@ type Engine struct {
 	// (guarded by cfgMu; see sourceIndex.epochs).
 	nextEpoch uint64
 
-	// futureLimit caches Now()+MaxFuture (ms); see refreshFutureLimit.
-	futureLimit atomic.Int64
+	// maxAge is LongestWindow+MinuteHorizon in ms; Reload changes it.
+	maxAge atomic.Int64
+	// futureLimit, lateLimit and pastLimit cache Now()+MaxFuture,
+	// Now()-lateMs and Now()-maxAge (ms); see inTime.
+	futureLimit, lateLimit, pastLimit atomic.Int64
 
 	// masks is the current []Mask; SetMasks swaps it, route discovery reads it.
 	masks atomic.Pointer[[]Mask]
@@ -122,14 +137,17 @@ func NewEngine(cfg EngineConfig) *Engine {
 		release: cfg.Release,
 		ringLen: ringMinutes(cfg.MinuteHorizon, cfg.MaxFuture),
 		maxFut:  cfg.MaxFuture.Milliseconds(),
+		horizon: cfg.MinuteHorizon.Milliseconds(),
 		now:     cfg.Now,
 	}
+	e.maxAge.Store(cfg.LongestWindow.Milliseconds() + e.horizon)
 	e.index.Store(newSourceIndex(e.sources, make([]uint64, len(e.sources))))
 	e.nextEpoch = 1
 	empty := map[Tenant]*tenantState{}
 	e.tenants.Store(&empty)
 	e.masks.Store(new([]Mask))
 	e.futureLimit.Store(math.MinInt64)
+	e.lateLimit.Store(math.MaxInt64)
 	return e
 }
 
@@ -169,12 +187,17 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 		}
 	}
 	var states [maxSourcesPerMetric]*series
-	n := 0
+	n, fresh := 0, false
+	stray := false // a new series without a sample in time: not created
 	for _, si := range srcs[:min(len(srcs), maxSourcesPerMetric)] {
 		key := seriesKey(h, si)
 		s := ts.series[key]
 		if s == nil {
 			if _, ok := ts.ignored[key]; ok {
+				continue
+			}
+			if !e.anyInTime(samples, &fresh) {
+				stray = true
 				continue
 			}
 			if s = ts.newSeries(e, int(si), key, labels); s == nil {
@@ -184,7 +207,7 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 		states[n] = s
 		n++
 	}
-	if n == 0 {
+	if n == 0 && !stray {
 		return
 	}
 	for _, smp := range samples {
@@ -193,25 +216,18 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 			ts.stats.NaN++
 			continue
 		}
-		if smp.Timestamp > e.futureLimit.Load() && smp.Timestamp > e.refreshFutureLimit() {
+		switch e.inTime(smp.Timestamp, &fresh) {
+		case tooLate:
 			ts.stats.Future++
+			continue
+		case tooEarly:
+			ts.stats.Past++
 			continue
 		}
 		for _, s := range states[:n] {
 			ts.ingestPoint(s, point{ts: smp.Timestamp, v: v})
 		}
 	}
-}
-
-// refreshFutureLimit reads the clock and returns Now()+MaxFuture (ms), the
-// latest timestamp accepted. Ingest checks samples against the last value
-// first and reads the clock only for a sample beyond it: the clock is
-// assumed not to step back (a step back of d accepts samples up to d
-// further ahead until the clock catches up).
-func (e *Engine) refreshFutureLimit() int64 {
-	l := e.now().UnixMilli() + e.maxFut
-	e.futureLimit.Store(l)
-	return l
 }
 
 // metricNameOf returns the value of __name__ ("" when absent). Senders put
@@ -362,6 +378,9 @@ type EngineStats struct {
 	TooOld uint64
 	// Future are samples later than Now()+MaxFuture, refused.
 	Future uint64
+	// Past are samples older than Now()-LongestWindow-MinuteHorizon,
+	// refused. Snapshots do not keep it: it starts at 0 in a new process.
+	Past uint64
 	// NaN are samples that are no counter value: NaN, staleness markers,
 	// ±Inf, negative.
 	NaN uint64
@@ -390,6 +409,7 @@ func (s *EngineStats) add(o *EngineStats) {
 	s.Duplicates += o.Duplicates
 	s.TooOld += o.TooOld
 	s.Future += o.Future
+	s.Past += o.Past
 	s.NaN += o.NaN
 	s.Expired += o.Expired
 	s.RoutesRefused += o.RoutesRefused

@@ -36,6 +36,7 @@ type refModel struct {
 	resolve   func(src *Source, route []Label) Objective
 	ringLen   int64 // minutes
 	maxFuture int64 // ms
+	maxAge    int64 // ms: longest window + horizon
 
 	ops      int // operations so far (ingest calls and mask changes)
 	series   map[string]*refSeries
@@ -69,11 +70,12 @@ type refMaskSet struct {
 	masks []Mask
 }
 
-func newRefModel(sources []Source, resolve func(*Source, []Label) Objective, horizon, maxFuture time.Duration) *refModel {
+func newRefModel(sources []Source, resolve func(*Source, []Label) Objective, horizon, maxFuture, longestWindow time.Duration) *refModel {
 	return &refModel{
 		sources: sources, resolve: resolve,
 		ringLen:   int64(horizon/time.Minute) + int64(math.Ceil(maxFuture.Minutes())) + 2,
 		maxFuture: maxFuture.Milliseconds(),
+		maxAge:    (longestWindow + horizon).Milliseconds(),
 		series:    map[string]*refSeries{}, wm: map[Tenant][]refMark{},
 	}
 }
@@ -99,10 +101,13 @@ func refLabel(labels []Label, name string) string {
 	return ""
 }
 
-// ingest records an Ingest call made at time now (ms).
+// ingest records an Ingest call made at time now (ms). Samples outside
+// [now-maxAge, now+maxFuture] count for nothing, and a series without a
+// sample inside is not created.
 func (m *refModel) ingest(t Tenant, labels []Label, samples []Sample, now int64) {
 	m.ops++
-	if len(samples) == 0 {
+	inTime := func(ts int64) bool { return now-m.maxAge <= ts && ts <= now+m.maxFuture }
+	if !slices.ContainsFunc(samples, func(s Sample) bool { return inTime(s.Timestamp) }) {
 		return
 	}
 	name := refLabel(labels, "__name__")
@@ -145,7 +150,7 @@ func (m *refModel) ingest(t Tenant, labels []Label, samples []Sample, now int64)
 		}
 		for _, smp := range samples {
 			v := smp.Value
-			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || smp.Timestamp > now+m.maxFuture {
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || !inTime(smp.Timestamp) {
 				continue
 			}
 			s.points = append(s.points, refPoint{ts: smp.Timestamp, v: math.Round(v)})

@@ -209,16 +209,17 @@ func (r *route) setObjective(obj Objective, all []Mask) {
 		Label{Name: "slo", Value: obj.Name},
 		Label{Name: "route", Value: r.name})
 	r.masks = matchMasks(all, r.maskLabels)
-	r.forgetAfter = windowMaxLength(obj.Window).Milliseconds()
+	r.forgetAfter = WindowMaxLength(obj.Window).Milliseconds()
 }
 
 // hourRingLen is the hour ring's length for a compliance window: its
 // longest length in hours, plus 2.
-func hourRingLen(w slo.Window) int64 { return int64(windowMaxLength(w)/time.Hour) + 2 }
+func hourRingLen(w slo.Window) int64 { return int64(WindowMaxLength(w)/time.Hour) + 2 }
 
-// windowMaxLength is the longest a compliance window can be: a calendar
-// period's longest instance (plus an hour for a DST change).
-func windowMaxLength(w slo.Window) time.Duration {
+// WindowMaxLength is the longest a compliance window can be: a calendar
+// period's longest instance (plus an hour for a DST change). A rolling
+// window is rounded up to whole hours.
+func WindowMaxLength(w slo.Window) time.Duration {
 	const day = 24 * time.Hour
 	if w.Kind != slo.Calendar {
 		return (w.Length + time.Hour - 1) / time.Hour * time.Hour

@@ -49,8 +49,13 @@ import "math/bits"
 // compared as a number ("0.50" is 0.5), other buckets are not counted.
 //
 // Values: NaN (staleness markers included), ±Inf and negative values are
-// ignored (EngineStats.NaN); samples later than Now()+MaxFuture are refused
-// (EngineStats.Future). Neither moves the watermark or a target's start.
+// ignored (EngineStats.NaN). Event time is bounded by the clock: samples
+// later than Now()+MaxFuture (EngineStats.Future) or older than
+// Now()-LongestWindow-MinuteHorizon (EngineStats.Past) are refused. None of
+// them moves the watermark or a target's start, and a series whose samples
+// are all out of the time bounds is not created (nor is its route): one
+// sample at timestamp 0 must not make a target's start the epoch and have
+// the first values of its other series re-counted in full.
 
 // historyLen is K, the number of most recent points a series keeps for
 // reordering.
