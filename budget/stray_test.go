@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,12 +19,14 @@ var straySeeds = flag.Int("stray.seeds", 4, "random streams TestStraySamples run
 
 // TestStraySamples: stray samples at absurd timestamps (the epoch, 50 years
 // ago or ahead, the int64 limits, just outside the event-time bounds), of
-// new series on known targets and of known series, never change what the
-// engine counts for anything else. One random stream goes to a clean
-// engine; the same stream with strays goes to a second engine and to the
-// reference model. At every evaluation every route of the second engine
-// equals the clean engine's and the reference's, and the strays are
-// counted as refused and nowhere else.
+// new series on known targets and of known series, and single samples of
+// new series within the bounds but older than their target's start, never
+// change what the engine counts for anything else. One random stream goes
+// to a clean engine; the same stream with strays goes to a second engine
+// and to the reference model. At every evaluation every route of the
+// second engine equals the clean engine's and the reference's; the absurd
+// strays are counted as refused and nowhere else, the others are
+// baselines.
 func TestStraySamples(t *testing.T) {
 	for seed := range *straySeeds {
 		runStrays(t, streamSpec{seed: 1000 + uint64(seed), length: 3 * time.Hour, interval: 30 * time.Second,
@@ -34,14 +37,14 @@ func TestStraySamples(t *testing.T) {
 func runStrays(t *testing.T, spec streamSpec) {
 	t.Helper()
 	events, start, _, rng, berlin := genStream(t, spec)
-	srng := rand.New(rand.NewPCG(spec.seed, 0x57a7))
+	sg := &strayGen{rng: rand.New(rand.NewPCG(spec.seed, 0x57a7)), start: start}
 	now := start
 	clock := func() time.Time { return time.UnixMilli(now) }
 	clean := NewEngine(EngineConfig{Sources: refSources(), Resolve: refResolve(berlin), Now: clock})
 	dirty := NewEngine(EngineConfig{Sources: refSources(), Resolve: refResolve(berlin), Now: clock})
 	ref := newRefModel(refSources(), refResolve(berlin), defaultMinuteHorizon, defaultMaxFuture, defaultLongestWindow)
 	var masks []Mask
-	strays, evals := uint64(0), 0
+	strays, kept, evals := uint64(0), uint64(0), 0
 	for _, ev := range events {
 		now = ev.at
 		switch {
@@ -75,8 +78,9 @@ func runStrays(t *testing.T, spec streamSpec) {
 		default:
 			for _, c := range ev.calls {
 				clean.Ingest(ev.tenant, c.labels, c.samples)
-				calls, n := strayCalls(srng, c, now)
-				strays += uint64(n)
+				calls, absurd, inBounds := sg.calls(c, now)
+				strays += uint64(absurd)
+				kept += uint64(inBounds)
 				for _, sc := range calls {
 					dirty.Ingest(ev.tenant, sc.labels, sc.samples)
 					ref.ingest(ev.tenant, sc.labels, sc.samples, now)
@@ -86,46 +90,66 @@ func runStrays(t *testing.T, spec streamSpec) {
 	}
 	cs, ds := clean.Stats(), dirty.Stats()
 	refused := ds.Past + ds.Future - cs.Past - cs.Future
-	if refused != strays || ds.Series != cs.Series || ds.Routes != cs.Routes || ds.SamplesCounted != cs.SamplesCounted ||
+	// The absurd strays are refused; each in-bound one is a series of one
+	// point, a baseline.
+	if refused != strays || ds.Series != cs.Series+kept || ds.Routes != cs.Routes || ds.SamplesCounted != cs.SamplesCounted+kept ||
 		ds.FirstValueFixups != cs.FirstValueFixups || ds.Duplicates != cs.Duplicates || ds.TooOld != cs.TooOld || ds.Expired != cs.Expired {
-		t.Fatalf("seed %d: %d strays, %d refused; stats with strays %+v, without %+v", spec.seed, strays, refused, ds, cs)
+		t.Fatalf("seed %d: %d absurd strays, %d refused, %d in the bounds; stats with strays %+v, without %+v", spec.seed, strays, refused, kept, ds, cs)
 	}
-	if strays == 0 || ds.Past == 0 || ds.Future == 0 {
-		t.Fatalf("seed %d: %d strays (%d past, %d future): the stream tests nothing", spec.seed, strays, ds.Past, ds.Future)
+	if strays == 0 || ds.Past == 0 || ds.Future == 0 || kept == 0 {
+		t.Fatalf("seed %d: %d absurd strays (%d past, %d future), %d in the bounds: the stream tests nothing", spec.seed, strays, ds.Past, ds.Future, kept)
 	}
-	t.Logf("seed %d: %d evaluations, %d strays refused", spec.seed, evals, strays)
+	t.Logf("seed %d: %d evaluations, %d absurd strays refused, %d in the bounds", spec.seed, evals, strays, kept)
 }
 
-// strayCalls returns the Ingest calls that deliver call c with strays:
-// mostly c alone, sometimes c with stray samples mixed into its own, or c
-// and a call of a new series of the same target and route (an extra
-// label) holding only strays, before or after it; and the number of
-// strays. Only request counters get strays: each is counted by a source
-// (a latency bucket other than le=LE and +Inf is not, nor its strays).
-func strayCalls(rng *rand.Rand, c simCall, now int64) ([]simCall, int) {
-	if rng.Float64() >= 0.05 || refLabel(c.labels, "code") == "" { // every request counter is counted
-		return []simCall{c}, 0
+// strayCalls returns the Ingest calls that deliver call c with strays, and
+// the numbers of absurd strays and of series states of in-bound strays: mostly c alone; sometimes c
+// with absurd samples mixed into its own; or c and, before or after it, a
+// call of a new series of the same target and route (an extra label)
+// holding either absurd samples only, or one sample within the bounds but
+// older than the stream (a target's start moved by it would re-count every
+// baseline of the target). Only request counters get strays: each is
+// counted by a source (a latency bucket other than le=LE and +Inf is not).
+func (sg *strayGen) calls(c simCall, now int64) (calls []simCall, absurd, inBounds int) {
+	if sg.rng.Float64() >= 0.05 || refLabel(c.labels, "code") == "" {
+		return []simCall{c}, 0, 0
 	}
-	some := func() []Sample {
-		out := make([]Sample, 1+rng.IntN(3))
-		for i := range out {
-			out[i] = Sample{Timestamp: strayTime(rng, now), Value: []float64{0, 1, 20_000, 500_000, 1e12}[rng.IntN(5)]}
-		}
-		return out
+	strays := make([]Sample, 1+sg.rng.IntN(3))
+	for i := range strays {
+		strays[i] = Sample{Timestamp: strayTime(sg.rng, now), Value: []float64{0, 1, 20_000, 500_000, 1e12}[sg.rng.IntN(5)]}
 	}
-	strays := some()
-	if rng.IntN(2) == 0 { // mixed into a known series' samples
+	stray := simCall{labels: append(slices.Clone(c.labels), Label{Name: "stray", Value: "absurd"}), samples: strays}
+	switch sg.rng.IntN(3) {
+	case 0: // mixed into a known series' samples
 		smp := slices.Clone(c.samples)
 		for _, s := range strays {
-			smp = slices.Insert(smp, rng.IntN(len(smp)+1), s)
+			smp = slices.Insert(smp, sg.rng.IntN(len(smp)+1), s)
 		}
-		return []simCall{{labels: c.labels, samples: smp}}, len(strays)
+		return []simCall{{labels: c.labels, samples: smp}}, len(strays), 0
+	case 1: // in the bounds, before the stream: one sample of a series of its own
+		sg.n++
+		oldest := now - (defaultLongestWindow + defaultMinuteHorizon - time.Hour).Milliseconds()
+		stray = simCall{labels: append(slices.Clone(c.labels), Label{Name: "stray", Value: strconv.Itoa(sg.n)}),
+			samples: []Sample{{Timestamp: oldest + sg.rng.Int64N(sg.start-oldest), Value: strays[0].Value}}}
+		absurd, inBounds = 0, 1
+		if refLabel(c.labels, "job") == "ingress" {
+			inBounds = 2 // a series of web and of web-by-path (refSources)
+		}
+	default:
+		absurd = len(strays)
 	}
-	both := []simCall{c, {labels: append(slices.Clone(c.labels), Label{Name: "stray", Value: "1"}), samples: strays}}
-	if rng.IntN(2) == 0 {
-		both[0], both[1] = both[1], both[0]
+	calls = []simCall{c, stray}
+	if sg.rng.IntN(2) == 0 {
+		calls[0], calls[1] = calls[1], calls[0]
 	}
-	return both, len(strays)
+	return calls, absurd, inBounds
+}
+
+// strayGen makes strays for a stream that starts at start.
+type strayGen struct {
+	rng   *rand.Rand
+	start int64
+	n     int // in-bound stray series so far
 }
 
 // strayTime returns an absurd timestamp: outside [now-maxAge, now+MaxFuture].

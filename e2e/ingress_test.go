@@ -282,11 +282,21 @@ type routeTruth struct {
 // masked(route, minute) removes a minute.
 func reference(st *stream, at int64, masked func(route int, minute int64) bool) map[int]*routeTruth {
 	mT := floorDiv(at, 60_000)
-	// A target's earliest point decides the first-value rule.
+	// A target's start decides the first-value rule: the earliest first
+	// point of its series of two points (distinct timestamps) or more.
 	earliest := map[int]int64{}
 	for _, s := range st.series {
-		if e, ok := earliest[s.pod]; !ok || s.points[0].ts < e {
-			earliest[s.pod] = s.points[0].ts
+		first, second := int64(math.MaxInt64), int64(math.MaxInt64)
+		for _, p := range s.points {
+			switch {
+			case p.ts < first:
+				first, second = p.ts, first
+			case p.ts > first && p.ts < second:
+				second = p.ts
+			}
+		}
+		if e, ok := earliest[s.pod]; second != math.MaxInt64 && (!ok || first < e) {
+			earliest[s.pod] = first
 		}
 	}
 	out := map[int]*routeTruth{}
@@ -305,7 +315,7 @@ func reference(st *stream, at int64, masked func(route int, minute int64) bool) 
 				d = p.v - pts[i-1].v
 			case i > 0:
 				d = p.v // reset
-			case earliest[s.pod] < p.ts:
+			case hasStart(earliest, s.pod) && earliest[s.pod] < p.ts:
 				d = p.v // a new series of a known target: counted in full
 			default:
 				d = 0 // baseline
@@ -337,6 +347,11 @@ func reference(st *stream, at int64, masked func(route int, minute int64) bool) 
 		}
 	}
 	return out
+}
+
+func hasStart(earliest map[int]int64, pod int) bool {
+	_, ok := earliest[pod]
+	return ok
 }
 
 func floorDiv(a, b int64) int64 {

@@ -16,13 +16,15 @@ import (
 // TestStraySampleKeepsCounts: a target (job, instance) counts normally,
 // its counters long-running (500,000 good and 20,000 bad before slogate saw
 // them: baselines). Then one sample of a new series of the same target
-// arrives at timestamp 0, 50 years ago, 40 days ago and 50 years ahead.
-// Before event time was bounded, the sample at 0 made the target's start
-// the epoch and the first-value rule counted the old series' whole values
-// as new requests: the budget went to -37 and the release state to
-// freeze. The counts and the budget of the route stay exact, the strays
-// are counted as ignored, and the target's start is unchanged (a new
-// status code afterwards still counts in full).
+// arrives at timestamp 0, 50 years ago, 40 days ago and 50 years ahead
+// (ignored: out of the event-time bounds), and of another new series 10
+// days ago (in the bounds, but a single sample does not start a target).
+// Before, the sample at 0 made the target's start the epoch and the
+// first-value rule counted the old series' whole values as new requests:
+// the budget went to -37 and the release state to freeze. The counts and
+// the budget of the route stay exact, the strays out of the bounds are
+// counted as ignored, and the target's start is unchanged (a new status
+// code afterwards still counts in full).
 func TestStraySampleKeepsCounts(t *testing.T) {
 	t.Parallel()
 	vm := testenv.StartVM(t)
@@ -65,6 +67,10 @@ func TestStraySampleKeepsCounts(t *testing.T) {
 	for _, ts := range []int64{0, now.Add(-50 * year).UnixMilli(), now.Add(-40 * 24 * time.Hour).UnixMilli(), now.Add(50 * year).UnixMilli()} {
 		post(fmt.Sprintf("stray at %d", ts), series("503", 7, ts))
 	}
+	// Within the bounds (the default 30d window plus 72h), before the
+	// target's start: one sample of a series of its own is a baseline and
+	// does not move the target's start.
+	post("stray 10 days ago", series("504", 20_000, now.Add(-10*24*time.Hour).UnixMilli()))
 	scrape(10)
 	scrape(11) // evaluations count the minutes before the newest sample's
 
@@ -95,7 +101,7 @@ func TestStraySampleKeepsCounts(t *testing.T) {
 			t.Errorf(`slogate_engine_samples_ignored_total{reason=%q} = %v, want %v`, reason, got, want)
 		}
 	}
-	if got, _ := testenv.SumMetric(m, "slogate_engine_series", nil); got != 3 {
-		t.Errorf("slogate_engine_series = %v, want 3 (200, 500, 502; no stray series)", got)
+	if got, _ := testenv.SumMetric(m, "slogate_engine_series", nil); got != 4 {
+		t.Errorf("slogate_engine_series = %v, want 4 (200, 500, 502 and the stray 504; not the refused 503)", got)
 	}
 }
