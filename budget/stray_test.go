@@ -29,7 +29,7 @@ var straySeeds = flag.Int("stray.seeds", 4, "random streams TestStraySamples run
 // baselines.
 func TestStraySamples(t *testing.T) {
 	for seed := range *straySeeds {
-		runStrays(t, streamSpec{seed: 1000 + uint64(seed), length: 3 * time.Hour, interval: 30 * time.Second,
+		runStrays(t, streamSpec{seed: 1000 + uint64(seed), length: 2 * time.Hour, interval: 30 * time.Second,
 			hosts: []string{"a.example", "b.example"}, evals: 6})
 	}
 }
