@@ -71,3 +71,32 @@ func TestEventTimeBounds(t *testing.T) {
 		t.Errorf("%d series, want 3 (i1, i2, i5)", s.Series)
 	}
 }
+
+// TestStrayInBoundsSnapshot: a single sample of a new series within the
+// bounds but older than its target's start is a baseline, and stays one
+// through a snapshot: LoadState rebuilds the target's start from the
+// series of two points or more only.
+func TestStrayInBoundsSnapshot(t *testing.T) {
+	h := newHarness(t, EngineConfig{})
+	for i := int64(0); i < 10; i++ {
+		h.put(req("a", "200", "i1"), t0+i*minute, float64(500_000+i*10_000))
+		h.put(req("a", "500", "i1"), t0+i*minute, 20_000)
+	}
+	h.e.Ingest(Tenant{}, req("a", "503", "i1"), []Sample{{Value: 7, Timestamp: t0 - 10*24*time.Hour.Milliseconds()}})
+	at := t0 + time.Hour.Milliseconds()
+	if st := h.status(at, "web", "a"); st.Good != 90_000 || st.Bad != 0 {
+		t.Errorf("good %d bad %d, want 90000 0", st.Good, st.Bad)
+	}
+	data, err := h.e.AppendState(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := NewEngine(EngineConfig{Sources: []Source{webSource(), latencySource()}, Now: h.e.now})
+	if err := n.LoadState(data); err != nil {
+		t.Fatal(err)
+	}
+	sameStatus(t, "loaded", h.e, n, at)
+	if s := n.Stats(); s.FirstValueFixups != 0 || s.Series != 3 {
+		t.Errorf("loaded stats %+v, want no fix-up and 3 series", s)
+	}
+}
