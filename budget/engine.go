@@ -188,7 +188,7 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 	}
 	var states [maxSourcesPerMetric]*series
 	n, fresh := 0, false
-	stray := false // a new series without a sample in time: not created
+	stray := false // a new series without an accepted sample: not created
 	for _, si := range srcs[:min(len(srcs), maxSourcesPerMetric)] {
 		key := seriesKey(h, si)
 		s := ts.series[key]
@@ -196,8 +196,12 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 			if _, ok := ts.ignored[key]; ok {
 				continue
 			}
-			if !e.anyInTime(samples, &fresh) {
-				stray = true
+			if !e.anyAccepted(samples, &fresh) {
+				// Its refused samples count in the stats if the source
+				// would count the series.
+				if _, ok := countedClass(&e.sources[si], labels); ok {
+					stray = true
+				}
 				continue
 			}
 			if s = ts.newSeries(e, int(si), key, labels); s == nil {

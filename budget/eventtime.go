@@ -24,7 +24,7 @@ const lateMs = int64(time.Hour / time.Millisecond)
 // not later than Now()+MaxFuture and not older than
 // Now()-LongestWindow-MinuteHorizon. Samples outside count for nothing:
 // not in a minute, not for the watermark, not for a target's start, and
-// they create no series and no route.
+// they create no series and no route (see anyAccepted).
 //
 // It reads the clock only for a sample beyond the cached bounds: later
 // than the cached future bound (the clock is assumed not to step back; a
@@ -50,11 +50,12 @@ func (e *Engine) inTime(ms int64, fresh *bool) int {
 	return inBounds
 }
 
-// anyInTime reports whether a sample of samples is within the event-time
-// bounds.
-func (e *Engine) anyInTime(samples []Sample, fresh *bool) bool {
+// anyAccepted reports whether a sample of samples would be accepted: a
+// counter value within the event-time bounds. A new series is created
+// only then: a series of strays, NaN or staleness markers costs nothing.
+func (e *Engine) anyAccepted(samples []Sample, fresh *bool) bool {
 	for _, smp := range samples {
-		if e.inTime(smp.Timestamp, fresh) == inBounds {
+		if _, ok := counterValue(smp.Value); ok && e.inTime(smp.Timestamp, fresh) == inBounds {
 			return true
 		}
 	}

@@ -105,12 +105,15 @@ func refLabel(labels []Label, name string) string {
 }
 
 // ingest records an Ingest call made at time now (ms). Samples outside
-// [now-maxAge, now+maxFuture] count for nothing, and a series without a
-// sample inside is not created.
+// [now-maxAge, now+maxFuture] count for nothing, and a series is created
+// only by an accepted sample (a counter value within the bounds).
 func (m *refModel) ingest(t Tenant, labels []Label, samples []Sample, now int64) {
 	m.ops++
-	inTime := func(ts int64) bool { return now-m.maxAge <= ts && ts <= now+m.maxFuture }
-	if !slices.ContainsFunc(samples, func(s Sample) bool { return inTime(s.Timestamp) }) {
+	accepted := func(s Sample) bool {
+		v := s.Value
+		return !math.IsNaN(v) && !math.IsInf(v, 0) && v >= 0 && now-m.maxAge <= s.Timestamp && s.Timestamp <= now+m.maxFuture
+	}
+	if !slices.ContainsFunc(samples, accepted) {
 		return
 	}
 	name := refLabel(labels, "__name__")
@@ -153,7 +156,7 @@ func (m *refModel) ingest(t Tenant, labels []Label, samples []Sample, now int64)
 		}
 		for _, smp := range samples {
 			v := smp.Value
-			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || !inTime(smp.Timestamp) {
+			if !accepted(smp) {
 				continue
 			}
 			s.points = append(s.points, refPoint{ts: smp.Timestamp, v: math.Round(v)})

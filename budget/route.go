@@ -84,15 +84,7 @@ type route struct {
 // allocates.
 func (t *tenantState) newSeries(e *Engine, si int, key uint64, labels []Label) *series {
 	src := &e.sources[si]
-	class, ok := classify(src, labels)
-	if ok {
-		for name, re := range src.Filter {
-			if !re.MatchString(labelOr(labels, name)) {
-				ok = false
-				break
-			}
-		}
-	}
+	class, ok := countedClass(src, labels)
 	var r *route
 	if ok {
 		r = t.routeFor(e, si, labels)
@@ -110,6 +102,21 @@ func (t *tenantState) newSeries(e *Engine, si int, key uint64, labels []Label) *
 	r.series = append(r.series, s)
 	t.series[key] = s
 	return s
+}
+
+// countedClass returns the class of a series, or false when its source
+// does not count it (classify, then the source's filter).
+func countedClass(src *Source, labels []Label) (seriesClass, bool) {
+	class, ok := classify(src, labels)
+	if !ok {
+		return class, false
+	}
+	for name, re := range src.Filter {
+		if !re.MatchString(labelOr(labels, name)) {
+			return class, false
+		}
+	}
+	return class, true
 }
 
 // classify returns the class of a series, or false when its source does

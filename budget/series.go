@@ -57,10 +57,11 @@ import "math/bits"
 // ignored (EngineStats.NaN). Event time is bounded by the clock: samples
 // later than Now()+MaxFuture (EngineStats.Future) or older than
 // Now()-LongestWindow-MinuteHorizon (EngineStats.Past) are refused. None of
-// them moves the watermark or a target's start, and a series whose samples
-// are all out of the time bounds is not created (nor is its route): one
-// sample at timestamp 0 must not make a target's start the epoch and have
-// the first values of its other series re-counted in full.
+// them moves the watermark or a target's start, and a series is created
+// (and its route) only by an accepted sample: one sample at timestamp 0
+// must not make a target's start the epoch and have the first values of
+// its other series re-counted in full, nor a flood of strays fill the
+// route table.
 
 // historyLen is K, the number of most recent points a series keeps for
 // reordering.

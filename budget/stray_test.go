@@ -60,7 +60,16 @@ func runStrays(t *testing.T, spec streamSpec) {
 				want, clean := ref.evaluate(tn, at), clean.Evaluate(tn, at)
 				got := dirty.Evaluate(tn, at)
 				if len(got) != len(want) || len(got) != len(clean) {
-					t.Fatalf("seed %d, eval at %s: %d routes, want %d (clean engine %d)", spec.seed, time.UnixMilli(at).UTC(), len(got), len(want), len(clean))
+					var names []string
+					for k := range want {
+						names = append(names, k)
+					}
+					slices.Sort(names)
+					for _, g := range got {
+						names = append(names, "GOT "+g.Source+"|"+g.Route)
+					}
+					t.Fatalf("seed %d, eval at %s: %d routes, want %d (clean engine %d); the reference's: %s", spec.seed,
+						time.UnixMilli(at).UTC(), len(got), len(want), len(clean), strings.Join(names, ", "))
 				}
 				for i, g := range got {
 					d := compareStatus(g, clean[i])
