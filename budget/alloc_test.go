@@ -37,6 +37,10 @@ func TestIngestAllocs(t *testing.T) {
 		{Name: "instance", Value: "i1"}, {Name: "job", Value: "ingress"}, {Name: "le", Value: "0.5"}}
 	ignored := []Label{{Name: "__name__", Value: "http_request_duration_seconds_bucket"}, {Name: "host", Value: "a"},
 		{Name: "instance", Value: "i1"}, {Name: "job", Value: "ingress"}, {Name: "le", Value: "0.1"}}
+	// Samples out of the event-time bounds, of a known and of a new series
+	// (not created), and a late one (the clock is read).
+	stray, strayNew := []Sample{{Value: 9, Timestamp: 0}, {Value: 9, Timestamp: 1 << 62}}, req("a", "502", "i1")
+	late := make([]Sample, 1)
 	samples := make([]Sample, 3)
 	v := 0.0
 	step := func() {
@@ -51,6 +55,10 @@ func TestIngestAllocs(t *testing.T) {
 			e.Ingest(Tenant{}, l, samples[2:3])
 			e.Ingest(Tenant{}, l, samples[1:2])
 		}
+		late[0] = Sample{Value: v, Timestamp: now - 2*time.Hour.Milliseconds()}
+		e.Ingest(Tenant{}, good, late)
+		e.Ingest(Tenant{}, good, stray)
+		e.Ingest(Tenant{}, strayNew, stray)
 	}
 	for range 100 { // create series, route, target, grow the interval buffer
 		step()

@@ -41,6 +41,13 @@ type EngineConfig struct {
 	// beyond it are not counted (EngineStats.TenantsRefused). Default
 	// 1,000.
 	MaxTenants int
+	// LongestWindow is the longest compliance window a route can have (a
+	// calendar period's longest instance, see WindowMaxLength). Samples
+	// older than Now()-LongestWindow-MinuteHorizon are ignored (counted in
+	// EngineStats.Past): no window and no maintenance change can use them.
+	// Default 100 days and an hour, the longest window package slo admits;
+	// Reload takes the new value over.
+	LongestWindow time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// NewRoute, when set, is told of every route an Ingest call created
@@ -56,6 +63,7 @@ type EngineConfig struct {
 const (
 	defaultMinuteHorizon = 72 * time.Hour
 	defaultMaxFuture     = 10 * time.Minute
+	defaultLongestWindow = 100*24*time.Hour + time.Hour
 	defaultMaxRoutes     = 10_000
 	defaultMaxRoutesAll  = 100_000
 	defaultMaxTenants    = 1_000
@@ -69,6 +77,9 @@ func (c *EngineConfig) defaults() {
 	}
 	if c.MaxFuture <= 0 {
 		c.MaxFuture = defaultMaxFuture
+	}
+	if c.LongestWindow <= 0 {
+		c.LongestWindow = defaultLongestWindow
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -115,6 +126,7 @@ type Engine struct {
 	index   atomic.Pointer[sourceIndex]
 	ringLen int64 // minutes in a route's minute ring
 	maxFut  int64 // MaxFuture in ms
+	horizon int64 // MinuteHorizon in ms
 	now     func() time.Time
 	// newRoute is EngineConfig.NewRoute (nil when unset).
 	newRoute func(NewRoute)
@@ -125,8 +137,11 @@ type Engine struct {
 	// (guarded by cfgMu; see sourceIndex.epochs).
 	nextEpoch uint64
 
-	// futureLimit caches Now()+MaxFuture (ms); see refreshFutureLimit.
-	futureLimit atomic.Int64
+	// maxAge is LongestWindow+MinuteHorizon in ms; Reload changes it.
+	maxAge atomic.Int64
+	// futureLimit, lateLimit and pastLimit cache Now()+MaxFuture,
+	// Now()-lateMs and Now()-maxAge (ms); see inTime.
+	futureLimit, lateLimit, pastLimit atomic.Int64
 
 	// masks is the current []Mask; SetMasks swaps it, route discovery reads it.
 	masks atomic.Pointer[[]Mask]
@@ -149,16 +164,19 @@ func NewEngine(cfg EngineConfig) *Engine {
 		release:  cfg.Release,
 		ringLen:  ringMinutes(cfg.MinuteHorizon, cfg.MaxFuture),
 		maxFut:   cfg.MaxFuture.Milliseconds(),
+		horizon:  cfg.MinuteHorizon.Milliseconds(),
 		now:      cfg.Now,
 		caps:     engineCaps{maxRoutes: int64(cfg.MaxRoutes), maxTenants: cfg.MaxTenants},
 		newRoute: cfg.NewRoute,
 	}
+	e.maxAge.Store(cfg.LongestWindow.Milliseconds() + e.horizon)
 	e.index.Store(newSourceIndex(e.sources, make([]uint64, len(e.sources))))
 	e.nextEpoch = 1
 	empty := map[Tenant]*tenantState{}
 	e.tenants.Store(&empty)
 	e.masks.Store(new([]Mask))
 	e.futureLimit.Store(math.MinInt64)
+	e.lateLimit.Store(math.MaxInt64)
 	return e
 }
 
@@ -202,12 +220,21 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 		}
 	}
 	var states [maxSourcesPerMetric]*series
-	n := 0
+	n, fresh := 0, false
+	stray := false // a new series without an accepted sample: not created
 	for _, si := range srcs[:min(len(srcs), maxSourcesPerMetric)] {
 		key := seriesKey(h, si)
 		s := ts.series[key]
 		if s == nil {
 			if _, ok := ts.ignored[key]; ok {
+				continue
+			}
+			if !e.anyAccepted(samples, &fresh) {
+				// Its refused samples count in the stats if the source
+				// would count the series.
+				if _, ok := countedClass(&e.sources[si], labels); ok {
+					stray = true
+				}
 				continue
 			}
 			if s = ts.newSeries(e, int(si), key, labels); s == nil {
@@ -217,7 +244,7 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 		states[n] = s
 		n++
 	}
-	if n == 0 {
+	if n == 0 && !stray {
 		return
 	}
 	for _, smp := range samples {
@@ -226,8 +253,12 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 			ts.stats.NaN++
 			continue
 		}
-		if smp.Timestamp > e.futureLimit.Load() && smp.Timestamp > e.refreshFutureLimit() {
+		switch e.inTime(smp.Timestamp, &fresh) {
+		case tooLate:
 			ts.stats.Future++
+			continue
+		case tooEarly:
+			ts.stats.Past++
 			continue
 		}
 		for _, s := range states[:n] {
@@ -237,17 +268,6 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 	if e.newRoute != nil {
 		e.reportFirstEvents(t, states[:n])
 	}
-}
-
-// refreshFutureLimit reads the clock and returns Now()+MaxFuture (ms), the
-// latest timestamp accepted. Ingest checks samples against the last value
-// first and reads the clock only for a sample beyond it: the clock is
-// assumed not to step back (a step back of d accepts samples up to d
-// further ahead until the clock catches up).
-func (e *Engine) refreshFutureLimit() int64 {
-	l := e.now().UnixMilli() + e.maxFut
-	e.futureLimit.Store(l)
-	return l
 }
 
 // metricNameOf returns the value of __name__ ("" when absent). Senders put
@@ -402,6 +422,9 @@ type EngineStats struct {
 	TooOld uint64
 	// Future are samples later than Now()+MaxFuture, refused.
 	Future uint64
+	// Past are samples older than Now()-LongestWindow-MinuteHorizon,
+	// refused. Snapshots do not keep it: it starts at 0 in a new process.
+	Past uint64
 	// NaN are samples that are no counter value: NaN, staleness markers,
 	// ±Inf, negative.
 	NaN uint64
@@ -435,6 +458,7 @@ func (s *EngineStats) add(o *EngineStats) {
 	s.Duplicates += o.Duplicates
 	s.TooOld += o.TooOld
 	s.Future += o.Future
+	s.Past += o.Past
 	s.NaN += o.NaN
 	s.Expired += o.Expired
 	s.RoutesRefused += o.RoutesRefused

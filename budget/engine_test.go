@@ -79,7 +79,8 @@ func TestEngineCounterRules(t *testing.T) {
 	f := func(name string, pts []pt, wantBad uint64) {
 		t.Helper()
 		h := newHarness(t, EngineConfig{})
-		h.put(req("a", "200", "i1"), t0-minute, 100) // the target is known before
+		h.put(req("a", "200", "i1"), t0-2*minute, 100) // the target is known before
+		h.put(req("a", "200", "i1"), t0-minute, 100)
 		for _, p := range pts {
 			h.put(req("a", "500", "i1"), t0+p.sec*1000, p.v)
 		}
@@ -102,11 +103,13 @@ func TestEngineCounterRules(t *testing.T) {
 }
 
 func TestEngineFirstValue(t *testing.T) {
-	f := func(name string, before []Label, beforeAt int64, wantBad uint64) {
+	// before, if set, gets points at beforeAt and 10s later, then the 500
+	// series of target i1 at t0+1m and t0+2m.
+	f := func(name string, before []Label, beforeAt int64, points int, wantBad uint64) {
 		t.Helper()
 		h := newHarness(t, EngineConfig{})
-		if before != nil {
-			h.put(before, beforeAt, 1)
+		for i := range points {
+			h.put(before, beforeAt+int64(i)*10_000, float64(1+i))
 		}
 		h.put(req("a", "500", "i1"), t0+minute, 100)
 		h.put(req("a", "500", "i1"), t0+2*minute, 105)
@@ -114,12 +117,14 @@ func TestEngineFirstValue(t *testing.T) {
 			t.Errorf("%s: bad %d, want %d", name, st.Bad, wantBad)
 		}
 	}
-	f("new target: baseline", nil, 0, 5)
-	f("known target: in full", req("a", "200", "i1"), t0, 105)
-	f("known target, other route", req("b", "200", "i1"), t0, 105)
-	f("other instance: baseline", req("a", "200", "i2"), t0, 5)
-	f("same time is not earlier", req("a", "200", "i1"), t0+minute, 5)
-	f("later is not earlier", req("a", "200", "i1"), t0+90_000, 5)
+	f("new target: baseline", nil, 0, 0, 5)
+	f("known target: in full", req("a", "200", "i1"), t0, 2, 105)
+	f("known target, other route", req("b", "200", "i1"), t0, 2, 105)
+	f("other instance: baseline", req("a", "200", "i2"), t0, 2, 5)
+	f("same time is not earlier", req("a", "200", "i1"), t0+minute, 2, 5)
+	f("later is not earlier", req("a", "200", "i1"), t0+90_000, 2, 5)
+	// A series of one point does not start its target: a stray sample.
+	f("one earlier sample: baseline", req("a", "200", "i1"), t0, 1, 5)
 }
 
 func TestEngineFirstValueFixup(t *testing.T) {

@@ -1,10 +1,13 @@
 package budget
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestKnowsRoute(t *testing.T) {
 	src := nginxSource()
-	e := NewEngine(EngineConfig{Sources: []Source{src}})
+	e := NewEngine(EngineConfig{Sources: []Source{src}, Now: func() time.Time { return time.UnixMilli(60_000) }})
 	series := func(host, status string) []Label {
 		return []Label{{Name: "__name__", Value: "nginx_ingress_controller_requests"}, {Name: "host", Value: host}, {Name: "ingress", Value: "web"},
 			{Name: "instance", Value: "i1"}, {Name: "job", Value: "nginx"}, {Name: "namespace", Value: "shop"}, {Name: "path", Value: "/"}, {Name: "status", Value: status}}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestNewRouteHook: EngineConfig.NewRoute hears of every route an Ingest
@@ -16,7 +17,10 @@ func TestNewRouteHook(t *testing.T) {
 	src := nginxSource()
 	src.MaxRoutes = 2
 	var got []NewRoute
-	e := NewEngine(EngineConfig{Sources: []Source{src}, NewRoute: func(r NewRoute) { got = append(got, r) }})
+	// The points are minutes after 1970: the clock must be there too, or
+	// they are older than any window and refused.
+	now := func() time.Time { return time.UnixMilli(300_000) }
+	e := NewEngine(EngineConfig{Sources: []Source{src}, Now: now, NewRoute: func(r NewRoute) { got = append(got, r) }})
 	series := func(host, status string) []Label {
 		return []Label{{Name: "__name__", Value: "nginx_ingress_controller_requests"}, {Name: "host", Value: host}, {Name: "ingress", Value: "web"},
 			{Name: "instance", Value: "i1"}, {Name: "job", Value: "nginx"}, {Name: "namespace", Value: "shop"}, {Name: "path", Value: "/"}, {Name: "status", Value: status}}
@@ -48,7 +52,7 @@ func TestNewRouteHook(t *testing.T) {
 	}
 	// Nothing accepted (NaN), no first event: not told.
 	src.MaxRoutes = 0
-	e2 := NewEngine(EngineConfig{Sources: []Source{src}, NewRoute: func(r NewRoute) { got = append(got, r) }})
+	e2 := NewEngine(EngineConfig{Sources: []Source{src}, Now: now, NewRoute: func(r NewRoute) { got = append(got, r) }})
 	e2.Ingest(tn, series("e.example.com", "200"), []Sample{{Value: math.NaN(), Timestamp: 240_000}})
 	if len(got) != 3 {
 		t.Fatalf("a route without an accepted point was told: %+v", got[3:])

@@ -301,7 +301,7 @@ func runStream(t *testing.T, spec streamSpec) {
 	var masks []Mask
 	now := start
 	e := NewEngine(EngineConfig{Sources: refSources(), Resolve: refResolve(berlin), Now: func() time.Time { return time.UnixMilli(now) }})
-	ref := newRefModel(refSources(), refResolve(berlin), defaultMinuteHorizon, defaultMaxFuture)
+	ref := newRefModel(refSources(), refResolve(berlin), defaultMinuteHorizon, defaultMaxFuture, defaultLongestWindow)
 	evals := 0
 	for _, ev := range events {
 		now = ev.at

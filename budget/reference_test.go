@@ -3,6 +3,7 @@ package budget
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -14,9 +15,11 @@ import (
 
 // refModel is the brute-force reference of the engine's contract. It shares
 // no code with the engine: it stores every accepted point of every series
-// and, at each evaluation, recomputes everything from scratch: sort, dedupe,
-// first-value rule against each target's earliest point, per-minute
-// counts, masks per minute, window sums with the same edge rules.
+// (within the event-time bounds of its arrival) and, at each evaluation,
+// recomputes everything from scratch: sort, dedupe, first-value rule
+// against each target's start (the earliest first point of its series of
+// two points or more), per-minute counts, masks per minute, window sums
+// with the same edge rules.
 //
 // The engine's storage shows through the contract in two places, and the
 // model computes them from their documented definitions:
@@ -36,6 +39,7 @@ type refModel struct {
 	resolve   func(src *Source, route []Label) Objective
 	ringLen   int64 // minutes
 	maxFuture int64 // ms
+	maxAge    int64 // ms: longest window + horizon
 
 	ops      int // operations so far (ingest calls and mask changes)
 	series   map[string]*refSeries
@@ -69,11 +73,12 @@ type refMaskSet struct {
 	masks []Mask
 }
 
-func newRefModel(sources []Source, resolve func(*Source, []Label) Objective, horizon, maxFuture time.Duration) *refModel {
+func newRefModel(sources []Source, resolve func(*Source, []Label) Objective, horizon, maxFuture, longestWindow time.Duration) *refModel {
 	return &refModel{
 		sources: sources, resolve: resolve,
 		ringLen:   int64(horizon/time.Minute) + int64(math.Ceil(maxFuture.Minutes())) + 2,
 		maxFuture: maxFuture.Milliseconds(),
+		maxAge:    (longestWindow + horizon).Milliseconds(),
 		series:    map[string]*refSeries{}, wm: map[Tenant][]refMark{},
 	}
 }
@@ -99,10 +104,16 @@ func refLabel(labels []Label, name string) string {
 	return ""
 }
 
-// ingest records an Ingest call made at time now (ms).
+// ingest records an Ingest call made at time now (ms). Samples outside
+// [now-maxAge, now+maxFuture] count for nothing, and a series is created
+// only by an accepted sample (a counter value within the bounds).
 func (m *refModel) ingest(t Tenant, labels []Label, samples []Sample, now int64) {
 	m.ops++
-	if len(samples) == 0 {
+	accepted := func(s Sample) bool {
+		v := s.Value
+		return !math.IsNaN(v) && !math.IsInf(v, 0) && v >= 0 && now-m.maxAge <= s.Timestamp && s.Timestamp <= now+m.maxFuture
+	}
+	if !slices.ContainsFunc(samples, accepted) {
 		return
 	}
 	name := refLabel(labels, "__name__")
@@ -145,7 +156,7 @@ func (m *refModel) ingest(t Tenant, labels []Label, samples []Sample, now int64)
 		}
 		for _, smp := range samples {
 			v := smp.Value
-			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || smp.Timestamp > now+m.maxFuture {
+			if !accepted(smp) {
 				continue
 			}
 			s.points = append(s.points, refPoint{ts: smp.Timestamp, v: math.Round(v)})
@@ -180,6 +191,11 @@ type refRoute struct {
 	minutes    map[int64][2]int64 // minute -> good, total
 }
 
+func hasStart(earliest map[string]int64, target string) bool {
+	_, ok := earliest[target]
+	return ok
+}
+
 func refFloorDiv(a, b int64) int64 { return int64(math.Floor(float64(a) / float64(b))) }
 
 // evaluate computes the status of every route of tenant t at time at.
@@ -190,13 +206,20 @@ func (m *refModel) evaluate(t Tenant, at int64) map[string]RouteStatus {
 	if len(marks) > 0 {
 		ringStart = refFloorDiv(marks[len(marks)-1].wm, 60000) - m.ringLen + 1
 	}
-	// Each target's earliest point.
+	// Each target's start: the earliest first point of its series of two
+	// points or more (distinct timestamps).
 	earliest := map[string]int64{}
 	for _, s := range m.series {
+		ts := map[int64]bool{}
 		for _, p := range s.points {
-			if e, ok := earliest[s.target]; s.tenant == t && (!ok || p.ts < e) {
-				earliest[s.target] = p.ts
-			}
+			ts[p.ts] = true
+		}
+		if s.tenant != t || len(ts) < 2 {
+			continue
+		}
+		first := slices.Min(slices.Collect(maps.Keys(ts)))
+		if e, ok := earliest[s.target]; !ok || first < e {
+			earliest[s.target] = first
 		}
 	}
 	routes := map[string]*refRoute{}
@@ -227,7 +250,7 @@ func (m *refModel) evaluate(t Tenant, at int64) map[string]RouteStatus {
 		for i, p := range pts {
 			d := 0.0
 			switch {
-			case i == 0 && earliest[s.target] < p.ts:
+			case i == 0 && hasStart(earliest, s.target) && earliest[s.target] < p.ts:
 				d = p.v // the target was seen before: counted in full
 			case i == 0: // baseline
 			case p.v >= pts[i-1].v:

@@ -104,9 +104,9 @@ func sourceMap(old []sourceSig, sources []Source) []int {
 	return out
 }
 
-// Reload installs new sources, Resolve and Release (the other fields of
-// cfg are ignored: the minute horizon, MaxFuture and the clock stay) without
-// losing state:
+// Reload installs new sources, Resolve, Release and LongestWindow (the
+// other fields of cfg are ignored: the minute horizon, MaxFuture and the
+// clock stay) without losing state:
 //   - routes of a source that is kept (same name and counting rules, see
 //     above) keep their buckets and series, and get their objective from
 //     the new Resolve; a changed compliance window resizes the hour ring,
@@ -126,6 +126,8 @@ func (e *Engine) Reload(cfg EngineConfig) {
 	e.mu.Lock() // no SetMasks, no new tenant
 	defer e.mu.Unlock()
 
+	e.maxAge.Store(cfg.LongestWindow.Milliseconds() + e.horizon)
+	e.refreshLimits()
 	sources := slices.Clone(cfg.Sources)
 	old := make([]sourceSig, len(e.sources))
 	for i := range e.sources {

@@ -119,7 +119,7 @@ func TestReloadSources(t *testing.T) {
 		t.Errorf("%d series, want 4", s.Series)
 	}
 	// The state survives a snapshot with the new sources, epochs included.
-	n := NewEngine(EngineConfig{Sources: []Source{latencySource(), apiSrc}})
+	n := NewEngine(EngineConfig{Sources: []Source{latencySource(), apiSrc}, Now: h.e.now})
 	data, _ := h.e.AppendState(nil)
 	if err := n.LoadState(data); err != nil {
 		t.Fatal(err)

@@ -90,15 +90,7 @@ type route struct {
 // allocates.
 func (t *tenantState) newSeries(e *Engine, si int, key uint64, labels []Label) *series {
 	src := &e.sources[si]
-	class, ok := classify(src, labels)
-	if ok {
-		for name, re := range src.Filter {
-			if !re.MatchString(labelOr(labels, name)) {
-				ok = false
-				break
-			}
-		}
-	}
+	class, ok := countedClass(src, labels)
 	var r *route
 	if ok {
 		r = t.routeFor(e, si, labels)
@@ -116,6 +108,21 @@ func (t *tenantState) newSeries(e *Engine, si int, key uint64, labels []Label) *
 	r.series = append(r.series, s)
 	t.series[key] = s
 	return s
+}
+
+// countedClass returns the class of a series, or false when its source
+// does not count it (classify, then the source's filter).
+func countedClass(src *Source, labels []Label) (seriesClass, bool) {
+	class, ok := classify(src, labels)
+	if !ok {
+		return class, false
+	}
+	for name, re := range src.Filter {
+		if !re.MatchString(labelOr(labels, name)) {
+			return class, false
+		}
+	}
+	return class, true
 }
 
 // classify returns the class of a series, or false when its source does
@@ -220,16 +227,17 @@ func (r *route) setObjective(obj Objective, all []Mask) {
 		Label{Name: "slo", Value: obj.Name},
 		Label{Name: "route", Value: r.name})
 	r.masks = matchMasks(all, r.maskLabels)
-	r.forgetAfter = windowMaxLength(obj.Window).Milliseconds()
+	r.forgetAfter = WindowMaxLength(obj.Window).Milliseconds()
 }
 
 // hourRingLen is the hour ring's length for a compliance window: its
 // longest length in hours, plus 2.
-func hourRingLen(w slo.Window) int64 { return int64(windowMaxLength(w)/time.Hour) + 2 }
+func hourRingLen(w slo.Window) int64 { return int64(WindowMaxLength(w)/time.Hour) + 2 }
 
-// windowMaxLength is the longest a compliance window can be: a calendar
-// period's longest instance (plus an hour for a DST change).
-func windowMaxLength(w slo.Window) time.Duration {
+// WindowMaxLength is the longest a compliance window can be: a calendar
+// period's longest instance (plus an hour for a DST change). A rolling
+// window is rounded up to whole hours.
+func WindowMaxLength(w slo.Window) time.Duration {
 	const day = 24 * time.Hour
 	if w.Kind != slo.Calendar {
 		return (w.Length + time.Hour - 1) / time.Hour * time.Hour

@@ -22,17 +22,22 @@ import "math/bits"
 //   - Delta: the contribution of a point is v - prev, prev being the value
 //     of the point just before it in time; v < prev is a counter reset and
 //     the contribution is v.
-//   - First value: the series' earliest point contributes v in full iff its
-//     target (the series' job and instance labels, absent = "") has a point
-//     at an earlier timestamp (a status code seen for the first time at the
-//     start of an outage: those requests happened); otherwise it is a
-//     baseline and contributes 0 (cold start, new target: a long-running
-//     counter must not dump its history into one minute). The rule is
-//     order-independent: when a reordered point moves a target's start
-//     earlier, series of that target whose first point was a baseline and
-//     is now later than the target's start are re-counted in full. A
-//     target's points are those of its counted series, of every source of
-//     the tenant; refused (NaN, future) and too-old points are not.
+//   - First value: the series' earliest point contributes v in full iff it
+//     is later than its target's start (a status code seen for the first
+//     time at the start of an outage: those requests happened); otherwise
+//     it is a baseline and contributes 0 (cold start, new target: a
+//     long-running counter must not dump its history into one minute). The
+//     target is the series' job and instance labels (absent = ""); its
+//     start is the earliest first point of its series that have at least
+//     two points (at distinct timestamps), of every source of the tenant;
+//     refused (NaN, out of the time bounds) and too-old points do not
+//     count. A series of one point does not set the start: one stray
+//     sample of a new series, at whatever timestamp, is a baseline or
+//     counted in full itself and changes nothing for the other series.
+//     The rule is order-independent: when a reordered point (or a
+//     series' second point) moves a target's start earlier, series of that
+//     target whose first point was a baseline and is now later than the
+//     target's start are re-counted in full.
 //   - Duplicates: a point whose timestamp the series already has counts
 //     zero, whatever its value (retried blocks count zero).
 //   - Reordering: a point older than the series' newest but within its
@@ -49,8 +54,14 @@ import "math/bits"
 // compared as a number ("0.50" is 0.5), other buckets are not counted.
 //
 // Values: NaN (staleness markers included), ±Inf and negative values are
-// ignored (EngineStats.NaN); samples later than Now()+MaxFuture are refused
-// (EngineStats.Future). Neither moves the watermark or a target's start.
+// ignored (EngineStats.NaN). Event time is bounded by the clock: samples
+// later than Now()+MaxFuture (EngineStats.Future) or older than
+// Now()-LongestWindow-MinuteHorizon (EngineStats.Past) are refused. None of
+// them moves the watermark or a target's start, and a series is created
+// (and its route) only by an accepted sample: one sample at timestamp 0
+// must not make a target's start the epoch and have the first values of
+// its other series re-counted in full, nor a flood of strays fill the
+// route table.
 
 // historyLen is K, the number of most recent points a series keeps for
 // reordering.
@@ -107,8 +118,9 @@ type series struct {
 // the first-value rule.
 type target struct {
 	key uint64
-	// earliest is the earliest point of any of its series (math.MaxInt64
-	// when none). It only moves earlier.
+	// earliest is the target's start: the earliest first point of its
+	// series that have two points or more (math.MaxInt64 when none). It
+	// only moves earlier.
 	earliest int64
 	series   []*series
 }
@@ -146,6 +158,9 @@ func (t *tenantState) ingestPoint(s *series, p point) {
 		if d != 0 {
 			t.addEvents(s, p.ts, int64(d))
 		}
+		if n == 1 { // a second point: the series' first now counts for its target's start
+			t.lowerEarliest(s.target, s.first.ts)
+		}
 		return
 	}
 	t.ingestOutOfOrder(s, p)
@@ -158,7 +173,6 @@ func (t *tenantState) ingestOutOfOrder(s *series, p point) {
 	if n == 0 {
 		s.first, s.hist[0], s.n = p, p, 1
 		t.stats.SamplesCounted++
-		t.lowerEarliest(s.target, p.ts)
 		s.firstFull = s.target.earliest < p.ts
 		if s.firstFull && p.v != 0 {
 			t.addEvents(s, p.ts, int64(p.v))
@@ -205,6 +219,7 @@ func (t *tenantState) ingestOutOfOrder(s *series, p point) {
 // prependFirst makes p, older than the series' first point, the new first
 // point: the old first point's contribution changes from its first-value
 // contribution to delta(p, old), and p is counted by the first-value rule.
+// The series has two points or more now: p counts for its target's start.
 func (t *tenantState) prependFirst(s *series, p point) {
 	old := s.first
 	was := int64(0)

@@ -67,8 +67,8 @@ import (
 // encoded, like any sample after a snapshot, and after a crash the replay
 // from VictoriaMetrics (from the watermark minus a margin) brings them
 // back; and LoadState restores the first-value rule's invariant (a series'
-// first point is a baseline only at its target's earliest point) that a
-// reordered point seen between two chunks may break. A chunk holds the
+// first point is a baseline only when it is not later than its target's
+// start) that a reordered point seen between two chunks may break. A chunk holds the
 // lock for well under a millisecond of work (BenchmarkAppendState reports
 // the longest Ingest wait, max-ingest-stall-ms).
 const (

@@ -212,7 +212,8 @@ func (d *stateDecoder) tenant() *tenantState {
 
 // linkTargets attaches the series to their targets, drops targets without
 // series, and restores the first-value invariant: a target's earliest is
-// at most each of its series' first point, and a series whose first point
+// at most the first point of each of its series of two points or more,
+// and a series whose first point
 // is later than its target's earliest counted it in full (a fix-up, as
 // lowerEarliest makes; it only happens when Ingest ran while the snapshot
 // was taken).
@@ -225,7 +226,7 @@ func (d *stateDecoder) linkTargets(ts *tenantState, loaded []loadedSeries) {
 		}
 		l.s.target, l.s.tidx = tg, int32(len(tg.series))
 		tg.series = append(tg.series, l.s)
-		if l.s.n > 0 {
+		if l.s.n > 1 { // the target's start: see target.earliest
 			tg.earliest = min(tg.earliest, l.s.first.ts)
 		}
 	}

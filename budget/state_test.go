@@ -171,7 +171,7 @@ func runSplitStream(t *testing.T, spec streamSpec, cuts int) {
 	now := start
 	cfg := EngineConfig{Sources: refSources(), Resolve: refResolve(berlin), Now: func() time.Time { return time.UnixMilli(now) }}
 	whole, split := NewEngine(cfg), NewEngine(cfg)
-	ref := newRefModel(refSources(), refResolve(berlin), defaultMinuteHorizon, defaultMaxFuture)
+	ref := newRefModel(refSources(), refResolve(berlin), defaultMinuteHorizon, defaultMaxFuture, defaultLongestWindow)
 	cut := map[int]bool{}
 	for range cuts {
 		cut[rng.IntN(len(events))] = true

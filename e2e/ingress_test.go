@@ -386,7 +386,10 @@ func postLazily(t testing.TB, url string, g *generator, order []int) {
 // samples of a stream coming in time order, and tallies the increment in
 // its route and minute.
 func (st *stream) count(s *genSeries, ts int64, v float64) {
-	// A target's earliest sample decides the first-value rule.
+	// A target's start decides the first-value rule: the earliest first
+	// point of its series of two points or more. Every pod's 200 series
+	// starts with the pod and goes on with every scrape, so here that is
+	// the pod's earliest sample.
 	if _, ok := st.earliest[s.pod]; !ok {
 		st.earliest[s.pod] = ts
 	}

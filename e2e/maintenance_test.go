@@ -174,10 +174,16 @@ func TestMaintenanceWeeklyAcrossDST(t *testing.T) {
     timezone: Europe/Berlin
     reason: weekly patching
 `)
-	sg := testenv.StartSlogate(t, "-upstream.url="+vm.URL(), "-eval.interval="+evalStep.String(), "-config="+cfg)
-
 	step := time.Minute
 	start := time.Date(2026, 3, 23, 0, 0, 0, 0, time.UTC)
+	// The history is older than slogate counts by default (samples older
+	// than the longest compliance window, 30d, plus the retroactive limit,
+	// 72h, are ignored): the retroactive limit is raised to reach back to
+	// it, as a deployment counting that old a history would.
+	limit := (time.Since(start) + 24*time.Hour).Truncate(time.Hour)
+	sg := testenv.StartSlogate(t, "-upstream.url="+vm.URL(), "-eval.interval="+evalStep.String(), "-config="+cfg,
+		"-maintenance.retroactiveLimit="+limit.String())
+
 	plan := trafficPlan{
 		scrapes: int(9 * 24 * time.Hour / step),
 		step:    step,

@@ -266,7 +266,19 @@ func (a *app) engineConfig(cfg *config.Config) budget.EngineConfig {
 		MaxRoutes:     a.o.MaxRoutes,
 		MaxTenants:    a.o.MaxTenants,
 		NewRoute:      a.noteRoute,
+		LongestWindow: maxWindowLength(cfg),
 	}
+}
+
+// maxWindowLength is the longest any compliance window of cfg can ever be
+// (budget.WindowMaxLength: a calendar period's longest instance): the
+// engine ignores samples older than that plus the retroactive limit.
+func maxWindowLength(cfg *config.Config) time.Duration {
+	longest := budget.WindowMaxLength(budget.DefaultObjective(&budget.Source{}).Window)
+	for _, r := range cfg.Objectives {
+		longest = max(longest, budget.WindowMaxLength(r.Window))
+	}
+	return longest
 }
 
 // loadConfig reads -config, or returns the built-in default.

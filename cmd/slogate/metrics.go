@@ -21,6 +21,7 @@ func engineMetrics(e *budget.Engine) *metrics.Set {
 		{`slogate_engine_samples_ignored_total{reason="duplicate"}`, func(st budget.EngineStats) uint64 { return st.Duplicates }},
 		{`slogate_engine_samples_ignored_total{reason="too_old_for_reorder"}`, func(st budget.EngineStats) uint64 { return st.TooOld }},
 		{`slogate_engine_samples_ignored_total{reason="future"}`, func(st budget.EngineStats) uint64 { return st.Future }},
+		{`slogate_engine_samples_ignored_total{reason="past"}`, func(st budget.EngineStats) uint64 { return st.Past }},
 		{`slogate_engine_samples_ignored_total{reason="nan"}`, func(st budget.EngineStats) uint64 { return st.NaN }},
 		{`slogate_engine_samples_ignored_total{reason="expired"}`, func(st budget.EngineStats) uint64 { return st.Expired }},
 		{`slogate_engine_reorders_total`, func(st budget.EngineStats) uint64 { return st.Reorders }},
