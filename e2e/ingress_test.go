@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -410,6 +412,38 @@ func (st *stream) count(s *genSeries, ts int64, v float64) {
 		m.bad += d
 	} else {
 		m.good += d
+	}
+}
+
+// retally rebuilds the tally from the series' samples (kept with
+// trafficPlan.keepSamples), taken in time order as the generator counts
+// them: the reference of a part of a stream.
+func (st *stream) retally() {
+	type sample struct {
+		s  *genSeries
+		ts int64
+		v  float64
+	}
+	var all []sample
+	for _, s := range st.series {
+		s.last, s.sampled = 0, false
+		for _, p := range s.points {
+			all = append(all, sample{s, p.ts, p.v})
+		}
+	}
+	slices.SortStableFunc(all, func(a, b sample) int { return cmp.Compare(a.ts, b.ts) })
+	st.earliest = map[int]int64{}
+	st.firstMinute = floorDiv(st.start.UnixMilli(), 60_000)
+	minutes := 0
+	if n := len(all); n > 0 {
+		minutes = int(floorDiv(all[n-1].ts, 60_000)-st.firstMinute) + 1
+	}
+	st.tally = make([][]minuteTally, len(st.routes))
+	for ri := range st.tally {
+		st.tally[ri] = make([]minuteTally, minutes)
+	}
+	for _, x := range all {
+		st.count(x.s, x.ts, x.v)
 	}
 }
 

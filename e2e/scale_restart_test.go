@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -38,10 +39,20 @@ func TestShardedRestartKeepsOwnRoutes(t *testing.T) {
 	}
 	last := start.Add(time.Duration(scrapes-1) * scrapeStep).UnixMilli()
 	waitSynthetic(t, cl, "1:0", last-last%evalStep.Milliseconds())
+	// Each replica counts its own shard; the synthetic points above may
+	// all come from one of them while vmagent still delivers to the other.
 	before := map[string]bool{}
-	for _, s := range fetchStatuses(t, replicas[0]) {
-		before[s.Route] = true
-	}
+	testenv.Eventually(t, time.Minute, func() error {
+		clear(before)
+		for _, s := range fetchStatuses(t, replicas[0]) {
+			before[s.Route] = true
+		}
+		other := len(fetchStatuses(t, replicas[1]))
+		if len(before) == 0 || other == 0 || len(before)+other != len(st.routes) {
+			return fmt.Errorf("replica 0 has %d routes, replica 1 %d, of %d", len(before), other, len(st.routes))
+		}
+		return nil
+	})
 
 	if len(before) == 0 || len(before) == len(st.routes) {
 		t.Fatalf("replica 0 has %d of %d routes: no sharding to test", len(before), len(st.routes))
