@@ -17,6 +17,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -115,7 +116,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg config
 	fs.StringVar(&cfg.out, "out", "bench/RESULTS.md", "report to write, relative to the repository root")
 	fs.StringVar(&cfg.outDir, "logs", "bench/out", "directory for logs, raw results.json and temporary data (git-ignored), relative to the repository root")
-	fs.StringVar(&cfg.binDir, "bin", ".bin", "directory holding victoria-metrics and vmagent (make deps), relative to the repository root")
+	fs.StringVar(&cfg.binDir, "bin", cmp.Or(os.Getenv("SLOGATE_BIN_DIR"), ".bin"), "directory holding victoria-metrics and vmagent (make deps), relative to the repository root unless absolute; default $SLOGATE_BIN_DIR, else .bin")
 	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "load before each measured window")
 	fs.DurationVar(&cfg.duration, "duration", 8*time.Second, "measured window of each closed-loop (maximum throughput) phase")
 	fs.DurationVar(&cfg.latencyWindow, "latencyWindow", 16*time.Second, "measured window of each open-loop (50% load, latency) phase; keep it over slogate's 15s evaluation interval")
@@ -188,14 +189,22 @@ func (h *harness) logf(format string, a ...any) {
 }
 
 // build compiles slogate, loadgen and sink and checks the real components.
+// binDir is where the real components are (-bin).
+func (h *harness) binDir() string {
+	if filepath.IsAbs(h.cfg.binDir) {
+		return h.cfg.binDir
+	}
+	return filepath.Join(h.root, h.cfg.binDir)
+}
+
 func (h *harness) build() error {
 	binDir := filepath.Join(h.tmp, "bin")
 	h.bin = binaries{
 		slogate: filepath.Join(binDir, "slogate"),
 		loadgen: filepath.Join(binDir, "loadgen"),
 		sink:    filepath.Join(binDir, "sink"),
-		vm:      filepath.Join(h.root, h.cfg.binDir, "victoria-metrics"),
-		vmagent: filepath.Join(h.root, h.cfg.binDir, "vmagent"),
+		vm:      filepath.Join(h.binDir(), "victoria-metrics"),
+		vmagent: filepath.Join(h.binDir(), "vmagent"),
 	}
 	goBuild := func(dir, out, pkg string) error {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
