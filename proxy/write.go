@@ -238,8 +238,12 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx) {
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
 	if err := s.cfg.Client.Forward(ctx, ctx.URI().RequestURI(), body, resp); err != nil {
+		// Down, refusing, timing out or cutting the connection: retryable,
+		// answered as a write would be (vmclient.IsRetryable), so that
+		// importers keep the data and send it again.
 		s.metrics.upstreamErrors[vmclient.TransportReason(err)].Inc()
-		s.answer(ctx, routeProxy, fasthttp.StatusBadGateway, "cannot proxy to upstream "+s.cfg.Client.URL()+": "+err.Error())
+		s.answer(ctx, routeProxy, fasthttp.StatusServiceUnavailable, "cannot proxy to upstream "+s.cfg.Client.URL()+": "+err.Error())
+		ctx.Response.Header.Set("Retry-After", vmclient.RetryAfter(nil, s.cfg.RetryAfter))
 		return
 	}
 	vmclient.CopyAnswer(ctx, resp)

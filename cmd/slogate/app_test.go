@@ -57,8 +57,8 @@ func TestServeWiring(t *testing.T) {
 		!strings.Contains(body, `slogate_maintenance_load_errors_total{file="windows"} 0`) || !strings.Contains(body, "slogate_journal_size_bytes 12") {
 		t.Fatalf("/metrics: %d, no engine, emitter, store or journal metrics:\n%s", code, body)
 	}
-	if code, _ := get("/api/v1/query?query=up"); code != 502 {
-		t.Fatalf("pass-through to a down upstream: %d, want 502", code)
+	if code, _ := get("/api/v1/query?query=up"); code != 503 {
+		t.Fatalf("pass-through to a down upstream: %d, want 503", code)
 	}
 	cancel()
 	if err := <-done; err != nil {
