@@ -3,8 +3,9 @@
 // recurring windows (an RFC 5545 RRULE subset, DST-exact in any time zone)
 // into the intervals the engine masks (budget.Mask).
 //
-// It is pure like budget: no file, network or clock of its own. Storing
-// windows is package store's job; serving them is package ui's.
+// It is pure like budget: no file, network or clock of its own, and it
+// imports only budget and slo of slogate's packages. Storing windows is
+// package store's job; serving them is package ui's.
 package maintenance
 
 import (
