@@ -126,8 +126,7 @@ func (s *Server) readFailed(ctx *fasthttp.RequestCtx, route int, err error, coun
 		msg = "request body did not arrive within -write.bodyReadTimeout=" + s.cfg.BodyReadTimeout.String() + "; retry later"
 	}
 	count(reason)
-	s.answer(ctx, route, fasthttp.StatusServiceUnavailable, msg)
-	ctx.Response.Header.Set("Retry-After", vmclient.RetryAfter(nil, s.cfg.RetryAfter))
+	s.overloaded(ctx, route, msg)
 	ctx.SetConnectionClose()
 }
 
@@ -137,9 +136,29 @@ func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
-// overloaded answers a request that found no room in time: 503 with
-// Retry-After.
+// overloaded answers a request that slogate or the upstream cannot take
+// now (no room in time, a slow body, an upstream down or cut off, a journal
+// that cannot be written): 503 with Retry-After, which every sender keeps
+// and retries.
 func (s *Server) overloaded(ctx *fasthttp.RequestCtx, route int, msg string) {
 	s.answer(ctx, route, fasthttp.StatusServiceUnavailable, msg)
 	ctx.Response.Header.Set("Retry-After", vmclient.RetryAfter(nil, s.cfg.RetryAfter))
+}
+
+// slot takes one of the slots of ch (writes or passed-through requests),
+// waiting up to QueueTimeout.
+func (s *Server) slot(ch chan struct{}) bool {
+	select {
+	case ch <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(s.cfg.QueueTimeout)
+	defer t.Stop()
+	select {
+	case ch <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
 }

@@ -60,7 +60,7 @@ func (s *Server) serveWrite(ctx *fasthttp.RequestCtx, route int, tenant budget.T
 		s.readFailed(ctx, route, err, s.rejected)
 		return
 	}
-	if !s.writeSlot() {
+	if !s.slot(s.slots) {
 		s.rejected("overloaded")
 		s.overloaded(ctx, route, "too many concurrent writes; retry later")
 		return
@@ -103,8 +103,7 @@ func (s *Server) serveWrite(ctx *fasthttp.RequestCtx, route int, tenant budget.T
 		// Down, refusing connections or timing out: the sender keeps the
 		// block and retries.
 		s.metrics.upstreamErrors[vmclient.TransportReason(err)].Inc()
-		s.answer(ctx, route, fasthttp.StatusServiceUnavailable, "cannot forward write to upstream "+s.cfg.Client.URL()+": "+err.Error())
-		ctx.Response.Header.Set("Retry-After", vmclient.RetryAfter(nil, s.cfg.RetryAfter))
+		s.overloaded(ctx, route, "cannot forward write to upstream "+s.cfg.Client.URL()+": "+err.Error())
 		return
 	}
 	code := resp.StatusCode()
@@ -119,8 +118,7 @@ func (s *Server) serveWrite(ctx *fasthttp.RequestCtx, route int, tenant budget.T
 		if j := s.cfg.Journal; j != nil && j.Pending() {
 			if err := j.Sync(); err != nil {
 				s.metrics.rejected["journal"].Inc()
-				s.answer(ctx, route, fasthttp.StatusServiceUnavailable, err.Error())
-				ctx.Response.Header.Set("Retry-After", vmclient.RetryAfter(nil, s.cfg.RetryAfter))
+				s.overloaded(ctx, route, err.Error())
 				return
 			}
 		}
@@ -145,23 +143,6 @@ func (s *Server) serveWrite(ctx *fasthttp.RequestCtx, route int, tenant budget.T
 		ctx.SetStatusCode(code)
 		ctx.SetBody(resp.Body())
 		s.metrics.request(route, code)
-	}
-}
-
-// writeSlot takes one of the write slots, waiting up to QueueTimeout.
-func (s *Server) writeSlot() bool {
-	select {
-	case s.slots <- struct{}{}:
-		return true
-	default:
-	}
-	t := time.NewTimer(s.cfg.QueueTimeout)
-	defer t.Stop()
-	select {
-	case s.slots <- struct{}{}:
-		return true
-	case <-t.C:
-		return false
 	}
 }
 
@@ -213,7 +194,7 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx) {
 		s.answer(ctx, routeProxy, fasthttp.StatusForbidden, "path "+string(ctx.Path())+" is a VictoriaMetrics admin or internal path; slogate refuses it (-proxy.allowAdminPaths)")
 		return
 	}
-	if !s.proxySlot() {
+	if !s.slot(s.proxied) {
 		s.metrics.proxyRefused["overloaded"].Inc()
 		s.overloaded(ctx, routeProxy, "too many concurrent passed-through requests (-proxy.maxConcurrentRequests); retry later")
 		return
@@ -242,8 +223,7 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx) {
 		// answered as a write would be (vmclient.IsRetryable), so that
 		// importers keep the data and send it again.
 		s.metrics.upstreamErrors[vmclient.TransportReason(err)].Inc()
-		s.answer(ctx, routeProxy, fasthttp.StatusServiceUnavailable, "cannot proxy to upstream "+s.cfg.Client.URL()+": "+err.Error())
-		ctx.Response.Header.Set("Retry-After", vmclient.RetryAfter(nil, s.cfg.RetryAfter))
+		s.overloaded(ctx, routeProxy, "cannot proxy to upstream "+s.cfg.Client.URL()+": "+err.Error())
 		return
 	}
 	vmclient.CopyAnswer(ctx, resp)
@@ -253,24 +233,6 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx) {
 // maxDrain bounds what slogate reads and discards of a body over the limit
 // before answering 413; past it the connection is closed.
 const maxDrain = 64 << 20
-
-// proxySlot takes one of the pass-through slots, waiting up to
-// QueueTimeout.
-func (s *Server) proxySlot() bool {
-	select {
-	case s.proxied <- struct{}{}:
-		return true
-	default:
-	}
-	t := time.NewTimer(s.cfg.QueueTimeout)
-	defer t.Stop()
-	select {
-	case s.proxied <- struct{}{}:
-		return true
-	case <-t.C:
-		return false
-	}
-}
 
 // readBody appends the request body to dst[:0], refusing one over
 // MaxRequestBodySize (errBodyTooLarge) and one that takes longer than
