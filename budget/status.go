@@ -50,6 +50,16 @@ type RouteStatus struct {
 	MaintenanceActive bool
 	// Release is derived from the SLO budget (see releaseStateOf).
 	Release slo.ReleaseState
+	// Slices are the complete slices since the route was discovered, by
+	// verdict (slo_slices_total), with time-slice budgeting; zero
+	// otherwise. WindowSlices are the slices of the compliance window,
+	// the in-progress slice included.
+	Slices, WindowSlices slo.SliceCounts
+	// CreditPercent is the credit tier (Objective.Credits) the compliance
+	// window's SLA availability reaches now; HasCredit when the objective
+	// has an SLA, credit tiers and an availability.
+	CreditPercent float64
+	HasCredit     bool
 }
 
 // Evaluate returns the status of every route of tenant t at eval time at

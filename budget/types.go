@@ -125,6 +125,12 @@ type Objective struct {
 	// Contract labels (customer, contract, ...) added to every synthetic
 	// series of the routes this objective applies to.
 	Contract []Label
+	// Slices turns on time-slice budgeting (package slo, slices.go); the
+	// zero value is occurrences budgeting.
+	Slices slo.Slices
+	// Credits are the service-credit tiers of the SLA, checked against
+	// the compliance window's SLA availability (or good-slice ratio).
+	Credits []slo.Credit
 }
 
 // DefaultObjective is what a route gets when no objective rule matches it:

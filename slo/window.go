@@ -12,18 +12,20 @@ const (
 	PeriodMonth   = "month"
 	PeriodWeek    = "week"
 	PeriodQuarter = "quarter"
+	PeriodYear    = "year"
 )
 
-// maxRollingDays bounds rolling windows: a longer window would keep more
-// minute buckets per route than a calendar quarter (at most 92 days) does.
-const maxRollingDays = 100
+// MaxRollingDays bounds rolling windows: a year, leap years included.
+// Rolling windows up to 100 days keep hour buckets beyond the minute
+// horizon, longer ones day buckets (see package budget).
+const MaxRollingDays = 366
 
 // Bounds returns the window that an evaluation at t looks at, as the
 // half-open range [start, end).
 //
 // A rolling window is (t-Length, t]: it ends at t and slides with it, so it
 // is returned as start = t-Length, end = t. A calendar window is the whole
-// period (month, ISO week starting Monday, quarter) containing t, with both
+// period (month, ISO week starting Monday, quarter, year) containing t, with both
 // boundaries at local midnight in w.Location (UTC when nil). Boundaries are
 // computed on the wall clock, so a period spanning a DST change is 1 h
 // shorter or longer than its days times 24 h.
@@ -39,6 +41,9 @@ func (w Window) Bounds(t time.Time) (start, end time.Time) {
 		back := (int(t.In(loc).Weekday()) + 6) % 7
 		start = time.Date(y, m, d-back, 0, 0, 0, 0, loc)
 		end = time.Date(y, m, d-back+7, 0, 0, 0, 0, loc)
+	case PeriodYear:
+		start = time.Date(y, 1, 1, 0, 0, 0, 0, loc)
+		end = time.Date(y+1, 1, 1, 0, 0, 0, 0, loc)
 	case PeriodQuarter:
 		qm := time.Month((int(m)-1)/3*3 + 1)
 		start = time.Date(y, qm, 1, 0, 0, 0, 0, loc)
@@ -65,7 +70,7 @@ func (w Window) LengthAt(t time.Time) time.Duration {
 
 // Label returns the value of the synthetic label `window` for the window:
 // "30d" for rolling windows of whole days, a Go duration ("36h0m0s")
-// otherwise, and the period ("month", "week", "quarter") for calendar
+// otherwise, and the period ("month", "week", "quarter", "year") for calendar
 // windows.
 func (w Window) Label() string {
 	if w.Kind == Calendar {
@@ -86,8 +91,8 @@ func (w Window) loc() *time.Location {
 }
 
 // ParseWindow parses a compliance window: "<n>d" (rolling, n whole days,
-// 1 to 100) or a Go duration of whole minutes between 1h and 100 days
-// (rolling), or "month", "week", "quarter" (calendar, boundaries in time
+// 1 to 366) or a Go duration of whole minutes between 1h and 366 days
+// (rolling), or "month", "week", "quarter", "year" (calendar, boundaries in time
 // zone tz; "" means UTC). tz is validated for rolling windows too, but only
 // calendar windows keep a Location.
 func ParseWindow(s, tz string) (Window, error) {
@@ -96,25 +101,25 @@ func ParseWindow(s, tz string) (Window, error) {
 		return Window{}, err
 	}
 	switch s {
-	case PeriodMonth, PeriodWeek, PeriodQuarter:
+	case PeriodMonth, PeriodWeek, PeriodQuarter, PeriodYear:
 		return Window{Kind: Calendar, Period: s, Location: loc}, nil
 	case "":
-		return Window{}, fmt.Errorf("empty window; want <n>d (e.g. 30d), month, week or quarter")
+		return Window{}, fmt.Errorf("empty window; want <n>d (e.g. 30d), month, week, quarter or year")
 	}
 	var d time.Duration
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		days, err := strconv.Atoi(n)
-		if err != nil || days < 1 || days > maxRollingDays {
-			return Window{}, fmt.Errorf("invalid window %q; want <n>d with n in 1..%d, month, week or quarter", s, maxRollingDays)
+		if err != nil || days < 1 || days > MaxRollingDays {
+			return Window{}, fmt.Errorf("invalid window %q; want <n>d with n in 1..%d, month, week, quarter or year", s, MaxRollingDays)
 		}
 		d = time.Duration(days) * 24 * time.Hour
 	} else {
 		d, err = time.ParseDuration(s)
 		if err != nil {
-			return Window{}, fmt.Errorf("invalid window %q; want <n>d (e.g. 30d), month, week or quarter", s)
+			return Window{}, fmt.Errorf("invalid window %q; want <n>d (e.g. 30d), month, week, quarter or year", s)
 		}
-		if d < time.Hour || d > maxRollingDays*24*time.Hour || d%time.Minute != 0 {
-			return Window{}, fmt.Errorf("invalid window %q; a rolling window is whole minutes between 1h and %dd", s, maxRollingDays)
+		if d < time.Hour || d > MaxRollingDays*24*time.Hour || d%time.Minute != 0 {
+			return Window{}, fmt.Errorf("invalid window %q; a rolling window is whole minutes between 1h and %dd", s, MaxRollingDays)
 		}
 	}
 	return Window{Kind: Rolling, Length: d}, nil
