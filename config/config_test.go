@@ -140,7 +140,7 @@ func TestParseConfigErrors(t *testing.T) {
 	f("objectives:\n  - name: a\n", "slogate.yml:2: objectives[0].slo: required: the internal objective as a ratio, e.g. 0.999")
 	f("objectives:\n  - slo: 0.999\n    sla: 0.9995\n", "slogate.yml:3: objectives[0].sla: 0.9995 exceeds slo 0.999; the internal objective is the stricter one")
 	f("objectives:\n  - slo: 0.999\n    sla: 99\n", "slogate.yml:3: objectives[0].sla: must be in (0,1), or 0 for none, got 99 (targets are ratios, not percents)")
-	f("objectives:\n  - slo: 0.999\n    window: 1month\n", `slogate.yml:3: objectives[0].window: invalid window "1month"; want <n>d (e.g. 30d), month, week or quarter`)
+	f("objectives:\n  - slo: 0.999\n    window: 1month\n", `slogate.yml:3: objectives[0].window: invalid window "1month"; want <n>d (e.g. 30d), month, week, quarter or year`)
 	f("objectives:\n  - slo: 0.999\n    window: month\n    timezone: Europe/Berlinn\n", `slogate.yml:4: objectives[0].timezone: unknown time zone "Europe/Berlinn"; want an IANA name such as Europe/Berlin`)
 	f("objectives:\n  - slo: 0.999\n    kind: speed\n", `slogate.yml:3: objectives[0].kind: want availability or latency, got "speed"`)
 	f("objectives:\n  - slo: 0.999\n    name: \"a b\"\n", `slogate.yml:3: objectives[0].name: "a b": want 1 to 64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit`)

@@ -104,12 +104,12 @@ func TestParseWindow(t *testing.T) {
 			t.Fatalf("ParseWindow(%q, %q): got %v, want %s", s, tz, err, want)
 		}
 	}
-	bad("", "", "empty window; want <n>d (e.g. 30d), month, week or quarter")
-	bad("0d", "", `invalid window "0d"; want <n>d with n in 1..100, month, week or quarter`)
-	bad("101d", "", `invalid window "101d"; want <n>d with n in 1..100, month, week or quarter`)
-	bad("monthly", "", `invalid window "monthly"; want <n>d (e.g. 30d), month, week or quarter`)
-	bad("30m", "", `invalid window "30m"; a rolling window is whole minutes between 1h and 100d`)
-	bad("90m30s", "", `invalid window "90m30s"; a rolling window is whole minutes between 1h and 100d`)
+	bad("", "", "empty window; want <n>d (e.g. 30d), month, week, quarter or year")
+	bad("0d", "", `invalid window "0d"; want <n>d with n in 1..366, month, week, quarter or year`)
+	bad("367d", "", `invalid window "367d"; want <n>d with n in 1..366, month, week, quarter or year`)
+	bad("monthly", "", `invalid window "monthly"; want <n>d (e.g. 30d), month, week, quarter or year`)
+	bad("30m", "", `invalid window "30m"; a rolling window is whole minutes between 1h and 366d`)
+	bad("90m30s", "", `invalid window "90m30s"; a rolling window is whole minutes between 1h and 366d`)
 	bad("month", "Mars/Olympus", `unknown time zone "Mars/Olympus"; want an IANA name such as Europe/Berlin`)
 	bad("month", "Local", `unknown time zone "Local"; want an IANA name such as Europe/Berlin`)
 	bad("month", "../../etc/passwd", `unknown time zone "../../etc/passwd"; want an IANA name such as Europe/Berlin`)
