@@ -41,8 +41,12 @@ type refModel struct {
 	maxFuture int64 // ms
 	maxAge    int64 // ms: longest window + horizon
 
-	ops      int // operations so far (ingest calls and mask changes)
-	series   map[string]*refSeries
+	ops    int // operations so far (ingest calls and mask changes)
+	series map[string]*refSeries
+	// first is the first minute of each route's first minute ring (the
+	// ring start after the call that created it), by tenant and route key
+	// (source|route): slices before it were never judged.
+	first    map[Tenant]map[string]int64
 	wm       map[Tenant][]refMark // watermark history per tenant, ascending
 	maskSets []refMaskSet         // in the order they were set
 }
@@ -80,6 +84,7 @@ func newRefModel(sources []Source, resolve func(*Source, []Label) Objective, hor
 		maxFuture: maxFuture.Milliseconds(),
 		maxAge:    (longestWindow + horizon).Milliseconds(),
 		series:    map[string]*refSeries{}, wm: map[Tenant][]refMark{},
+		first: map[Tenant]map[string]int64{},
 	}
 }
 
@@ -146,6 +151,7 @@ func (m *refModel) ingest(t Tenant, labels []Label, samples []Sample, now int64)
 		}
 		key := fmt.Sprint(t, si) + labelsText(labels)
 		s := m.series[key]
+		created := ""
 		if s == nil {
 			s = &refSeries{tenant: t, src: si, class: class,
 				target: refLabel(labels, "job") + "\x00" + refLabel(labels, "instance")}
@@ -153,6 +159,9 @@ func (m *refModel) ingest(t Tenant, labels []Label, samples []Sample, now int64)
 				s.routeLabel = append(s.routeLabel, Label{Name: n, Value: refLabel(labels, n)})
 			}
 			m.series[key] = s
+			if rk := refRouteKey(src, s.routeLabel); m.first[t] == nil || !hasStart(m.first[t], rk) {
+				created = rk
+			}
 		}
 		for _, smp := range samples {
 			v := smp.Value
@@ -164,7 +173,23 @@ func (m *refModel) ingest(t Tenant, labels []Label, samples []Sample, now int64)
 				m.wm[t] = append(h, refMark{op: m.ops, wm: smp.Timestamp})
 			}
 		}
+		if created != "" {
+			if m.first[t] == nil {
+				m.first[t] = map[string]int64{}
+			}
+			h := m.wm[t]
+			m.first[t][created] = refFloorDiv(h[len(h)-1].wm, 60000) - m.ringLen + 1
+		}
 	}
+}
+
+// refRouteKey is a route's key in the model: source|route.
+func refRouteKey(src *Source, ident []Label) string {
+	var vals []string
+	for _, l := range ident {
+		vals = append(vals, l.Value)
+	}
+	return src.Name + "|" + strings.Join(vals, "/")
 }
 
 func (m *refModel) setMasks(masks []Mask) {
@@ -188,7 +213,10 @@ type refRoute struct {
 	labels     []Label
 	obj        Objective
 	maskLabels []Label
-	minutes    map[int64][2]int64 // minute -> good, total
+	minutes    map[int64][2]int64 // minute -> raw good, total
+	first      int64              // first minute of the route's first ring
+	excl       func(mi int64) bool
+	cnt        map[int64][2]int64 // minute -> good, total without excluded minutes
 }
 
 func hasStart(earliest map[string]int64, target string) bool {
@@ -198,13 +226,33 @@ func hasStart(earliest map[string]int64, target string) bool {
 
 func refFloorDiv(a, b int64) int64 { return int64(math.Floor(float64(a) / float64(b))) }
 
+// refView is a tenant as the model sees it at one evaluation.
+type refView struct {
+	t           Tenant
+	at, mT      int64
+	ringStart   int64
+	routes      map[string]*refRoute // by source|route
+	activeMasks []Mask               // the masks in effect now
+}
+
 // evaluate computes the status of every route of tenant t at time at.
 func (m *refModel) evaluate(t Tenant, at int64) map[string]RouteStatus {
-	mT := refFloorDiv(at, 60000)
+	v := m.view(t, at)
+	out := map[string]RouteStatus{}
+	for key, r := range v.routes {
+		out[key] = m.routeStatus(v, r)
+	}
+	return out
+}
+
+// view recomputes every route of tenant t from the stored points: counts
+// per minute and the exclusion of every minute.
+func (m *refModel) view(t Tenant, at int64) *refView {
+	v := &refView{t: t, at: at, mT: refFloorDiv(at, 60000), ringStart: int64(math.MinInt64 / 2),
+		routes: map[string]*refRoute{}, activeMasks: m.masksAt(m.ops + 1)}
 	marks := m.wm[t]
-	ringStart := int64(math.MinInt64 / 2)
 	if len(marks) > 0 {
-		ringStart = refFloorDiv(marks[len(marks)-1].wm, 60000) - m.ringLen + 1
+		v.ringStart = refFloorDiv(marks[len(marks)-1].wm, 60000) - m.ringLen + 1
 	}
 	// Each target's start: the earliest first point of its series of two
 	// points or more (distinct timestamps).
@@ -222,27 +270,24 @@ func (m *refModel) evaluate(t Tenant, at int64) map[string]RouteStatus {
 			earliest[s.target] = first
 		}
 	}
-	routes := map[string]*refRoute{}
 	for _, s := range m.series {
 		if s.tenant != t {
 			continue
 		}
 		src := &m.sources[s.src]
-		var vals []string
-		for _, l := range s.routeLabel {
-			vals = append(vals, l.Value)
-		}
-		key := src.Name + "|" + strings.Join(vals, "/")
-		r := routes[key]
+		key := refRouteKey(src, s.routeLabel)
+		r := v.routes[key]
 		if r == nil {
 			obj := DefaultObjective(src)
 			if m.resolve != nil {
 				obj = m.resolve(src, s.routeLabel)
 			}
-			r = &refRoute{src: src, labels: s.routeLabel, obj: obj, minutes: map[int64][2]int64{}}
+			route := strings.TrimPrefix(key, src.Name+"|")
+			r = &refRoute{src: src, labels: s.routeLabel, obj: obj, minutes: map[int64][2]int64{}, first: m.first[t][key]}
 			r.maskLabels = append(append(slices.Clone(s.routeLabel), obj.Contract...),
-				Label{Name: "source", Value: src.Name}, Label{Name: "slo", Value: obj.Name}, Label{Name: "route", Value: strings.Join(vals, "/")})
-			routes[key] = r
+				Label{Name: "source", Value: src.Name}, Label{Name: "slo", Value: obj.Name}, Label{Name: "route", Value: route})
+			r.excl = m.exclusion(r.maskLabels, r.first, v.ringStart, marks)
+			v.routes[key] = r
 		}
 		pts := slices.Clone(s.points)
 		slices.SortStableFunc(pts, func(a, b refPoint) int { return cmp.Compare(a.ts, b.ts) })
@@ -271,25 +316,65 @@ func (m *refModel) evaluate(t Tenant, at int64) map[string]RouteStatus {
 			r.minutes[refFloorDiv(p.ts, 60000)] = c
 		}
 	}
-	out := map[string]RouteStatus{}
-	for key, r := range routes {
-		out[key] = m.routeStatus(t, r, at, mT, ringStart, marks)
+	for _, r := range v.routes {
+		r.cnt = map[int64][2]int64{}
+		for mi, c := range r.minutes {
+			if !r.excl(mi) {
+				r.cnt[mi] = c
+			}
+		}
 	}
-	return out
+	return v
 }
 
-// excluded reports whether minute mi of route r is excluded by maintenance.
-func (m *refModel) excluded(r *refRoute, mi, ringStart int64, marks []refMark) bool {
-	masks := m.masksAt(m.ops + 1)
-	if mi < ringStart {
-		// Finalized by the first operation that moved the ring past it.
-		i, _ := slices.BinarySearchFunc(marks, mi+m.ringLen, func(k refMark, target int64) int {
-			return cmp.Compare(refFloorDiv(k.wm, 60000), target)
-		})
-		masks = m.masksAt(marks[i].op)
+// exclusion returns the exclusion of the minutes of a route with mask
+// labels labels and first ring minute first. A minute older than the ring
+// start was finalized by the first operation that moved the ring past it:
+// the masks set then decide. A minute before first was never in the
+// route's ring: it is not excluded.
+func (m *refModel) exclusion(labels []Label, first, ringStart int64, marks []refMark) func(mi int64) bool {
+	// The intervals of the matching masks of every mask set.
+	ivs := make([][]Interval, len(m.maskSets))
+	for k, ms := range m.maskSets {
+		for _, mk := range ms.masks {
+			if mk.Matches(labels) {
+				ivs[k] = mk.AppendIntervals(ivs[k], math.MinInt64/4, math.MaxInt64/4)
+			}
+		}
 	}
+	setAt := func(op int) int { // the mask set in effect during op
+		k, _ := slices.BinarySearchFunc(m.maskSets, op, func(ms refMaskSet, op int) int { return cmp.Compare(ms.op, op) })
+		return k - 1
+	}
+	now := setAt(m.ops + 1)
+	return func(mi int64) bool {
+		if mi < first {
+			return false
+		}
+		k := now
+		if mi < ringStart {
+			i, _ := slices.BinarySearchFunc(marks, mi+m.ringLen, func(mk refMark, target int64) int {
+				return cmp.Compare(refFloorDiv(mk.wm, 60000), target)
+			})
+			k = setAt(marks[i].op)
+		}
+		if k < 0 {
+			return false
+		}
+		for _, iv := range ivs[k] {
+			if iv.Start <= mi*60000 && mi*60000 < iv.End {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// activeAt reports whether the masks in effect now exclude minute mi of a
+// route with mask labels labels.
+func activeAt(masks []Mask, labels []Label, mi int64) bool {
 	for _, mk := range masks {
-		if !mk.Matches(r.maskLabels) {
+		if !mk.Matches(labels) {
 			continue
 		}
 		for _, iv := range mk.AppendIntervals(nil, mi*60000, mi*60000+60000) {
@@ -301,109 +386,28 @@ func (m *refModel) excluded(r *refRoute, mi, ringStart int64, marks []refMark) b
 	return false
 }
 
-func (m *refModel) routeStatus(t Tenant, r *refRoute, at, mT, ringStart int64, marks []refMark) RouteStatus {
+func (m *refModel) routeStatus(v *refView, r *refRoute) RouteStatus {
 	var vals []string
 	for _, l := range r.labels {
 		vals = append(vals, l.Value)
 	}
-	st := RouteStatus{Tenant: t, Source: r.src.Name, Labels: r.labels, Route: strings.Join(vals, "/"), Objective: r.obj}
-	// The longest the compliance window can be, in hours, plus 2: how far
-	// back the hour ring reaches.
-	var maxHours int64
-	if r.obj.Window.Kind == slo.Calendar {
-		maxHours = 31*24 + 1 + 2 // the tests only use months
-	} else {
-		maxHours = int64(math.Ceil(r.obj.Window.Length.Hours())) + 2
-	}
-	hourHead := refFloorDiv(ringStart-1, 60)
-	inWindow := func(mi, a, e int64) bool {
-		if mi >= ringStart {
-			return a <= mi && mi < e
-		}
-		h := refFloorDiv(mi, 60)
-		return h > hourHead-maxHours && h*60 >= a && min(h*60+60, ringStart) <= e
-	}
-	sum := func(a, e int64) (good, total int64) {
-		for mi, c := range r.minutes {
-			if inWindow(mi, a, e) && !m.excluded(r, mi, ringStart, marks) {
-				good += c[0]
-				total += c[1]
-			}
-		}
-		return min(good, total), total
-	}
+	st := RouteStatus{Tenant: v.t, Source: r.src.Name, Labels: r.labels, Route: strings.Join(vals, "/"), Objective: r.obj}
 	var rawG, rawT, exG, exT int64
 	for mi, c := range r.minutes {
-		if mi >= mT && mi >= ringStart {
+		if mi >= v.mT && mi >= v.ringStart {
 			continue
 		}
 		rawG, rawT = rawG+c[0], rawT+c[1]
-		if m.excluded(r, mi, ringStart, marks) {
+		if r.excl(mi) {
 			exG, exT = exG+c[0], exT+c[1]
 		}
 	}
 	st.Good, st.Bad = uint64(min(rawG, rawT)), uint64(rawT-min(rawG, rawT))
 	st.ExcludedGood, st.ExcludedBad = uint64(min(exG, exT)), uint64(exT-min(exG, exT))
-
-	names := []string{"5m", "30m", "1h", "2h", "6h", "1d", "3d"}
-	lengths := []int64{5, 30, 60, 120, 360, 1440, 4320}
-	var cStart int64
-	var cSeconds float64
-	if w := r.obj.Window; w.Kind == slo.Calendar {
-		lt := time.UnixMilli(at).In(w.Location)
-		ps := time.Date(lt.Year(), lt.Month(), 1, 0, 0, 0, 0, w.Location)
-		pe := time.Date(lt.Year(), lt.Month()+1, 1, 0, 0, 0, 0, w.Location)
-		cStart = int64(math.Ceil(float64(ps.UnixMilli()) / 60000))
-		cSeconds = float64(pe.UnixMilli()-ps.UnixMilli()) / 1000
-		names = append(names, w.Period)
-	} else {
-		cStart = mT - int64(w.Length/time.Minute)
-		cSeconds = float64(w.Length / time.Second)
-		names = append(names, strconv.Itoa(int(w.Length/(24*time.Hour)))+"d")
-	}
-	lengths = append(lengths, mT-cStart)
-	for i := range st.Windows {
-		g, n := sum(mT-lengths[i], mT)
-		w := slo.WindowStatus{Name: names[i], Good: uint64(g), Total: uint64(n)}
-		if n > 0 {
-			w.SLI = float64(g) / float64(n)
-			w.HasSLI = true
-			w.BurnRate = (float64(n-g) / float64(n)) / (1 - r.obj.SLO)
-		}
-		st.Windows[i] = w
-	}
-	cw, w5 := st.Windows[len(st.Windows)-1], st.Windows[0]
-	budget := func(kind string, o float64) slo.BudgetStatus {
-		b := slo.BudgetStatus{Kind: kind, Objective: o, RemainingRatio: 1}
-		if cw.Total > 0 {
-			b.RemainingRatio = 1 - float64(cw.Total-cw.Good)/((1-o)*float64(cw.Total))
-		}
-		b.RemainingSeconds = b.RemainingRatio * (1 - o) * cSeconds
-		if b.RemainingRatio <= 0 {
-			b.HasExhaustion = true
-		} else if w5.Total > w5.Good {
-			b.HasExhaustion = true
-			b.ExhaustionSeconds = b.RemainingSeconds / (float64(w5.Total-w5.Good) / float64(w5.Total))
-		}
-		return b
-	}
-	st.SLO = budget("slo", r.obj.SLO)
-	if r.obj.SLA > 0 {
-		st.SLA, st.HasSLA = budget("sla", r.obj.SLA), true
-	}
-	for _, mk := range m.masksAt(m.ops + 1) {
-		for _, iv := range mk.AppendIntervals(nil, mT*60000, mT*60000+60000) {
-			if mk.Matches(r.maskLabels) && iv.Start <= mT*60000 && mT*60000 < iv.End {
-				st.MaintenanceActive = true
-			}
-		}
-	}
-	switch {
-	case st.SLO.RemainingRatio <= 0 || st.Windows[2].BurnRate >= 14.4:
-		st.Release = slo.ReleaseFreeze
-	case st.SLO.RemainingRatio < 0.25:
-		st.Release = slo.ReleaseCaution
-	}
+	res := refSLIStatus(&refSLI{obj: r.obj, cnt: r.cnt, excl: r.excl, first: r.first}, v.at, v.mT, v.ringStart)
+	st.Windows, st.SLO, st.SLA, st.HasSLA, st.Release = res.windows, res.slo, res.sla, res.hasSLA, res.release
+	st.Slices, st.WindowSlices, st.CreditPercent, st.HasCredit = res.slices, res.windowSlices, res.credit, res.hasCredit
+	st.MaintenanceActive = activeAt(v.activeMasks, r.maskLabels, v.mT)
 	return st
 }
 
@@ -452,5 +456,9 @@ func compareStatus(got, want RouteStatus) []string {
 	}
 	check("maintenance active", got.MaintenanceActive, want.MaintenanceActive)
 	check("release", got.Release, want.Release)
+	check("slices", got.Slices, want.Slices)
+	check("window slices", got.WindowSlices, want.WindowSlices)
+	check("has credit", got.HasCredit, want.HasCredit)
+	check("credit percent", got.CreditPercent, want.CreditPercent)
 	return diffs
 }
