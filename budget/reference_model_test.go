@@ -131,7 +131,7 @@ func TestRefModelSliceMasks(t *testing.T) {
 		}
 	}
 	f("the bad slice wholly masked", []Interval{{Start: (m0 + 5) * minute, End: (m0 + 10) * minute}}, slo.SliceCounts{Good: 868, Excluded: 1})
-	f("the bad minute masked", []Interval{{Start: (m0 + 7) * minute, End: (m0 + 7) * minute + 1}}, slo.SliceCounts{Good: 869})
+	f("the bad minute masked", []Interval{{Start: (m0 + 7) * minute, End: (m0+7)*minute + 1}}, slo.SliceCounts{Good: 869})
 	f("four of its minutes masked", []Interval{{Start: (m0 + 5) * minute, End: (m0 + 9) * minute}}, slo.SliceCounts{Good: 869})
 	f("the first slice masked", []Interval{{Start: (m0 - 4335) * minute, End: (m0 - 4330) * minute}}, slo.SliceCounts{Good: 868, Bad: 1})
 	f("the first slice's ring minute masked", []Interval{{Start: (m0 - 4331) * minute, End: (m0 - 4330) * minute}}, slo.SliceCounts{Good: 868, Bad: 1})
