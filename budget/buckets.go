@@ -12,13 +12,21 @@ import "math"
 // hour of the ring has partial sums (raw, and without excluded minutes),
 // so that a 3d window is about 72 additions, not 4320.
 //
-// Hour ring: counts without excluded minutes (uint64) of older hours, up to
-// the route's compliance window. When a minute leaves the minute ring it is
-// folded into its hour with its exclusion applied; that is final: masks
-// changed later do not reach it. Its raw and excluded counts go to the
-// route's cumulative counters. Late contributions older than the minute
-// ring go straight to their hour (mask applied at arrival); older than the
-// hour ring they are dropped (EngineStats.Expired).
+// Folded units: counts without excluded minutes (uint64) of older time,
+// up to the compliance window, in units that fit the window (foldLayout):
+// UTC hours for rolling windows up to 100 days, UTC days for longer rolling
+// windows, and days in the window's time zone for calendar windows, so
+// that a calendar boundary (a local midnight) is a unit boundary and the
+// window stays minute-exact also at +5:30, +5:45 or across DST. When a
+// minute leaves the minute ring it is folded into its unit with its
+// exclusion applied; that is final: masks changed later do not reach it.
+// Its raw and excluded counts go to the route's cumulative counters. Late
+// contributions older than the minute ring go straight to their unit
+// (mask applied at arrival); older than the unit ring they are dropped
+// (EngineStats.Expired).
+//
+// Time slices (slices.go): a slice is judged when its last minute is
+// folded, and its verdict is added to the unit of its first minute.
 
 const (
 	minuteMs = 60_000
@@ -32,8 +40,8 @@ const (
 // sums are counts over a range of minutes.
 type sums struct{ rawGood, rawTotal, good, total uint64 }
 
-// buckets is the time storage of one route. All minute numbers are
-// floor(Unix ms / 60000). The four slices share one allocation (a 30d
+// buckets is the time storage of one route or service. All minute numbers
+// are floor(Unix ms / 60000). The slices share one allocation (a 30d
 // route: 6,140 words, 49,120 bytes, where separate slices would waste 7 KB
 // to size-class rounding).
 type buckets struct {
@@ -47,18 +55,28 @@ type buckets struct {
 	// total, good and total without excluded minutes.
 	hsum []uint64
 
-	// hours holds 2 words per folded hour h, at 2*(h mod hourLen): good and
-	// total without excluded minutes.
-	hours    []uint64
-	hourLen  int64
-	hourHead int64 // newest hour of the hour ring: the hour of head-R
-	// hoursGood and hoursTotal are the sums over the hour ring, so that a
+	// lay says what a folded unit is; units holds lay.words() words per
+	// unit u at (u mod unitLen): good and total without excluded minutes,
+	// then with time slices the unit's slices (good | bad<<32) and its
+	// excluded slices.
+	lay      foldLayout
+	units    []uint64
+	unitLen  int64
+	unitHead int64 // newest unit: the unit of head-R
+	// unitsGood and unitsTotal are the sums over the unit ring, so that a
 	// 30d window subtracts the few hours before its start instead of adding
 	// 650.
-	hoursGood, hoursTotal uint64
+	unitsGood, unitsTotal uint64
+	// day caches the local day of the last minute unitOf looked up.
+	day localDay
 
 	// Cumulative counts of every folded minute and late contribution.
 	foldRawGood, foldRawTotal, foldExclGood, foldExclTotal uint64
+
+	// Time slices: pend is the slice being folded, fin the verdicts of
+	// every slice folded so far.
+	pend pendingSlice
+	fin  sliceTally
 }
 
 // Word offsets within an hsum entry.
@@ -69,17 +87,19 @@ const (
 	hsTotal
 )
 
-// init sizes the rings: ringLen minutes, and an hour ring of hourLen hours.
-func (b *buckets) init(ringLen, hourLen int64) {
+// init sizes the rings: ringLen minutes, and the unit ring of lay.
+func (b *buckets) init(ringLen int64, lay foldLayout) {
 	nExcl := (ringLen + 63) / 64
 	nHsum := (ringLen+59)/60 + 1 // hours a ring of ringLen minutes can touch
-	arena := make([]uint64, ringLen+nExcl+4*nHsum+2*hourLen)
-	b.ringLen, b.hourLen = ringLen, hourLen
-	b.head, b.hourHead = noHead, noHead
+	nUnits := lay.n * lay.words()
+	arena := make([]uint64, ringLen+nExcl+4*nHsum+nUnits)
+	*b = buckets{ringLen: ringLen, unitLen: lay.n, lay: lay, head: noHead, unitHead: noHead}
 	b.ring, arena = arena[:ringLen:ringLen], arena[ringLen:]
 	b.excl, arena = arena[:nExcl:nExcl], arena[nExcl:]
 	b.hsum, arena = arena[:4*nHsum:4*nHsum], arena[4*nHsum:]
-	b.hours = arena
+	b.units = arena
+	b.pend.start = noHead
+	b.day = localDay{num: noHead}
 }
 
 func (b *buckets) ringStart() int64 { return b.head - b.ringLen + 1 }
@@ -90,36 +110,55 @@ func (b *buckets) hsumAt(m int64) []uint64 {
 	return b.hsum[j : j+4 : j+4]
 }
 
-// hourAt returns the 2 words of folded hour h.
-func (b *buckets) hourAt(h int64) []uint64 {
-	j := 2 * floorMod64(h, b.hourLen)
-	return b.hours[j : j+2 : j+2]
+// unitAt returns the words of folded unit u.
+func (b *buckets) unitAt(u int64) []uint64 {
+	w := b.lay.words()
+	j := w * floorMod64(u, b.unitLen)
+	return b.units[j : j+w : j+w]
 }
 
 func unpack(w uint64) (good, total uint64) { return w & math.MaxUint32, w >> 32 }
 
 func (b *buckets) isExcl(i int64) bool { return b.excl[i>>6]&(1<<(i&63)) != 0 }
 
+// exclAt reports whether minute m is excluded: its bit when m is in the
+// ring, else whether its start lies in an interval of masks.
+func (b *buckets) exclAt(m int64, masks []Mask, scratch *[]Interval) bool {
+	if b.head != noHead && m >= b.ringStart() && m <= b.head {
+		return b.anyExcl && b.isExcl(floorMod64(m, b.ringLen))
+	}
+	return len(masks) > 0 && minuteMasked(masks, m, scratch)
+}
+
 // advance moves the ring's head to newHead (a later minute): minutes that
 // leave the ring are folded, minutes that enter get their exclusion bits
-// from masks.
-func (b *buckets) advance(newHead int64, masks []Mask, scratch *[]Interval) {
+// from masks. sv, for a service, tells whether a minute is excluded
+// (every route of the service excludes it); nil for a route, whose
+// exclusion bits tell, and for a service whose routes have no masks.
+func (b *buckets) advance(newHead int64, masks []Mask, scratch *[]Interval, sv *svcState) {
 	if newHead <= b.head {
 		return
 	}
 	oldHead := b.head
 	newStart := newHead - b.ringLen + 1
 	if oldHead != noHead {
-		b.recycleHours(floorDiv64(newStart-1, 60))
-		end := min(newStart, oldHead+1) // fold [oldStart, end)
-		if b.ringRaw == 0 && !b.anyExcl {
-			end = b.ringStart() // nothing to fold
+		rs := b.ringStart()
+		b.recycleUnits(b.unitOf(newStart - 1))
+		end := min(newStart, oldHead+1) // fold [rs, end)
+		if b.ringRaw == 0 && !b.anyExcl && sv == nil {
+			b.emptyMinutes(rs, end) // nothing to fold but empty minutes
+		} else {
+			for m := rs; m < end; m++ {
+				b.fold(m, sv != nil && sv.excludedAt(m, scratch))
+			}
 		}
-		for m := b.ringStart(); m < end; m++ {
-			b.fold(m)
+		// Minutes the watermark jumped over never were in the ring: they
+		// are empty and not excluded.
+		if newStart > oldHead+1 {
+			b.emptyMinutes(oldHead+1, newStart)
 		}
 	} else {
-		b.hourHead = floorDiv64(newStart-1, 60)
+		b.unitHead = b.unitOf(newStart - 1)
 	}
 	b.head = newHead
 	if len(masks) > 0 {
@@ -127,30 +166,35 @@ func (b *buckets) advance(newHead int64, masks []Mask, scratch *[]Interval) {
 	}
 }
 
-// recycleHours moves the hour ring's head to hh, clearing the slots of the
-// hours that expire.
-func (b *buckets) recycleHours(hh int64) {
-	for h := b.hourHead + 1; h <= hh && h <= b.hourHead+b.hourLen; h++ {
-		hc := b.hourAt(h)
-		b.hoursGood -= hc[0]
-		b.hoursTotal -= hc[1]
-		hc[0], hc[1] = 0, 0
+// recycleUnits moves the unit ring's head to uh, clearing the slots of
+// the units that expire.
+func (b *buckets) recycleUnits(uh int64) {
+	for u := b.unitHead + 1; u <= uh && u <= b.unitHead+b.unitLen; u++ {
+		uc := b.unitAt(u)
+		b.unitsGood -= uc[0]
+		b.unitsTotal -= uc[1]
+		clear(uc)
 	}
-	b.hourHead = max(b.hourHead, hh)
+	b.unitHead = max(b.unitHead, uh)
 }
 
-// fold moves ring minute m into its hour (or the excluded counters) and
-// clears it.
-func (b *buckets) fold(m int64) {
+// fold moves ring minute m into its unit (or the excluded counters) and
+// clears it. svcEx says that a service's minute is excluded (every route
+// of the service excludes it): it only decides the minute's slice, since a
+// service's minutes hold no excluded events.
+func (b *buckets) fold(m int64, svcEx bool) {
 	i := floorMod64(m, b.ringLen)
 	ex := b.isExcl(i)
 	if ex {
 		b.excl[i>>6] &^= 1 << (i & 63)
 	}
+	g, n := unpack(b.ring[i])
+	if b.lay.sl.len > 0 {
+		b.sliceMinute(m, ex || svcEx, g, n)
+	}
 	if b.ring[i] == 0 {
 		return
 	}
-	g, n := unpack(b.ring[i])
 	b.ring[i] = 0
 	hs := b.hsumAt(m)
 	hs[hsRawGood] -= g
@@ -165,55 +209,57 @@ func (b *buckets) fold(m int64) {
 	}
 	hs[hsGood] -= g
 	hs[hsTotal] -= n
-	b.addHour(floorDiv64(m, 60), int64(g), int64(n))
+	b.addUnit(b.unitOf(m), int64(g), int64(n))
 }
 
-// addHour adds to folded hour h; it reports false when h is older than the
-// hour ring.
-func (b *buckets) addHour(h, g, n int64) bool {
-	if h <= b.hourHead-b.hourLen {
+// addUnit adds to folded unit u; it reports false when u is older than the
+// unit ring.
+func (b *buckets) addUnit(u, g, n int64) bool {
+	if u <= b.unitHead-b.unitLen {
 		return false
 	}
-	hc := b.hourAt(h)
-	og, on := hc[0], hc[1]
-	hc[0], hc[1] = addClamp64(og, g), addClamp64(on, n)
-	b.hoursGood += hc[0] - og // mod 2^64, as in add
-	b.hoursTotal += hc[1] - on
+	uc := b.unitAt(u)
+	og, on := uc[0], uc[1]
+	uc[0], uc[1] = addClamp64(og, g), addClamp64(on, n)
+	b.unitsGood += uc[0] - og // mod 2^64, as in add
+	b.unitsTotal += uc[1] - on
 	return true
 }
 
 // add adds g good and n total events (negative to move events away) to
-// minute m, which must not be newer than head. It reports false when m is
-// older than the hour ring and the events were dropped.
-func (b *buckets) add(m, g, n int64, masks []Mask, scratch *[]Interval) bool {
+// minute m, which must not be newer than head. It returns the change made
+// (saturation and clamping applied in the ring) and false when m is older
+// than the unit ring and the events were dropped.
+func (b *buckets) add(m, g, n int64, masks []Mask, scratch *[]Interval) (dg, dn int64, ok bool) {
 	if m >= b.ringStart() {
 		i := floorMod64(m, b.ringLen)
 		og, on := unpack(b.ring[i])
 		ng, nn := addSat32(og, g), addSat32(on, n)
 		b.ring[i] = ng | nn<<32
 		// Apply the change actually made (saturation, clamping) to the sums.
-		dg, dn := ng-og, nn-on // mod 2^64: negative changes wrap, sums wrap back
+		ug, un := ng-og, nn-on // mod 2^64: negative changes wrap, sums wrap back
 		hs := b.hsumAt(m)
-		hs[hsRawGood] += dg
-		hs[hsRawTotal] += dn
-		b.ringRaw += dg + dn
+		hs[hsRawGood] += ug
+		hs[hsRawTotal] += un
+		b.ringRaw += ug + un
 		if !b.anyExcl || !b.isExcl(i) {
-			hs[hsGood] += dg
-			hs[hsTotal] += dn
+			hs[hsGood] += ug
+			hs[hsTotal] += un
 		}
-		return true
+		return int64(ug), int64(un), true
 	}
-	if floorDiv64(m, 60) <= b.hourHead-b.hourLen {
-		return false
+	u := b.unitOf(m)
+	if u <= b.unitHead-b.unitLen {
+		return 0, 0, false
 	}
 	b.foldRawGood = addClamp64(b.foldRawGood, g)
 	b.foldRawTotal = addClamp64(b.foldRawTotal, n)
-	if minuteMasked(masks, m, scratch) {
+	if len(masks) > 0 && minuteMasked(masks, m, scratch) {
 		b.foldExclGood = addClamp64(b.foldExclGood, g)
 		b.foldExclTotal = addClamp64(b.foldExclTotal, n)
-		return true
+		return g, n, true
 	}
-	return b.addHour(floorDiv64(m, 60), g, n)
+	return g, n, b.addUnit(u, g, n)
 }
 
 // minuteMasked reports whether the start of minute m lies in an interval
@@ -333,36 +379,48 @@ func (b *buckets) addMinutes(s *sums, a, e int64) {
 	}
 }
 
-// hourSumsIn sums the folded hours that start in [a, aEnd) and whose
-// stored minutes all lie before e: hour h counts in a window [a, e) iff
-// h*60 >= a and min(h*60+60, ringStart) <= e. So the far edge of a long
-// window moves hour by hour once it is older than the minute ring. (aEnd
-// lets nested windows with the same end add only their difference.)
-func (b *buckets) hourSumsIn(a, aEnd, e int64) (good, total uint64) {
+// unitSpan returns the folded units [from, to] that count in a window
+// [a, e): unit u counts iff it starts at or after a and its stored
+// minutes (cut at the ring start) all lie before e. So the far edge of a
+// long rolling window moves unit by unit once it is older than the minute
+// ring, and a calendar window (a starts a local day) takes exactly its
+// days.
+func (b *buckets) unitSpan(a, e int64) (from, to int64) {
 	rs := b.ringStart()
-	if b.head == noHead || a >= rs {
-		return 0, 0
+	from = b.unitOf(a)
+	if b.unitStart(from) < a {
+		from++
 	}
-	oldest := b.hourHead - b.hourLen + 1
-	first := max(ceilDiv64(a, 60), oldest)
-	if aEnd >= rs && e >= rs && first-oldest < b.hourHead-first {
-		// Every stored hour from first on counts: subtract the older ones
-		// from the ring's sums.
-		g, n := b.hourRange(oldest, first, rs, e)
-		return b.hoursGood - g, b.hoursTotal - n
+	from = max(from, b.unitHead-b.unitLen+1)
+	to = b.unitHead
+	if e < rs {
+		to = min(to, b.unitOf(e)-1)
 	}
-	return b.hourRange(first, ceilDiv64(aEnd, 60), rs, e)
+	return from, to
 }
 
-// hourRange sums the stored hours h in [from, to) with
-// min(h*60+60, rs) <= e.
-func (b *buckets) hourRange(from, to, rs, e int64) (good, total uint64) {
-	to = min(to, b.hourHead+1)
-	j := 2 * floorMod64(from, b.hourLen)
-	for h := from; h < to && min(h*60+60, rs) <= e; h++ {
-		good += b.hours[j]
-		total += b.hours[j+1]
-		if j += 2; j == int64(len(b.hours)) {
+// unitSums sums the events of the folded units [from, to].
+func (b *buckets) unitSums(from, to int64) (good, total uint64) {
+	if b.head == noHead || from > to {
+		return 0, 0
+	}
+	oldest := b.unitHead - b.unitLen + 1
+	if to == b.unitHead && from-oldest < to-from {
+		// Subtract the older units from the ring's sums.
+		g, n := b.unitRange(oldest, from)
+		return b.unitsGood - g, b.unitsTotal - n
+	}
+	return b.unitRange(from, to+1)
+}
+
+// unitRange sums the events of units [from, to).
+func (b *buckets) unitRange(from, to int64) (good, total uint64) {
+	w := b.lay.words()
+	j := w * floorMod64(from, b.unitLen)
+	for u := from; u < to; u++ {
+		good += b.units[j]
+		total += b.units[j+1]
+		if j += w; j == int64(len(b.units)) {
 			j = 0
 		}
 	}

@@ -16,6 +16,10 @@ type EngineConfig struct {
 	// Sources are the enabled SLI sources. The engine keeps its own copy of
 	// the slice; the Sources themselves (regexps) must not change afterwards.
 	Sources []Source
+	// Services are the service-level objectives (see Service), in the
+	// order EvaluateServices lists them. Like Sources, they must not
+	// change afterwards.
+	Services []Service
 	// Resolve returns the objective of a newly discovered route of src;
 	// route holds the route's identity labels in src.RouteLabels order
 	// (values already cloned; Resolve may keep the slice). It runs once per
@@ -118,9 +122,10 @@ type Engine struct {
 	// sources, resolve and release change only in Reload, which holds mu,
 	// cfgMu and every tenant's lock: read them under a tenant's lock, mu
 	// or cfgMu.
-	sources []Source
-	resolve func(src *Source, route []Label) Objective
-	release slo.ReleasePolicy
+	sources  []Source
+	services []Service
+	resolve  func(src *Source, route []Label) Objective
+	release  slo.ReleasePolicy
 	// index maps metric names to source indexes; Reload swaps it (while it
 	// holds every tenant's lock), so Wants reads it without a lock.
 	index   atomic.Pointer[sourceIndex]
@@ -160,6 +165,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 	cfg.defaults()
 	e := &Engine{
 		sources:  slices.Clone(cfg.Sources),
+		services: slices.Clone(cfg.Services),
 		resolve:  cfg.Resolve,
 		release:  cfg.Release,
 		ringLen:  ringMinutes(cfg.MinuteHorizon, cfg.MaxFuture),
@@ -325,7 +331,7 @@ func (e *Engine) tenant(t Tenant) *tenantState {
 	if len(old) >= e.caps.maxTenants {
 		return nil
 	}
-	ts := newTenantState(t, len(e.sources))
+	ts := newTenantState(t, len(e.sources), len(e.services))
 	m := make(map[Tenant]*tenantState, len(old)+1)
 	for k, v := range old {
 		m[k] = v
@@ -394,15 +400,15 @@ func (e *Engine) SetMasks(masks []Mask) {
 	e.masks.Store(&ms)
 	for _, ts := range *e.tenants.Load() {
 		ts.mu.Lock()
+		ts.advanceAll()
 		for _, routes := range ts.routes {
 			for _, r := range routes {
-				r.b.advance(ts.head, r.masks, &ts.scratch)
 				matched := matchMasks(ms, r.maskLabels)
 				if len(matched) == 0 && len(r.masks) == 0 {
 					continue
 				}
 				r.masks = matched
-				r.b.recomputeExclusion(r.masks, &ts.scratch)
+				ts.recomputeRoute(r)
 			}
 		}
 		ts.mu.Unlock()

@@ -150,10 +150,14 @@ func (e *Engine) Reload(cfg EngineConfig) {
 		ts.mu.Lock()
 	}
 	e.sources, e.resolve, e.release = sources, cfg.Resolve, cfg.Release
+	oldServices := e.services
+	e.services = slices.Clone(cfg.Services)
 	e.index.Store(newSourceIndex(sources, epochs))
 	masks := *e.masks.Load()
 	for _, ts := range tenants {
+		ts.advanceAll() // minutes that left the rings are final under the old objectives
 		ts.remap(e, remap, masks)
+		ts.regroup(e, oldServices)
 		ts.mu.Unlock()
 	}
 	e.recountRoutes()
@@ -192,12 +196,10 @@ func (t *tenantState) remap(e *Engine, remap []int, masks []Mask) {
 				}
 				continue
 			}
-			// Minutes that left the ring are final under the old masks.
-			r.b.advance(t.head, r.masks, &t.scratch)
 			r.src = &e.sources[ni]
 			r.setObjective(e.objectiveFor(r.src, r.labels), masks)
-			if hl := hourRingLen(r.obj.Window); hl != r.b.hourLen {
-				r.b = r.b.relayout(r.b.ringLen, hl, r.masks, &t.scratch)
+			if lay := layoutFor(r.obj); !lay.same(r.b.lay) {
+				r.b = r.b.relayout(r.b.ringLen, lay, r.masks, &t.scratch)
 			} else {
 				r.b.recomputeExclusion(r.masks, &t.scratch)
 			}
@@ -213,28 +215,51 @@ func (t *tenantState) remap(e *Engine, remap []int, masks []Mask) {
 	t.sorted = nil
 }
 
-// relayout returns b's counts in new buckets of ringLen minutes and hourLen
-// hours, ringLen at most b.ringLen. Minutes that leave a shorter ring are
-// folded as advance folds them (b changes; they need b's exclusion bits);
-// the newest hours that fit the hour ring are kept. b's raw sums must be
-// current; nb's exclusion bits and other sums are derived from its counts
-// and masks.
-func (b *buckets) relayout(ringLen, hourLen int64, masks []Mask, scratch *[]Interval) buckets {
+// relayout returns b's counts in new buckets of ringLen minutes and
+// folded units lay, ringLen at most b.ringLen. Minutes that leave a
+// shorter ring are folded as advance folds them (b changes; they need b's
+// exclusion bits). Folded units are kept where the new units hold them:
+// on the same grid unit by unit (the newest that fit), on another grid
+// each old unit goes to the new unit of its first minute (an hour becomes
+// part of a day; a day stays a day). Slice verdicts are kept when the
+// slices stay the same, else the slices start afresh. b's raw sums must
+// be current; nb's exclusion bits and other sums are derived from its
+// counts and masks.
+func (b *buckets) relayout(ringLen int64, lay foldLayout, masks []Mask, scratch *[]Interval) buckets {
 	var nb buckets
-	nb.init(ringLen, hourLen)
+	nb.init(ringLen, lay)
 	if b.head == noHead {
 		return nb
 	}
 	start := b.head - ringLen + 1
 	if ringLen < b.ringLen {
-		b.recycleHours(floorDiv64(start-1, 60))
+		b.recycleUnits(b.unitOf(start - 1))
 		for m := b.ringStart(); m < start; m++ {
-			b.fold(m)
+			b.fold(m, false)
 		}
 	}
-	nb.head, nb.hourHead = b.head, floorDiv64(start-1, 60)
-	for h := max(nb.hourHead-hourLen, b.hourHead-b.hourLen) + 1; h <= min(nb.hourHead, b.hourHead); h++ {
-		copy(nb.hourAt(h), b.hourAt(h))
+	nb.head, nb.unitHead = b.head, nb.unitOf(start-1)
+	keepSlices := lay.sl.len > 0 && lay.sl.len == b.lay.sl.len && lay.sl.phase == b.lay.sl.phase
+	sameGrid := lay.unit == b.lay.unit && sameLoc(lay.loc, b.lay.loc)
+	for u := b.unitHead - b.unitLen + 1; u <= b.unitHead; u++ {
+		old := b.unitAt(u)
+		nu := u
+		if !sameGrid {
+			nu = nb.unitOf(b.unitStart(u))
+		}
+		if nu <= nb.unitHead-nb.unitLen || nu > nb.unitHead {
+			continue
+		}
+		w := nb.unitAt(nu)
+		w[0] += old[0]
+		w[1] += old[1]
+		if keepSlices {
+			w[2] += old[2]
+			w[3] += old[3]
+		}
+	}
+	if keepSlices {
+		nb.pend, nb.fin = b.pend, b.fin
 	}
 	if ringLen == b.ringLen { // the same layout: no need to add up again
 		copy(nb.ring, b.ring)
@@ -248,7 +273,7 @@ func (b *buckets) relayout(ringLen, hourLen int64, masks []Mask, scratch *[]Inte
 	}
 	nb.foldRawGood, nb.foldRawTotal = b.foldRawGood, b.foldRawTotal
 	nb.foldExclGood, nb.foldExclTotal = b.foldExclGood, b.foldExclTotal
-	nb.sumHours()
+	nb.sumUnits()
 	nb.recomputeExclusion(masks, scratch)
 	return nb
 }
@@ -274,11 +299,12 @@ func (b *buckets) sumRing() {
 	}
 }
 
-// sumHours derives the hour ring's sums.
-func (b *buckets) sumHours() {
-	b.hoursGood, b.hoursTotal = 0, 0
-	for j := 0; j < len(b.hours); j += 2 {
-		b.hoursGood += b.hours[j]
-		b.hoursTotal += b.hours[j+1]
+// sumUnits derives the unit ring's sums.
+func (b *buckets) sumUnits() {
+	b.unitsGood, b.unitsTotal = 0, 0
+	w := int(b.lay.words())
+	for j := 0; j < len(b.units); j += w {
+		b.unitsGood += b.units[j]
+		b.unitsTotal += b.units[j+1]
 	}
 }

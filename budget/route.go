@@ -33,12 +33,17 @@ type tenantState struct {
 	sorted  []*route
 	stats   EngineStats
 	scratch []Interval // reused for Mask.AppendIntervals
+	// svcs holds per service index the service SLIs, keyed by svcState.key;
+	// sortedSvcs lists them in EvaluateServices' order, nil after a change.
+	svcs       []map[string]*svcState
+	sortedSvcs []*svcState
+	exclOld    []uint64 // reused by recomputeRoute
 }
 
 // maxIgnored bounds tenantState.ignored; when full it is cleared.
 const maxIgnored = 1 << 20
 
-func newTenantState(t Tenant, nsrc int) *tenantState {
+func newTenantState(t Tenant, nsrc, nsvc int) *tenantState {
 	ts := &tenantState{
 		id:      t,
 		wm:      noData,
@@ -50,6 +55,10 @@ func newTenantState(t Tenant, nsrc int) *tenantState {
 	}
 	for i := range ts.routes {
 		ts.routes[i] = make(map[string]*route)
+	}
+	ts.svcs = make([]map[string]*svcState, nsvc)
+	for i := range ts.svcs {
+		ts.svcs[i] = make(map[string]*svcState)
 	}
 	return ts
 }
@@ -77,6 +86,8 @@ type route struct {
 	newest, forgetAfter int64
 	series              []*series
 	b                   buckets
+	// svcs are the service SLIs the route belongs to.
+	svcs []*svcState
 
 	// first is the earliest first point of the route's series (ms) as
 	// told to EngineConfig.NewRoute: math.MaxInt64 for a route created
@@ -194,9 +205,10 @@ func (t *tenantState) routeFor(e *Engine, si int, labels []Label) *route {
 	}
 	r := &route{src: src, key: key, labels: ident, name: strings.Join(vals, "/")}
 	r.setObjective(e.objectiveFor(src, ident), *e.masks.Load())
-	r.b.init(e.ringLen, hourRingLen(r.obj.Window))
+	r.b.init(e.ringLen, layoutFor(r.obj))
 	r.newest = t.wm
 	r.first = math.MaxInt64
+	r.svcs = t.servicesFor(e, r)
 	t.routes[si][key] = r
 	t.sorted = nil
 	return r
@@ -230,10 +242,6 @@ func (r *route) setObjective(obj Objective, all []Mask) {
 	r.forgetAfter = WindowMaxLength(obj.Window).Milliseconds()
 }
 
-// hourRingLen is the hour ring's length for a compliance window: its
-// longest length in hours, plus 2.
-func hourRingLen(w slo.Window) int64 { return int64(WindowMaxLength(w)/time.Hour) + 2 }
-
 // WindowMaxLength is the longest a compliance window can be: a calendar
 // period's longest instance (plus an hour for a DST change). A rolling
 // window is rounded up to whole hours.
@@ -247,6 +255,8 @@ func WindowMaxLength(w slo.Window) time.Duration {
 		return 7*day + time.Hour
 	case slo.PeriodQuarter:
 		return 92*day + time.Hour
+	case slo.PeriodYear:
+		return 366*day + time.Hour
 	}
 	return 31*day + time.Hour
 }
@@ -292,6 +302,7 @@ func (t *tenantState) forgetStale() (n int) {
 				continue
 			}
 			delete(routes, k)
+			r.leaveServices()
 			n++
 			for _, s := range r.series {
 				delete(t.series, s.key)
@@ -305,6 +316,7 @@ func (t *tenantState) forgetStale() (n int) {
 	if forgot {
 		clear(t.ignored)
 	}
+	t.forgetServices()
 	return n
 }
 

@@ -283,10 +283,16 @@ func (t *tenantState) addEvents(s *series, ts int64, d int64) {
 	g, n := s.class.split(d)
 	r := s.route
 	if r.b.head < t.head {
-		r.b.advance(t.head, r.masks, &t.scratch)
+		r.b.advance(t.head, r.masks, &t.scratch, nil)
 	}
-	if !r.b.add(floorDiv64(ts, minuteMs), g, n, r.masks, &t.scratch) {
+	m := floorDiv64(ts, minuteMs)
+	dg, dn, ok := r.b.add(m, g, n, r.masks, &t.scratch)
+	if !ok {
 		t.stats.Expired++
+		return
+	}
+	if len(r.svcs) > 0 {
+		t.propagate(r, m, dg, dn)
 	}
 }
 

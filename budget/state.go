@@ -20,7 +20,9 @@ import (
 // but rebuilt: the ring's and hour ring's sums, the exclusion bits (from
 // the masks), sorted routes; nor is the cache of ignored series.
 //
-// Format (version 1), little endian; uvarint and varint as in
+// Format (version 2; LoadState also reads version 1, whose buckets hold
+// uvarint(hourLen) where version 2 has a layout, and no services), little
+// endian; uvarint and varint as in
 // encoding/binary (varint is zigzag); str = uvarint(len) bytes;
 // differences are taken mod 2^64; wm0 is the tenant's watermark when its
 // encoding began, m0 = floor(wm0 / 60000):
@@ -29,14 +31,19 @@ import (
 //	body    = uvarint(#sources) source* uvarint(#tenants) tenant*
 //	source  = str(name) kind:u8 str(metric) uvarint(#rl) str(routeLabel)*#rl str(statusLabel)
 //	          str(bad) le:u64 uvarint(#filter) (str(label) str(regexp))*#filter uvarint(epoch)
-//	tenant  = accountID:u32 projectID:u32 varint(wm0) route* 0x00 trailer
+//	tenant  = accountID:u32 projectID:u32 varint(wm0) route* 0x00 uvarint(#svc) svc* trailer
+//	svc     = str(service name) uvarint(#by) str(value)*#by varint(newest-wm0) buckets
 //	route   = 0x01 uvarint(source index) str(value)*#rl varint(newest-wm0) buckets
 //	          uvarint(#series) series*
 //	buckets = uvarint(0)                                          head noHead: no data yet
-//	        | uvarint(1+zigzag(head-m0)) uvarint(ringLen) uvarint(hourLen) minutes hours
+//	        | uvarint(1+zigzag(head-m0)) uvarint(ringLen) layout minutes units [slices]
 //	          uvarint(foldRawGood) uvarint(foldRawTotal) uvarint(foldExclGood) uvarint(foldExclTotal)
+//	layout  = uvarint(unit) [str(time zone) if unit = 0] uvarint(#units) uvarint(slice) [uvarint(phase) if slice > 0]
 //	minutes = runs over the ring's ringLen minutes, oldest first
-//	hours   = runs over the hour ring's hourLen hours, oldest first
+//	units   = runs over the unit ring's good/total, oldest first
+//	slices  = runs over the unit ring's slice words (good|bad<<32, excluded), oldest first
+//	          uvarint(0) | uvarint(1+zigzag(pending start-m0)) uvarint(incl) uvarint(good) uvarint(total)
+//	          uvarint(final good) uvarint(final bad) uvarint(final excluded)           (only if slice > 0)
 //	runs    = (uvarint(zeros) uvarint(k) (varint(total-previous total) varint(total-good))*k)*
 //	          until all elements are covered, "previous" being the element before (0 first)
 //	series  = hash:u64 target:u64 flags:u8 [points]       flags = class | firstFull<<2 | firstInHist<<3 | n<<4
@@ -73,7 +80,7 @@ import (
 // the longest Ingest wait, max-ingest-stall-ms).
 const (
 	stateMagic       = "SLST"
-	stateVersion     = 1
+	stateVersion     = 2
 	codecNone        = 0
 	codecZstd        = 1
 	stateChunkRoutes = 64
@@ -84,10 +91,10 @@ const (
 	maxStateTs = 1 << 50
 	// minStateRing is the shortest minute ring an engine has (a 72h
 	// horizon, MaxFuture of at most a minute); maxStateRing and
-	// maxStateHours bound what LoadState allocates per route.
+	// maxStateUnits bound what LoadState allocates per route.
 	minStateRing  = 72*60 + 1 + 2
 	maxStateRing  = 1 << 18
-	maxStateHours = 1 << 13
+	maxStateUnits = 1 << 13
 )
 
 // AppendState appends the engine's counting state to dst (see the format
@@ -120,7 +127,7 @@ func (e *Engine) AppendState(dst []byte) ([]byte, error) {
 	tenants := e.Tenants()
 	raw = binary.AppendUvarint(raw, uint64(len(tenants)))
 	for _, t := range tenants {
-		raw = e.lookupTenant(t).appendState(raw, flush)
+		raw = e.lookupTenant(t).appendState(raw, e, flush)
 	}
 	flush(raw)
 	if err := zw.Close(); err != nil && werr == nil {
@@ -164,7 +171,7 @@ func appendSourceSig(dst []byte, s sourceSig) []byte {
 // appendState encodes tenant t, locking it per chunk of routes; between
 // chunks, a dst of stateChunkBytes or more goes to flush, which returns
 // what to append to next.
-func (t *tenantState) appendState(dst []byte, flush func([]byte) []byte) []byte {
+func (t *tenantState) appendState(dst []byte, e *Engine, flush func([]byte) []byte) []byte {
 	type ref struct {
 		r  *route
 		si int
@@ -190,7 +197,7 @@ func (t *tenantState) appendState(dst []byte, flush func([]byte) []byte) []byte 
 			if rf := refs[i]; t.routes[rf.si][rf.r.key] == rf.r { // not forgotten meanwhile
 				// As Evaluate would: the ring ends at the tenant's head, so
 				// that SetMasks after LoadState has nothing left to fold.
-				rf.r.b.advance(t.head, rf.r.masks, &t.scratch)
+				rf.r.b.advance(t.head, rf.r.masks, &t.scratch, nil)
 				dst = appendRoute(dst, rf.r, rf.si, wm0)
 			}
 		}
@@ -204,6 +211,7 @@ func (t *tenantState) appendState(dst []byte, flush func([]byte) []byte) []byte 
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	dst = t.appendServices(dst, e, wm0)
 	dst = binary.AppendVarint(dst, t.wm-wm0)
 	st := &t.stats
 	for _, v := range [...]uint64{st.SamplesCounted, st.Duplicates, st.TooOld, st.Future, st.NaN,
@@ -227,26 +235,7 @@ func appendRoute(dst []byte, r *route, si int, wm0 int64) []byte {
 		dst = appendStr(dst, l.Value)
 	}
 	dst = binary.AppendVarint(dst, r.newest-wm0)
-	b := &r.b
-	if b.head == noHead {
-		dst = append(dst, 0)
-	} else {
-		d := b.head - floorDiv64(wm0, minuteMs)
-		dst = binary.AppendUvarint(dst, 1+uint64(d<<1^d>>63))
-		dst = binary.AppendUvarint(dst, uint64(b.ringLen))
-		dst = binary.AppendUvarint(dst, uint64(b.hourLen))
-		rs := b.ringStart()
-		dst = appendRuns(dst, b.ring, 1, int(floorMod64(rs, b.ringLen)), func(k, limit int) int {
-			return int(b.zeroMinutes(rs+int64(k), int64(limit)))
-		})
-		i0 := int(floorMod64(b.hourHead+1, b.hourLen))
-		dst = appendRuns(dst, b.hours, 2, i0, func(k, limit int) int {
-			return zeroRun(b.hours, 2, (i0+k)%int(b.hourLen), limit)
-		})
-		for _, v := range [...]uint64{b.foldRawGood, b.foldRawTotal, b.foldExclGood, b.foldExclTotal} {
-			dst = binary.AppendUvarint(dst, v)
-		}
-	}
+	dst = appendBuckets(dst, &r.b, wm0)
 	dst = binary.AppendUvarint(dst, uint64(len(r.series)))
 	for _, s := range r.series {
 		dst = appendSeries(dst, s, si, wm0)
@@ -254,20 +243,92 @@ func appendRoute(dst []byte, r *route, si int, wm0 int64) []byte {
 	return dst
 }
 
+// appendBuckets encodes a route's or service's buckets.
+func appendBuckets(dst []byte, b *buckets, wm0 int64) []byte {
+	if b.head == noHead {
+		return append(dst, 0)
+	}
+	m0 := floorDiv64(wm0, minuteMs)
+	dst = appendZigzag1(dst, b.head-m0)
+	dst = binary.AppendUvarint(dst, uint64(b.ringLen))
+	l := &b.lay
+	dst = binary.AppendUvarint(dst, uint64(l.unit))
+	if l.unit == 0 {
+		dst = appendStr(dst, l.loc.String())
+	}
+	dst = binary.AppendUvarint(dst, uint64(l.n))
+	dst = binary.AppendUvarint(dst, uint64(l.sl.len))
+	if l.sl.len > 0 {
+		dst = binary.AppendUvarint(dst, uint64(l.sl.phase))
+	}
+	rs := b.ringStart()
+	dst = appendRuns(dst, b.ring, 1, 0, int(floorMod64(rs, b.ringLen)), func(k, limit int) int {
+		return int(b.zeroMinutes(rs+int64(k), int64(limit)))
+	})
+	w := int(l.words())
+	i0 := int(floorMod64(b.unitHead+1, b.unitLen))
+	dst = appendRuns(dst, b.units, w, 0, i0, func(k, limit int) int {
+		return zeroPairs(b.units, w, 0, (i0+k)%int(b.unitLen), limit)
+	})
+	if l.sl.len > 0 {
+		dst = appendRuns(dst, b.units, w, 2, i0, func(k, limit int) int {
+			return zeroPairs(b.units, w, 2, (i0+k)%int(b.unitLen), limit)
+		})
+		if b.pend.start == noHead {
+			dst = append(dst, 0)
+		} else {
+			dst = appendZigzag1(dst, b.pend.start-m0)
+			dst = binary.AppendUvarint(dst, uint64(b.pend.incl))
+			dst = binary.AppendUvarint(dst, b.pend.good)
+			dst = binary.AppendUvarint(dst, b.pend.total)
+		}
+		for _, v := range [...]uint64{b.fin.good, b.fin.bad, b.fin.excl} {
+			dst = binary.AppendUvarint(dst, v)
+		}
+	}
+	for _, v := range [...]uint64{b.foldRawGood, b.foldRawTotal, b.foldExclGood, b.foldExclTotal} {
+		dst = binary.AppendUvarint(dst, v)
+	}
+	return dst
+}
+
+// appendZigzag1 appends uvarint(1+zigzag(d)): 0 stays free for "none".
+func appendZigzag1(dst []byte, d int64) []byte {
+	return binary.AppendUvarint(dst, 1+uint64(d<<1^d>>63))
+}
+
+// appendServices encodes the tenant's service SLIs. t.mu is held.
+func (t *tenantState) appendServices(dst []byte, e *Engine, wm0 int64) []byte {
+	svcs := t.sortedServices()
+	dst = binary.AppendUvarint(dst, uint64(len(svcs)))
+	for _, sv := range svcs {
+		t.advanceService(sv)
+		dst = appendStr(dst, e.services[sv.def].Name)
+		dst = binary.AppendUvarint(dst, uint64(len(sv.labels)))
+		for _, l := range sv.labels {
+			dst = appendStr(dst, l.Value)
+		}
+		dst = binary.AppendVarint(dst, sv.newest-wm0)
+		dst = appendBuckets(dst, &sv.b, wm0)
+	}
+	return dst
+}
+
 // appendRuns encodes a ring of good/total pairs as runs, oldest element
 // (index i0) first; a total is stored as the difference to the one before
 // (0 before the first), since traffic changes little from one minute to
-// the next. stride 1: words are packed minutes (good | total<<32); stride
-// 2: words are good, total pairs. zeros(k, limit) returns how many
-// elements from the k-th on (at most limit) are zero.
-func appendRuns(dst []byte, words []uint64, stride, i0 int, zeros func(k, limit int) int) []byte {
+// the next. stride 1: words are packed minutes (good | total<<32); else
+// element p is the pair words[p*stride+off], words[p*stride+off+1].
+// zeros(k, limit) returns how many elements from the k-th on (at most
+// limit) are zero.
+func appendRuns(dst []byte, words []uint64, stride, off, i0 int, zeros func(k, limit int) int) []byte {
 	n := len(words) / stride
 	var prev uint64
 	for k := 0; k < n; {
 		z := k + zeros(k, n-k)
 		p := (i0 + z) % n
 		nz, q := z, p
-		for nz < n && words[q*stride]|words[q*stride+stride-1] != 0 {
+		for nz < n && pairNonZero(words, stride, off, q) {
 			if nz, q = nz+1, q+1; q == n {
 				q = 0
 			}
@@ -282,7 +343,7 @@ func appendRuns(dst []byte, words []uint64, stride, i0 int, zeros func(k, limit 
 			if stride == 1 {
 				g, t = unpack(words[p])
 			} else {
-				g, t = words[2*p], words[2*p+1]
+				g, t = words[p*stride+off], words[p*stride+off+1]
 			}
 			dst = binary.AppendVarint(dst, int64(t-prev))
 			dst = binary.AppendVarint(dst, int64(t-g))
@@ -311,6 +372,28 @@ func (b *buckets) zeroMinutes(m, limit int64) int64 {
 			continue
 		}
 		c += step
+	}
+	return c
+}
+
+// pairNonZero reports whether element q of appendRuns' words is not zero.
+func pairNonZero(words []uint64, stride, off, q int) bool {
+	if stride == 1 {
+		return words[q] != 0
+	}
+	return words[q*stride+off]|words[q*stride+off+1] != 0
+}
+
+// zeroPairs returns how many elements of appendRuns' words, from element
+// p on (wrapping around, at most limit), are zero.
+func zeroPairs(words []uint64, stride, off, p, limit int) int {
+	n := len(words) / stride
+	c := 0
+	for c < limit && !pairNonZero(words, stride, off, p) {
+		c++
+		if p++; p == n {
+			p = 0
+		}
 	}
 	return c
 }

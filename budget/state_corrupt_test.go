@@ -45,12 +45,12 @@ func TestStateCorrupt(t *testing.T) {
 		f(fmt.Sprintf("uncompressed, truncated to %d bytes", n), raw[:n])
 	}
 	f("other magic", append([]byte("XXXX"), good[4:]...))
-	f("version 2", append([]byte("SLST\x02"), good[5:]...))
-	f("codec 9", append([]byte("SLST\x01\x09"), good[6:]...))
+	f("version 3", append([]byte("SLST\x03"), good[5:]...))
+	f("codec 9", append([]byte("SLST\x02\x09"), good[6:]...))
 	f("trailing byte", append(slices.Clone(good), 0))
-	f("2^60 sources", []byte("SLST\x01\x00\x80\x80\x80\x80\x80\x80\x80\x80\x10"))
-	f("2^60 tenants", []byte("SLST\x01\x00\x00\x80\x80\x80\x80\x80\x80\x80\x80\x10"))
-	f("overlong varint", []byte("SLST\x01\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"))
+	f("2^60 sources", []byte("SLST\x02\x00\x80\x80\x80\x80\x80\x80\x80\x80\x10"))
+	f("2^60 tenants", []byte("SLST\x02\x00\x00\x80\x80\x80\x80\x80\x80\x80\x80\x10"))
+	f("overlong varint", []byte("SLST\x02\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"))
 	if after := h.e.Evaluate(Tenant{}, t0+time.Hour.Milliseconds()); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("a failed LoadState changed the engine")
 	}
@@ -75,7 +75,7 @@ func rawState(t testing.TB, data []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append([]byte("SLST\x01\x00"), body...)
+	return append([]byte("SLST\x02\x00"), body...)
 }
 
 // loadAndUse loads data into a fresh engine; when that works, the engine

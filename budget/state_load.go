@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/slogate/slogate/slo"
 )
 
 // LoadState replaces the state of every tenant in a snapshot made by
@@ -33,7 +35,7 @@ func (e *Engine) LoadState(data []byte) error {
 	defer e.cfgMu.Unlock()
 	e.mu.Lock() // SetMasks waits: the masks read here stay current
 	defer e.mu.Unlock()
-	d := &stateDecoder{r: stateReader{b: body, size: len(body)}, e: e, masks: *e.masks.Load()}
+	d := &stateDecoder{r: stateReader{b: body, size: len(body)}, e: e, masks: *e.masks.Load(), version: data[len(stateMagic)]}
 	states, err := d.decode()
 	if err != nil {
 		return fmt.Errorf("cannot load state: %w", err)
@@ -60,6 +62,7 @@ func (e *Engine) LoadState(data []byte) error {
 		}
 		ts.mu.Lock()
 		ts.wm, ts.head, ts.series, ts.targets, ts.routes, ts.stats = n.wm, n.head, n.series, n.targets, n.routes, n.stats
+		ts.svcs, ts.sortedSvcs = n.svcs, nil
 		clear(ts.ignored)
 		ts.sorted = nil
 		ts.mu.Unlock()
@@ -75,7 +78,7 @@ func stateBody(data []byte) ([]byte, error) {
 	if len(data) < len(stateMagic)+2 || string(data[:len(stateMagic)]) != stateMagic {
 		return nil, errors.New("cannot load state: not an engine state")
 	}
-	if v := data[len(stateMagic)]; v != stateVersion {
+	if v := data[len(stateMagic)]; v != stateVersion && v != 1 {
 		return nil, fmt.Errorf("cannot load state: format version %d, this slogate reads %d", v, stateVersion)
 	}
 	body := data[len(stateMagic)+2:]
@@ -112,6 +115,7 @@ type stateDecoder struct {
 	epochs  []uint64    // and their epochs
 	scratch buckets     // routes of another size, or dropped, are decoded here
 	iv      []Interval
+	version byte // of the snapshot's format
 }
 
 // Minimum encoded sizes, for count checks.
@@ -161,7 +165,7 @@ type loadedSeries struct {
 // watermark at the end, since the routes come first.
 func (d *stateDecoder) tenant() *tenantState {
 	r, e := &d.r, d.e
-	ts := newTenantState(Tenant{AccountID: r.u32(), ProjectID: r.u32()}, len(e.sources))
+	ts := newTenantState(Tenant{AccountID: r.u32(), ProjectID: r.u32()}, len(e.sources), len(e.services))
 	wm0 := r.ts(0, noData)
 	var loaded []loadedSeries
 	var maxHead, maxTs int64 = noHead, noData
@@ -182,6 +186,11 @@ func (d *stateDecoder) tenant() *tenantState {
 					maxTs = max(maxTs, s.hist[s.n-1].ts)
 				}
 			}
+		}
+	}
+	if d.version >= 2 {
+		for range r.count(3) {
+			d.service(ts, wm0)
 		}
 	}
 	ts.wm = r.ts(wm0, noData)
@@ -207,7 +216,46 @@ func (d *stateDecoder) tenant() *tenantState {
 		return ts
 	}
 	d.linkTargets(ts, loaded)
+	// Every route joins its services (those of a service that the
+	// snapshot did not hold start now).
+	for _, routes := range ts.routes {
+		for _, rt := range routes {
+			rt.svcs = ts.servicesFor(e, rt)
+		}
+	}
 	return ts
+}
+
+// service decodes one service SLI into ts, unless its service is gone or
+// has other By labels.
+func (d *stateDecoder) service(ts *tenantState, wm0 int64) {
+	r, e := &d.r, d.e
+	name := r.str()
+	vals := make([]string, r.count(1))
+	for i := range vals {
+		vals[i] = r.str()
+	}
+	newest := r.ts(wm0, noData)
+	i := slices.IndexFunc(e.services, func(s Service) bool { return s.Name == name })
+	if r.err != nil || i < 0 || len(e.services[i].By) != len(vals) {
+		d.decodeBuckets(nil, foldLayout{}, nil, wm0)
+		return
+	}
+	key := strings.Join(vals, "\xff")
+	if ts.svcs[i][key] != nil {
+		r.fail("service %s %q twice", name, key)
+		return
+	}
+	def := &e.services[i]
+	labels := make([]Label, len(vals))
+	for j, v := range vals {
+		labels[j] = Label{Name: def.By[j], Value: v}
+	}
+	obj := serviceObjective(def)
+	sv := &svcState{def: i, key: key, labels: labels, obj: obj, windowLabel: obj.Window.Label(),
+		newest: newest, forgetAfter: WindowMaxLength(obj.Window).Milliseconds()}
+	d.decodeBuckets(&sv.b, layoutFor(obj), nil, wm0)
+	ts.svcs[i][key] = sv
 }
 
 // linkTargets attaches the series to their targets, drops targets without
@@ -308,49 +356,48 @@ func (d *stateDecoder) route(ts *tenantState, wm0 int64, loaded *[]loadedSeries)
 // buckets decodes a route's buckets into rt.b (nil rt: decoded and
 // dropped) and returns the ring's head.
 func (d *stateDecoder) buckets(rt *route, wm0 int64) int64 {
-	r := &d.r
-	wantHours := int64(0)
-	if rt != nil {
-		wantHours = hourRingLen(rt.obj.Window)
+	if rt == nil {
+		return d.decodeBuckets(nil, foldLayout{}, nil, wm0)
 	}
+	return d.decodeBuckets(&rt.b, layoutFor(rt.obj), rt.masks, wm0)
+}
+
+// decodeBuckets decodes buckets into dst with layout want and exclusions
+// from masks (nil dst: decoded and dropped) and returns the ring's head.
+// Buckets stored with another ring length or layout are relaid out.
+func (d *stateDecoder) decodeBuckets(dst *buckets, want foldLayout, masks []Mask, wm0 int64) int64 {
+	r := &d.r
 	hv := r.uvarint()
 	if hv == 0 {
-		if rt != nil {
-			rt.b.init(d.e.ringLen, wantHours)
+		if dst != nil {
+			dst.init(d.e.ringLen, want)
 		}
 		return noHead
 	}
 	hv--
 	head := floorDiv64(wm0, minuteMs) + (int64(hv>>1) ^ -int64(hv&1))
-	ringLen, hourLen := int64(r.uvarint()), int64(r.uvarint())
+	ringLen := int64(r.uvarint())
+	lay := d.layout()
 	switch {
 	case r.err != nil:
 		return noHead
 	case head < -maxStateTs/minuteMs || head > maxStateTs/minuteMs:
 		r.fail("ring head %d out of range", head)
 		return noHead
-	case ringLen < minStateRing || ringLen > maxStateRing || hourLen < 1 || hourLen > maxStateHours:
-		r.fail("ring of %d minutes, %d hours", ringLen, hourLen)
+	case ringLen < minStateRing || ringLen > maxStateRing || lay.n < 1 || lay.n > maxStateUnits:
+		r.fail("ring of %d minutes, %d units", ringLen, lay.n)
 		return noHead
 	}
 	wantRing := min(ringLen, d.e.ringLen)
+	direct := dst != nil && ringLen == wantRing && storesAlike(lay, want)
 	b := &d.scratch
-	direct := rt != nil && ringLen == wantRing && hourLen == wantHours
-	switch {
-	case direct:
-		b = &rt.b
-		b.init(ringLen, hourLen)
-	case b.ringLen == ringLen && b.hourLen == hourLen:
-		clear(b.ring)
-		clear(b.hsum)
-		clear(b.hours)
-		b.ringRaw, b.hoursGood, b.hoursTotal = 0, 0, 0
-	default:
-		b.init(ringLen, hourLen)
+	if direct {
+		b = dst
+		lay = want
 	}
-	// The raw sums are added up as the counts come (sumRing, sumHours
-	// would read every minute again).
-	b.head, b.hourHead = head, floorDiv64(head-ringLen, 60)
+	b.init(ringLen, lay)
+	b.head = head
+	b.unitHead = b.unitOf(head - ringLen)
 	rs := b.ringStart()
 	d.runs(ringLen, math.MaxUint32, func(k int64, good, total uint64) {
 		b.ring[floorMod64(rs+k, ringLen)] = good | total<<32
@@ -359,23 +406,75 @@ func (d *stateDecoder) buckets(rt *route, wm0 int64) int64 {
 		hs[hsRawTotal] += total
 		b.ringRaw += good + total
 	})
-	d.runs(hourLen, math.MaxUint64, func(k int64, good, total uint64) {
-		hc := b.hourAt(b.hourHead - hourLen + 1 + k)
-		hc[0], hc[1] = good, total
-		b.hoursGood += good
-		b.hoursTotal += total
+	d.runs(lay.n, math.MaxUint64, func(k int64, good, total uint64) {
+		uc := b.unitAt(b.unitHead - lay.n + 1 + k)
+		uc[0], uc[1] = good, total
+		b.unitsGood += good
+		b.unitsTotal += total
 	})
+	if lay.sl.len > 0 {
+		d.runs(lay.n, math.MaxUint64, func(k int64, sl, excl uint64) {
+			uc := b.unitAt(b.unitHead - lay.n + 1 + k)
+			uc[2], uc[3] = sl, excl
+		})
+		if pv := r.uvarint(); pv > 0 {
+			pv--
+			b.pend.start = floorDiv64(wm0, minuteMs) + (int64(pv>>1) ^ -int64(pv&1))
+			b.pend.incl = int64(r.uvarint())
+			b.pend.good, b.pend.total = r.uvarint(), r.uvarint()
+			if b.pend.start > head || b.pend.start < head-ringLen-60 || b.pend.incl > lay.sl.len {
+				r.fail("pending slice at %d", b.pend.start)
+			}
+		}
+		b.fin = sliceTally{r.uvarint(), r.uvarint(), r.uvarint()}
+	}
 	b.foldRawGood, b.foldRawTotal = r.uvarint(), r.uvarint()
 	b.foldExclGood, b.foldExclTotal = r.uvarint(), r.uvarint()
 	switch {
-	case rt == nil || r.err != nil:
+	case dst == nil || r.err != nil:
 	case direct:
-		b.recomputeExclusion(rt.masks, &d.iv)
+		b.recomputeExclusion(masks, &d.iv)
 	default:
-		b.recomputeExclusion(rt.masks, &d.iv) // relayout may fold: it needs the bits
-		rt.b = b.relayout(wantRing, wantHours, rt.masks, &d.iv)
+		b.recomputeExclusion(masks, &d.iv) // relayout may fold: it needs the bits
+		*dst = b.relayout(wantRing, want, masks, &d.iv)
 	}
 	return head
+}
+
+// layout decodes a bucket layout (version 1: an hour ring's length).
+func (d *stateDecoder) layout() foldLayout {
+	r := &d.r
+	if d.version == 1 {
+		return foldLayout{unit: 60, n: int64(r.uvarint())}
+	}
+	var l foldLayout
+	switch u := r.uvarint(); u {
+	case 0:
+		name := r.str()
+		loc, err := slo.LoadLocation(name)
+		if err != nil {
+			r.fail("unit time zone %q", name)
+			return foldLayout{}
+		}
+		l.loc = loc
+	case 60, 1440:
+		l.unit = int64(u)
+	default:
+		r.fail("unit of %d minutes", u)
+		return foldLayout{}
+	}
+	l.n = int64(r.uvarint())
+	if sl := r.uvarint(); sl > 0 {
+		if sl > 60 || 60%sl != 0 {
+			r.fail("slice of %d minutes", sl)
+			return foldLayout{}
+		}
+		l.sl.len = int64(sl)
+		if l.sl.phase = int64(r.uvarint()); l.sl.phase >= 60 {
+			r.fail("slice phase %d", l.sl.phase)
+		}
+	}
+	return l
 }
 
 // runs decodes n run-coded elements, calling put for each non-zero one.

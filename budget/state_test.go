@@ -129,8 +129,8 @@ func sameState(t *testing.T, a, b *Engine) {
 				if o == nil {
 					t.Fatalf("tenant %v: route %q missing", tn, k)
 				}
-				r.b.advance(ta.head, r.masks, &ta.scratch)
-				o.b.advance(tb.head, o.masks, &tb.scratch)
+				r.b.advance(ta.head, r.masks, &ta.scratch, nil)
+				o.b.advance(tb.head, o.masks, &tb.scratch, nil)
 				if diff := bucketsDiff(&o.b, &r.b); diff != "" || o.newest != r.newest || len(o.series) != len(r.series) ||
 					len(o.masks) != len(r.masks) || o.forgetAfter != r.forgetAfter {
 					t.Fatalf("tenant %v: route %q differs: %s", tn, k, diff)
@@ -153,10 +153,11 @@ func bucketsDiff(a, b *buckets) string {
 	f("excl", a.excl, b.excl)
 	f("ringRaw", a.ringRaw, b.ringRaw)
 	f("hsum", a.hsum, b.hsum)
-	f("hours", a.hours, b.hours)
-	f("hourLen", a.hourLen, b.hourLen)
-	f("hourHead", a.hourHead, b.hourHead)
-	f("hourSums", [2]uint64{a.hoursGood, a.hoursTotal}, [2]uint64{b.hoursGood, b.hoursTotal})
+	f("units", a.units, b.units)
+	f("unitLen", a.unitLen, b.unitLen)
+	f("unitHead", a.unitHead, b.unitHead)
+	f("unitSums", [2]uint64{a.unitsGood, a.unitsTotal}, [2]uint64{b.unitsGood, b.unitsTotal})
+	f("slices", [2]any{a.pend, a.fin}, [2]any{b.pend, b.fin})
 	f("fold", [4]uint64{a.foldRawGood, a.foldRawTotal, a.foldExclGood, a.foldExclTotal},
 		[4]uint64{b.foldRawGood, b.foldRawTotal, b.foldExclGood, b.foldExclTotal})
 	return strings.Join(d, ", ")

@@ -35,18 +35,18 @@ func stateEngine(routes int, full bool) *Engine {
 	ts := e.lookupTenant(Tenant{})
 	for _, r := range ts.routes[0] {
 		b := &r.b
-		b.advance(ts.head, nil, &ts.scratch)
+		b.advance(ts.head, nil, &ts.scratch, nil)
 		for m := b.ringStart(); m <= b.head; m++ {
 			total := perMinute(m)
 			b.ring[floorMod64(m, b.ringLen)] = total - rng.Uint64N(3) | total<<32
 		}
-		for h := b.hourHead - b.hourLen + 1; h <= b.hourHead; h++ {
-			hc := b.hourAt(h)
+		for h := b.unitHead - b.unitLen + 1; h <= b.unitHead; h++ {
+			hc := b.unitAt(h)
 			hc[1] = 60 * perMinute(h*60)
 			hc[0] = hc[1] - rng.Uint64N(100)
 		}
 		b.sumRing()
-		b.sumHours()
+		b.sumUnits()
 		b.recomputeExclusion(nil, &ts.scratch)
 	}
 	return e

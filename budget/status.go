@@ -13,9 +13,10 @@ import (
 // COMPLETE minutes [mT-W, mT): the current, partial minute is not counted,
 // so two replicas fed the same data report the same value. A calendar
 // window covers [period start, mT). The part of a window older than the
-// minute ring is summed from the hour ring, counting only the hours whose
-// stored minutes all lie inside the window: the far edge of a 30d window
-// moves hour by hour (see buckets.hourSumsIn). Excluded (maintenance)
+// minute ring is summed from the folded units, counting only the units
+// whose stored minutes all lie inside the window: the far edge of a 30d
+// window moves hour by hour, a calendar window takes its local days (see
+// buckets.unitSpan). Excluded (maintenance)
 // minutes leave every window, good and bad alike.
 
 // RouteStatus is the state of one route at one evaluation time. Labels and
@@ -93,7 +94,7 @@ func (e *Engine) AppendStatus(dst []RouteStatus, t Tenant, at int64) []RouteStat
 	for start := 0; start < len(routes); start += evalChunk {
 		ts.mu.Lock()
 		for i, r := range routes[start:min(start+evalChunk, len(routes))] {
-			r.b.advance(ts.head, r.masks, &ts.scratch)
+			r.b.advance(ts.head, r.masks, &ts.scratch, nil)
 			e.routeStatus(ts, r, at, mT, &dst[n+start+i])
 		}
 		ts.mu.Unlock()
@@ -127,14 +128,37 @@ func (t *tenantState) sortedRoutes() []*route {
 // routeStatus fills st for route r at eval time at, minute mT.
 func (e *Engine) routeStatus(ts *tenantState, r *route, at, mT int64, st *RouteStatus) {
 	*st = RouteStatus{Tenant: ts.id, Source: r.src.Name, Labels: r.labels, Route: r.name, Objective: r.obj}
-	b := &r.b
+	var os objStatus
+	e.objectiveStatus(ts, &r.b, nil, &r.obj, r.windowLabel, at, mT, &os)
+	st.Windows, st.SLO, st.SLA, st.HasSLA = os.windows, os.slo, os.sla, os.hasSLA
+	st.Release, st.Slices, st.WindowSlices = os.release, os.slices, os.windowSlices
+	st.CreditPercent, st.HasCredit = os.credit, os.hasCredit
+	st.Good, st.Bad = os.good, os.bad
+	st.ExcludedGood, st.ExcludedBad = os.exclGood, os.exclBad
+	st.MaintenanceActive = minuteMasked(r.masks, mT, &ts.scratch)
+}
 
+// objStatus is what objectiveStatus computes for a route or a service.
+type objStatus struct {
+	windows              [slo.NumWindows]slo.WindowStatus
+	slo, sla             slo.BudgetStatus
+	hasSLA, hasCredit    bool
+	credit               float64
+	release              slo.ReleaseState
+	slices, windowSlices slo.SliceCounts
+	good, bad            uint64 // raw events before mT
+	exclGood, exclBad    uint64 // of those, excluded
+}
+
+// objectiveStatus evaluates objective o over buckets b (of a route, or of
+// service sv) at eval time at, minute mT.
+func (e *Engine) objectiveStatus(ts *tenantState, b *buckets, sv *svcState, o *Objective, windowLabel string, at, mT int64, st *objStatus) {
 	// The windows share their end mT, so each one adds to the next shorter
-	// one the part it has in addition: ring minutes in [a, prev), and hours
+	// one the part it has in addition: ring minutes in [a, prev), and units
 	// starting there. ring accumulates raw and unmasked sums of the ring
 	// minutes in [prev, mT).
 	var ring sums
-	var hg, hn uint64
+	var ug, un uint64
 	prev := mT
 	extend := func(a int64) {
 		if a >= prev {
@@ -145,42 +169,70 @@ func (e *Engine) routeStatus(ts *tenantState, r *route, at, mT int64, st *RouteS
 		ring.rawTotal += s.rawTotal
 		ring.good += s.good
 		ring.total += s.total
-		g, n := b.hourSumsIn(a, prev, mT)
-		hg, hn = hg+g, hn+n
+		from, to := b.unitSpan(a, mT)
+		next, _ := b.unitSpan(prev, mT)
+		g, n := b.unitSums(from, min(to, next-1))
+		ug, un = ug+g, un+n
 		prev = a
 	}
-	cStart, length := complianceSpan(r.obj.Window, at, mT)
+	cStart, length := complianceSpan(o.Window, at, mT)
+	var starts [slo.NumWindows]int64
 	cDone := false
 	for i, w := range slo.ShortWindows {
 		a := mT - w.Minutes
+		starts[i] = a
 		if !cDone && cStart > a { // the compliance window is shorter than this one
 			extend(cStart)
-			st.Windows[slo.WindowCompliance] = slo.NewWindow(r.windowLabel, ring.good+hg, ring.total+hn, r.obj.SLO)
+			st.windows[slo.WindowCompliance] = slo.NewWindow(windowLabel, ring.good+ug, ring.total+un, o.SLO)
 			cDone = true
 		}
 		extend(a)
-		st.Windows[i] = slo.NewWindow(w.Name, ring.good+hg, ring.total+hn, r.obj.SLO)
+		st.windows[i] = slo.NewWindow(w.Name, ring.good+ug, ring.total+un, o.SLO)
 	}
+	starts[slo.WindowCompliance] = cStart
 	if !cDone {
 		extend(cStart)
-		st.Windows[slo.WindowCompliance] = slo.NewWindow(r.windowLabel, ring.good+hg, ring.total+hn, r.obj.SLO)
+		st.windows[slo.WindowCompliance] = slo.NewWindow(windowLabel, ring.good+ug, ring.total+un, o.SLO)
 	}
 
 	// Cumulative counters: everything folded, plus ring minutes before mT.
 	extend(b.ringStart())
-	st.Good, st.Bad = slo.GoodBad(b.foldRawGood+ring.rawGood, b.foldRawTotal+ring.rawTotal)
-	st.ExcludedGood, st.ExcludedBad = slo.GoodBad(
+	st.good, st.bad = slo.GoodBad(b.foldRawGood+ring.rawGood, b.foldRawTotal+ring.rawTotal)
+	st.exclGood, st.exclBad = slo.GoodBad(
 		b.foldExclGood+ring.rawGood-ring.good, b.foldExclTotal+ring.rawTotal-ring.total)
 
-	w5 := st.Windows[slo.Window5m]
-	cw := st.Windows[slo.WindowCompliance]
-	st.SLO = slo.BudgetOf("slo", r.obj.SLO, cw, length, w5)
-	if r.obj.SLA > 0 {
-		st.SLA = slo.BudgetOf("sla", r.obj.SLA, cw, length, w5)
-		st.HasSLA = true
+	if sl := &b.lay.sl; sl.len > 0 {
+		var win [slo.NumWindows]sliceTally
+		cum := b.sliceWindows(sv, &starts, mT, &win, &ts.scratch)
+		for i := range win {
+			name := windowLabel
+			if i < len(slo.ShortWindows) {
+				name = slo.ShortWindows[i].Name
+			}
+			st.windows[i] = slo.SliceWindow(name, win[i].counts(), o.SLO)
+		}
+		st.slices, st.windowSlices = cum.counts(), win[slo.WindowCompliance].counts()
+		n := int64(length) / (sl.len * 60)
+		sec := float64(sl.len * 60)
+		w5 := st.windows[slo.Window5m]
+		st.slo = slo.SliceBudgetOf("slo", o.SLO, st.windowSlices, n, sec, w5)
+		if o.SLA > 0 {
+			st.sla = slo.SliceBudgetOf("sla", o.SLA, st.windowSlices, n, sec, w5)
+			st.hasSLA = true
+		}
+	} else {
+		w5 := st.windows[slo.Window5m]
+		cw := st.windows[slo.WindowCompliance]
+		st.slo = slo.BudgetOf("slo", o.SLO, cw, length, w5)
+		if o.SLA > 0 {
+			st.sla = slo.BudgetOf("sla", o.SLA, cw, length, w5)
+			st.hasSLA = true
+		}
 	}
-	st.MaintenanceActive = minuteMasked(r.masks, mT, &ts.scratch)
-	st.Release = slo.ReleaseStateOf(e.release, st.SLO.RemainingRatio, st.Windows[slo.Window1h].BurnRate)
+	if cw := st.windows[slo.WindowCompliance]; o.SLA > 0 && len(o.Credits) > 0 && cw.HasSLI {
+		st.credit, st.hasCredit = slo.CreditFor(o.Credits, cw.SLI), true
+	}
+	st.release = slo.ReleaseStateOf(e.release, st.slo.RemainingRatio, st.windows[slo.Window1h].BurnRate)
 }
 
 // complianceSpan returns the first minute of the compliance window at eval
