@@ -65,17 +65,18 @@ func TestRefModelSlices(t *testing.T) {
 	ring := r.m.ringLen // 4332 minutes
 	at := (m0+12)*minute + 30_000
 	st := r.route(at, "a")
-	// The route's first ring starts at M0-4331 (the watermark was M0 when
-	// it was created): slices from M0-4335 on, all empty and good before
-	// M0. Complete by M0+12: (M0+10 - (M0-4335))/5 = 869 slices, one bad.
+	// The route's ring started with its first events, at M0+1 (the point
+	// at M0 is the baseline): at M0+1-4331 = M0-4330, a slice start.
+	// Slices from M0-4330 on, all empty and good before M0. Complete by
+	// M0+12: (M0+10 - (M0-4330))/5 = 868 slices, one bad.
 	if ring != 4332 {
 		t.Fatalf("ring %d", ring)
 	}
-	if want := (slo.SliceCounts{Good: 868, Bad: 1}); st.Slices != want {
+	if want := (slo.SliceCounts{Good: 867, Bad: 1}); st.Slices != want {
 		t.Errorf("slices %+v, want %+v", st.Slices, want)
 	}
 	// The compliance window (30d) holds them all and the slice in progress.
-	if want := (slo.SliceCounts{Good: 869, Bad: 1}); st.WindowSlices != want {
+	if want := (slo.SliceCounts{Good: 868, Bad: 1}); st.WindowSlices != want {
 		t.Errorf("window slices %+v, want %+v", st.WindowSlices, want)
 	}
 	// 5m = [M0+7, M0+12): the bad slice and the one in progress (20/20).
@@ -95,7 +96,7 @@ func TestRefModelSlices(t *testing.T) {
 	if b := st.SLA; !st.HasSLA || math.Abs(b.RemainingSeconds-(0.02*8640-1)*300) > 1e-9 {
 		t.Errorf("sla budget %+v", b)
 	}
-	// Credit: good-slice ratio 869/870 = 0.99885 < 0.999: 10%.
+	// Credit: good-slice ratio 868/869 = 0.99885 < 0.999: 10%.
 	if !st.HasCredit || st.CreditPercent != 10 {
 		t.Errorf("credit %v %v", st.HasCredit, st.CreditPercent)
 	}
@@ -107,14 +108,14 @@ func TestRefModelSlices(t *testing.T) {
 	// Empty slices left out: only the three with events are judged.
 	r2, _ := slicesTiny(t, true)
 	st = r2.route(at, "a")
-	if want := (slo.SliceCounts{Good: 1, Bad: 1, Excluded: 867}); st.Slices != want {
+	if want := (slo.SliceCounts{Good: 1, Bad: 1, Excluded: 866}); st.Slices != want {
 		t.Errorf("skip empty: slices %+v, want %+v", st.Slices, want)
 	}
-	if want := (slo.SliceCounts{Good: 2, Bad: 1, Excluded: 867}); st.WindowSlices != want {
+	if want := (slo.SliceCounts{Good: 2, Bad: 1, Excluded: 866}); st.WindowSlices != want {
 		t.Errorf("skip empty: window slices %+v, want %+v", st.WindowSlices, want)
 	}
-	// allowed = 1% of (8640 - 867) slices.
-	if b := st.SLO; math.Abs(b.RemainingSeconds-(0.01*(8640-867)-1)*300) > 1e-9 {
+	// allowed = 1% of (8640 - 866) slices.
+	if b := st.SLO; math.Abs(b.RemainingSeconds-(0.01*(8640-866)-1)*300) > 1e-9 {
 		t.Errorf("skip empty: slo budget %+v", b)
 	}
 }
@@ -130,11 +131,13 @@ func TestRefModelSliceMasks(t *testing.T) {
 			t.Errorf("%s: slices %+v, want %+v", name, st.Slices, want)
 		}
 	}
-	f("the bad slice wholly masked", []Interval{{Start: (m0 + 5) * minute, End: (m0 + 10) * minute}}, slo.SliceCounts{Good: 868, Excluded: 1})
-	f("the bad minute masked", []Interval{{Start: (m0 + 7) * minute, End: (m0+7)*minute + 1}}, slo.SliceCounts{Good: 869})
-	f("four of its minutes masked", []Interval{{Start: (m0 + 5) * minute, End: (m0 + 9) * minute}}, slo.SliceCounts{Good: 869})
-	f("the first slice masked", []Interval{{Start: (m0 - 4335) * minute, End: (m0 - 4330) * minute}}, slo.SliceCounts{Good: 868, Bad: 1})
-	f("the first slice's ring minute masked", []Interval{{Start: (m0 - 4331) * minute, End: (m0 - 4330) * minute}}, slo.SliceCounts{Good: 868, Bad: 1})
+	f("the bad slice wholly masked", []Interval{{Start: (m0 + 5) * minute, End: (m0 + 10) * minute}}, slo.SliceCounts{Good: 867, Excluded: 1})
+	f("the bad minute masked", []Interval{{Start: (m0 + 7) * minute, End: (m0+7)*minute + 1}}, slo.SliceCounts{Good: 868})
+	f("four of its minutes masked", []Interval{{Start: (m0 + 5) * minute, End: (m0 + 9) * minute}}, slo.SliceCounts{Good: 868})
+	// The first slice left the ring at M0+6: masking it afterwards changes nothing.
+	f("the first slice masked late", []Interval{{Start: (m0 - 4330) * minute, End: (m0 - 4325) * minute}}, slo.SliceCounts{Good: 867, Bad: 1})
+	f("the first slice in the ring masked", []Interval{{Start: (m0 - 4320) * minute, End: (m0 - 4315) * minute}}, slo.SliceCounts{Good: 866, Bad: 1, Excluded: 1})
+	f("before the ring", []Interval{{Start: (m0 - 4335) * minute, End: (m0 - 4330) * minute}}, slo.SliceCounts{Good: 867, Bad: 1})
 
 	// Final slices keep their verdict: the watermark moves a ring and 20
 	// minutes on, then the bad slice is masked after the fact.
@@ -144,9 +147,9 @@ func TestRefModelSliceMasks(t *testing.T) {
 	r.put("b", "200", late, 1)
 	r.m.setMasks([]Mask{&testMask{match: map[string]string{"host": "a"}, ivs: []Interval{{Start: (m0 + 5) * minute, End: (m0 + 10) * minute}}}})
 	st := r.route(late*minute, "a")
-	// Slices from M0-4335 to M0+4332+20: (4352+4335)/5 = 1737 complete,
+	// Slices from M0-4330 to M0+4332+20: (4352+4330)/5 = 1736 complete,
 	// the bad one among them.
-	if want := (slo.SliceCounts{Good: 1736, Bad: 1}); st.Slices != want {
+	if want := (slo.SliceCounts{Good: 1735, Bad: 1}); st.Slices != want {
 		t.Errorf("final: slices %+v, want %+v", st.Slices, want)
 	}
 	// A mask set before the slice became final counts.
@@ -155,9 +158,33 @@ func TestRefModelSliceMasks(t *testing.T) {
 	r.put("b", "200", late-1, 0)
 	r.put("b", "200", late, 1)
 	r.m.setMasks(nil)
-	if want := (slo.SliceCounts{Good: 1736, Excluded: 1}); r.route(late*minute, "a").Slices != want {
+	if want := (slo.SliceCounts{Good: 1735, Excluded: 1}); r.route(late*minute, "a").Slices != want {
 		t.Errorf("final, masked before: slices %+v, want %+v", r.route(late*minute, "a").Slices, want)
 	}
+}
+
+// TestRefModelFirstSlice: a route whose first events come at M0+3 starts
+// its ring at M0+3-4331 = M0-4328, inside the slice [M0-4330, M0-4325):
+// the slice's two minutes before the ring count as empty and not
+// excluded, so masking its ring minutes leaves it good, not excluded.
+func TestRefModelFirstSlice(t *testing.T) {
+	obj := Objective{Name: "availability", SLO: 0.99, Window: slo.Window{Kind: slo.Rolling, Length: 30 * 24 * time.Hour},
+		Slices: slo.Slices{Length: 5 * time.Minute, Target: 0.95}}
+	m0 := t0 / minute
+	f := func(name string, ivs []Interval, want slo.SliceCounts) {
+		t.Helper()
+		r := newRefTiny(t, obj)
+		r.put("a", "200", m0+2, 0)
+		r.put("a", "200", m0+3, 10)
+		r.m.setMasks([]Mask{&testMask{ivs: ivs}})
+		if st := r.route((m0+5)*minute, "a"); st.Slices != want {
+			t.Errorf("%s: slices %+v, want %+v", name, st.Slices, want)
+		}
+	}
+	// (M0+5 - (M0-4330))/5 = 867 complete slices.
+	f("no mask", nil, slo.SliceCounts{Good: 867})
+	f("its ring minutes masked", []Interval{{Start: (m0 - 4328) * minute, End: (m0 - 4325) * minute}}, slo.SliceCounts{Good: 867})
+	f("the next slice masked", []Interval{{Start: (m0 - 4325) * minute, End: (m0 - 4320) * minute}}, slo.SliceCounts{Good: 866, Excluded: 1})
 }
 
 // TestRefModelBuckets: the storage rules of folded minutes, by window.
@@ -181,21 +208,22 @@ func TestRefModelBuckets(t *testing.T) {
 // removes its events only; a minute is excluded when both are masked.
 func TestRefModelServices(t *testing.T) {
 	obj := Objective{Name: "availability", SLO: 0.99, Window: slo.Window{Kind: slo.Rolling, Length: 30 * 24 * time.Hour}}
+	svcObj := obj
+	svcObj.Name = "" // the service's name
+	svcObj.Slices = slo.Slices{Length: 5 * time.Minute, Target: 0.95, SkipEmpty: true}
+	services := []Service{{Name: "platform", Match: Matchers{{Name: "host", Re: regexp.MustCompile(`^(?:a|b)$`)}}, Objective: svcObj},
+		{Name: "by-host", Match: Matchers{{Name: "source", Re: regexp.MustCompile(`^(?:web)$`)}}, By: []string{"host", "source", "customer"}, Objective: obj}}
 	r := newRefTiny(t, obj)
+	r.m.services = services
 	m0 := t0 / minute
 	for k := range int64(11) {
 		r.put("a", "200", m0+k, float64(10*k)) // 10 good a minute
 		r.put("b", "200", m0+k, float64(10*k))
 		r.put("b", "500", m0+k, float64(k)) // 1 bad a minute
 	}
-	svcObj := obj
-	svcObj.Name = "" // the service's name
-	svcObj.Slices = slo.Slices{Length: 5 * time.Minute, Target: 0.95, SkipEmpty: true}
-	services := []Service{{Name: "platform", Match: Matchers{{Name: "host", Re: regexp.MustCompile(`^(?:a|b)$`)}}, Objective: svcObj},
-		{Name: "by-host", Match: Matchers{{Name: "source", Re: regexp.MustCompile(`^(?:web)$`)}}, By: []string{"host", "source", "customer"}, Objective: obj}}
 	at := (m0+11)*minute + 1000
 	eval := func() map[string]ServiceStatus {
-		return r.m.evaluateServices(services, Tenant{}, at)
+		return r.m.evaluateServices(Tenant{}, at)
 	}
 	got := eval()
 	if len(got) != 3 {
@@ -211,14 +239,14 @@ func TestRefModelServices(t *testing.T) {
 	if p.Routes != 2 || p.Good != 200 || p.Bad != 10 || p.Objective.Name != "platform" {
 		t.Errorf("platform: %+v", p)
 	}
-	if want := (slo.SliceCounts{Good: 2, Excluded: 867}); p.Slices != want {
+	if want := (slo.SliceCounts{Good: 2, Excluded: 866}); p.Slices != want {
 		t.Errorf("platform slices %+v, want %+v", p.Slices, want)
 	}
 	// Route a masked in M0+1..M0+4: the service's slice [M0, M0+5) has
 	// route b's events only, 40 good of 44 = 0.909: bad.
 	r.m.setMasks([]Mask{&testMask{match: map[string]string{"host": "a"}, ivs: []Interval{{Start: (m0 + 1) * minute, End: (m0 + 5) * minute}}}})
 	p = eval()["platform"]
-	if want := (slo.SliceCounts{Good: 1, Bad: 1, Excluded: 867}); p.Slices != want || p.Good != 160 || p.Bad != 10 {
+	if want := (slo.SliceCounts{Good: 1, Bad: 1, Excluded: 866}); p.Slices != want || p.Good != 160 || p.Bad != 10 {
 		t.Errorf("one route masked: slices %+v, want %+v; good %d bad %d", p.Slices, want, p.Good, p.Bad)
 	}
 	// Both masked over the slice [M0+5, M0+10): excluded; route b alone in
@@ -226,7 +254,7 @@ func TestRefModelServices(t *testing.T) {
 	r.m.setMasks([]Mask{&testMask{ivs: []Interval{{Start: (m0 + 5) * minute, End: (m0 + 10) * minute}}},
 		&testMask{match: map[string]string{"host": "b"}, ivs: []Interval{{Start: (m0 + 11) * minute, End: (m0 + 12) * minute}}}})
 	p = eval()["platform"]
-	if want := (slo.SliceCounts{Good: 1, Excluded: 868}); p.Slices != want || p.MaintenanceActive {
+	if want := (slo.SliceCounts{Good: 1, Excluded: 867}); p.Slices != want || p.MaintenanceActive {
 		t.Errorf("both masked: slices %+v, want %+v; maintenance %v", p.Slices, want, p.MaintenanceActive)
 	}
 	r.m.setMasks([]Mask{&testMask{ivs: []Interval{{Start: (m0 + 11) * minute, End: (m0 + 12) * minute}}}})

@@ -46,7 +46,9 @@ func refByValue(r *refRoute, name string) string {
 }
 
 // evaluateServices computes every service SLI of tenant t at time at.
-func (m *refModel) evaluateServices(services []Service, t Tenant, at int64) map[string]ServiceStatus {
+func (m *refModel) evaluateServices(t Tenant, at int64) map[string]ServiceStatus {
+	services := m.services
+	m.startAll(t, true)
 	v := m.view(t, at)
 	slis := map[string]*refServiceSLI{}
 	for si := range services {
@@ -79,9 +81,8 @@ func (m *refModel) serviceStatus(v *refView, s *refServiceSLI) ServiceStatus {
 		obj.Name = s.svc.Name
 	}
 	st := ServiceStatus{Tenant: v.t, Service: s.svc.Name, Labels: s.labels, Objective: obj, Routes: len(s.routes)}
-	sli := &refSLI{obj: obj, cnt: map[int64][2]int64{}, first: s.routes[0].first}
+	sli := &refSLI{obj: obj, cnt: map[int64][2]int64{}, first: m.first[v.t]["svc\x00"+refServiceKey(s.svc.Name, s.labels)]}
 	for _, r := range s.routes {
-		sli.first = min(sli.first, r.first)
 		for mi, c := range r.cnt {
 			sc := sli.cnt[mi]
 			sli.cnt[mi] = [2]int64{sc[0] + c[0], sc[1] + c[1]}

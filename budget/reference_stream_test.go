@@ -25,7 +25,8 @@ type streamSpec struct {
 	length   time.Duration
 	interval time.Duration
 	hosts    []string
-	evals    int // evaluations at random times, plus one at the end
+	evals    int   // evaluations at random times, plus one at the end
+	start    int64 // Unix ms; 0 means 2026-03-09T00:00:00Z
 }
 
 type simCall struct {
@@ -297,11 +298,32 @@ func refResolve(berlin *time.Location) func(src *Source, route []Label) Objectiv
 // reference and compares every status at every evaluation.
 func runStream(t *testing.T, spec streamSpec) {
 	t.Helper()
+	runStreamWith(t, spec, streamConfig{resolve: refResolve})
+}
+
+// streamConfig is what a stream's engine and reference are configured with
+// beyond the sources.
+type streamConfig struct {
+	resolve  func(berlin *time.Location) func(src *Source, route []Label) Objective
+	services []Service
+	longest  time.Duration // 0: the default
+}
+
+// runStreamWith is runStream with objectives, services and the longest
+// window of cfg; it compares the services too.
+func runStreamWith(t *testing.T, spec streamSpec, cfg streamConfig) {
+	t.Helper()
 	events, start, _, rng, berlin := genStream(t, spec)
 	var masks []Mask
 	now := start
-	e := NewEngine(EngineConfig{Sources: refSources(), Resolve: refResolve(berlin), Now: func() time.Time { return time.UnixMilli(now) }})
-	ref := newRefModel(refSources(), refResolve(berlin), defaultMinuteHorizon, defaultMaxFuture, defaultLongestWindow)
+	longest := cfg.longest
+	if longest == 0 {
+		longest = defaultLongestWindow
+	}
+	e := NewEngine(EngineConfig{Sources: refSources(), Resolve: cfg.resolve(berlin), Services: cfg.services, LongestWindow: longest,
+		Now: func() time.Time { return time.UnixMilli(now) }})
+	ref := newRefModel(refSources(), cfg.resolve(berlin), defaultMinuteHorizon, defaultMaxFuture, longest)
+	ref.services = cfg.services
 	evals := 0
 	for _, ev := range events {
 		now = ev.at
@@ -313,11 +335,15 @@ func runStream(t *testing.T, spec streamSpec) {
 		case ev.eval:
 			evals++
 			at := now - rng.Int64N(45_000)
+			where := func(tn Tenant) string {
+				return fmt.Sprintf("seed %d, tenant %v, eval at %s (+%s)", spec.seed, tn,
+					time.UnixMilli(at).UTC().Format(time.RFC3339), time.Duration(at-start)*time.Millisecond)
+			}
 			for _, tn := range []Tenant{{}, {AccountID: 7, ProjectID: 3}} {
 				want := ref.evaluate(tn, at)
 				got := e.Evaluate(tn, at)
 				if len(got) != len(want) {
-					t.Fatalf("seed %d, eval at %s: %d routes, want %d", spec.seed, time.UnixMilli(at).UTC(), len(got), len(want))
+					t.Fatalf("%s: %d routes, want %d", where(tn), len(got), len(want))
 				}
 				for _, g := range got {
 					w, ok := want[g.Source+"|"+g.Route]
@@ -325,9 +351,25 @@ func runStream(t *testing.T, spec streamSpec) {
 						t.Fatalf("seed %d: unexpected route %s|%s", spec.seed, g.Source, g.Route)
 					}
 					if d := compareStatus(g, w); len(d) > 0 {
-						t.Fatalf("seed %d, tenant %v, eval at %s (+%s), route %s|%s:\n%s", spec.seed, tn,
-							time.UnixMilli(at).UTC().Format(time.RFC3339), time.Duration(at-start)*time.Millisecond,
-							g.Source, g.Route, strings.Join(d, "\n"))
+						t.Fatalf("%s, route %s|%s:\n%s", where(tn), g.Source, g.Route, strings.Join(d, "\n"))
+					}
+				}
+				if len(cfg.services) == 0 {
+					continue
+				}
+				wantSvc := ref.evaluateServices(tn, at)
+				gotSvc := e.EvaluateServices(tn, at)
+				if len(gotSvc) != len(wantSvc) {
+					t.Fatalf("%s: %d service SLIs, want %d", where(tn), len(gotSvc), len(wantSvc))
+				}
+				for _, g := range gotSvc {
+					key := refServiceKey(g.Service, g.Labels)
+					w, ok := wantSvc[key]
+					if !ok {
+						t.Fatalf("%s: unexpected service SLI %q", where(tn), key)
+					}
+					if d := compareServiceStatus(g, w); len(d) > 0 {
+						t.Fatalf("%s, service %q:\n%s", where(tn), key, strings.Join(d, "\n"))
 					}
 				}
 			}

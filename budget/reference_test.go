@@ -43,10 +43,13 @@ type refModel struct {
 
 	ops    int // operations so far (ingest calls and mask changes)
 	series map[string]*refSeries
-	// first is the first minute of each route's first minute ring (the
-	// ring start after the call that created it), by tenant and route key
-	// (source|route): slices before it were never judged.
-	first    map[Tenant]map[string]int64
+	// first is the first minute of the first minute ring of each route
+	// (key source|route) and service SLI (key "svc\x00" + refServiceKey),
+	// by tenant: slices ending before it were never judged. See start.
+	first   map[Tenant]map[string]int64
+	pending map[Tenant]map[string]bool // created, ring not started
+	// services are the service-level objectives (nil: none).
+	services []Service
 	wm       map[Tenant][]refMark // watermark history per tenant, ascending
 	maskSets []refMaskSet         // in the order they were set
 }
@@ -84,7 +87,7 @@ func newRefModel(sources []Source, resolve func(*Source, []Label) Objective, hor
 		maxFuture: maxFuture.Milliseconds(),
 		maxAge:    (longestWindow + horizon).Milliseconds(),
 		series:    map[string]*refSeries{}, wm: map[Tenant][]refMark{},
-		first: map[Tenant]map[string]int64{},
+		first: map[Tenant]map[string]int64{}, pending: map[Tenant]map[string]bool{},
 	}
 }
 
@@ -151,7 +154,6 @@ func (m *refModel) ingest(t Tenant, labels []Label, samples []Sample, now int64)
 		}
 		key := fmt.Sprint(t, si) + labelsText(labels)
 		s := m.series[key]
-		created := ""
 		if s == nil {
 			s = &refSeries{tenant: t, src: si, class: class,
 				target: refLabel(labels, "job") + "\x00" + refLabel(labels, "instance")}
@@ -159,10 +161,9 @@ func (m *refModel) ingest(t Tenant, labels []Label, samples []Sample, now int64)
 				s.routeLabel = append(s.routeLabel, Label{Name: n, Value: refLabel(labels, n)})
 			}
 			m.series[key] = s
-			if rk := refRouteKey(src, s.routeLabel); m.first[t] == nil || !hasStart(m.first[t], rk) {
-				created = rk
-			}
+			m.created(t, src, s.routeLabel)
 		}
+		rk := refRouteKey(src, s.routeLabel)
 		for _, smp := range samples {
 			v := smp.Value
 			if !accepted(smp) {
@@ -172,15 +173,104 @@ func (m *refModel) ingest(t Tenant, labels []Label, samples []Sample, now int64)
 			if h := m.wm[t]; len(h) == 0 || smp.Timestamp > h[len(h)-1].wm {
 				m.wm[t] = append(h, refMark{op: m.ops, wm: smp.Timestamp})
 			}
-		}
-		if created != "" {
-			if m.first[t] == nil {
-				m.first[t] = map[string]int64{}
+			if m.pending[t][rk] && m.hasEvents(t, rk) {
+				m.start(t, rk)
+				for _, sk := range m.serviceKeys(src, s.routeLabel) {
+					m.start(t, sk)
+				}
 			}
-			h := m.wm[t]
-			m.first[t][created] = refFloorDiv(h[len(h)-1].wm, 60000) - m.ringLen + 1
 		}
 	}
+}
+
+// A route's minute ring (and so its slices) starts at the tenant's ring
+// start when the route is first touched after its creation: its first
+// events, or an evaluation of the tenant's routes, or a change of masks
+// (every tenant). A service SLI's ring starts when it is created (the
+// first route of its By values), when the tenant has data before the
+// creating point; else when first touched: its routes' first events, an
+// evaluation of the tenant's services, a change of masks.
+
+// created records a new route of tenant t and its new service SLIs.
+func (m *refModel) created(t Tenant, src *Source, ident []Label) {
+	if m.pending[t] == nil {
+		m.pending[t], m.first[t] = map[string]bool{}, map[string]int64{}
+	}
+	rk := refRouteKey(src, ident)
+	if _, ok := m.first[t][rk]; ok || m.pending[t][rk] {
+		return // a new series of a known route
+	}
+	m.pending[t][rk] = true
+	for _, sk := range m.serviceKeys(src, ident) {
+		if _, ok := m.first[t][sk]; ok || m.pending[t][sk] {
+			continue
+		}
+		if h := m.wm[t]; len(h) > 0 {
+			m.first[t][sk] = refFloorDiv(h[len(h)-1].wm, 60000) - m.ringLen + 1
+		} else {
+			m.pending[t][sk] = true
+		}
+	}
+}
+
+// start starts the ring of route or service key of tenant t now.
+func (m *refModel) start(t Tenant, key string) {
+	if !m.pending[t][key] {
+		return
+	}
+	delete(m.pending[t], key)
+	h := m.wm[t]
+	m.first[t][key] = refFloorDiv(h[len(h)-1].wm, 60000) - m.ringLen + 1
+}
+
+// startAll starts the pending rings of tenant t whose keys have prefix
+// svc (services) or not (routes).
+func (m *refModel) startAll(t Tenant, services bool) {
+	for key := range m.pending[t] {
+		if strings.HasPrefix(key, "svc\x00") == services {
+			m.start(t, key)
+		}
+	}
+}
+
+// serviceKeys returns the keys of the service SLIs of a route.
+func (m *refModel) serviceKeys(src *Source, ident []Label) []string {
+	if len(m.services) == 0 {
+		return nil
+	}
+	obj := DefaultObjective(src)
+	if m.resolve != nil {
+		obj = m.resolve(src, ident)
+	}
+	r := &refRoute{src: src, labels: ident, obj: obj}
+	var keys []string
+	for i := range m.services {
+		svc := &m.services[i]
+		if !svc.Match.Match(ident, obj.Contract, src.Name) {
+			continue
+		}
+		var labels []Label
+		for _, name := range svc.By {
+			labels = append(labels, Label{Name: name, Value: refByValue(r, name)})
+		}
+		keys = append(keys, "svc\x00"+refServiceKey(svc.Name, labels))
+	}
+	return keys
+}
+
+// hasEvents reports whether route key of tenant t has counted events.
+func (m *refModel) hasEvents(t Tenant, key string) bool {
+	earliest := m.earliest(t)
+	for _, s := range m.series {
+		if s.tenant == t && refRouteKey(&m.sources[s.src], s.routeLabel) == key {
+			for _, c := range m.seriesMinutes(s, earliest) {
+				if c[0] != 0 || c[1] != 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // refRouteKey is a route's key in the model: source|route.
@@ -193,6 +283,10 @@ func refRouteKey(src *Source, ident []Label) string {
 }
 
 func (m *refModel) setMasks(masks []Mask) {
+	for t := range m.pending {
+		m.startAll(t, false)
+		m.startAll(t, true)
+	}
 	m.ops++
 	m.maskSets = append(m.maskSets, refMaskSet{op: m.ops, masks: slices.Clone(masks)})
 }
@@ -237,6 +331,7 @@ type refView struct {
 
 // evaluate computes the status of every route of tenant t at time at.
 func (m *refModel) evaluate(t Tenant, at int64) map[string]RouteStatus {
+	m.startAll(t, false)
 	v := m.view(t, at)
 	out := map[string]RouteStatus{}
 	for key, r := range v.routes {
@@ -254,22 +349,7 @@ func (m *refModel) view(t Tenant, at int64) *refView {
 	if len(marks) > 0 {
 		v.ringStart = refFloorDiv(marks[len(marks)-1].wm, 60000) - m.ringLen + 1
 	}
-	// Each target's start: the earliest first point of its series of two
-	// points or more (distinct timestamps).
-	earliest := map[string]int64{}
-	for _, s := range m.series {
-		ts := map[int64]bool{}
-		for _, p := range s.points {
-			ts[p.ts] = true
-		}
-		if s.tenant != t || len(ts) < 2 {
-			continue
-		}
-		first := slices.Min(slices.Collect(maps.Keys(ts)))
-		if e, ok := earliest[s.target]; !ok || first < e {
-			earliest[s.target] = first
-		}
-	}
+	earliest := m.earliest(t)
 	for _, s := range m.series {
 		if s.tenant != t {
 			continue
@@ -289,31 +369,9 @@ func (m *refModel) view(t Tenant, at int64) *refView {
 			r.excl = m.exclusion(r.maskLabels, r.first, v.ringStart, marks)
 			v.routes[key] = r
 		}
-		pts := slices.Clone(s.points)
-		slices.SortStableFunc(pts, func(a, b refPoint) int { return cmp.Compare(a.ts, b.ts) })
-		pts = slices.CompactFunc(pts, func(a, b refPoint) bool { return a.ts == b.ts })
-		for i, p := range pts {
-			d := 0.0
-			switch {
-			case i == 0 && hasStart(earliest, s.target) && earliest[s.target] < p.ts:
-				d = p.v // the target was seen before: counted in full
-			case i == 0: // baseline
-			case p.v >= pts[i-1].v:
-				d = p.v - pts[i-1].v
-			default:
-				d = p.v // reset
-			}
-			c := r.minutes[refFloorDiv(p.ts, 60000)]
-			switch s.class {
-			case "good":
-				c[0] += int64(d)
-				c[1] += int64(d)
-			case "bad", "inf":
-				c[1] += int64(d)
-			case "le":
-				c[0] += int64(d)
-			}
-			r.minutes[refFloorDiv(p.ts, 60000)] = c
+		for mi, c := range m.seriesMinutes(s, earliest) {
+			rc := r.minutes[mi]
+			r.minutes[mi] = [2]int64{rc[0] + c[0], rc[1] + c[1]}
 		}
 	}
 	for _, r := range v.routes {
@@ -325,6 +383,64 @@ func (m *refModel) view(t Tenant, at int64) *refView {
 		}
 	}
 	return v
+}
+
+// earliest returns each target's start: the earliest first point of its
+// series of two points or more (distinct timestamps).
+func (m *refModel) earliest(t Tenant) map[string]int64 {
+	earliest := map[string]int64{}
+	for _, s := range m.series {
+		ts := map[int64]bool{}
+		for _, p := range s.points {
+			ts[p.ts] = true
+		}
+		if s.tenant != t || len(ts) < 2 {
+			continue
+		}
+		first := slices.Min(slices.Collect(maps.Keys(ts)))
+		if e, ok := earliest[s.target]; !ok || first < e {
+			earliest[s.target] = first
+		}
+	}
+	return earliest
+}
+
+// seriesMinutes returns the good and total events of series s by minute:
+// sort, dedupe (the first of equal timestamps wins), first-value rule,
+// counter resets.
+func (m *refModel) seriesMinutes(s *refSeries, earliest map[string]int64) map[int64][2]int64 {
+	out := map[int64][2]int64{}
+	pts := slices.Clone(s.points)
+	slices.SortStableFunc(pts, func(a, b refPoint) int { return cmp.Compare(a.ts, b.ts) })
+	pts = slices.CompactFunc(pts, func(a, b refPoint) bool { return a.ts == b.ts })
+	for i, p := range pts {
+		d := 0.0
+		switch {
+		case i == 0 && hasStart(earliest, s.target) && earliest[s.target] < p.ts:
+			d = p.v // the target was seen before: counted in full
+		case i == 0: // baseline
+		case p.v >= pts[i-1].v:
+			d = p.v - pts[i-1].v
+		default:
+			d = p.v // reset
+		}
+		if d == 0 {
+			continue
+		}
+		mi := refFloorDiv(p.ts, 60000)
+		c := out[mi]
+		switch s.class {
+		case "good":
+			c[0] += int64(d)
+			c[1] += int64(d)
+		case "bad", "inf":
+			c[1] += int64(d)
+		case "le":
+			c[0] += int64(d)
+		}
+		out[mi] = c
+	}
+	return out
 }
 
 // exclusion returns the exclusion of the minutes of a route with mask

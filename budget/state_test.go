@@ -24,6 +24,9 @@ func genStream(t *testing.T, spec streamSpec) (events []simEvent, start, end int
 	}
 	rng = rand.New(rand.NewPCG(spec.seed, 0x5106a7e))
 	start = time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC).UnixMilli()
+	if spec.start != 0 {
+		start = spec.start
+	}
 	end = start + spec.length.Milliseconds()
 	for ti, tn := range []Tenant{{}, {AccountID: 7, ProjectID: 3}} {
 		w := &simWorld{spec: spec, rng: rng, tenant: tn, events: &events, outages: map[string][][2]int64{}}
