@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/slogate/slogate/slo"
 )
 
 // Benchmarks of the engine's hot paths. Run:
@@ -156,8 +158,14 @@ func BenchmarkIngestParallel(b *testing.B) {
 // newLoadedEngine returns an engine with routes routes of a rolling 30d
 // window, two series each (200 and 503), and a few minutes of data.
 func newLoadedEngine(routes int) (*Engine, int64) {
+	return newLoadedEngineWith(routes, nil)
+}
+
+// newLoadedEngineWith is newLoadedEngine with the objectives of resolve
+// (nil: the default).
+func newLoadedEngineWith(routes int, resolve func(*Source, []Label) Objective) (*Engine, int64) {
 	series := nginxSeries(routes, []string{"200", "503"})
-	e := NewEngine(EngineConfig{Sources: []Source{nginxSource()}})
+	e := NewEngine(EngineConfig{Sources: []Source{nginxSource()}, Resolve: resolve, LongestWindow: 366*24*time.Hour + time.Hour})
 	ts := time.Now().Add(-time.Hour).UnixMilli()
 	for k := range int64(4) {
 		for i, l := range series {
@@ -183,27 +191,52 @@ func BenchmarkEvaluate(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/routes, "ns/route")
 }
 
-// TestEngineMemoryPerRoute measures the heap of 20,000 routes with a rolling
-// 30d window (two series each) and fails above 64 KiB per route.
+// TestEngineMemoryPerRoute measures the heap of 20,000 routes (two series
+// each) with a rolling 30d window, a calendar year, a calendar year judged
+// in 5m time slices, and a rolling 366d window, and fails above 64 KiB per
+// route.
 func TestEngineMemoryPerRoute(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates about 1 GB")
 	}
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	year := slo.Window{Kind: slo.Calendar, Period: slo.PeriodYear, Location: berlin}
+	for _, c := range []struct {
+		name string
+		obj  Objective
+	}{
+		{"rolling 30d", Objective{Name: "availability", SLO: 0.999, Window: slo.Window{Kind: slo.Rolling, Length: 30 * 24 * time.Hour}}},
+		{"year", Objective{Name: "availability", SLO: 0.999, SLA: 0.995, Window: year}},
+		{"year, 5m slices", Objective{Name: "availability", SLO: 0.999, SLA: 0.995, Window: year,
+			Slices: slo.Slices{Length: 5 * time.Minute, Target: 0.99}, Credits: []slo.Credit{{Below: 0.995, Percent: 10}}}},
+		{"rolling 366d", Objective{Name: "availability", SLO: 0.999, Window: slo.Window{Kind: slo.Rolling, Length: 366 * 24 * time.Hour}}},
+	} {
+		perRoute := engineMemoryPerRoute(t, c.name, func(*Source, []Label) Objective { return c.obj })
+		if perRoute > 64<<10 {
+			t.Errorf("%s: %.0f bytes per route, want at most %d", c.name, perRoute, 64<<10)
+		}
+	}
+}
+
+// engineMemoryPerRoute loads 20,000 routes with the objectives of resolve
+// and returns the heap they take per route.
+func engineMemoryPerRoute(t *testing.T, name string, resolve func(*Source, []Label) Objective) float64 {
 	const routes = 20_000
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	e, at := newLoadedEngine(routes)
+	e, at := newLoadedEngineWith(routes, resolve)
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	perRoute := float64(after.HeapInuse-before.HeapInuse) / routes
-	t.Logf("%.0f bytes/route (HeapInuse delta %d MB for %d routes, %d series)",
-		perRoute, (after.HeapInuse-before.HeapInuse)>>20, routes, e.Stats().Series)
-	if perRoute > 64<<10 {
-		t.Errorf("%.0f bytes per route, want at most %d", perRoute, 64<<10)
-	}
+	perRoute := (float64(after.HeapInuse) - float64(before.HeapInuse)) / routes
+	t.Logf("%s: %.0f bytes/route (HeapInuse delta %d MB for %d routes, %d series)",
+		name, perRoute, int64(after.HeapInuse-before.HeapInuse)>>20, routes, e.Stats().Series)
 	if n := len(e.Evaluate(Tenant{}, at)); n != routes {
-		t.Errorf("%d routes, want %d", n, routes)
+		t.Errorf("%s: %d routes, want %d", name, n, routes)
 	}
 	runtime.KeepAlive(e)
+	return perRoute
 }
