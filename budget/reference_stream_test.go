@@ -363,6 +363,11 @@ func runStreamWith(t *testing.T, spec streamSpec, cfg streamConfig) {
 					t.Fatalf("%s: %d service SLIs, want %d", where(tn), len(gotSvc), len(wantSvc))
 				}
 				for _, g := range gotSvc {
+					if testing.Verbose() && ev.seq == events[len(events)-1].seq {
+						t.Logf("%s: service %s %v: routes %d, good %d bad %d, slices %+v, window slices %+v, %s window %d/%d, sla remaining %.4g",
+							where(tn), g.Service, g.Labels, g.Routes, g.Good, g.Bad, g.Slices, g.WindowSlices,
+							g.Windows[slo.WindowCompliance].Name, g.Windows[slo.WindowCompliance].Good, g.Windows[slo.WindowCompliance].Total, g.SLA.RemainingRatio)
+					}
 					key := refServiceKey(g.Service, g.Labels)
 					w, ok := wantSvc[key]
 					if !ok {

@@ -3,7 +3,6 @@ package budget
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -50,8 +49,12 @@ type refModel struct {
 	pending map[Tenant]map[string]bool // created, ring not started
 	// services are the service-level objectives (nil: none).
 	services []Service
-	wm       map[Tenant][]refMark // watermark history per tenant, ascending
-	maskSets []refMaskSet         // in the order they were set
+
+	routeStarts int // route rings started so far
+	lastView    *refView
+	lastViewKey refViewKey
+	wm          map[Tenant][]refMark // watermark history per tenant, ascending
+	maskSets    []refMaskSet         // in the order they were set
 }
 
 type refSeries struct {
@@ -219,6 +222,9 @@ func (m *refModel) start(t Tenant, key string) {
 		return
 	}
 	delete(m.pending[t], key)
+	if !strings.HasPrefix(key, "svc\x00") {
+		m.routeStarts++
+	}
 	h := m.wm[t]
 	m.first[t][key] = refFloorDiv(h[len(h)-1].wm, 60000) - m.ringLen + 1
 }
@@ -343,6 +349,11 @@ func (m *refModel) evaluate(t Tenant, at int64) map[string]RouteStatus {
 // view recomputes every route of tenant t from the stored points: counts
 // per minute and the exclusion of every minute.
 func (m *refModel) view(t Tenant, at int64) *refView {
+	key := refViewKey{t: t, at: at, ops: m.ops, starts: m.routeStarts}
+	if m.lastView != nil && m.lastViewKey == key {
+		return m.lastView
+	}
+	defer func() { m.lastViewKey = key }()
 	v := &refView{t: t, at: at, mT: refFloorDiv(at, 60000), ringStart: int64(math.MinInt64 / 2),
 		routes: map[string]*refRoute{}, activeMasks: m.masksAt(m.ops + 1)}
 	marks := m.wm[t]
@@ -382,7 +393,17 @@ func (m *refModel) view(t Tenant, at int64) *refView {
 			}
 		}
 	}
+	m.lastView = v
 	return v
+}
+
+// refViewKey identifies a view: the model's state (operations, route
+// rings started) and the evaluation.
+type refViewKey struct {
+	t      Tenant
+	at     int64
+	ops    int
+	starts int
 }
 
 // earliest returns each target's start: the earliest first point of its
@@ -390,14 +411,17 @@ func (m *refModel) view(t Tenant, at int64) *refView {
 func (m *refModel) earliest(t Tenant) map[string]int64 {
 	earliest := map[string]int64{}
 	for _, s := range m.series {
-		ts := map[int64]bool{}
-		for _, p := range s.points {
-			ts[p.ts] = true
-		}
-		if s.tenant != t || len(ts) < 2 {
+		if s.tenant != t || len(s.points) < 2 {
 			continue
 		}
-		first := slices.Min(slices.Collect(maps.Keys(ts)))
+		first, two := s.points[0].ts, false
+		for _, p := range s.points[1:] {
+			two = two || p.ts != first
+			first = min(first, p.ts)
+		}
+		if !two {
+			continue
+		}
 		if e, ok := earliest[s.target]; !ok || first < e {
 			earliest[s.target] = first
 		}
