@@ -21,6 +21,8 @@ type EngineConfig struct {
 	// (values already cloned; Resolve may keep the slice). It runs once per
 	// new route under the tenant's lock. Default: DefaultObjective(src).
 	Resolve func(src *Source, route []Label) Objective
+	// Services are the service-level objectives (see Service).
+	Services []Service
 	// Release turns the internal budget into a release state. Zero fields
 	// default to Caution 0.25 and FreezeBurnRate1h 14.4.
 	Release slo.ReleasePolicy

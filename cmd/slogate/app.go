@@ -261,6 +261,7 @@ func (a *app) engineConfig(cfg *config.Config) budget.EngineConfig {
 	return budget.EngineConfig{
 		Sources:       cfg.Sources,
 		Resolve:       cfg.Resolve,
+		Services:      cfg.Services,
 		Release:       cfg.Release,
 		MinuteHorizon: a.o.RetroactiveLimit,
 		MaxRoutes:     a.o.MaxRoutes,
@@ -270,13 +271,17 @@ func (a *app) engineConfig(cfg *config.Config) budget.EngineConfig {
 	}
 }
 
-// maxWindowLength is the longest any compliance window of cfg can ever be
-// (budget.WindowMaxLength: a calendar period's longest instance): the
-// engine ignores samples older than that plus the retroactive limit.
+// maxWindowLength is the longest any compliance window of cfg (route
+// objectives and services) can ever be (budget.WindowMaxLength: a calendar
+// period's longest instance): the engine ignores samples older than that
+// plus the retroactive limit.
 func maxWindowLength(cfg *config.Config) time.Duration {
 	longest := budget.WindowMaxLength(budget.DefaultObjective(&budget.Source{}).Window)
 	for _, r := range cfg.Objectives {
 		longest = max(longest, budget.WindowMaxLength(r.Window))
+	}
+	for _, s := range cfg.Services {
+		longest = max(longest, budget.WindowMaxLength(s.Objective.Window))
 	}
 	return longest
 }
@@ -289,12 +294,15 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.LoadConfig(path)
 }
 
-// longestWindow is the longest compliance window a route can have now: the
-// backfill reads that much history.
+// longestWindow is the longest compliance window a route or a service can
+// have now: the backfill reads that much history.
 func longestWindow(cfg *config.Config, now time.Time) time.Duration {
 	longest := budget.DefaultObjective(&budget.Source{}).Window.LengthAt(now)
 	for _, r := range cfg.Objectives {
 		longest = max(longest, r.Window.LengthAt(now))
+	}
+	for _, s := range cfg.Services {
+		longest = max(longest, s.Objective.Window.LengthAt(now))
 	}
 	return longest + time.Hour
 }
