@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,7 +28,8 @@ import (
 type app struct {
 	o       options
 	log     *slog.Logger
-	cfg     *config.Config
+	cfg     *config.Config                // as loaded at startup
+	live    atomic.Pointer[config.Config] // in force: cfg, then each reloaded one
 	engine  *budget.Engine
 	client  *vmclient.Client
 	keeper  *stateKeeper
@@ -86,6 +88,7 @@ func newApp(o options, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a := &app{o: o, log: log, cfg: cfg, client: client, ops: newOpsMetrics(time.Now())}
+	a.live.Store(cfg)
 	a.engine = budget.NewEngine(a.engineConfig(cfg))
 	a.keeper = newStateKeeper(a.engine, o.StateDir, log, a.ops)
 	return a, nil
@@ -157,7 +160,7 @@ func (a *app) wireHTTP() error {
 		Maintenance: a.windows,
 		Tokens:      tokens,
 		Client:      a.client,
-		Config:      a.cfg,
+		Config:      a.live.Load,
 	})
 	if err != nil {
 		return err
@@ -254,6 +257,7 @@ func (a *app) reload() {
 	}
 	a.engine.Reload(a.engineConfig(cfg))
 	a.windows.SetConfig(cfg.Maintenance)
+	a.live.Store(cfg) // the report's targets from now on
 	a.log.Info("SIGHUP: config reloaded", "path", a.o.Config, "sources", len(cfg.Sources), "objectives", len(cfg.Objectives))
 }
 
