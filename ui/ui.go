@@ -34,9 +34,11 @@ type Config struct {
 	Tokens []Token
 	// Client queries VictoriaMetrics for the SLA report. Required.
 	Client *vmclient.Client
-	// Config resolves each route's objective for the report. Default
-	// config.DefaultConfig().
-	Config *config.Config
+	// Config returns the configuration in force, for the report (each
+	// route's objective, the services, the targets): called once per
+	// report, so a configuration reloaded on SIGHUP applies to the next
+	// one. Default: config.DefaultConfig().
+	Config func() *config.Config
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
+	"github.com/slogate/slogate/config"
 	"github.com/slogate/slogate/ui"
 )
 
@@ -140,4 +141,21 @@ func TestReadTokens(t *testing.T) {
 	f("alice:tok-a\nbob:\n", nil, `line 2: the token of "bob" is empty`)
 	f("alice:tok-a\nalice:s3cr3t\n", nil, `line 2: the name "alice" is given twice`)
 	f("alice:s3cr3t\nbob:s3cr3t\n", nil, "line 2: the token of \"bob\" is also another name's")
+}
+
+func TestWindowLengthsIncludeServices(t *testing.T) {
+	cfg, err := config.ParseConfig("slogate.yml", []byte("objectives:\n  - slo: 0.999\n    window: 60d\nservices:\n  - name: platform\n    slo: 0.999\n    window: 200d\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := maxWindowLength(cfg); got != 200*24*time.Hour {
+		t.Fatalf("maxWindowLength: got %s, want 200d", got)
+	}
+	if got := longestWindow(cfg, time.Now()); got != 200*24*time.Hour+time.Hour {
+		t.Fatalf("longestWindow: got %s, want 200d1h", got)
+	}
+	a := &app{o: defaultOptions()}
+	if ec := a.engineConfig(cfg); len(ec.Services) != 1 || ec.Services[0].Name != "platform" {
+		t.Fatalf("engineConfig does not pass the services: %+v", ec.Services)
+	}
 }
