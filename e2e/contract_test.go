@@ -6,6 +6,8 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -33,26 +35,24 @@ var acmeRoutes = []ingressRoute{
 	{"acme", "admin", "admin.acme.com", "/"},
 }
 
-const acmeConfig = `
-presets: [ingress-nginx]
-contracts:
-  - labels: {customer: acme, contract: acme-gold}
-    match: {host: ".*\\.acme\\.com"}
-services:
-  - name: platform
-    match: {customer: acme}
-    by: [customer, contract]
-    slo: 0.9995
-    sla: 0.999
-    window: year
-    timezone: Europe/Berlin
-    budgeting: timeslices
-    slice: 5m
-    sliceTarget: 0.99
-    credits:
-      - {below: 0.999, percent: 10}
-      - {below: 0.99, percent: 25}
-`
+// acmeConfig returns the configuration of README "A contract end to end:
+// acme" (its first yaml block), so that the README shows what is tested.
+func acmeConfig(t *testing.T) string {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## A contract end to end: acme\n")
+	if ok {
+		_, section, ok = strings.Cut(section, "```yaml\n")
+	}
+	yaml, _, found := strings.Cut(section, "```")
+	if !ok || !found || !strings.Contains(yaml, "name: platform") {
+		t.Fatal(`README.md has no yaml block with the service platform under "## A contract end to end: acme"`)
+	}
+	return yaml
+}
 
 const (
 	acmeSLA         = 0.999
@@ -65,7 +65,7 @@ const (
 	// point per tick of this wall-clock interval at the newest event time:
 	// the test sends a minute of event time and waits for its point before
 	// the next, as real time would.
-	acmeEval = 20 * time.Millisecond
+	acmeEval = 10 * time.Millisecond
 )
 
 // acmeCredit is the credit tier of a good-slice ratio.
@@ -433,16 +433,22 @@ func (a *acmeSender) send(writeURL string, body []byte) {
 
 func (a *acmeSender) wait() {
 	a.t.Helper()
-	testenv.Eventually(a.t, 30*time.Second, func() error {
+	// Polled more often than testenv.Eventually does: 600 minutes wait
+	// for a point each.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		m := testenv.ScrapeMetrics(a.t, a.sg+"/metrics")
 		w, _ := testenv.SumMetric(m, "slogate_synthetic_blocks_written_total", nil)
 		p, _ := testenv.SumMetric(m, "slogate_synthetic_blocks_pending", nil)
-		if w <= a.written || p != 0 {
-			return fmt.Errorf("synthetic blocks written %v (before the minute: %v), pending %v", w, a.written, p)
+		if w > a.written && p == 0 {
+			a.written = w
+			return
 		}
-		a.written = w
-		return nil
-	})
+		if time.Now().After(deadline) {
+			a.t.Fatalf("no synthetic point written within 30s: blocks written %v (before the minute: %v), pending %v", w, a.written, p)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // sendAcmeHistory declares the planned window, sends all but the last
@@ -511,7 +517,7 @@ func TestContractAcme(t *testing.T) {
 	sc := newAcmeScenario(t)
 	vm := testenv.StartVM(t)
 	sg := testenv.StartSlogate(t, "-upstream.url="+vm.URL(), "-eval.interval="+acmeEval.String(),
-		"-config="+testenv.WriteTemp(t, "slogate.yml", acmeConfig),
+		"-config="+testenv.WriteTemp(t, "slogate.yml", acmeConfig(t)),
 		"-api.tokenFile="+testenv.WriteTemp(t, "token", apiToken+"\n"))
 	agent := testenv.StartVMAgent(t, "", "-remoteWrite.url="+sg.URL+"/api/v1/write", "-remoteWrite.queues=1",
 		"-remoteWrite.flushInterval=100ms")
@@ -625,7 +631,7 @@ func TestContractAcmeCluster(t *testing.T) {
 	cl := testenv.StartCluster(t)
 	sg := testenv.StartSlogate(t, "-upstream.url="+cl.InsertURL(), "-upstream.readURL="+cl.SelectURL(), "-upstream.cluster",
 		"-eval.interval="+acmeEval.String(),
-		"-config="+testenv.WriteTemp(t, "slogate.yml", acmeConfig),
+		"-config="+testenv.WriteTemp(t, "slogate.yml", acmeConfig(t)),
 		"-api.tokenFile="+testenv.WriteTemp(t, "token", apiToken+"\n"))
 	write := sg.URL + "/insert/42/prometheus/api/v1/write"
 	a := &acmeSender{t: t, sg: sg.URL}
