@@ -21,7 +21,7 @@ import (
 
 // Config configures New. Zero fields take the defaults named.
 type Config struct {
-	// Engine provides the route statuses. Required.
+	// Engine provides the route and service statuses. Required.
 	Engine synthetic.Evaluator
 	// Step is the evaluation interval: statuses are evaluated at the
 	// tenant watermark aligned down to it, as the synthetic series are.
