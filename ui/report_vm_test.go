@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -391,6 +392,48 @@ func TestReportAgainstVictoriaMetrics(t *testing.T) {
 	}
 	rep := newVMReport(t, client)
 	checkReport(t, rep, routes, "")
+
+	// customer=acme keeps only the service keyed by customer: the other
+	// one could sum routes of other customers.
+	got, err := rep.Build(ReportRequest{Period: "2025-11", Customer: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Services) != 1 || got.Services[0].Service != "platform" || len(got.Contracts) != 1 {
+		t.Errorf("customer=acme: %d services, %d contracts", len(got.Services), len(got.Contracts))
+	}
+
+	// CSV: a row per service SLI, then per route.
+	resp := do(rep.Handle, "GET", "/slogate/api/v1/report?period=2025-Q4&format=csv")
+	rows, err := csv.NewReader(bytes.NewReader(resp.Body())).ReadAll()
+	if err != nil || resp.StatusCode() != 200 || len(rows) != 1+2+3 {
+		t.Fatalf("csv: %d %v, %d rows:\n%s", resp.StatusCode(), err, len(rows), resp.Body())
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for i, want := range []map[string]string{
+		{"service": "platform", "service_labels": "customer=acme", "route": "", "budgeting": "timeslices", "slice_seconds": "300.000", "slices_total": "26508", "credits": "0.9995:10;0.999:25", "timezone": "Europe/Berlin"},
+		{"service": "requests", "service_labels": "", "budgeting": "occurrences", "slices_total": "", "timezone": "Asia/Kolkata"},
+		{"service": "", "route": "ns/web/api.acme.com/", "contract": "contract=gold;customer=acme", "budgeting": "timeslices", "slice_seconds": "600.000", "timezone": "Asia/Kathmandu"},
+	} {
+		for k, v := range want {
+			if got := rows[1+i][col[k]]; got != v {
+				t.Errorf("csv row %d, %s: %q, want %q", i+1, k, got, v)
+			}
+		}
+		if rows[1+i][col["credit_percent"]] == "" || rows[1+i][col["judged_seconds"]] == "" {
+			t.Errorf("csv row %d lacks credit or judged time: %v", i+1, rows[1+i])
+		}
+	}
+
+	resp = do(rep.Handle, "GET", "/slogate/api/v1/report?period=2025-Q4&format=html")
+	for _, want := range []string{"SLA report · Q4 2025", "Service platform", "customer=acme", "(3 routes)", "left out of 26508", "Asia/Kathmandu", "api rollout", "credits below 99.95%: 10%"} {
+		if !strings.Contains(string(resp.Body()), want) {
+			t.Errorf("html report lacks %q", want)
+		}
+	}
 }
 
 // checkReport compares the month, quarter and year reports of tenant with

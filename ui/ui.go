@@ -1,7 +1,8 @@
 // Package ui is what operators read and change: the JSON API
 // (/slogate/api/v1/slos), the maintenance API with its audit log, the web
-// page at /slogate/, and the monthly SLA report (JSON, CSV, HTML). It hands
-// its handlers to package proxy as routes (Routes) and knows no other path.
+// page at /slogate/, and the SLA report of a month, quarter or year (JSON,
+// CSV, HTML). It hands its handlers to package proxy as routes (Routes)
+// and knows no other path.
 //
 // It reads the engine through an interface, windows through store, and
 // VictoriaMetrics through vmclient; it must not import proxy.
