@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -496,71 +495,5 @@ func checkReport(t *testing.T, rep *Report, routes []*vmRoute, tenant string) {
 	}
 	if !credited {
 		t.Errorf("the scenario owes no credit anywhere; it should test one")
-	}
-}
-
-func TestReportTenantOfCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a VictoriaMetrics cluster")
-	}
-	c := testenv.StartCluster(t)
-	routes := vmRoutes()
-	postImport(t, c.InsertURL()+"/insert/42/prometheus/api/v1/import", importLines(routes))
-	c.ForceFlush(t)
-	client, err := vmclient.New(vmclient.Config{URL: c.InsertURL(), ReadURL: c.SelectURL(), Cluster: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep := newVMReport(t, client)
-	// vminsert hands the samples to vmstorage within a moment: wait until
-	// the quarter holds every request.
-	berlin, _ := time.LoadLocation("Europe/Berlin")
-	want := reference(routes, time.Date(2025, 10, 1, 0, 0, 0, 0, berlin), time.Date(2026, 1, 1, 0, 0, 0, 0, berlin), 0.999, 0, 0, 0, nil).requests
-	if err := testenv.Poll(60*time.Second, func() error {
-		c.ForceFlush(t)
-		got, err := rep.Build(ReportRequest{Period: "2025-Q4", Tenant: "42"})
-		if err != nil {
-			return err
-		}
-		if len(got.Services) == 0 || got.Services[0].Requests != want {
-			return fmt.Errorf("not all samples searchable yet: %+v", got.Services)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	checkReport(t, rep, routes, "42:0")
-	got, err := rep.Build(ReportRequest{Period: "2025-11"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Tenant != "0:0" || len(got.Contracts) != 0 || len(got.Services) != 0 {
-		t.Errorf("tenant 0 holds nothing, got %+v", got)
-	}
-}
-
-// TestReportTargetsAfterReload swaps the configuration under a report, as
-// SIGHUP does: the next report has the new targets.
-func TestReportTargetsAfterReload(t *testing.T) {
-	rep, _, _ := newTestReport(t)
-	var live atomic.Pointer[config.Config]
-	live.Store(rep.cfg.Config())
-	rep.cfg.Config = live.Load
-	before, err := rep.Build(ReportRequest{Period: "2026-11", Customer: "acme"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.ParseConfig("slogate.yml", []byte(strings.Replace(strings.Replace(reportConfig, "sla: 0.999", "sla: 0.99", 1), "slo: 0.9995", "slo: 0.995", 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	live.Store(cfg)
-	after, err := rep.Build(ReportRequest{Period: "2026-11", Customer: "acme"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, a := findRoute(t, before, "ns/web/shop.acme.com/"), findRoute(t, after, "ns/web/shop.acme.com/")
-	if b.Target != 0.999 || a.Target != 0.99 || a.AllowedSeconds != roundMs(10*b.AllowedSeconds) {
-		t.Errorf("targets before and after the reload: %v %v, allowed %v %v", b.Target, a.Target, b.AllowedSeconds, a.AllowedSeconds)
 	}
 }
