@@ -16,13 +16,15 @@ type EngineConfig struct {
 	// Sources are the enabled SLI sources. The engine keeps its own copy of
 	// the slice; the Sources themselves (regexps) must not change afterwards.
 	Sources []Source
+	// Services are the service-level objectives (see Service), in the
+	// order EvaluateServices lists them. Like Sources, they must not
+	// change afterwards.
+	Services []Service
 	// Resolve returns the objective of a newly discovered route of src;
 	// route holds the route's identity labels in src.RouteLabels order
 	// (values already cloned; Resolve may keep the slice). It runs once per
 	// new route under the tenant's lock. Default: DefaultObjective(src).
 	Resolve func(src *Source, route []Label) Objective
-	// Services are the service-level objectives (see Service).
-	Services []Service
 	// Release turns the internal budget into a release state. Zero fields
 	// default to Caution 0.25 and FreezeBurnRate1h 14.4.
 	Release slo.ReleasePolicy
