@@ -387,6 +387,9 @@ func (b *buckets) addMinutes(s *sums, a, e int64) {
 // days.
 func (b *buckets) unitSpan(a, e int64) (from, to int64) {
 	rs := b.ringStart()
+	if a >= rs { // every unit starts before the ring
+		return b.unitHead + 1, b.unitHead
+	}
 	from = b.unitOf(a)
 	if b.unitStart(from) < a {
 		from++

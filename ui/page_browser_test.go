@@ -26,7 +26,7 @@ func TestPageScriptRendersAsServer(t *testing.T) {
 		t.Skip("starts Chromium")
 	}
 	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("no Chromium: %s", err)
+		t.Fatalf("cannot find %s (run scripts/install-chromium.sh, or make deps): %s", chromium, err)
 	}
 	p := newServicesPage(t, pageRoutes, pageServices())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

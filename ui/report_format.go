@@ -122,6 +122,9 @@ func parseReportHTML() (*template.Template, error) {
 				}
 				return "no requests"
 			}
+			if f.Slices != nil {
+				return fmtAvailability(*f.Compliance, targetDecimals(f.Target)) + " of slices"
+			}
 			return fmtAvailability(*f.Compliance, targetDecimals(f.Target))
 		},
 		"ratio":  func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) },

@@ -35,13 +35,20 @@ type sliceFeed struct {
 }
 
 // newSliceAcc returns an accumulator of the slices on the grid of phase
-// that overlap [lo, end); those starting before hi are judged.
+// that overlap [lo, end); those starting before hi are judged. It holds
+// no counts until alloc.
 func newSliceAcc(sl slo.Slices, phase, lo, hi, end int64, excl []span) *sliceAcc {
 	l := sl.Minutes()
 	first := floorDiv(lo+phase, l)*l - phase
-	n := max(ceilDivInt(min(hi, end)-first, l), 0)
-	return &sliceAcc{sl: sl, l: l, first: first, lo: lo, hi: hi, end: end,
-		good: make([]float64, n), total: make([]float64, n), excl: excl}
+	return &sliceAcc{sl: sl, l: l, first: first, lo: lo, hi: hi, end: end, excl: excl}
+}
+
+// judged is the number of slices that start before hi.
+func (a *sliceAcc) judged() int64 { return max(ceilDivInt(min(a.hi, a.end)-a.first, a.l), 0) }
+
+// alloc makes room for the counts of the judged slices.
+func (a *sliceAcc) alloc() {
+	a.good, a.total = make([]float64, a.judged()), make([]float64, a.judged())
 }
 
 // add counts good and total events in minute m.
@@ -93,12 +100,15 @@ func covered(spans []span, from, to int64) bool {
 // each route's minute counts [lo, hi) to its accumulators (see the top of
 // report.go for the rule).
 func (r *Report) sliceCounts(t budget.Tenant, sel, customer string, start, until time.Time, lo, hi int64, accs []*sliceAcc, feeds map[string][]sliceFeed) error {
-	cells := 0
+	cells := int64(0)
 	for _, a := range accs {
-		cells += len(a.good)
+		cells += a.judged()
 	}
 	if cells > maxSliceCells {
 		return fmt.Errorf("cannot report time slices: %d slices of routes and services in the period, at most %d; report a shorter period or for one customer: %w", cells, maxSliceCells, errBadRequest)
+	}
+	for _, a := range accs {
+		a.alloc()
 	}
 	from, to := start.Add(boundaryLag), until.Add(boundaryLag)
 	base, err := r.base(t, sel, from, nil)

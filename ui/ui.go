@@ -1,7 +1,8 @@
 // Package ui is what operators read and change: the JSON API
 // (/slogate/api/v1/slos), the maintenance API with its audit log, the web
-// page at /slogate/, and the monthly SLA report (JSON, CSV, HTML). It hands
-// its handlers to package proxy as routes (Routes) and knows no other path.
+// page at /slogate/, and the SLA report of a month, quarter or year (JSON,
+// CSV, HTML). It hands its handlers to package proxy as routes (Routes)
+// and knows no other path.
 //
 // It reads the engine through an interface, windows through store, and
 // VictoriaMetrics through vmclient; it must not import proxy.
@@ -21,7 +22,7 @@ import (
 
 // Config configures New. Zero fields take the defaults named.
 type Config struct {
-	// Engine provides the route statuses. Required.
+	// Engine provides the route and service statuses. Required.
 	Engine synthetic.Evaluator
 	// Step is the evaluation interval: statuses are evaluated at the
 	// tenant watermark aligned down to it, as the synthetic series are.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -157,5 +159,42 @@ func TestWindowLengthsIncludeServices(t *testing.T) {
 	a := &app{o: defaultOptions()}
 	if ec := a.engineConfig(cfg); len(ec.Services) != 1 || ec.Services[0].Name != "platform" {
 		t.Fatalf("engineConfig does not pass the services: %+v", ec.Services)
+	}
+}
+
+// TestReloadReachesReport: SIGHUP's reload replaces the configuration the
+// report reads (ui.Config.Config is a.live.Load).
+func TestReloadReachesReport(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "slogate.yml")
+	write := func(sla string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte("objectives:\n  - slo: 0.9995\n    sla: "+sla+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("0.999")
+	o := defaultOptions()
+	o.StateDir, o.Config, o.UpstreamURL = dir, path, "http://127.0.0.1:1"
+	a, err := newApp(o, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.restore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer a.journal.Close()
+	if got := a.live.Load().Objectives[0].SLA; got != 0.999 {
+		t.Fatalf("SLA at start: %v", got)
+	}
+	write("0.99")
+	a.reload()
+	if got := a.live.Load().Objectives[0].SLA; got != 0.99 {
+		t.Fatalf("SLA after reload: %v, want 0.99", got)
+	}
+	write("2") // refused: the last good one stays
+	a.reload()
+	if got := a.live.Load().Objectives[0].SLA; got != 0.99 {
+		t.Fatalf("SLA after a refused reload: %v, want 0.99", got)
 	}
 }
