@@ -28,6 +28,14 @@ import (
 // report for the month, the quarter and the year must equal a brute-force
 // reference computed here from the generated counts (sharing no code with
 // slogate: minutes, slices and downtime are counted afresh).
+//
+// The service's compliance window is the calendar year so far; every slice
+// of it counts, a slice without events as good (emptySlices: good), also
+// the slices before the service's first event: the live series
+// (slo_sli_ratio{window="year"}, slo_sla_credit_percent, the credit the
+// period is heading for) must agree with the year's report, which counts
+// the period so. slo_slices_total counts since the service was discovered
+// (README "Synthetic series"): from the slice of its first event on.
 
 var acmeRoutes = []ingressRoute{
 	{"acme", "shop", "shop.acme.com", "/"},
@@ -189,8 +197,8 @@ func floorTo(m int64) int64 { return floorDiv(m, acmeSliceMin) * acmeSliceMin }
 // serviceTruth is the reference of the service's live values at minute mT.
 type serviceTruth struct {
 	good, bad    float64
-	slices       sliceTally // since discovery, ending at or before mT
-	window       sliceTally // the year so far, since discovery, the slice in progress included
+	slices       sliceTally // from the first event's slice on, ending at or before mT
+	window       sliceTally // the year so far, every slice of it, the slice in progress included
 	remainingSec float64
 	sli, credit  float64
 	yearSlices   int64
