@@ -74,9 +74,14 @@ type buckets struct {
 	foldRawGood, foldRawTotal, foldExclGood, foldExclTotal uint64
 
 	// Time slices: pend is the slice being folded, fin the verdicts of
-	// every slice folded so far.
-	pend pendingSlice
-	fin  sliceTally
+	// the slices folded so far that overlap [origin, ...). born is the
+	// ring's start when it first advanced: slices before it were never
+	// seen and count in windows as empty. origin is the first minute the
+	// buckets count from: the head when they first advanced, or an
+	// earlier minute that got events.
+	pend         pendingSlice
+	fin          sliceTally
+	born, origin int64
 }
 
 // Word offsets within an hsum entry.
@@ -100,6 +105,7 @@ func (b *buckets) init(ringLen int64, lay foldLayout) {
 	b.units = arena
 	b.pend.start = noHead
 	b.day = localDay{num: noHead}
+	b.born, b.origin = noHead, noHead
 }
 
 func (b *buckets) ringStart() int64 { return b.head - b.ringLen + 1 }
@@ -159,6 +165,7 @@ func (b *buckets) advance(newHead int64, masks []Mask, scratch *[]Interval, sv *
 		}
 	} else {
 		b.unitHead = b.unitOf(newStart - 1)
+		b.born, b.origin = newStart, newHead
 	}
 	b.head = newHead
 	if len(masks) > 0 {
@@ -231,6 +238,9 @@ func (b *buckets) addUnit(u, g, n int64) bool {
 // (saturation and clamping applied in the ring) and false when m is older
 // than the unit ring and the events were dropped.
 func (b *buckets) add(m, g, n int64, masks []Mask, scratch *[]Interval) (dg, dn int64, ok bool) {
+	if m < b.origin {
+		b.origin = m
+	}
 	if m >= b.ringStart() {
 		i := floorMod64(m, b.ringLen)
 		og, on := unpack(b.ring[i])
@@ -387,6 +397,9 @@ func (b *buckets) addMinutes(s *sums, a, e int64) {
 // days.
 func (b *buckets) unitSpan(a, e int64) (from, to int64) {
 	rs := b.ringStart()
+	if a >= rs { // every unit starts before the ring
+		return b.unitHead + 1, b.unitHead
+	}
 	from = b.unitOf(a)
 	if b.unitStart(from) < a {
 		from++

@@ -158,14 +158,14 @@ func BenchmarkIngestParallel(b *testing.B) {
 // newLoadedEngine returns an engine with routes routes of a rolling 30d
 // window, two series each (200 and 503), and a few minutes of data.
 func newLoadedEngine(routes int) (*Engine, int64) {
-	return newLoadedEngineWith(routes, nil)
+	return newLoadedEngineWith(routes, EngineConfig{})
 }
 
-// newLoadedEngineWith is newLoadedEngine with the objectives of resolve
-// (nil: the default).
-func newLoadedEngineWith(routes int, resolve func(*Source, []Label) Objective) (*Engine, int64) {
+// newLoadedEngineWith is newLoadedEngine with cfg (its Sources are set).
+func newLoadedEngineWith(routes int, cfg EngineConfig) (*Engine, int64) {
 	series := nginxSeries(routes, []string{"200", "503"})
-	e := NewEngine(EngineConfig{Sources: []Source{nginxSource()}, Resolve: resolve, LongestWindow: 366*24*time.Hour + time.Hour})
+	cfg.Sources = []Source{nginxSource()}
+	e := NewEngine(cfg)
 	ts := time.Now().Add(-time.Hour).UnixMilli()
 	for k := range int64(4) {
 		for i, l := range series {
@@ -186,6 +186,34 @@ func BenchmarkEvaluate(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if dst = e.AppendStatus(dst[:0], Tenant{}, at); len(dst) != routes {
 			b.Fatalf("%d routes, want %d", len(dst), routes)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/routes, "ns/route")
+}
+
+// BenchmarkEvaluateTimeSlices: BenchmarkEvaluate with a calendar year in
+// Asia/Kolkata and 5m time slices (judged from the ring minutes at every
+// evaluation), and one service over all routes.
+func BenchmarkEvaluateTimeSlices(b *testing.B) {
+	const routes = 20_000
+	kolkata, err := time.LoadLocation("Asia/Kolkata")
+	if err != nil {
+		b.Fatal(err)
+	}
+	obj := Objective{Name: "availability", SLO: 0.999, SLA: 0.99,
+		Window: slo.Window{Kind: slo.Calendar, Period: slo.PeriodYear, Location: kolkata},
+		Slices: slo.Slices{Length: 5 * time.Minute, Target: 0.99}}
+	svc := Service{Name: "all", Objective: obj}
+	e, at := newLoadedEngineWith(routes, EngineConfig{Resolve: func(*Source, []Label) Objective { return obj }, Services: []Service{svc}})
+	dst := e.AppendStatus(nil, Tenant{}, at)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if dst = e.AppendStatus(dst[:0], Tenant{}, at); len(dst) != routes {
+			b.Fatalf("%d routes, want %d", len(dst), routes)
+		}
+		if n := len(e.EvaluateServices(Tenant{}, at)); n != 1 {
+			b.Fatalf("%d services", n)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/routes, "ns/route")
@@ -226,7 +254,7 @@ func engineMemoryPerRoute(t *testing.T, name string, resolve func(*Source, []Lab
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	e, at := newLoadedEngineWith(routes, resolve)
+	e, at := newLoadedEngineWith(routes, EngineConfig{Resolve: resolve, LongestWindow: 366*24*time.Hour + time.Hour})
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	perRoute := (float64(after.HeapInuse) - float64(before.HeapInuse)) / routes

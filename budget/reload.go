@@ -261,6 +261,7 @@ func (b *buckets) relayout(ringLen int64, lay foldLayout, masks []Mask, scratch 
 	if keepSlices {
 		nb.pend, nb.fin = b.pend, b.fin
 	}
+	nb.born, nb.origin = b.born, b.origin
 	if ringLen == b.ringLen { // the same layout: no need to add up again
 		copy(nb.ring, b.ring)
 		copy(nb.hsum, b.hsum)

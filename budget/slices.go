@@ -229,7 +229,9 @@ func (b *buckets) emptyMinutes(from, to int64) {
 func (b *buckets) finishSlice() {
 	p := &b.pend
 	v := b.lay.sl.verdict(p.incl, p.good, p.total)
-	b.fin.add(v, 1)
+	if p.start+b.lay.sl.len > b.origin {
+		b.fin.add(v, 1)
+	}
 	if u := b.unitOf(p.start); u > b.unitHead-b.unitLen && u <= b.unitHead {
 		uc := b.unitAt(u)
 		switch v {
@@ -264,8 +266,10 @@ func (b *buckets) unitSlices(from, to int64) sliceTally {
 // slice (folded: its last minute left the ring) counts by its unit, as
 // events do (unitSpan); a slice still in the ring counts when it overlaps
 // the window, judged on its minutes before mT. Minutes after the head and
-// minutes that were never in the ring count as empty and not excluded.
-// sv is the service whose buckets b are (nil for a route).
+// minutes that were never in the ring count as empty and not excluded,
+// and so do the slices before the ring's first start (born) in windows.
+// The cumulative tally counts the slices from origin on. sv is the
+// service whose buckets b are (nil for a route).
 func (b *buckets) sliceWindows(sv *svcState, starts *[slo.NumWindows]int64, mT int64, win *[slo.NumWindows]sliceTally, scratch *[]Interval) sliceTally {
 	cum := b.fin
 	if b.head == noHead {
@@ -274,14 +278,20 @@ func (b *buckets) sliceWindows(sv *svcState, starts *[slo.NumWindows]int64, mT i
 	sp := &b.lay.sl
 	L := sp.len
 	rs := b.ringStart()
-	// Slices wholly after the head: empty, not excluded.
+	// Slices wholly after the head, and slices before the ring first
+	// started: empty, not excluded.
+	empty := sp.verdict(1, 0, 0)
 	tail := sp.sliceStart(b.head) + L
 	if tail < mT {
-		v := sp.verdict(1, 0, 0)
 		for i, a := range starts {
-			win[i].add(v, uint64(gridCount(sp, max(tail, a-L+1), mT)))
+			win[i].add(empty, uint64(gridCount(sp, max(tail, a-L+1), mT)))
 		}
-		cum.add(v, uint64(gridCount(sp, tail, mT-L+1)))
+		cum.add(empty, uint64(gridCount(sp, tail, mT-L+1)))
+	}
+	if first := sp.sliceStart(b.born); b.born != noHead {
+		for i, a := range starts {
+			win[i].add(empty, uint64(gridCount(sp, a-L+1, min(first, mT))))
+		}
 	}
 	oldest := sp.sliceStart(rs)
 	if b.pend.start != noHead {
@@ -294,7 +304,7 @@ func (b *buckets) sliceWindows(sv *svcState, starts *[slo.NumWindows]int64, mT i
 				win[i].add(v, 1)
 			}
 		}
-		if s+L <= mT {
+		if s+L <= mT && s+L > b.origin {
 			cum.add(v, 1)
 		}
 	}

@@ -44,6 +44,7 @@ import (
 //	slices  = runs over the unit ring's slice words (good|bad<<32, excluded), oldest first
 //	          uvarint(0) | uvarint(1+zigzag(pending start-m0)) uvarint(incl) uvarint(good) uvarint(total)
 //	          uvarint(final good) uvarint(final bad) uvarint(final excluded)           (only if slice > 0)
+//	          varint(born-m0) varint(origin-m0)   (version 2: the ring's first start and first counted minute)
 //	runs    = (uvarint(zeros) uvarint(k) (varint(total-previous total) varint(total-good))*k)*
 //	          until all elements are covered, "previous" being the element before (0 first)
 //	series  = hash:u64 target:u64 flags:u8 [points]       flags = class | firstFull<<2 | firstInHist<<3 | n<<4
@@ -286,6 +287,8 @@ func appendBuckets(dst []byte, b *buckets, wm0 int64) []byte {
 			dst = binary.AppendUvarint(dst, v)
 		}
 	}
+	dst = binary.AppendVarint(dst, b.born-m0)
+	dst = binary.AppendVarint(dst, b.origin-m0)
 	for _, v := range [...]uint64{b.foldRawGood, b.foldRawTotal, b.foldExclGood, b.foldExclTotal} {
 		dst = binary.AppendUvarint(dst, v)
 	}

@@ -428,6 +428,15 @@ func (d *stateDecoder) decodeBuckets(dst *buckets, want foldLayout, masks []Mask
 		}
 		b.fin = sliceTally{r.uvarint(), r.uvarint(), r.uvarint()}
 	}
+	if d.version >= 2 {
+		m0 := floorDiv64(wm0, minuteMs)
+		b.born, b.origin = m0+r.varint(), m0+r.varint()
+		if b.born > head || b.origin > head || b.born < head-maxStateTs/minuteMs || b.origin < head-maxStateTs/minuteMs {
+			r.fail("ring born at %d, counting from %d, head %d", b.born, b.origin, head)
+		}
+	} else {
+		b.born, b.origin = head-ringLen+1, head-ringLen+1
+	}
 	b.foldRawGood, b.foldRawTotal = r.uvarint(), r.uvarint()
 	b.foldExclGood, b.foldExclTotal = r.uvarint(), r.uvarint()
 	switch {

@@ -53,8 +53,24 @@ import (
 //	    match: {customer: acme}      # over route labels, contract labels and `source`
 //	    slo: 0.9995                  # internal objective, a ratio in (0,1)
 //	    sla: 0.999                   # contractual objective, optional, at most slo
-//	    window: month                # <n>d (rolling) or month, week, quarter (calendar)
+//	    window: month                # <n>d (rolling, up to 366d) or week, month, quarter, year (calendar)
 //	    timezone: Europe/Berlin      # calendar boundaries; default UTC
+//	    budgeting: timeslices        # or occurrences (request-based), the default
+//	    slice: 5m                    # slice length: 1m..1h dividing the hour; default 5m
+//	    sliceTarget: 0.99            # a slice is good when good/total >= 0.99 (the default)
+//	    emptySlices: good            # slices without events: good (default) or skip
+//	    credits:                     # service-credit tiers of the SLA; need sla
+//	      - {below: 0.999, percent: 10}   # SLA availability below 0.999: 10% of the fee
+//	      - {below: 0.99, percent: 25}
+//	services:           # service-level objectives: sums of the routes they match
+//	  - name: platform               # label `service`; [A-Za-z0-9._-], unique
+//	    match: {customer: ".+"}      # over route labels, contract labels and `source`
+//	    by: [customer, contract]     # one SLI per distinct value set
+//	    slo: 0.9995                  # then every key of objectives from slo on
+//	    sla: 0.999
+//	    window: year
+//	    timezone: Europe/Berlin
+//	    budgeting: timeslices
 //	release: {caution: 0.25, freezeBurnRate1h: 14.4}
 //	maintenance:        # windows from the file (maintenance.Spec fields)
 //	  - {start: 2026-11-24T02:00:00Z, end: 2026-11-24T03:00:00Z,
@@ -72,6 +88,9 @@ type Config struct {
 	Contracts []ContractRule
 	// Objectives assign objectives to routes; the first match wins.
 	Objectives []ObjectiveRule
+	// Services are the service-level objectives, in file order; each
+	// Objective is named after its service.
+	Services []budget.Service
 	// Release turns the internal budget into ship / caution / freeze.
 	Release slo.ReleasePolicy
 	// Maintenance holds the windows of the file, Source "config", with IDs
@@ -102,6 +121,10 @@ type ObjectiveRule struct {
 	Match    map[string]*regexp.Regexp
 	SLO, SLA float64
 	Window   slo.Window
+	// Slices: time-slice budgeting; zero for occurrences.
+	Slices slo.Slices
+	// Credits are the service-credit tiers of the SLA.
+	Credits []slo.Credit
 
 	match budget.Matchers
 }
@@ -175,7 +198,8 @@ func (c *Config) Resolve(src *budget.Source, route []budget.Label) budget.Object
 		if name == "" {
 			name = kind
 		}
-		return budget.Objective{Name: name, SLO: r.SLO, SLA: r.SLA, Window: r.Window, Contract: contract}
+		return budget.Objective{Name: name, SLO: r.SLO, SLA: r.SLA, Window: r.Window, Contract: contract,
+			Slices: r.Slices, Credits: r.Credits}
 	}
 	o := budget.DefaultObjective(src)
 	o.Contract = contract

@@ -87,7 +87,7 @@ func (p *cfgParser) config(doc *yaml.Node) *Config {
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
 		root = root.Content[0]
 	}
-	f, _ := p.fields(root, "", "presets", "sources", "contracts", "objectives", "release", "maintenance")
+	f, _ := p.fields(root, "", "presets", "sources", "contracts", "objectives", "services", "release", "maintenance")
 	if v := f["presets"]; v != nil && !isNull(v) {
 		cfg.Sources = p.presets(v)
 	} else {
@@ -102,6 +102,7 @@ func (p *cfgParser) config(doc *yaml.Node) *Config {
 	}
 	cfg.Contracts = p.contracts(f["contracts"], cfg.Sources)
 	cfg.Objectives = p.objectives(f["objectives"])
+	cfg.Services = p.services(f["services"])
 	if v := f["release"]; v != nil {
 		cfg.Release = p.release(v)
 	}
@@ -289,59 +290,6 @@ func (p *cfgParser) contracts(n *yaml.Node, sources []budget.Source) []ContractR
 	}
 	for _, l := range added {
 		p.known[l] = true
-	}
-	return out
-}
-
-func (p *cfgParser) objectives(n *yaml.Node) []ObjectiveRule {
-	var out []ObjectiveRule
-	for i, it := range p.seq(n, "objectives") {
-		path := fmt.Sprintf("objectives[%d]", i)
-		f, it := p.fields(it, path, "name", "kind", "match", "slo", "sla", "window", "timezone")
-		if it == nil {
-			continue
-		}
-		var r ObjectiveRule
-		if f["name"] != nil {
-			r.Name = p.name(f["name"], it, path+".name")
-		}
-		if r.Kind, _ = p.str(f["kind"], path+".kind"); r.Kind != "" && r.Kind != "availability" && r.Kind != "latency" {
-			p.errf(f["kind"], path+".kind", "want availability or latency, got %q", r.Kind)
-		}
-		r.Match, r.match = p.regexMap(f["match"], path+".match", true)
-		if v := f["slo"]; v == nil {
-			p.errf(it, path+".slo", "required: the internal objective as a ratio, e.g. 0.999")
-		} else if x, ok := p.float(v, path+".slo"); ok {
-			if r.SLO = x; !(x > 0 && x < 1) {
-				p.errf(v, path+".slo", "must be in (0,1), got %s%s", fmtFloat(x), percentHint(x))
-			}
-		}
-		if v := f["sla"]; v != nil {
-			if x, ok := p.float(v, path+".sla"); ok {
-				r.SLA = x
-				switch {
-				case !(x >= 0 && x < 1):
-					p.errf(v, path+".sla", "must be in (0,1), or 0 for none, got %s%s", fmtFloat(x), percentHint(x))
-				case r.SLO > 0 && r.SLO < 1 && x > r.SLO:
-					p.errf(v, path+".sla", "%s exceeds slo %s; the internal objective is the stricter one", fmtFloat(x), fmtFloat(r.SLO))
-				}
-			}
-		}
-		tz, _ := p.str(f["timezone"], path+".timezone")
-		if _, err := slo.LoadLocation(tz); err != nil {
-			p.errf(f["timezone"], path+".timezone", "%v", err)
-			tz = ""
-		}
-		win, ok := "30d", true
-		if f["window"] != nil {
-			win, ok = p.str(f["window"], path+".window")
-		}
-		if w, err := slo.ParseWindow(win, tz); err != nil && ok {
-			p.errf(f["window"], path+".window", "%v", err)
-		} else {
-			r.Window = w
-		}
-		out = append(out, r)
 	}
 	return out
 }

@@ -46,6 +46,10 @@ func TestParseConfigExample(t *testing.T) {
 	if cfg.Release != (slo.ReleasePolicy{Caution: 0.25, FreezeBurnRate1h: 14.4}) {
 		t.Fatalf("release: got %+v", cfg.Release)
 	}
+	if len(cfg.Objectives[0].Credits) != 2 || len(cfg.Services) != 1 || cfg.Services[0].Objective.Window.Label() != "year" ||
+		!cfg.Services[0].Objective.Slices.Enabled() {
+		t.Fatalf("credits or services: %+v %+v", cfg.Objectives[0], cfg.Services)
+	}
 	for _, m := range cfg.Maintenance {
 		if m.Source != maintenance.FromConfig || !strings.HasPrefix(m.ID, "config-") {
 			t.Fatalf("maintenance source/id: %q %q", m.Source, m.ID)
@@ -105,7 +109,7 @@ func TestParseConfigErrors(t *testing.T) {
 	// Syntax and structure.
 	f("presets: [\n", "slogate.yml:1: invalid YAML: did not find expected node content")
 	f("hello\n", `slogate.yml:1: must be a mapping, got "hello"`)
-	f("preset: [istio]\n", "slogate.yml:1: preset: unknown field; known: presets, sources, contracts, objectives, release, maintenance")
+	f("preset: [istio]\n", "slogate.yml:1: preset: unknown field; known: presets, sources, contracts, objectives, services, release, maintenance")
 	f("release: {caution: 0.1}\nrelease: {caution: 0.2}\n", "slogate.yml:2: release: given twice")
 	f("objectives: {slo: 0.9}\n", "slogate.yml:1: objectives: must be a list, got a mapping")
 	// Presets.
@@ -146,6 +150,33 @@ func TestParseConfigErrors(t *testing.T) {
 	f("objectives:\n  - slo: 0.999\n    name: \"a b\"\n", `slogate.yml:3: objectives[0].name: "a b": want 1 to 64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit`)
 	f("objectives:\n  - slo: 0.999\n    match: {customer: acme}\n", "slogate.yml:3: objectives[0].match.customer: no source or contract has label customer; known: destination_service_name, destination_service_namespace, envoy_cluster_name, handler, host, ingress, namespace, path, proxy, router, server, service, source")
 	f("objectives:\n  - slo: 0.999\n    match:\n      host: \"(\"\n", `slogate.yml:4: objectives[0].match.host: invalid regexp "(": missing closing )`)
+	// Years, time slices and credits.
+	f("objectives:\n  - slo: 0.999\n    window: 367d\n", `slogate.yml:3: objectives[0].window: `+yearErr("367d"))
+	f("objectives:\n  - slo: 0.999\n    budgeting: slices\n", `slogate.yml:3: objectives[0].budgeting: want occurrences or timeslices, got "slices"`)
+	f("objectives:\n  - slo: 0.999\n    slice: 5m\n", "slogate.yml:3: objectives[0].slice: only with budgeting: timeslices")
+	f("objectives:\n  - slo: 0.999\n    budgeting: timeslices\n    slice: 7m\n", `slogate.yml:4: objectives[0].slice: want whole minutes from 1m to 1h that divide the hour (1m, 2m, 3m, 4m, 5m, 6m, 10m, 12m, 15m, 20m, 30m, 1h), got "7m"`)
+	f("objectives:\n  - slo: 0.999\n    budgeting: timeslices\n    slice: 90s\n", `slogate.yml:4: objectives[0].slice: want whole minutes from 1m to 1h that divide the hour (1m, 2m, 3m, 4m, 5m, 6m, 10m, 12m, 15m, 20m, 30m, 1h), got "90s"`)
+	f("objectives:\n  - slo: 0.999\n    budgeting: timeslices\n    sliceTarget: 99\n", "slogate.yml:4: objectives[0].sliceTarget: must be in (0,1], got 99 (targets are ratios, not percents)")
+	f("objectives:\n  - slo: 0.999\n    budgeting: timeslices\n    emptySlices: bad\n", `slogate.yml:4: objectives[0].emptySlices: want good or skip, got "bad"`)
+	f("objectives:\n  - slo: 0.999\n    credits: [{below: 0.99, percent: 10}]\n", "slogate.yml:3: objectives[0].credits: credits need an sla: the tiers are checked against the SLA availability")
+	f("objectives:\n  - slo: 0.999\n    sla: 0.99\n    credits: [{below: 99, percent: 10}]\n", "slogate.yml:4: objectives[0].credits[0].below: must be in (0,1], got 99 (targets are ratios, not percents)")
+	f("objectives:\n  - slo: 0.999\n    sla: 0.99\n    credits: [{below: 0.9, percent: 0}]\n", "slogate.yml:4: objectives[0].credits[0].percent: must be in (0,100], got 0")
+	f("objectives:\n  - slo: 0.999\n    sla: 0.99\n    credits: [{percent: 10}]\n", "slogate.yml:4: objectives[0].credits[0].below: required: the SLA availability under which the tier applies, e.g. 0.999")
+	f("objectives:\n  - slo: 0.999\n    sla: 0.99\n    credits: [{below: 0.9, percent: 10, cap: 1}]\n", "slogate.yml:4: objectives[0].credits[0].cap: unknown field; known: below, percent")
+	// Services.
+	f("services:\n  - slo: 0.999\n", "slogate.yml:2: services[0].name: required")
+	f("services:\n  - name: \"a b\"\n    slo: 0.999\n", `slogate.yml:2: services[0].name: "a b": want 1 to 64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit`)
+	f("services:\n  - name: a\n    slo: 0.999\n  - name: a\n    slo: 0.99\n", "slogate.yml:4: services[1].name: service a defined twice")
+	f("services:\n  - name: a\n", "slogate.yml:2: services[0].slo: required: the internal objective as a ratio, e.g. 0.999")
+	f("services:\n  - name: a\n    slo: 0.999\n    sla: 0.9999\n", "slogate.yml:4: services[0].sla: 0.9999 exceeds slo 0.999; the internal objective is the stricter one")
+	f("services:\n  - name: a\n    slo: 0.999\n    match: {customer: x}\n", "slogate.yml:4: services[0].match.customer: no source or contract has label customer; known: destination_service_name, destination_service_namespace, envoy_cluster_name, handler, host, ingress, namespace, path, proxy, router, server, service, source")
+	f("services:\n  - name: a\n    slo: 0.999\n    by: [customer]\n", "slogate.yml:4: services[0].by[0]: no source or contract has label customer")
+	f("services:\n  - name: a\n    slo: 0.999\n    by: [host, host]\n", "slogate.yml:4: services[0].by[1]: host listed twice")
+	f("services:\n  - name: a\n    slo: 0.999\n    by: [service]\n", "slogate.yml:4: services[0].by[0]: service is reserved: slogate sets it on a service's series")
+	f("services:\n  - name: a\n    slo: 0.999\n    by: [slo]\n", "slogate.yml:4: services[0].by[0]: slo is reserved: slogate sets it on a service's series")
+	f("services:\n  - name: a\n    slo: 0.999\n    window: month\n    timezone: Mars/Base\n", `slogate.yml:5: services[0].timezone: unknown time zone "Mars/Base"; want an IANA name such as Europe/Berlin`)
+	f("services:\n  - name: a\n    slo: 0.999\n    colour: red\n", "slogate.yml:4: services[0].colour: unknown field; known: name, match, by, slo, sla, window, timezone, budgeting, slice, sliceTarget, emptySlices, credits")
+	f("services: {name: a}\n", "slogate.yml:1: services: must be a list, got a mapping")
 	// Release.
 	f("release:\n  caution: 25\n", "slogate.yml:2: release.caution: must be in [0,1), got 25 (targets are ratios, not percents)")
 	f("release:\n  freezeBurnRate1h: 0\n", "slogate.yml:2: release.freezeBurnRate1h: must be a burn rate above 0, got 0")
@@ -161,6 +192,79 @@ func TestParseConfigErrors(t *testing.T) {
 	f("maintenance:\n  - {start: 2026-11-24T03:00:00Z, duration: 1h}\n  - {start: 2026-11-24T03:00:00Z, duration: 1h}\n", "slogate.yml:3: maintenance[1]: the same window as maintenance[0]")
 	// Several errors are all reported, one per line.
 	f("objectives:\n  - slo: 2\n  - slo: 0\n", "slogate.yml:2: objectives[0].slo: must be in (0,1), got 2 (targets are ratios, not percents)\nslogate.yml:3: objectives[1].slo: must be in (0,1), got 0")
+}
+
+// yearErr is slo.ParseWindow's message for a window it refuses.
+func yearErr(w string) string {
+	_, err := slo.ParseWindow(w, "")
+	return err.Error()
+}
+
+func TestParseConfigServicesAndSlices(t *testing.T) {
+	cfg := mustParse(t, `
+contracts:
+  - labels: {customer: acme, contract: acme-gold}
+    match: {host: ".*\\.acme\\.com"}
+objectives:
+  - name: gold
+    match: {customer: acme}
+    slo: 0.9995
+    sla: 0.999
+    window: year
+    timezone: Asia/Kolkata
+    budgeting: timeslices
+    credits: [{below: 0.999, percent: 10}, {below: 0.99, percent: 25}]
+  - slo: 0.99
+    window: 366d
+    budgeting: timeslices
+    slice: 1h
+    sliceTarget: 1
+    emptySlices: skip
+services:
+  - name: platform
+    match: {customer: ".+"}
+    by: [customer, contract]
+    slo: 0.9995
+    sla: 0.999
+    window: quarter
+    timezone: Europe/Berlin
+    budgeting: timeslices
+    slice: 10m
+    sliceTarget: 0.95
+    credits:
+      - {below: 0.999, percent: 10}
+  - name: everything
+    slo: 0.999
+`)
+	src := &cfg.Sources[0]
+	o := cfg.Resolve(src, []budget.Label{{Name: "namespace", Value: "a"}, {Name: "host", Value: "shop.acme.com"}})
+	if o.Name != "gold" || o.Window.Label() != "year" || o.Window.Location.String() != "Asia/Kolkata" ||
+		o.Slices != (slo.Slices{Length: 5 * time.Minute, Target: 0.99}) ||
+		!slices.Equal(o.Credits, []slo.Credit{{Below: 0.999, Percent: 10}, {Below: 0.99, Percent: 25}}) {
+		t.Fatalf("gold objective: %+v", o)
+	}
+	o = cfg.Resolve(src, []budget.Label{{Name: "namespace", Value: "a"}, {Name: "host", Value: "example.org"}})
+	if o.Window.Label() != "366d" || o.Slices != (slo.Slices{Length: time.Hour, Target: 1, SkipEmpty: true}) || o.Credits != nil {
+		t.Fatalf("second objective: %+v", o)
+	}
+	if len(cfg.Services) != 2 {
+		t.Fatalf("services: %+v", cfg.Services)
+	}
+	p := cfg.Services[0]
+	if p.Name != "platform" || !slices.Equal(p.By, []string{"customer", "contract"}) || p.Objective.Name != "platform" ||
+		p.Objective.SLO != 0.9995 || p.Objective.SLA != 0.999 || p.Objective.Window.Label() != "quarter" ||
+		p.Objective.Window.Location.String() != "Europe/Berlin" ||
+		p.Objective.Slices != (slo.Slices{Length: 10 * time.Minute, Target: 0.95}) || len(p.Objective.Credits) != 1 {
+		t.Fatalf("platform: %+v", p)
+	}
+	acme := []budget.Label{{Name: "customer", Value: "acme"}}
+	if !p.Match.Match(nil, acme, "ingress-nginx") || p.Match.Match(nil, nil, "ingress-nginx") {
+		t.Fatalf("platform's match: %+v", p.Match)
+	}
+	e := cfg.Services[1]
+	if e.Name != "everything" || e.Match != nil || e.By != nil || e.Objective.Window.Label() != "30d" || e.Objective.Slices.Enabled() {
+		t.Fatalf("everything: %+v", e)
+	}
 }
 
 func TestParseConfigAliasBomb(t *testing.T) {

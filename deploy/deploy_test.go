@@ -27,6 +27,8 @@ var sloMetrics = []string{
 	"slo_error_budget_exhaustion_seconds",
 	"slo_maintenance_active",
 	"slo_release_state",
+	"slo_slices_total",
+	"slo_sla_credit_percent",
 }
 
 // selfMetrics are the slogate_* names the rules and the dashboard read.

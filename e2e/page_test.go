@@ -163,7 +163,7 @@ func TestPageInBrowser(t *testing.T) {
 	if strings.Contains(static, `id="mw-js" hidden`) {
 		t.Fatalf("the script ran on the server's page")
 	}
-	for _, id := range []string{`<table id="routes"`, `<ul id="risk-list">`, `<tbody id="windows-body">`} {
+	for _, id := range []string{`<table id="services"`, `<table id="routes"`, `<ul id="risk-list">`, `<tbody id="windows-body">`} {
 		if a, b := element(dom, id), element(static, id); a != b {
 			t.Errorf("%s differs between the script's render and the server's:\n%s", id, firstDiff(a, b))
 		}

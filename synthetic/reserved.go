@@ -4,7 +4,7 @@ import "bytes"
 
 // Reserved reports whether a metric name is one of slogate's synthetic
 // series: every slo_* name of the public contract (README "Synthetic
-// series", slo_slices_total included) and Sloth's names (every slo:* name
+// series", slo_slices_total and slo_sla_credit_percent included) and Sloth's names (every slo:* name
 // and sloth_slo_info), written with -compat.sloth. The write path drops
 // incoming series with these names (unless -write.allowSynthetic), so that
 // nobody who can write can forge a budget. Lock-free, no allocation.
@@ -24,6 +24,7 @@ func Reserved(name []byte) bool {
 		"slo_maintenance_active",
 		"slo_release_state",
 		"slo_slices_total",
+		"slo_sla_credit_percent",
 		"sloth_slo_info":
 		return true
 	}

@@ -11,7 +11,8 @@ import (
 )
 
 // TestReservedCoversEverySeriesWritten renders every series the Renderer
-// writes (slo_* and Sloth's, with and without an SLA and exhaustion) and
+// writes (slo_* and Sloth's, of routes and services, with an SLA,
+// exhaustion, time slices and a credit) and
 // checks that Reserved names each of them: a new synthetic series must not
 // be forgeable through the write path.
 func TestReservedCoversEverySeriesWritten(t *testing.T) {
@@ -22,7 +23,9 @@ func TestReservedCoversEverySeriesWritten(t *testing.T) {
 	st := slothRoute("shop", "availability", 0.999, slo.Window{Kind: slo.Rolling, Length: 30 * 24 * time.Hour}, total, bad, 0.5)
 	st.SLO.HasExhaustion = true
 	st.MaintenanceActive = true
-	r := &Renderer{Engine: &fakeEvaluator{routes: []budget.RouteStatus{st}}, Sloth: true}
+	st.Objective.Slices = slo.Slices{Length: 5 * time.Minute, Target: 0.99}
+	st.HasCredit = true
+	r := &Renderer{Engine: &fakeEvaluator{routes: []budget.RouteStatus{st}, services: []budget.ServiceStatus{serviceStatus("acme", "gold")}}, Sloth: true}
 	body := r.Append(nil, budget.Tenant{}, 60_000)
 	var wr remotewrite.WriteRequest
 	names := map[string]bool{}
@@ -31,6 +34,11 @@ func TestReservedCoversEverySeriesWritten(t *testing.T) {
 		return false
 	}, remotewrite.Limits{}); err != nil {
 		t.Fatal(err)
+	}
+	for _, name := range []string{"slo_slices_total", "slo_sla_credit_percent", "slo_error_budget_exhaustion_seconds", "sloth_slo_info"} {
+		if !names[name] {
+			t.Errorf("%s not rendered", name)
+		}
 	}
 	if len(names) < 15 {
 		t.Fatalf("rendered only %d names: %v", len(names), names)

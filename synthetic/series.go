@@ -8,6 +8,8 @@
 package synthetic
 
 import (
+	"sync"
+
 	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/remotewrite"
 	"github.com/slogate/slogate/slo"
@@ -18,14 +20,32 @@ type Evaluator interface {
 	Tenants() []budget.Tenant
 	Watermark(t budget.Tenant) int64
 	Evaluate(t budget.Tenant, at int64) []budget.RouteStatus
+	EvaluateServices(t budget.Tenant, at int64) []budget.ServiceStatus
 }
 
-// Renderer renders the engine's route statuses as the synthetic series of
-// the public contract (README "Synthetic series"). It implements Producer.
+// appendEvaluator is an Evaluator that evaluates into the caller's slices
+// (budget.Engine is one): the Renderer then reuses its slices and renders
+// without allocating in steady state.
+type appendEvaluator interface {
+	AppendStatus(dst []budget.RouteStatus, t budget.Tenant, at int64) []budget.RouteStatus
+	AppendServiceStatus(dst []budget.ServiceStatus, t budget.Tenant, at int64) []budget.ServiceStatus
+}
+
+// Renderer renders the engine's route and service statuses as the
+// synthetic series of the public contract (README "Synthetic series"). It
+// implements Producer. Write calls are serialized. With an engine that
+// evaluates into the caller's slices (budget.Engine), the Renderer keeps
+// the slices of its largest tenant (about 1 KiB per route) instead of
+// allocating them at every evaluation.
 type Renderer struct {
 	Engine Evaluator
 	// Sloth adds the Sloth-compatible series (sloth.go).
 	Sloth bool
+
+	mu       sync.Mutex
+	w        seriesWriter
+	routes   []budget.RouteStatus
+	services []budget.ServiceStatus
 }
 
 // Tenants lists the engine's tenants.
@@ -44,23 +64,53 @@ func (s *Renderer) Append(dst []byte, t budget.Tenant, at int64) []byte {
 // every synthetic series, one point each at at, as WriteRequests of at most
 // maxSeries series, each handed to flush (which must not keep it); buf is
 // scratch space, returned for reuse. maxSeries 0 means one WriteRequest,
-// left in the returned buffer, and flush is not called.
+// left in the returned buffer, and flush is not called. The routes come
+// first, then the services.
 func (s *Renderer) Write(buf []byte, t budget.Tenant, at int64, maxSeries int, flush func([]byte)) []byte {
-	w := seriesWriter{dst: buf[:0], ts: at, max: maxSeries, flush: flush}
-	for _, st := range s.Engine.Evaluate(t, at) {
-		w.route(&st)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	routes, services := s.routes, s.services
+	ae, reuse := s.Engine.(appendEvaluator)
+	if reuse {
+		routes = ae.AppendStatus(routes[:0], t, at)
+		services = ae.AppendServiceStatus(services[:0], t, at)
+	} else {
+		routes, services = s.Engine.Evaluate(t, at), s.Engine.EvaluateServices(t, at)
+	}
+	w := &s.w
+	w.dst, w.ts, w.n, w.max, w.flush = buf[:0], at, 0, maxSeries, flush
+	for i := range routes {
+		st := &routes[i]
+		w.route(st)
 		if s.Sloth {
-			w.sloth(&st)
+			w.sloth(st.Route, &st.Objective, &st.Windows, &st.SLO)
+		}
+	}
+	for i := range services {
+		st := &services[i]
+		w.service(st)
+		if s.Sloth {
+			w.sloth(st.Service, &st.Objective, &st.Windows, &st.SLO)
 		}
 	}
 	if w.max > 0 && len(w.dst) > 0 {
 		w.flush(w.dst)
 		w.dst = w.dst[:0]
 	}
-	return w.dst
+	out := w.dst
+	// Keep the buffers, not what they point to (the engine's labels of
+	// routes forgotten meanwhile, the caller's buffer and flush).
+	w.dst, w.flush = nil, nil
+	if reuse {
+		clear(routes)
+		clear(services)
+		s.routes, s.services = routes, services
+	}
+	return out
 }
 
-// seriesWriter encodes series that share a route's base labels.
+// seriesWriter encodes series that share a route's or service's base
+// labels.
 type seriesWriter struct {
 	dst    []byte
 	ts     int64
@@ -88,28 +138,80 @@ func (w *seriesWriter) route(st *budget.RouteStatus) {
 	w.emit("slo_requests_total", "result", "bad", float64(st.Bad))
 	w.emit("slo_requests_excluded_total", "result", "good", float64(st.ExcludedGood))
 	w.emit("slo_requests_excluded_total", "result", "bad", float64(st.ExcludedBad))
-	for i := range st.Windows {
-		win := &st.Windows[i]
+	w.status(&statusSeries{
+		obj: &st.Objective, windows: &st.Windows, slo: &st.SLO, sla: &st.SLA, hasSLA: st.HasSLA,
+		maintenance: st.MaintenanceActive, release: st.Release, slices: st.Slices,
+		credit: st.CreditPercent, hasCredit: st.HasCredit,
+	})
+}
+
+// service writes every series of one service SLI: the labels slo,
+// service and the By labels, no route or source; slo_requests_total holds
+// the events with maintenance removed, and there is no
+// slo_requests_excluded_total (a service's maintenance is its routes').
+func (w *seriesWriter) service(st *budget.ServiceStatus) {
+	w.labels = append(w.labels[:0],
+		remotewrite.Label{Name: "__name__"},
+		remotewrite.Label{Name: "slo", Value: st.Objective.Name},
+		remotewrite.Label{Name: "service", Value: st.Service})
+	w.labels = append(w.labels, st.Labels...)
+	w.nbase = len(w.labels)
+
+	w.emit("slo_requests_total", "result", "good", float64(st.Good))
+	w.emit("slo_requests_total", "result", "bad", float64(st.Bad))
+	w.status(&statusSeries{
+		obj: &st.Objective, windows: &st.Windows, slo: &st.SLO, sla: &st.SLA, hasSLA: st.HasSLA,
+		maintenance: st.MaintenanceActive, release: st.Release, slices: st.Slices,
+		credit: st.CreditPercent, hasCredit: st.HasCredit,
+	})
+}
+
+// statusSeries is what routes and services have in common.
+type statusSeries struct {
+	obj                 *budget.Objective
+	windows             *[slo.NumWindows]slo.WindowStatus
+	slo, sla            *slo.BudgetStatus
+	hasSLA, maintenance bool
+	release             slo.ReleaseState
+	slices              slo.SliceCounts
+	credit              float64
+	hasCredit           bool
+}
+
+// status writes the series of the windows, budgets, maintenance, release
+// state, slices (time-slice objectives only) and credit (with credit
+// tiers and an SLA availability only).
+func (w *seriesWriter) status(st *statusSeries) {
+	for i := range st.windows {
+		win := &st.windows[i]
 		if win.HasSLI {
 			w.emit("slo_sli_ratio", "window", win.Name, win.SLI)
 		}
 		w.emit("slo_burn_rate", "window", win.Name, win.BurnRate)
 	}
-	w.budget(&st.SLO)
-	if st.HasSLA {
-		w.budget(&st.SLA)
+	w.budget(st.slo)
+	if st.hasSLA {
+		w.budget(st.sla)
 	}
 	active := 0.0
-	if st.MaintenanceActive {
+	if st.maintenance {
 		active = 1
 	}
 	w.emit("slo_maintenance_active", "", "", active)
 	for _, rs := range slo.ReleaseStates {
 		v := 0.0
-		if rs == st.Release {
+		if rs == st.release {
 			v = 1
 		}
 		w.emit("slo_release_state", "state", rs.String(), v)
+	}
+	if st.obj.Slices.Enabled() {
+		w.emit("slo_slices_total", "result", "good", float64(st.slices.Good))
+		w.emit("slo_slices_total", "result", "bad", float64(st.slices.Bad))
+		w.emit("slo_slices_total", "result", "excluded", float64(st.slices.Excluded))
+	}
+	if st.hasCredit {
+		w.emit("slo_sla_credit_percent", "", "", st.credit)
 	}
 }
 

@@ -28,11 +28,15 @@ import (
 //
 // Every series carries sloth_service, sloth_slo and sloth_id, plus all of
 // slogate's own labels (slo, route, source, the route's identity labels and
-// the contract labels), the way Sloth adds an SLO's user labels. Mapping:
+// the contract labels; for a service slo, service and its By labels), the
+// way Sloth adds an SLO's user labels. Mapping:
 //
 //	sloth_service = route           e.g. "shop/web/shop.example.com//"
+//	              or service name   e.g. "platform"
 //	sloth_slo     = objective name  e.g. "availability"
-//	sloth_id      = "<route>-<objective name>", Sloth's "<service>-<slo>"
+//	sloth_id      = "<sloth_service>-<objective name>", Sloth's "<service>-<slo>"
+//
+// (The SLIs of one service differ by their By labels, not by sloth_id.)
 //
 // Only the internal objective (SLO) is mapped: Sloth has one objective per
 // SLO and no notion of a contractual one; the SLA stays in slo_*{kind="sla"}.
@@ -41,13 +45,15 @@ import (
 //   - Values are exact event counts over complete minutes, not rate()
 //     extrapolations; the period ratio is exact, not Sloth's average of 5m
 //     ratios.
+//   - A time-slice objective's ratios are of slices (bad/judged slices),
+//     as its slo_* series are.
 //   - A ratio of a window without events is absent (Sloth's 0/0 is NaN), and
 //     so is a burn rate derived from it; the remaining budget is then 1.
 //   - Window names are Prometheus durations as Sloth writes them (30d, but
-//     28d is "4w"). A calendar compliance window (month, week, quarter) has
-//     no Sloth name: its ratio series is not written, the period burn rate
-//     and remaining budget are, and slo:time_period:days is the current
-//     period's length (fractional across a DST change).
+//     28d is "4w"). A calendar compliance window (week, month, quarter,
+//     year) has no Sloth name: its ratio series is not written, the period
+//     burn rate and remaining budget are, and slo:time_period:days is the
+//     current period's length (fractional across a DST change).
 
 // slothRateNames are Sloth's error-ratio metric names of the short windows,
 // in slo.ShortWindows order (their names are already Prometheus
@@ -61,38 +67,39 @@ var slothRateNames = func() (names [len(slo.ShortWindows)]string) {
 
 const slothRatePrefix = "slo:sli_error:ratio_rate"
 
-// sloth writes the Sloth-compatible series of one route. It runs after
-// route, whose base labels are still in w.labels[:w.nbase]. It allocates the
-// sloth_id and objective strings of the route (compat mode only).
-func (w *seriesWriter) sloth(st *budget.RouteStatus) {
-	o := st.Objective.SLO
+// sloth writes the Sloth-compatible series of one route or service
+// (sloth_service = name). It runs after route or service, whose base
+// labels are still in w.labels[:w.nbase]. It allocates the sloth_id and
+// objective strings (compat mode only).
+func (w *seriesWriter) sloth(name string, obj *budget.Objective, windows *[slo.NumWindows]slo.WindowStatus, sloBudget *slo.BudgetStatus) {
+	o := obj.SLO
 	w.labels = append(w.labels[:w.nbase],
-		remotewrite.Label{Name: "sloth_id", Value: st.Route + "-" + st.Objective.Name},
-		remotewrite.Label{Name: "sloth_service", Value: st.Route},
-		remotewrite.Label{Name: "sloth_slo", Value: st.Objective.Name})
+		remotewrite.Label{Name: "sloth_id", Value: name + "-" + obj.Name},
+		remotewrite.Label{Name: "sloth_service", Value: name},
+		remotewrite.Label{Name: "sloth_slo", Value: obj.Name})
 	w.nbase = len(w.labels)
 
-	for i, name := range slothRateNames {
-		if win := &st.Windows[i]; win.Total > 0 {
-			w.emit(name, "sloth_window", win.Name, errorRatio(win))
+	for i, metric := range slothRateNames {
+		if win := &windows[i]; win.Total > 0 {
+			w.emit(metric, "sloth_window", win.Name, errorRatio(win))
 		}
 	}
-	period := &st.Windows[slo.WindowCompliance]
-	if d, ok := promDuration(st.Objective.Window); ok && period.Total > 0 {
+	period := &windows[slo.WindowCompliance]
+	if d, ok := promDuration(obj.Window); ok && period.Total > 0 {
 		w.emit(slothRatePrefix+d, "sloth_window", d, errorRatio(period))
 	}
 
 	w.emit("slo:objective:ratio", "", "", o)
 	w.emit("slo:error_budget:ratio", "", "", 1-o)
-	days := st.Objective.Window.LengthAt(time.UnixMilli(w.ts)).Hours() / 24
+	days := obj.Window.LengthAt(time.UnixMilli(w.ts)).Hours() / 24
 	w.emit("slo:time_period:days", "", "", days)
-	if w5 := &st.Windows[slo.Window5m]; w5.Total > 0 {
+	if w5 := &windows[slo.Window5m]; w5.Total > 0 {
 		w.emit("slo:current_burn_rate:ratio", "", "", w5.BurnRate)
 	}
 	if period.Total > 0 {
 		w.emit("slo:period_burn_rate:ratio", "", "", period.BurnRate)
 	}
-	w.emit("slo:period_error_budget_remaining:ratio", "", "", st.SLO.RemainingRatio)
+	w.emit("slo:period_error_budget_remaining:ratio", "", "", sloBudget.RemainingRatio)
 
 	// Sloth writes the objective as the percent of its spec ("99.9");
 	// 12 significant digits turn 0.999*100 = 99.89999999999999 back into it.

@@ -12,12 +12,18 @@ import (
 	"github.com/slogate/slogate/slo"
 )
 
-// fakeEvaluator returns fixed route statuses.
-type fakeEvaluator struct{ routes []budget.RouteStatus }
+// fakeEvaluator returns fixed route and service statuses.
+type fakeEvaluator struct {
+	routes   []budget.RouteStatus
+	services []budget.ServiceStatus
+}
 
 func (f *fakeEvaluator) Tenants() []budget.Tenant                           { return []budget.Tenant{{}} }
 func (f *fakeEvaluator) Watermark(budget.Tenant) int64                      { return 0 }
 func (f *fakeEvaluator) Evaluate(budget.Tenant, int64) []budget.RouteStatus { return f.routes }
+func (f *fakeEvaluator) EvaluateServices(budget.Tenant, int64) []budget.ServiceStatus {
+	return f.services
+}
 
 // slothRoute is a route with windows whose counts the test chooses: window
 // i has total[i] events of which bad[i] are bad.

@@ -28,12 +28,20 @@ func (a *API) ServeSLOs(ctx *fasthttp.RequestCtx) {
 		methodNotAllowed(ctx, "GET")
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"slos": a.Statuses()})
+	writeJSON(ctx, fasthttp.StatusOK, a.Evaluate())
 }
 
 func methodNotAllowed(ctx *fasthttp.RequestCtx, allow string) {
 	ctx.Error("method "+string(ctx.Method())+" not allowed; allowed: "+allow+"\n", fasthttp.StatusMethodNotAllowed)
 	ctx.Response.Header.Set("Allow", allow)
+}
+
+// SLOsJSON is the answer of GET /slogate/api/v1/slos: every route with its
+// objective, and every service SLI (a service and one value set of its By
+// labels), evaluated at the same time per tenant.
+type SLOsJSON struct {
+	SLOs     []SLOStatus   `json:"slos"`
+	Services []ServiceJSON `json:"services"`
 }
 
 // SLOStatus is one route and objective in GET /slogate/api/v1/slos.
@@ -54,6 +62,55 @@ type SLOStatus struct {
 	Budgets      map[string]BudgetJ `json:"budgets"`
 	Maintenance  bool               `json:"maintenanceActive"`
 	Release      string             `json:"releaseState"`
+	// Slices (since discovery) and WindowSlices (the compliance window's,
+	// the slice in progress included): time-slice objectives only.
+	Slices       *SliceCountsJSON `json:"slices,omitempty"`
+	WindowSlices *SliceCountsJSON `json:"windowSlices,omitempty"`
+	// CreditPercent is the service credit the compliance window's SLA
+	// availability reaches now; only with credit tiers and events.
+	CreditPercent *float64 `json:"creditPercent,omitempty"`
+}
+
+// ServiceJSON is one service SLI in GET /slogate/api/v1/slos: the events
+// of its routes summed minute by minute, maintenance removed per route.
+type ServiceJSON struct {
+	Tenant  string `json:"tenant"`
+	Service string `json:"service"`
+	// By are the names of the service's By labels, in order; Labels their
+	// values for this SLI ("" when a route lacks one).
+	By        []string          `json:"by"`
+	Labels    map[string]string `json:"labels"`
+	Objective ObjectiveJSON     `json:"objective"`
+	// Routes is the number of routes the service sums now.
+	Routes      int    `json:"routes"`
+	EvaluatedAt string `json:"evaluatedAt"`
+	// Availability is the SLI over the compliance window (the good-slice
+	// ratio with time slices); null without events.
+	Availability *float64 `json:"availability"`
+	// Requests are the events counted, maintenance removed.
+	Requests      ServiceRequestsJSON `json:"requests"`
+	Windows       []WindowJSON        `json:"windows"`
+	Budgets       map[string]BudgetJ  `json:"budgets"`
+	Maintenance   bool                `json:"maintenanceActive"` // every route in maintenance
+	Release       string              `json:"releaseState"`
+	Slices        *SliceCountsJSON    `json:"slices,omitempty"`
+	WindowSlices  *SliceCountsJSON    `json:"windowSlices,omitempty"`
+	CreditPercent *float64            `json:"creditPercent,omitempty"`
+}
+
+// ServiceRequestsJSON are a service's events since its routes were
+// discovered, without the events of their maintenance windows.
+type ServiceRequestsJSON struct {
+	Good uint64 `json:"good"`
+	Bad  uint64 `json:"bad"`
+}
+
+// SliceCountsJSON are time slices by verdict; excluded are those left out
+// (wholly in maintenance, or empty with emptySlices: skip).
+type SliceCountsJSON struct {
+	Good     uint64 `json:"good"`
+	Bad      uint64 `json:"bad"`
+	Excluded uint64 `json:"excluded"`
 }
 
 // ObjectiveJSON is an objective's targets and window.
@@ -67,6 +124,23 @@ type ObjectiveJSON struct {
 	// calendar period (RFC 3339), absent for rolling windows.
 	WindowSeconds float64 `json:"windowSeconds"`
 	PeriodEnd     *string `json:"periodEnd,omitempty"`
+	// Budgeting is "occurrences" (events) or "timeslices"; with time
+	// slices, SliceSeconds is a slice's length, SliceTarget the ratio a
+	// slice needs to be good and EmptySlices "good" or "skip", and every
+	// window and budget is in slices: a budget's seconds are downtime.
+	Budgeting    string   `json:"budgeting"`
+	SliceSeconds float64  `json:"sliceSeconds,omitempty"`
+	SliceTarget  *float64 `json:"sliceTarget,omitempty"`
+	EmptySlices  string   `json:"emptySlices,omitempty"`
+	// Credits are the service-credit tiers of the SLA.
+	Credits []CreditJSON `json:"credits,omitempty"`
+}
+
+// CreditJSON is a service-credit tier: Percent of the fee when the SLA
+// availability is below Below.
+type CreditJSON struct {
+	Below   float64 `json:"below"`
+	Percent float64 `json:"percent"`
 }
 
 // RequestsJSON are the raw and excluded event counts since discovery.
@@ -92,15 +166,21 @@ type BudgetJ struct {
 	RemainingRatio    float64  `json:"remainingRatio"`
 	RemainingSeconds  float64  `json:"remainingSeconds"`
 	ExhaustionSeconds *float64 `json:"exhaustionSeconds"`
+	// With time slices: the downtime the objective allows in the
+	// compliance window (its slices not left out) and the downtime of its
+	// bad slices so far; RemainingSeconds is their difference.
+	AllowedDowntimeSeconds *float64 `json:"allowedDowntimeSeconds,omitempty"`
+	UsedDowntimeSeconds    *float64 `json:"usedDowntimeSeconds,omitempty"`
 }
 
-// Statuses evaluates every tenant at its current step.
-func (a *API) Statuses() []SLOStatus {
+// Evaluate evaluates every tenant at its current step: routes and
+// services at the same time.
+func (a *API) Evaluate() SLOsJSON {
 	step := a.Step.Milliseconds()
 	if step <= 0 {
 		step = 15_000
 	}
-	out := []SLOStatus{} // [] rather than null without data
+	out := SLOsJSON{SLOs: []SLOStatus{}, Services: []ServiceJSON{}} // [] rather than null without data
 	for _, t := range a.Engine.Tenants() {
 		wm := a.Engine.Watermark(t)
 		if wm <= 0 {
@@ -108,7 +188,10 @@ func (a *API) Statuses() []SLOStatus {
 		}
 		at := wm - wm%step
 		for _, st := range a.Engine.Evaluate(t, at) {
-			out = append(out, statusJSON(&st, at))
+			out.SLOs = append(out.SLOs, statusJSON(&st, at))
+		}
+		for _, st := range a.Engine.EvaluateServices(t, at) {
+			out.Services = append(out.Services, serviceJSON(&st, at))
 		}
 	}
 	return out
@@ -116,46 +199,131 @@ func (a *API) Statuses() []SLOStatus {
 
 func statusJSON(st *budget.RouteStatus, at int64) SLOStatus {
 	o := SLOStatus{
-		Tenant:      fmt.Sprintf("%d:%d", st.Tenant.AccountID, st.Tenant.ProjectID),
+		Tenant:      tenantString(st.Tenant),
 		Source:      st.Source,
 		Route:       st.Route,
 		Labels:      labelMap(st.Labels),
 		Contract:    labelMap(st.Objective.Contract),
 		EvaluatedAt: time.UnixMilli(at).UTC().Format(time.RFC3339),
-		Objective: ObjectiveJSON{
-			Name:          st.Objective.Name,
-			SLO:           st.Objective.SLO,
-			Window:        st.Objective.Window.Label(),
-			WindowSeconds: st.Objective.Window.LengthAt(time.UnixMilli(at)).Seconds(),
-		},
+		Objective:   objectiveJSON(&st.Objective, at),
 		Requests:    RequestsJSON{Good: st.Good, Bad: st.Bad, ExcludedGood: st.ExcludedGood, ExcludedBad: st.ExcludedBad},
-		Budgets:     map[string]BudgetJ{"slo": budgetJSON(&st.SLO)},
 		Maintenance: st.MaintenanceActive,
 		Release:     st.Release.String(),
 	}
-	if w := st.Objective.Window; w.Kind == slo.Calendar {
+	o.Budgets = budgetsJSON(&st.Objective, &st.SLO, &st.SLA, st.HasSLA, st.WindowSlices)
+	o.Windows, o.Availability = windowsJSON(&st.Windows)
+	o.Slices, o.WindowSlices = slicesJSON(&st.Objective, st.Slices, st.WindowSlices)
+	o.CreditPercent = creditJSON(st.CreditPercent, st.HasCredit)
+	return o
+}
+
+func serviceJSON(st *budget.ServiceStatus, at int64) ServiceJSON {
+	o := ServiceJSON{
+		Tenant:      tenantString(st.Tenant),
+		Service:     st.Service,
+		By:          make([]string, len(st.Labels)),
+		Labels:      make(map[string]string, len(st.Labels)),
+		Objective:   objectiveJSON(&st.Objective, at),
+		Routes:      st.Routes,
+		EvaluatedAt: time.UnixMilli(at).UTC().Format(time.RFC3339),
+		Requests:    ServiceRequestsJSON{Good: st.Good, Bad: st.Bad},
+		Maintenance: st.MaintenanceActive,
+		Release:     st.Release.String(),
+	}
+	for i, l := range st.Labels {
+		o.By[i], o.Labels[l.Name] = l.Name, l.Value
+	}
+	o.Budgets = budgetsJSON(&st.Objective, &st.SLO, &st.SLA, st.HasSLA, st.WindowSlices)
+	o.Windows, o.Availability = windowsJSON(&st.Windows)
+	o.Slices, o.WindowSlices = slicesJSON(&st.Objective, st.Slices, st.WindowSlices)
+	o.CreditPercent = creditJSON(st.CreditPercent, st.HasCredit)
+	return o
+}
+
+func tenantString(t budget.Tenant) string {
+	return fmt.Sprintf("%d:%d", t.AccountID, t.ProjectID)
+}
+
+func objectiveJSON(obj *budget.Objective, at int64) ObjectiveJSON {
+	o := ObjectiveJSON{
+		Name:          obj.Name,
+		SLO:           obj.SLO,
+		Window:        obj.Window.Label(),
+		WindowSeconds: obj.Window.LengthAt(time.UnixMilli(at)).Seconds(),
+		Budgeting:     "occurrences",
+	}
+	if w := obj.Window; w.Kind == slo.Calendar {
 		_, end := w.Bounds(time.UnixMilli(at))
 		pe := end.UTC().Format(time.RFC3339)
-		o.Objective.PeriodEnd = &pe
+		o.PeriodEnd = &pe
 	}
-	if st.HasSLA {
-		sla := st.Objective.SLA
-		o.Objective.SLA = &sla
-		o.Budgets["sla"] = budgetJSON(&st.SLA)
+	if obj.SLA > 0 {
+		sla := obj.SLA
+		o.SLA = &sla
 	}
-	for i := range st.Windows {
-		w := &st.Windows[i]
+	if s := obj.Slices; s.Enabled() {
+		target := s.Target
+		o.Budgeting, o.SliceSeconds, o.SliceTarget, o.EmptySlices = "timeslices", s.Length.Seconds(), &target, "good"
+		if s.SkipEmpty {
+			o.EmptySlices = "skip"
+		}
+	}
+	for _, c := range obj.Credits {
+		o.Credits = append(o.Credits, CreditJSON{Below: c.Below, Percent: c.Percent})
+	}
+	return o
+}
+
+// budgetsJSON returns the budgets by kind; with time slices, each with the
+// downtime allowed and used (bad slices) in the compliance window.
+func budgetsJSON(obj *budget.Objective, sloB, slaB *slo.BudgetStatus, hasSLA bool, window slo.SliceCounts) map[string]BudgetJ {
+	m := map[string]BudgetJ{"slo": budgetJSON(sloB)}
+	if hasSLA {
+		m["sla"] = budgetJSON(slaB)
+	}
+	if obj.Slices.Enabled() {
+		// slo.SliceBudgetOf: remaining = allowed - used, both in slices
+		// times the slice length; so allowed = remaining + used, also when
+		// nothing is allowed.
+		used := float64(window.Bad) * obj.Slices.Length.Seconds()
+		for kind, b := range m {
+			allowed := finite(b.RemainingSeconds + used)
+			b.AllowedDowntimeSeconds, b.UsedDowntimeSeconds = &allowed, &used
+			m[kind] = b
+		}
+	}
+	return m
+}
+
+// windowsJSON returns the windows and the compliance window's SLI (nil
+// without events).
+func windowsJSON(ws *[slo.NumWindows]slo.WindowStatus) ([]WindowJSON, *float64) {
+	out := make([]WindowJSON, 0, len(ws))
+	for i := range ws {
+		w := &ws[i]
 		wj := WindowJSON{Window: w.Name, Good: w.Good, Total: w.Total, BurnRate: finite(w.BurnRate)}
 		if w.HasSLI {
 			v := w.SLI
 			wj.SLI = &v
 		}
-		o.Windows = append(o.Windows, wj)
+		out = append(out, wj)
 	}
-	if cw := o.Windows[len(o.Windows)-1]; cw.SLI != nil {
-		o.Availability = cw.SLI
+	return out, out[len(out)-1].SLI
+}
+
+func slicesJSON(obj *budget.Objective, total, window slo.SliceCounts) (*SliceCountsJSON, *SliceCountsJSON) {
+	if !obj.Slices.Enabled() {
+		return nil, nil
 	}
-	return o
+	return &SliceCountsJSON{Good: total.Good, Bad: total.Bad, Excluded: total.Excluded},
+		&SliceCountsJSON{Good: window.Good, Bad: window.Bad, Excluded: window.Excluded}
+}
+
+func creditJSON(percent float64, has bool) *float64 {
+	if !has {
+		return nil
+	}
+	return &percent
 }
 
 func budgetJSON(b *slo.BudgetStatus) BudgetJ {

@@ -25,7 +25,7 @@ var assetFiles embed.FS
 
 // PageConfig configures NewPage.
 type PageConfig struct {
-	// API provides the route statuses. Required.
+	// API provides the route and service statuses. Required.
 	API *API
 	// Maintenance provides the windows and the form's target; nil shows
 	// none.

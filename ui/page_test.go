@@ -18,6 +18,7 @@ import (
 // fakeEngine is an Evaluator with fixed statuses, all in the default tenant.
 type fakeEngine struct {
 	statuses []budget.RouteStatus
+	services []budget.ServiceStatus
 	wm       int64
 }
 
@@ -29,6 +30,9 @@ func (f *fakeEngine) Tenants() []budget.Tenant {
 }
 func (f *fakeEngine) Watermark(budget.Tenant) int64                      { return f.wm }
 func (f *fakeEngine) Evaluate(budget.Tenant, int64) []budget.RouteStatus { return f.statuses }
+func (f *fakeEngine) EvaluateServices(budget.Tenant, int64) []budget.ServiceStatus {
+	return f.services
+}
 
 // pageNow is the clock of the page tests: 2026-11-20 12:00 UTC, ten and a
 // half days before the end of November.
@@ -101,6 +105,7 @@ var pageRoutes = []routeSpec{
 type testPage struct {
 	Handle      fasthttp.RequestHandler
 	Maintenance *MaintenanceAPI
+	engine      *fakeEngine
 }
 
 // newTestPage returns the page over the given routes, with a maintenance
@@ -144,7 +149,7 @@ func newTestPage(t *testing.T, routes []routeSpec, windows ...maintenance.Spec) 
 		}
 		ctx.Error("not found\n", fasthttp.StatusNotFound)
 	}
-	return &testPage{Handle: serve, Maintenance: u.maint}
+	return &testPage{Handle: serve, Maintenance: u.maint, engine: eng}
 }
 
 // do serves one request through h and returns the response.

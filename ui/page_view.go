@@ -16,6 +16,8 @@ import (
 // JSON API.
 type pageView struct {
 	Host, Query, Sort string
+	Services          []viewRow
+	ServicesShown     int
 	Groups            []viewGroup
 	AtRisk            []viewRisk
 	Windows           []viewWindow
@@ -33,15 +35,20 @@ type viewGroup struct {
 	key    float64
 }
 
+// viewRow is a route's row, or a service SLI's (Route is then the
+// service's name and Labels its By labels).
 type viewRow struct {
+	Class                           string // "route" or "service"
 	ID, Search, Route, Meta, Labels string
 	SLO, SLA, Availability          string
-	Budgets                         []viewBudget
-	Burn                            []viewBurn
-	Release                         string
-	Warnings, Maintenance           []string
-	Hidden                          bool
-	budgetKey, burnKey              float64
+	// Slices sums up the compliance window's slices (time slices only).
+	Slices                string
+	Budgets               []viewBudget
+	Burn                  []viewBurn
+	Release               string
+	Warnings, Maintenance []string
+	Hidden                bool
+	budgetKey, burnKey    float64
 }
 
 type viewBudget struct {
@@ -94,7 +101,21 @@ func (p *Page) view(query, sortBy string) *pageView {
 	soon := upcomingWindows(masks, now)
 	terms := strings.Fields(strings.ToLower(query))
 	groups := map[string]*viewGroup{}
-	for _, st := range p.cfg.API.Statuses() {
+	eval := p.cfg.API.Evaluate()
+	for _, st := range eval.Services {
+		r := viewServiceRow(&st)
+		r.Hidden = !matchesTerms(r.Search, terms)
+		v.Services = append(v.Services, r)
+		if !r.Hidden {
+			v.ServicesShown++
+			for _, w := range r.Warnings {
+				v.AtRisk = append(v.AtRisk, viewRisk{ID: r.ID, Text: serviceTitle(&st) + ": " + w})
+			}
+		}
+		v.EvaluatedAt = max(v.EvaluatedAt, st.EvaluatedAt)
+	}
+	sortRows(v.Services, sortBy)
+	for _, st := range eval.SLOs {
 		r := viewRowOf(&st, soon)
 		r.Hidden = !matchesTerms(r.Search, terms)
 		title := groupTitle(&st)
@@ -111,9 +132,7 @@ func (p *Page) view(query, sortBy string) *pageView {
 				v.AtRisk = append(v.AtRisk, viewRisk{ID: r.ID, Text: title + " · " + r.Route + ": " + w})
 			}
 		}
-		if st.EvaluatedAt > v.EvaluatedAt {
-			v.EvaluatedAt = st.EvaluatedAt
-		}
+		v.EvaluatedAt = max(v.EvaluatedAt, st.EvaluatedAt)
 	}
 	if v.EvaluatedAt != "" {
 		v.EvaluatedAt = fmtRFC3339(v.EvaluatedAt)
@@ -135,7 +154,8 @@ func (p *Page) view(query, sortBy string) *pageView {
 
 // sortRows orders a group's rows: "budget" least remaining budget first
 // (the SLA's when the route has one, else the SLO's), "burn" highest 1h
-// burn rate first, "name" by route. Ties go by route.
+// burn rate first, "name" by route. Ties go by route, then keep their
+// order (services: the configuration's, then By values).
 func sortRows(rows []viewRow, sortBy string) {
 	slices.SortStableFunc(rows, func(a, b viewRow) int {
 		switch sortBy {
@@ -200,10 +220,10 @@ func sortedKeys(m map[string]string) []string {
 
 func viewRowOf(st *SLOStatus, soon []upcoming) viewRow {
 	r := viewRow{
+		Class:   "route",
 		ID:      rowID(st.Tenant + "|" + st.Source + "|" + st.Route + "|" + st.Objective.Name),
 		Route:   st.Route,
-		Meta:    st.Source + " · " + st.Objective.Name + " · " + st.Objective.Window,
-		SLO:     fmtTarget(st.Objective.SLO),
+		Meta:    st.Source + " · " + objectiveMeta(&st.Objective),
 		Release: st.Release,
 	}
 	var pairs []string
@@ -216,46 +236,123 @@ func viewRowOf(st *SLOStatus, soon []upcoming) viewRow {
 		search = append(search, k+"="+st.Contract[k])
 	}
 	r.Search = strings.ToLower(strings.Join(search, " "))
-	decimals := targetDecimals(st.Objective.SLO)
-	if st.Objective.SLA != nil {
-		r.SLA = fmtTarget(*st.Objective.SLA)
-		decimals = max(decimals, targetDecimals(*st.Objective.SLA))
+	r.fill(&st.Objective, st.EvaluatedAt, st.Availability, st.Budgets, st.Windows, st.WindowSlices, st.CreditPercent)
+	r.Maintenance = routeMaintenance(st, soon)
+	return r
+}
+
+// viewServiceRow is a service SLI's row: the service's name, its By labels
+// in order, the number of routes it sums.
+func viewServiceRow(st *ServiceJSON) viewRow {
+	r := viewRow{
+		Class:   "service",
+		ID:      rowID("service|" + st.Tenant + "|" + st.Service + "|" + serviceLabels(st)),
+		Route:   st.Service,
+		Labels:  serviceLabels(st),
+		Meta:    routesText(st.Routes) + " · " + objectiveMeta(&st.Objective),
+		Release: st.Release,
+	}
+	r.Search = strings.ToLower(strings.Join([]string{st.Tenant, "service=" + st.Service, st.Objective.Name, r.Labels}, " "))
+	r.fill(&st.Objective, st.EvaluatedAt, st.Availability, st.Budgets, st.Windows, st.WindowSlices, st.CreditPercent)
+	if st.Maintenance {
+		r.Maintenance = []string{"every route in maintenance"}
+	}
+	return r
+}
+
+// serviceLabels are a service SLI's By labels, in By order.
+func serviceLabels(st *ServiceJSON) string {
+	pairs := make([]string, len(st.By))
+	for i, k := range st.By {
+		pairs[i] = k + "=" + st.Labels[k]
+	}
+	return strings.Join(pairs, " ")
+}
+
+// serviceTitle names a service SLI in the at-risk list.
+func serviceTitle(st *ServiceJSON) string {
+	t := "service " + st.Service
+	if st.Tenant != "0:0" {
+		t = "tenant " + st.Tenant + " · " + t
+	}
+	if l := serviceLabels(st); l != "" {
+		t += " " + l
+	}
+	return t
+}
+
+func routesText(n int) string {
+	if n == 1 {
+		return "1 route"
+	}
+	return strconv.Itoa(n) + " routes"
+}
+
+// objectiveMeta is an objective's name and window, and its slice length
+// with time slices.
+func objectiveMeta(o *ObjectiveJSON) string {
+	m := o.Name + " · " + o.Window
+	if o.Budgeting == "timeslices" {
+		m += " · " + fmtSliceLength(o.SliceSeconds) + " slices"
+	}
+	return m
+}
+
+// fmtSliceLength is a slice length as the configuration writes it: "5m",
+// "1h".
+func fmtSliceLength(s float64) string {
+	if s >= 3600 {
+		return strconv.FormatFloat(s/3600, 'f', -1, 64) + "h"
+	}
+	return strconv.FormatFloat(s/60, 'f', -1, 64) + "m"
+}
+
+// fill sets what routes and services show alike: targets, availability,
+// budgets (downtime with time slices) and their warnings, the credit due,
+// burn rates and the sort keys.
+func (r *viewRow) fill(o *ObjectiveJSON, evaluatedAt string, availability *float64, budgets map[string]BudgetJ, windows []WindowJSON, slices *SliceCountsJSON, credit *float64) {
+	r.SLO = fmtTarget(o.SLO)
+	decimals := targetDecimals(o.SLO)
+	if o.SLA != nil {
+		r.SLA = fmtTarget(*o.SLA)
+		decimals = max(decimals, targetDecimals(*o.SLA))
 	}
 	r.Availability = "no requests"
-	if st.Availability != nil {
-		r.Availability = fmtAvailability(*st.Availability, decimals)
+	if availability != nil {
+		r.Availability = fmtAvailability(*availability, decimals)
 	}
-	timeLeft := st.Objective.WindowSeconds
-	if st.Objective.PeriodEnd != nil {
-		end, err1 := time.Parse(time.RFC3339, *st.Objective.PeriodEnd)
-		at, err2 := time.Parse(time.RFC3339, st.EvaluatedAt)
+	if slices != nil {
+		r.Slices = slicesText(slices)
+	}
+	timeLeft := o.WindowSeconds
+	if o.PeriodEnd != nil {
+		end, err1 := time.Parse(time.RFC3339, *o.PeriodEnd)
+		at, err2 := time.Parse(time.RFC3339, evaluatedAt)
 		if err1 == nil && err2 == nil {
 			timeLeft = end.Sub(at).Seconds()
 		}
 	}
 	for _, kind := range []string{"sla", "slo"} {
-		b, ok := st.Budgets[kind]
+		b, ok := budgets[kind]
 		if !ok {
 			continue
 		}
 		name := strings.ToUpper(kind)
-		vb := viewBudget{Kind: name, Meter: meterValue(b.RemainingRatio), Low: b.RemainingRatio <= 0}
-		if b.RemainingSeconds < 0 {
-			vb.Text = "overspent by " + fmtSeconds(-b.RemainingSeconds)
-		} else {
-			vb.Text = fmtSeconds(b.RemainingSeconds) + " left (" + strconv.Itoa(int(math.Floor(b.RemainingRatio*100))) + "%)"
-		}
+		vb := viewBudget{Kind: name, Meter: meterValue(b.RemainingRatio), Low: b.RemainingRatio <= 0, Text: budgetText(b)}
 		r.Budgets = append(r.Budgets, vb)
 		if w := budgetWarning(name, b, timeLeft); w != "" {
 			r.Warnings = append(r.Warnings, w)
 		}
 	}
-	r.budgetKey = st.Budgets["slo"].RemainingRatio
-	if b, ok := st.Budgets["sla"]; ok {
+	if credit != nil && *credit > 0 {
+		r.Warnings = append(r.Warnings, "service credit of "+strconv.FormatFloat(*credit, 'f', -1, 64)+"% due at the current availability")
+	}
+	r.budgetKey = budgets["slo"].RemainingRatio
+	if b, ok := budgets["sla"]; ok {
 		r.budgetKey = b.RemainingRatio
 	}
 	for _, name := range burnWindows {
-		for _, w := range st.Windows {
+		for _, w := range windows {
 			if w.Window == name {
 				r.Burn = append(r.Burn, viewBurn{Text: fmtBurn(w.BurnRate), Class: burnClass(w.BurnRate)})
 				if name == "1h" {
@@ -264,8 +361,31 @@ func viewRowOf(st *SLOStatus, soon []upcoming) viewRow {
 			}
 		}
 	}
-	r.Maintenance = routeMaintenance(st, soon)
-	return r
+}
+
+// budgetText is a budget's remaining time and percent; with time slices,
+// the downtime left of the downtime allowed.
+func budgetText(b BudgetJ) string {
+	if b.AllowedDowntimeSeconds != nil {
+		if b.RemainingSeconds < 0 {
+			return "downtime overspent by " + fmtSeconds(-b.RemainingSeconds)
+		}
+		return fmtSeconds(b.RemainingSeconds) + " of " + fmtSeconds(*b.AllowedDowntimeSeconds) + " downtime left (" + strconv.Itoa(int(math.Floor(b.RemainingRatio*100))) + "%)"
+	}
+	if b.RemainingSeconds < 0 {
+		return "overspent by " + fmtSeconds(-b.RemainingSeconds)
+	}
+	return fmtSeconds(b.RemainingSeconds) + " left (" + strconv.Itoa(int(math.Floor(b.RemainingRatio*100))) + "%)"
+}
+
+// slicesText sums up the compliance window's slices: "997 good, 3 bad,
+// 2 left out".
+func slicesText(c *SliceCountsJSON) string {
+	t := strconv.FormatUint(c.Good, 10) + " good, " + strconv.FormatUint(c.Bad, 10) + " bad slices"
+	if c.Excluded > 0 {
+		t += ", " + strconv.FormatUint(c.Excluded, 10) + " left out"
+	}
+	return t
 }
 
 // budgetWarning says when a budget is gone, or will be before the

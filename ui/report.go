@@ -5,30 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"maps"
-	"math"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/slogate/slogate/budget"
 	"github.com/slogate/slogate/config"
-	"github.com/slogate/slogate/maintenance"
-	"github.com/slogate/slogate/slo"
 	"github.com/slogate/slogate/store"
 	"github.com/slogate/slogate/vmclient"
 )
 
-// The SLA report of one calendar month, GET /slogate/api/v1/report.
+// The SLA report of a calendar month, quarter or year, GET /slogate/api/v1/report.
 //
 // Where the numbers come from. The engine keeps minute-exact counts for the
-// last 72h and hour buckets for the compliance window only, so a month is
-// read back from what slogate wrote into VictoriaMetrics: the cumulative
-// counter slo_requests_total{result="good"|"bad"} (raw events of a route,
-// maintenance included, since the route was discovered). For a span
+// last 72h and coarser buckets for the compliance window only, so a period
+// is read back from what slogate wrote into VictoriaMetrics: the cumulative
+// counter slo_requests_total{result="good"|"bad"} of every route (raw
+// events, maintenance included, since the route was discovered; series
+// with a `route` label: the counters of services, which carry none, are not
+// read, because a service is recomputed from its routes). For a span
 // (from, to] the report asks VictoriaMetrics, per series,
 //
 //	A = increase_prometheus(c[d])  at to   (d = to - from)
@@ -53,30 +48,73 @@ import (
 //
 // Maintenance is applied by the report, not read from
 // slo_requests_excluded_total: for every route, the windows that match it
-// (as the engine matches them) are cut from the month at minute resolution
-// (a minute is out when its start lies in a window) and the raw counter's
-// increase over those spans is excluded, good and bad alike. The report
-// therefore reflects the windows as they are when it is generated: a
+// (as the engine matches them) are cut from the period at minute
+// resolution (a minute is out when its start lies in a window) and the raw
+// counter's increase over those spans is excluded, good and bad alike. The
+// report therefore reflects the windows as they are when it is generated: a
 // window declared after the fact (within -maintenance.retroactiveLimit,
-// also early in the next month for the end of this one) is subtracted in
-// the month its minutes belong to, and a deleted window no longer is. The
-// excluded counter could not do that: it jumps when a window is added and
-// falls when one is deleted, at the time of the change.
+// also early in the next period for the end of this one) is subtracted in
+// the period its minutes belong to, and a deleted window no longer is.
 //
-// Targets, the objective's name and the time zone come from the current
-// configuration (config.Config.Resolve), as the engine applies them. The
-// period is the calendar month in the objective's time zone for calendar
-// windows and in UTC otherwise; the current month is reported up to now.
-// Only the default tenant is reported (the query API of a single-node
-// VictoriaMetrics at the upstream URL).
+// Time slices. For an objective with budgeting: timeslices the report needs
+// every slice's counts: it exports the raw samples of slo_requests_total
+// in the period (/api/v1/export) and turns each series into minute counts
+// by the same rule (the step of a sample in minute M belongs to minute
+// M-1; resets as above; the counter before the period is C). Each route
+// minute in one of its windows is dropped; a slice is judged on its
+// remaining minutes before the report's end (the current slice included)
+// as the engine judges it: all minutes excluded: left out; no events: good
+// (emptySlices: skip: left out); else good iff good/total >= sliceTarget.
+// The grid is the objective's (slo.SlicePhase of its zone for calendar
+// windows, UTC otherwise), so the period's first minute starts a slice.
+//
+// Services (config services:) are recomputed from their routes: the routes
+// whose labels the service's match accepts, grouped by the values of its
+// `by` labels. A service's events are the sum of its routes' events after
+// each route's own maintenance cut; a service minute is in maintenance only
+// when every route of the service has it excluded, and so is a service
+// slice only when all its minutes are. The period is in the service's
+// time zone (calendar windows; UTC otherwise), and so are the route counts
+// summed into it. With customer=X only services with `customer` among
+// their by labels are reported (their SLI customer=X holds exactly the
+// routes of X); the others would be partial.
+//
+// Downtime. The verdict compares the ratio the contract names (the
+// request availability for occurrences, the good-slice ratio for time
+// slices) with the target, in downtime terms:
+//
+//	occurrences: judged  = period length - the minutes of the period in maintenance
+//	                       (for a service: minutes in maintenance on every route)
+//	             allowed = (1 - target) x judged
+//	             used    = bad / (requests - excluded) x judged
+//	timeslices:  allowed = (1 - target) x (slices in the period - slices left out) x slice length
+//	             used    = bad slices x slice length
+//
+// and the target is met when used <= allowed. For a period still running
+// (Complete false) the events and slices are those up to Until and the
+// allowance is the whole period's, as the live budget is. The credit due is
+// slo.CreditFor(credits, ratio), the largest tier whose `below` is above
+// the ratio; null without credit tiers or without events.
+//
+// Targets, the objective's name and the time zone come from the
+// configuration in force when the report is made (ReportConfig.Config, so
+// also after SIGHUP), resolved as the engine resolves them. The period is a
+// month (2026-11), quarter (2026-Q4) or year (2026) in the objective's time
+// zone for calendar windows and in UTC otherwise; the current period is
+// reported up to now. tenant=<accountID>[:<projectID>] reports one tenant
+// of a VictoriaMetrics cluster through vmselect (-upstream.cluster with
+// -upstream.readURL); a single node has only tenant 0.
 
 // ReportConfig configures NewReport.
 type ReportConfig struct {
-	// Client queries VictoriaMetrics (/api/v1/query). Required.
+	// Client queries VictoriaMetrics (/api/v1/query, /api/v1/export).
+	// Required.
 	Client *vmclient.Client
-	// Config resolves each route's objective and time zone. Default
-	// config.DefaultConfig().
-	Config *config.Config
+	// Config returns the configuration in force: each route's objective,
+	// the services and the time zones. It is called once per report, so a
+	// reloaded configuration applies to the next one. Default: a func
+	// returning config.DefaultConfig().
+	Config func() *config.Config
 	// Maintenance holds the windows the report excludes; nil means none.
 	Maintenance *store.Maintenance
 	// Now is the clock. Default time.Now.
@@ -95,7 +133,8 @@ func NewReport(cfg ReportConfig) (*Report, error) {
 		return nil, errors.New("cannot create report: no upstream")
 	}
 	if cfg.Config == nil {
-		cfg.Config = config.DefaultConfig()
+		def := config.DefaultConfig()
+		cfg.Config = func() *config.Config { return def }
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -109,10 +148,25 @@ func NewReport(cfg ReportConfig) (*Report, error) {
 
 // ReportJSON is the report (format=json). Field names are stable.
 type ReportJSON struct {
-	Period      string           `json:"period"`
-	Customer    string           `json:"customer,omitempty"`
-	GeneratedAt string           `json:"generatedAt"`
-	Contracts   []ReportContract `json:"contracts"`
+	// Period is 2026-11, 2026-Q4 or 2026; PeriodKind month, quarter or
+	// year.
+	Period      string `json:"period"`
+	PeriodKind  string `json:"periodKind"`
+	Tenant      string `json:"tenant"`
+	Customer    string `json:"customer,omitempty"`
+	GeneratedAt string `json:"generatedAt"`
+	// Services come first, in configuration order, then by their labels.
+	Services  []ReportService  `json:"services"`
+	Contracts []ReportContract `json:"contracts"`
+}
+
+// ReportService is one service SLI: a service and one value set of its by
+// labels, with the routes it sums (each with its own objective's figures).
+type ReportService struct {
+	Service string            `json:"service"`
+	Labels  map[string]string `json:"labels"`
+	ReportFigures
+	Routes []ReportRoute `json:"routes"`
 }
 
 // ReportContract is one contract: the routes with the same contract labels.
@@ -122,38 +176,69 @@ type ReportContract struct {
 	Routes   []ReportRoute     `json:"routes"`
 }
 
-// ReportRoute is one route and objective over the period. Requests and
-// Excluded count every event, Bad only those outside maintenance;
-// Availability is 1 - Bad/(Requests-Excluded), null without such events.
-// AllowedSeconds = (1-Target) x period length; UsedSeconds = Bad /
-// (Requests-Excluded) x period length; Met is UsedSeconds <= AllowedSeconds.
-// For the current month (Complete false) the figures are up to Until, and
-// both times are over the whole month's length, as the live budget is.
+// ReportRoute is one route and objective over the period.
 type ReportRoute struct {
-	Route          string            `json:"route"`
-	Source         string            `json:"source"`
-	Objective      string            `json:"objective"`
-	Labels         map[string]string `json:"labels"`
-	Timezone       string            `json:"timezone"`
-	Start          string            `json:"start"`
-	End            string            `json:"end"`
-	Until          string            `json:"until"`
-	Complete       bool              `json:"complete"`
-	Requests       uint64            `json:"requests"`
-	Bad            uint64            `json:"bad"`
-	Excluded       uint64            `json:"excluded"`
-	Availability   *float64          `json:"availability"`
-	TargetKind     string            `json:"targetKind"` // "sla", or "slo" without an SLA
-	Target         float64           `json:"target"`
-	Met            bool              `json:"met"`
-	Status         string            `json:"status"` // "met" or "breached"
-	AllowedSeconds float64           `json:"allowedSeconds"`
-	UsedSeconds    float64           `json:"usedSeconds"`
-	Maintenance    []ReportWindow    `json:"maintenance"`
+	Route  string            `json:"route"`
+	Source string            `json:"source"`
+	Labels map[string]string `json:"labels"`
+	ReportFigures
+}
+
+// ReportFigures are the figures of a route or a service over the period
+// (see the top of this file for the formulas). Requests and Excluded count
+// every event, Bad only those outside maintenance; Availability is 1 -
+// Bad/(Requests-Excluded), null without such events. Slices and
+// GoodSliceRatio are set for time-slice objectives only. Compliance is the
+// ratio the verdict and the credit use: Availability for occurrences,
+// GoodSliceRatio for time slices. Times are seconds, rounded to the
+// millisecond.
+type ReportFigures struct {
+	Objective      string         `json:"objective"`
+	Timezone       string         `json:"timezone"`
+	Start          string         `json:"start"`
+	End            string         `json:"end"`
+	Until          string         `json:"until"`
+	Complete       bool           `json:"complete"`
+	Requests       uint64         `json:"requests"`
+	Bad            uint64         `json:"bad"`
+	Excluded       uint64         `json:"excluded"`
+	Availability   *float64       `json:"availability"`
+	Budgeting      string         `json:"budgeting"` // "occurrences" or "timeslices"
+	SliceSeconds   float64        `json:"sliceSeconds,omitempty"`
+	SliceTarget    float64        `json:"sliceTarget,omitempty"`
+	Slices         *ReportSlices  `json:"slices"`
+	GoodSliceRatio *float64       `json:"goodSliceRatio"`
+	Compliance     *float64       `json:"compliance"`
+	TargetKind     string         `json:"targetKind"` // "sla", or "slo" without an SLA
+	Target         float64        `json:"target"`
+	Met            bool           `json:"met"`
+	Status         string         `json:"status"` // "met" or "breached"
+	JudgedSeconds  float64        `json:"judgedSeconds"`
+	AllowedSeconds float64        `json:"allowedSeconds"`
+	UsedSeconds    float64        `json:"usedSeconds"`
+	Credits        []ReportCredit `json:"credits"`
+	CreditPercent  *float64       `json:"creditPercent"`
+	Maintenance    []ReportWindow `json:"maintenance"`
+}
+
+// ReportSlices count the slices of a time-slice objective: Good, Bad and
+// Excluded (left out) among those judged so far, and Total, the slices of
+// the whole period.
+type ReportSlices struct {
+	Good     uint64 `json:"good"`
+	Bad      uint64 `json:"bad"`
+	Excluded uint64 `json:"excluded"`
+	Total    uint64 `json:"total"`
+}
+
+// ReportCredit is one service-credit tier of the objective.
+type ReportCredit struct {
+	Below   float64 `json:"below"`
+	Percent float64 `json:"percent"`
 }
 
 // ReportWindow is one occurrence of a maintenance window overlapping the
-// period and matching the route.
+// period and matching the route (for a service: any of its routes).
 type ReportWindow struct {
 	ID     string `json:"id"`
 	Start  string `json:"start"`
@@ -165,7 +250,18 @@ type ReportWindow struct {
 // errBadRequest marks errors answered with 400.
 var errBadRequest = errors.New("bad request")
 
-// Handle serves GET /slogate/api/v1/report?period=YYYY-MM&format=json|csv|html[&customer=].
+// ReportRequest selects what a report covers.
+type ReportRequest struct {
+	// Period is YYYY-MM, YYYY-Qn or YYYY; "" is the current month (UTC).
+	Period string
+	// Customer, when set, keeps the routes whose label customer has this
+	// value (and the services keyed by customer).
+	Customer string
+	// Tenant is accountID[:projectID]; "" is tenant 0.
+	Tenant string
+}
+
+// Handle serves GET /slogate/api/v1/report?period=2026-11|2026-Q4|2026&format=json|csv|html[&customer=][&tenant=].
 // period defaults to the current month (UTC), format to json.
 func (r *Report) Handle(ctx *fasthttp.RequestCtx) {
 	if !ctx.IsGet() && !ctx.IsHead() {
@@ -178,7 +274,7 @@ func (r *Report) Handle(ctx *fasthttp.RequestCtx) {
 		ctx.Error(fmt.Sprintf("cannot use format %q: want json, csv or html\n", format), fasthttp.StatusBadRequest)
 		return
 	}
-	rep, err := r.Build(string(q.Peek("period")), string(q.Peek("customer")))
+	rep, err := r.Build(ReportRequest{Period: string(q.Peek("period")), Customer: string(q.Peek("customer")), Tenant: string(q.Peek("tenant"))})
 	switch {
 	case errors.Is(err, errBadRequest):
 		ctx.Error(strings.TrimSuffix(err.Error(), ": "+errBadRequest.Error())+"\n", fasthttp.StatusBadRequest)
@@ -204,219 +300,4 @@ func (r *Report) Handle(ctx *fasthttp.RequestCtx) {
 			ctx.Error("cannot render report: "+err.Error()+"\n", fasthttp.StatusInternalServerError)
 		}
 	}
-}
-
-// parsePeriod parses YYYY-MM; "" is the current month in UTC.
-func parsePeriod(s string, now time.Time) (year int, month time.Month, err error) {
-	if s == "" {
-		y, m, _ := now.UTC().Date()
-		return y, m, nil
-	}
-	t, perr := time.Parse("2006-01", s)
-	if perr != nil || len(s) != 7 || t.Year() < 1970 {
-		return 0, 0, fmt.Errorf("cannot parse period %q: want YYYY-MM, e.g. 2026-11: %w", s, errBadRequest)
-	}
-	return t.Year(), t.Month(), nil
-}
-
-// reportRoute is a route found in VictoriaMetrics, with its objective.
-type reportRoute struct {
-	key    string
-	labels []budget.Label // the series' labels without __name__ and result
-	obj    budget.Objective
-	src    *budget.Source
-	loc    *time.Location
-}
-
-// Build makes the report of period (YYYY-MM) for every route, or for the
-// routes whose `customer` label is customer.
-func (r *Report) Build(period, customer string) (*ReportJSON, error) {
-	now := r.cfg.Now()
-	year, month, err := parsePeriod(period, now)
-	if err != nil {
-		return nil, err
-	}
-	rep := &ReportJSON{Period: fmt.Sprintf("%04d-%02d", year, month), Customer: customer, GeneratedAt: now.UTC().Format(time.RFC3339), Contracts: []ReportContract{}}
-	if first := time.Date(year, month, 1, 0, 0, 0, 0, time.UTC); first.Add(-14 * time.Hour).After(now) {
-		return nil, fmt.Errorf("cannot report period %s: it has not started: %w", rep.Period, errBadRequest)
-	}
-	sel := "slo_requests_total"
-	if customer != "" {
-		sel += "{customer=" + strconv.Quote(customer) + "}"
-	}
-	var masks []*maintenance.Window
-	if r.cfg.Maintenance != nil {
-		masks = r.cfg.Maintenance.List()
-	}
-	contracts := map[string]*ReportContract{}
-	// One pass per time zone the configuration uses: the month starts
-	// and ends at a different instant in each.
-	for _, loc := range r.locations() {
-		start := time.Date(year, month, 1, 0, 0, 0, 0, loc)
-		end := start.AddDate(0, 1, 0)
-		if start.After(now) {
-			continue
-		}
-		until := end
-		if now.Before(end) {
-			until = now
-		}
-		raw, err := r.increase(sel, start, until)
-		if err != nil {
-			return nil, err
-		}
-		var routes []reportRoute
-		for key, c := range raw {
-			rt := r.resolve(key, c.labels)
-			if rt.loc.String() == loc.String() {
-				routes = append(routes, rt)
-			}
-		}
-		excluded, err := r.excluded(sel, routes, masks, start, until)
-		if err != nil {
-			return nil, err
-		}
-		for _, rt := range routes {
-			row := reportRow(rt, raw[rt.key], excluded[rt.key], start, end, until)
-			row.Maintenance = routeWindows(rt, masks, start, until)
-			ck, contract := contractOf(rt)
-			c := contracts[ck]
-			if c == nil {
-				c = &ReportContract{Customer: contract["customer"], Contract: contract}
-				contracts[ck] = c
-			}
-			c.Routes = append(c.Routes, row)
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(contracts)) {
-		c := contracts[k]
-		slices.SortFunc(c.Routes, func(a, b ReportRoute) int {
-			return cmp.Or(cmp.Compare(a.Route, b.Route), cmp.Compare(a.Source, b.Source), cmp.Compare(a.Objective, b.Objective))
-		})
-		rep.Contracts = append(rep.Contracts, *c)
-	}
-	return rep, nil
-}
-
-// locations are the time zones of the configuration's calendar
-// objectives, and UTC, by name.
-func (r *Report) locations() []*time.Location {
-	out := []*time.Location{time.UTC}
-	for _, o := range r.cfg.Config.Objectives {
-		if l := o.Window.Location; o.Window.Kind == slo.Calendar && l != nil &&
-			!slices.ContainsFunc(out, func(x *time.Location) bool { return x.String() == l.String() }) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// resolve finds a series' source and objective as the engine would.
-func (r *Report) resolve(key string, labels []budget.Label) reportRoute {
-	rt := reportRoute{key: key, labels: labels, loc: time.UTC}
-	srcName, _ := labelOf(labels, "source")
-	for i := range r.cfg.Config.Sources {
-		if r.cfg.Config.Sources[i].Name == srcName {
-			rt.src = &r.cfg.Config.Sources[i]
-		}
-	}
-	if rt.src == nil {
-		// A source no longer configured: the default objective, in UTC.
-		rt.obj = budget.Objective{SLO: 0.999}
-		rt.obj.Name, _ = labelOf(labels, "slo")
-		return rt
-	}
-	ident := make([]budget.Label, len(rt.src.RouteLabels))
-	for i, n := range rt.src.RouteLabels {
-		v, _ := labelOf(labels, n)
-		ident[i] = budget.Label{Name: n, Value: v}
-	}
-	rt.obj = r.cfg.Config.Resolve(rt.src, ident)
-	if w := rt.obj.Window; w.Kind == slo.Calendar && w.Location != nil {
-		rt.loc = w.Location
-	}
-	return rt
-}
-
-// contractOf returns a route's contract labels (those that are neither
-// identity labels nor slogate's own) and a key that groups them.
-func contractOf(rt reportRoute) (string, map[string]string) {
-	m := map[string]string{}
-	for _, l := range rt.labels {
-		if l.Name == "slo" || l.Name == "route" || l.Name == "source" || rt.src != nil && slices.Contains(rt.src.RouteLabels, l.Name) {
-			continue
-		}
-		m[l.Name] = l.Value
-	}
-	return seriesKey(m), m
-}
-
-func reportRow(rt reportRoute, raw, excl counts, start, end, until time.Time) ReportRoute {
-	row := ReportRoute{
-		Objective: rt.obj.Name,
-		Labels:    map[string]string{},
-		Timezone:  rt.loc.String(),
-		Start:     start.Format(time.RFC3339),
-		End:       end.Format(time.RFC3339),
-		Until:     until.In(rt.loc).Format(time.RFC3339),
-		Complete:  !until.Before(end),
-		Target:    rt.obj.SLO, TargetKind: "slo",
-		Maintenance: []ReportWindow{},
-	}
-	if name, ok := labelOf(rt.labels, "slo"); ok {
-		row.Objective = name // as written during the period
-	}
-	row.Route, _ = labelOf(rt.labels, "route")
-	row.Source, _ = labelOf(rt.labels, "source")
-	if rt.src != nil {
-		for _, n := range rt.src.RouteLabels {
-			row.Labels[n], _ = labelOf(rt.labels, n)
-		}
-	}
-	if rt.obj.SLA > 0 {
-		row.Target, row.TargetKind = rt.obj.SLA, "sla"
-	}
-	good, bad := toCount(raw.good), toCount(raw.bad)
-	exGood, exBad := min(toCount(excl.good), good), min(toCount(excl.bad), bad)
-	row.Requests, row.Excluded, row.Bad = good+bad, exGood+exBad, bad-exBad
-	length := end.Sub(start).Seconds()
-	allowed, used := (1-row.Target)*length, 0.0
-	if counted := row.Requests - row.Excluded; counted > 0 {
-		a := 1 - float64(row.Bad)/float64(counted)
-		row.Availability = &a
-		used = float64(row.Bad) / float64(counted) * length
-	}
-	// Compared with a relative tolerance: 1 - 0.999 is not exact in
-	// binary. Shown to the millisecond.
-	row.Met = used <= allowed*(1+1e-9)
-	row.AllowedSeconds, row.UsedSeconds = math.Round(allowed*1e3)/1e3, math.Round(used*1e3)/1e3
-	row.Status = "breached"
-	if row.Met {
-		row.Status = "met"
-	}
-	return row
-}
-
-func toCount(v float64) uint64 {
-	if !(v > 0) {
-		return 0
-	}
-	return uint64(math.Round(v))
-}
-
-// routeWindows lists the occurrences of the windows matching a route that
-// overlap [start, until).
-func routeWindows(rt reportRoute, masks []*maintenance.Window, start, until time.Time) []ReportWindow {
-	out := []ReportWindow{}
-	for _, m := range masks {
-		if !m.Matches(rt.labels) {
-			continue
-		}
-		for _, iv := range m.AppendIntervals(nil, start.UnixMilli(), until.UnixMilli()) {
-			out = append(out, ReportWindow{ID: m.ID, Reason: m.Reason, Author: m.Author,
-				Start: time.UnixMilli(iv.Start).UTC().Format(time.RFC3339), End: time.UnixMilli(iv.End).UTC().Format(time.RFC3339)})
-		}
-	}
-	slices.SortFunc(out, func(a, b ReportWindow) int { return cmp.Compare(a.Start, b.Start) })
-	return out
 }

@@ -33,9 +33,9 @@ func TestReportCSVEscapes(t *testing.T) {
 		Customer: "=cmd|' /C calc'!A0",
 		Contract: map[string]string{"customer": "=cmd|' /C calc'!A0"},
 		Routes: []ReportRoute{{
-			Route: "=1+1", Source: "@src", Objective: "+obj", Status: "met", TargetKind: "sla",
-			Requests: 10, Bad: 1,
-			Maintenance: []ReportWindow{{ID: "-mw", Start: "s", End: "e", Reason: "r"}},
+			Route: "=1+1", Source: "@src", ReportFigures: ReportFigures{Objective: "+obj", Status: "met", TargetKind: "sla",
+				Requests: 10, Bad: 1,
+				Maintenance: []ReportWindow{{ID: "-mw", Start: "s", End: "e", Reason: "r"}}},
 		}},
 	}}}
 	var buf bytes.Buffer

@@ -17,41 +17,97 @@ import (
 // maintenance (three per distinct span).
 const maxExcludedSpans = 1000
 
-// excluded returns, per route key, the raw events in the minutes the
-// matching windows cover within [start, until). A minute is covered when
-// its start lies in a window, as in the engine: a window [s, e) covers the
-// minutes [ceil(s), ceil(e)). Each route's spans are merged first, so
-// overlapping windows count once; each distinct span is queried once.
-func (r *Report) excluded(sel string, routes []reportRoute, masks []*maintenance.Window, start, until time.Time) (map[string]counts, error) {
+// span is a half-open range of Unix minutes.
+type span struct{ from, to int64 }
+
+// routeSpans returns the minutes in [lo, hi) that the windows matching rt
+// cover, merged and sorted. A minute is covered when its start lies in a
+// window, as in the engine: a window [s, e) covers the minutes
+// [ceil(s), ceil(e)).
+func routeSpans(rt reportRoute, masks []*maintenance.Window, lo, hi int64) []span {
 	const minute = int64(time.Minute / time.Millisecond)
-	type span struct{ from, to int64 } // minutes
+	var spans []span
+	for _, m := range masks {
+		if !m.Matches(rt.labels) {
+			continue
+		}
+		for _, iv := range m.AppendIntervals(nil, lo*minute, hi*minute) {
+			from, to := iv.Minutes()
+			if s := (span{max(from, lo), min(to, hi)}); s.from < s.to {
+				spans = append(spans, s)
+			}
+		}
+	}
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.from, b.from) })
+	var merged []span
+	for _, s := range spans {
+		if n := len(merged); n > 0 && s.from <= merged[n-1].to {
+			merged[n-1].to = max(merged[n-1].to, s.to)
+			continue
+		}
+		merged = append(merged, s)
+	}
+	return merged
+}
+
+// serviceSpans are the minutes in maintenance on every one of a service's
+// routes: the intersection of their spans.
+func serviceSpans(members []string, spans map[string][]span) []span {
+	if len(members) == 0 {
+		return nil
+	}
+	out := spans[members[0]]
+	for _, k := range members[1:] {
+		other := spans[k]
+		var next []span
+		for i, j := 0, 0; i < len(out) && j < len(other); {
+			if s := (span{max(out[i].from, other[j].from), min(out[i].to, other[j].to)}); s.from < s.to {
+				next = append(next, s)
+			}
+			if out[i].to < other[j].to {
+				i++
+			} else {
+				j++
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+// spanMinutes is the number of minutes in spans.
+func spanMinutes(spans []span) int64 {
+	n := int64(0)
+	for _, s := range spans {
+		n += s.to - s.from
+	}
+	return n
+}
+
+// inSpans reports whether minute m lies in one of the sorted spans.
+func inSpans(spans []span, m int64) bool {
+	i, _ := slices.BinarySearchFunc(spans, m, func(s span, m int64) int {
+		switch {
+		case s.to <= m:
+			return -1
+		case s.from > m:
+			return 1
+		}
+		return 0
+	})
+	return i < len(spans) && spans[i].from <= m && m < spans[i].to
+}
+
+// excluded returns, per route key, the raw events in the routes' spans
+// before minute hi. Each distinct span is queried once.
+func (r *Report) excluded(t budget.Tenant, sel string, spans map[string][]span, hi int64) (map[string]counts, error) {
+	const minute = int64(time.Minute / time.Millisecond)
 	bySpan := map[span][]string{}
-	lo, hi := budget.Interval{Start: start.UnixMilli(), End: until.UnixMilli()}.Minutes()
-	for _, rt := range routes {
-		var spans []span
-		for _, m := range masks {
-			if !m.Matches(rt.labels) {
-				continue
+	for k, ss := range spans {
+		for _, s := range ss {
+			if s.to = min(s.to, hi); s.from < s.to {
+				bySpan[s] = append(bySpan[s], k)
 			}
-			for _, iv := range m.AppendIntervals(nil, start.UnixMilli(), until.UnixMilli()) {
-				from, to := iv.Minutes()
-				s := span{max(from, lo), min(to, hi)}
-				if s.from < s.to {
-					spans = append(spans, s)
-				}
-			}
-		}
-		slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.from, b.from) })
-		var merged []span
-		for _, s := range spans {
-			if n := len(merged); n > 0 && s.from <= merged[n-1].to {
-				merged[n-1].to = max(merged[n-1].to, s.to)
-				continue
-			}
-			merged = append(merged, s)
-		}
-		for _, s := range merged {
-			bySpan[s] = append(bySpan[s], rt.key)
 		}
 	}
 	if len(bySpan) > maxExcludedSpans {
@@ -59,7 +115,7 @@ func (r *Report) excluded(sel string, routes []reportRoute, masks []*maintenance
 	}
 	out := map[string]counts{}
 	for s, keys := range bySpan {
-		inc, err := r.increase(sel, time.UnixMilli(s.from*minute), time.UnixMilli(s.to*minute))
+		inc, err := r.increase(t, sel, time.UnixMilli(s.from*minute), time.UnixMilli(s.to*minute))
 		if err != nil {
 			return nil, err
 		}
@@ -86,51 +142,24 @@ const boundaryLag = time.Minute - time.Millisecond
 
 // increase returns, per route key, the events of the counter sel in the
 // minutes [from, to): A + (B - C) as described at the top of this file.
-func (r *Report) increase(sel string, from, to time.Time) (map[string]counts, error) {
+func (r *Report) increase(t budget.Tenant, sel string, from, to time.Time) (map[string]counts, error) {
 	from, to = from.Add(boundaryLag), to.Add(boundaryLag)
 	d := strconv.FormatInt(to.Sub(from).Milliseconds(), 10) + "ms"
-	a, err := r.query("increase_prometheus("+sel+"["+d+"])", to)
+	a, err := r.query(t, "increase_prometheus("+sel+"["+d+"])", to)
 	if err != nil {
 		return nil, err
 	}
-	b, err := r.query("first_over_time("+sel+"["+d+"])", to)
+	b, err := r.query(t, "first_over_time("+sel+"["+d+"])", to)
 	if err != nil {
 		return nil, err
 	}
-	c, err := r.query("last_over_time("+sel+"[1h])", from)
+	c, err := r.base(t, sel, from, b)
 	if err != nil {
 		return nil, err
-	}
-	var missing []string
-	for k := range b {
-		if _, ok := c[k]; !ok {
-			missing = append(missing, k)
-		}
-	}
-	if len(missing) > 0 {
-		// Some series have no sample in the hour before the span: look a
-		// month back before assuming they start at 0.
-		c31, err := r.query("last_over_time("+sel+"[31d])", from)
-		if err != nil {
-			return nil, err
-		}
-		for _, k := range missing {
-			if v, ok := c31[k]; ok {
-				c[k] = v
-			}
-		}
 	}
 	out := map[string]counts{}
 	for k, first := range b {
-		base := c[k].value
-		step := first.value - base
-		if step < 0 {
-			step = first.value // a reset at the boundary
-			if (base-first.value)*8 < base {
-				step = 0 // a partial reset, as increase() sees it
-			}
-		}
-		inc := a[k].value + step
+		inc := a[k].value + counterStep(c[k].value, first.value)
 		rk, result := routeKey(first.labels)
 		cnt := out[rk]
 		cnt.labels = first.labels
@@ -149,6 +178,50 @@ func (r *Report) increase(sel string, from, to time.Time) (map[string]counts, er
 	return out, nil
 }
 
+// base returns the counters C at from (already moved by boundaryLag): the
+// last sample in the hour before, or, for the series of want without one,
+// in the 31 days before; a series without either starts at 0.
+func (r *Report) base(t budget.Tenant, sel string, from time.Time, want map[string]sample) (map[string]sample, error) {
+	c, err := r.query(t, "last_over_time("+sel+"[1h])", from)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for k := range want {
+		if _, ok := c[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 || want == nil {
+		// Some series have no sample in the hour before the span: look a
+		// month back before assuming they start at 0.
+		c31, err := r.query(t, "last_over_time("+sel+"[31d])", from)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range c31 {
+			if _, ok := c[k]; !ok {
+				c[k] = v
+			}
+		}
+	}
+	return c, nil
+}
+
+// counterStep is the events between two counter values: the difference,
+// or after a reset the new value, unless the drop is under 1/8 of the old
+// value, which VictoriaMetrics' increase() treats as a partial reset
+// (step 0).
+func counterStep(prev, v float64) float64 {
+	if v >= prev {
+		return v - prev
+	}
+	if (prev-v)*8 < prev {
+		return 0
+	}
+	return v
+}
+
 // sample is one element of an instant vector.
 type sample struct {
 	labels []budget.Label // sorted by name, without __name__
@@ -156,8 +229,8 @@ type sample struct {
 }
 
 // query runs an instant query at t and returns its vector by series key.
-func (r *Report) query(q string, t time.Time) (map[string]sample, error) {
-	points, err := r.cfg.Client.Query(context.Background(), budget.Tenant{}, q, t)
+func (r *Report) query(tenant budget.Tenant, q string, t time.Time) (map[string]sample, error) {
+	points, err := r.cfg.Client.Query(context.Background(), tenant, q, t)
 	if err != nil {
 		return nil, err
 	}

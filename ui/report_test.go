@@ -43,7 +43,7 @@ type fakeSeries struct {
 	vs     []float64
 }
 
-var fakeQuery = regexp.MustCompile(`^(increase_prometheus|first_over_time|last_over_time)\(slo_requests_total(?:\{customer="([^"]*)"\})?\[(\d+)(ms|h|d)\]\)$`)
+var fakeQuery = regexp.MustCompile(`^(increase_prometheus|first_over_time|last_over_time)\(slo_requests_total\{route!=""(?:,customer="([^"]*)")?\}\[(\d+)(ms|h|d)\]\)$`)
 
 func (vm *fakeVM) handle(ctx *fasthttp.RequestCtx) {
 	if vm.down || string(ctx.Path()) != "/api/v1/query" {
@@ -260,7 +260,7 @@ func newTestReport(t *testing.T) (*Report, *fakeVM, []*trafficRoute) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := NewReport(ReportConfig{Client: up, Config: cfg, Maintenance: reportStore(t), Now: func() time.Time { return reportNow }})
+	rep, err := NewReport(ReportConfig{Client: up, Config: func() *config.Config { return cfg }, Maintenance: reportStore(t), Now: func() time.Time { return reportNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,6 +294,28 @@ func truth(t *testing.T, r *trafficRoute, store *store.Maintenance, loc *time.Lo
 		bad += uint64(b)
 	}
 	return requests, bad, excluded
+}
+
+// maintainedMinutes counts the minutes of [start, end) whose start lies in
+// a window matching the route.
+func maintainedMinutes(r *trafficRoute, store *store.Maintenance, start, end time.Time) int64 {
+	var labels []budget.Label
+	for k, v := range r.labels {
+		labels = append(labels, budget.Label{Name: k, Value: v})
+	}
+	var ivs []budget.Interval
+	for _, m := range store.List() {
+		if m.Matches(labels) {
+			ivs = m.AppendIntervals(ivs, start.UnixMilli(), end.UnixMilli())
+		}
+	}
+	n := int64(0)
+	for m := minuteOf(start); m < minuteOf(end); m++ {
+		if slices.ContainsFunc(ivs, func(iv budget.Interval) bool { return m*60_000 >= iv.Start && m*60_000 < iv.End }) {
+			n++
+		}
+	}
+	return n
 }
 
 func getReport(t *testing.T, rep *Report, query string) (int, string, string) {
@@ -333,7 +355,7 @@ func TestReportMath(t *testing.T) {
 				t.Errorf("%s %s: requests %d bad %d excluded %d, want %d %d %d", name, row.Route, row.Requests, row.Bad, row.Excluded, wantReq, wantBad, wantExcl)
 			}
 			start := time.Date(period.year, period.month, 1, 0, 0, 0, 0, loc)
-			length := start.AddDate(0, 1, 0).Sub(start).Seconds()
+			length := start.AddDate(0, 1, 0).Sub(start).Seconds() - 60*float64(maintainedMinutes(r, rep.cfg.Maintenance, start, start.AddDate(0, 1, 0)))
 			used := float64(wantBad) / float64(wantReq-wantExcl) * length
 			if row.TargetKind != kind || row.Target != target || row.Timezone != loc.String() || row.Start != start.Format(time.RFC3339) {
 				t.Errorf("%s %s: target %s %v in %s from %s", name, row.Route, row.TargetKind, row.Target, row.Timezone, row.Start)
@@ -378,7 +400,7 @@ func findRoute(t *testing.T, rep *ReportJSON, route string) ReportRoute {
 
 func TestReportMaintenanceListed(t *testing.T) {
 	rep, _, _ := newTestReport(t)
-	r, err := rep.Build("2026-11", "acme")
+	r, err := rep.Build(ReportRequest{Period: "2026-11", Customer: "acme"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,9 +482,13 @@ func TestReportErrors(t *testing.T) {
 		code  int
 		msg   string
 	}{
-		{"period=2026-13", 400, `cannot parse period "2026-13": want YYYY-MM, e.g. 2026-11` + "\n"},
-		{"period=26-11", 400, `cannot parse period "26-11": want YYYY-MM, e.g. 2026-11` + "\n"},
+		{"period=2026-13", 400, `cannot parse period "2026-13": want a month YYYY-MM (2026-11), a quarter YYYY-Qn (2026-Q4) or a year YYYY (2026)` + "\n"},
+		{"period=26-11", 400, `cannot parse period "26-11": want a month YYYY-MM (2026-11), a quarter YYYY-Qn (2026-Q4) or a year YYYY (2026)` + "\n"},
+		{"period=2026-Q5", 400, `cannot parse period "2026-Q5": want a month YYYY-MM (2026-11), a quarter YYYY-Qn (2026-Q4) or a year YYYY (2026)` + "\n"},
 		{"period=2027-01", 400, "cannot report period 2027-01: it has not started\n"},
+		{"period=2027", 400, "cannot report period 2027: it has not started\n"},
+		{"period=2026-11&tenant=42", 400, "cannot report tenant 42:0: the upstream is a single-node VictoriaMetrics, which holds tenant 0 only (a cluster needs -upstream.cluster and a vmselect -upstream.readURL)\n"},
+		{"period=2026-11&tenant=x", 400, `cannot parse tenant "x": accountID must be a 32-bit unsigned number` + "\n"},
 		{"period=2026-11&format=xml", 400, `cannot use format "xml": want json, csv or html` + "\n"},
 	} {
 		code, _, body := getReport(t, rep, c.query)
@@ -482,11 +508,11 @@ func TestReportErrors(t *testing.T) {
 
 func TestReportCurrentMonthDefault(t *testing.T) {
 	rep, vm, _ := newTestReport(t)
-	r, err := rep.Build("", "")
+	r, err := rep.Build(ReportRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Period != "2026-12" || len(r.Contracts) != 2 {
+	if r.Period != "2026-12" || r.PeriodKind != "month" || r.Tenant != "0:0" || len(r.Contracts) != 2 {
 		t.Fatalf("default period %s with %d contracts", r.Period, len(r.Contracts))
 	}
 	row := findRoute(t, r, "ns/web/blog.globex.com/")

@@ -1,7 +1,8 @@
 // Package ui is what operators read and change: the JSON API
 // (/slogate/api/v1/slos), the maintenance API with its audit log, the web
-// page at /slogate/, and the monthly SLA report (JSON, CSV, HTML). It hands
-// its handlers to package proxy as routes (Routes) and knows no other path.
+// page at /slogate/, and the SLA report of a month, quarter or year (JSON,
+// CSV, HTML). It hands its handlers to package proxy as routes (Routes)
+// and knows no other path.
 //
 // It reads the engine through an interface, windows through store, and
 // VictoriaMetrics through vmclient; it must not import proxy.
@@ -21,7 +22,7 @@ import (
 
 // Config configures New. Zero fields take the defaults named.
 type Config struct {
-	// Engine provides the route statuses. Required.
+	// Engine provides the route and service statuses. Required.
 	Engine synthetic.Evaluator
 	// Step is the evaluation interval: statuses are evaluated at the
 	// tenant watermark aligned down to it, as the synthetic series are.
@@ -34,9 +35,11 @@ type Config struct {
 	Tokens []Token
 	// Client queries VictoriaMetrics for the SLA report. Required.
 	Client *vmclient.Client
-	// Config resolves each route's objective for the report. Default
-	// config.DefaultConfig().
-	Config *config.Config
+	// Config returns the configuration in force, for the report (each
+	// route's objective, the services, the targets): called once per
+	// report, so a configuration reloaded on SIGHUP applies to the next
+	// one. Default: config.DefaultConfig().
+	Config func() *config.Config
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }

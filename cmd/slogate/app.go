@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,7 +28,8 @@ import (
 type app struct {
 	o       options
 	log     *slog.Logger
-	cfg     *config.Config
+	cfg     *config.Config                // as loaded at startup
+	live    atomic.Pointer[config.Config] // in force: cfg, then each reloaded one
 	engine  *budget.Engine
 	client  *vmclient.Client
 	keeper  *stateKeeper
@@ -86,6 +88,7 @@ func newApp(o options, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a := &app{o: o, log: log, cfg: cfg, client: client, ops: newOpsMetrics(time.Now())}
+	a.live.Store(cfg)
 	a.engine = budget.NewEngine(a.engineConfig(cfg))
 	a.keeper = newStateKeeper(a.engine, o.StateDir, log, a.ops)
 	return a, nil
@@ -157,7 +160,7 @@ func (a *app) wireHTTP() error {
 		Maintenance: a.windows,
 		Tokens:      tokens,
 		Client:      a.client,
-		Config:      a.cfg,
+		Config:      a.live.Load,
 	})
 	if err != nil {
 		return err
@@ -254,6 +257,7 @@ func (a *app) reload() {
 	}
 	a.engine.Reload(a.engineConfig(cfg))
 	a.windows.SetConfig(cfg.Maintenance)
+	a.live.Store(cfg) // the report's targets from now on
 	a.log.Info("SIGHUP: config reloaded", "path", a.o.Config, "sources", len(cfg.Sources), "objectives", len(cfg.Objectives))
 }
 
@@ -261,6 +265,7 @@ func (a *app) engineConfig(cfg *config.Config) budget.EngineConfig {
 	return budget.EngineConfig{
 		Sources:       cfg.Sources,
 		Resolve:       cfg.Resolve,
+		Services:      cfg.Services,
 		Release:       cfg.Release,
 		MinuteHorizon: a.o.RetroactiveLimit,
 		MaxRoutes:     a.o.MaxRoutes,
@@ -270,13 +275,17 @@ func (a *app) engineConfig(cfg *config.Config) budget.EngineConfig {
 	}
 }
 
-// maxWindowLength is the longest any compliance window of cfg can ever be
-// (budget.WindowMaxLength: a calendar period's longest instance): the
-// engine ignores samples older than that plus the retroactive limit.
+// maxWindowLength is the longest any compliance window of cfg (route
+// objectives and services) can ever be (budget.WindowMaxLength: a calendar
+// period's longest instance): the engine ignores samples older than that
+// plus the retroactive limit.
 func maxWindowLength(cfg *config.Config) time.Duration {
 	longest := budget.WindowMaxLength(budget.DefaultObjective(&budget.Source{}).Window)
 	for _, r := range cfg.Objectives {
 		longest = max(longest, budget.WindowMaxLength(r.Window))
+	}
+	for _, s := range cfg.Services {
+		longest = max(longest, budget.WindowMaxLength(s.Objective.Window))
 	}
 	return longest
 }
@@ -289,12 +298,15 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.LoadConfig(path)
 }
 
-// longestWindow is the longest compliance window a route can have now: the
-// backfill reads that much history.
+// longestWindow is the longest compliance window a route or a service can
+// have now: the backfill reads that much history.
 func longestWindow(cfg *config.Config, now time.Time) time.Duration {
 	longest := budget.DefaultObjective(&budget.Source{}).Window.LengthAt(now)
 	for _, r := range cfg.Objectives {
 		longest = max(longest, r.Window.LengthAt(now))
+	}
+	for _, s := range cfg.Services {
+		longest = max(longest, s.Objective.Window.LengthAt(now))
 	}
 	return longest + time.Hour
 }

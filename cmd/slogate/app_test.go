@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
+	"github.com/slogate/slogate/config"
 	"github.com/slogate/slogate/ui"
 )
 
@@ -140,4 +143,58 @@ func TestReadTokens(t *testing.T) {
 	f("alice:tok-a\nbob:\n", nil, `line 2: the token of "bob" is empty`)
 	f("alice:tok-a\nalice:s3cr3t\n", nil, `line 2: the name "alice" is given twice`)
 	f("alice:s3cr3t\nbob:s3cr3t\n", nil, "line 2: the token of \"bob\" is also another name's")
+}
+
+func TestWindowLengthsIncludeServices(t *testing.T) {
+	cfg, err := config.ParseConfig("slogate.yml", []byte("objectives:\n  - slo: 0.999\n    window: 60d\nservices:\n  - name: platform\n    slo: 0.999\n    window: 200d\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := maxWindowLength(cfg); got != 200*24*time.Hour {
+		t.Fatalf("maxWindowLength: got %s, want 200d", got)
+	}
+	if got := longestWindow(cfg, time.Now()); got != 200*24*time.Hour+time.Hour {
+		t.Fatalf("longestWindow: got %s, want 200d1h", got)
+	}
+	a := &app{o: defaultOptions()}
+	if ec := a.engineConfig(cfg); len(ec.Services) != 1 || ec.Services[0].Name != "platform" {
+		t.Fatalf("engineConfig does not pass the services: %+v", ec.Services)
+	}
+}
+
+// TestReloadReachesReport: SIGHUP's reload replaces the configuration the
+// report reads (ui.Config.Config is a.live.Load).
+func TestReloadReachesReport(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "slogate.yml")
+	write := func(sla string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte("objectives:\n  - slo: 0.9995\n    sla: "+sla+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("0.999")
+	o := defaultOptions()
+	o.StateDir, o.Config, o.UpstreamURL = dir, path, "http://127.0.0.1:1"
+	a, err := newApp(o, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.restore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer a.journal.Close()
+	if got := a.live.Load().Objectives[0].SLA; got != 0.999 {
+		t.Fatalf("SLA at start: %v", got)
+	}
+	write("0.99")
+	a.reload()
+	if got := a.live.Load().Objectives[0].SLA; got != 0.99 {
+		t.Fatalf("SLA after reload: %v, want 0.99", got)
+	}
+	write("2") // refused: the last good one stays
+	a.reload()
+	if got := a.live.Load().Objectives[0].SLA; got != 0.99 {
+		t.Fatalf("SLA after a refused reload: %v, want 0.99", got)
+	}
 }

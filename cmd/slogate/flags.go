@@ -21,7 +21,7 @@ type options struct {
 	UpstreamURL         string        `flag:"upstream.url" env:"UPSTREAM_URL" usage:"VictoriaMetrics to forward to: single node (http://host:8428) or vminsert (http://host:8480)"`
 	UpstreamTimeout     time.Duration `flag:"upstream.timeout" env:"UPSTREAM_TIMEOUT" usage:"timeout of one upstream request"`
 	RetryAfter          time.Duration `flag:"upstream.retryAfter" env:"UPSTREAM_RETRY_AFTER" usage:"Retry-After sent with a 503 when the upstream is unavailable and named none"`
-	UpstreamReadURL     string        `flag:"upstream.readURL" env:"UPSTREAM_READ_URL" usage:"VictoriaMetrics to read SLI history from (restart replay, -backfill): empty means -upstream.url; with -upstream.cluster a vmselect URL (http://host:8481)"`
+	UpstreamReadURL     string        `flag:"upstream.readURL" env:"UPSTREAM_READ_URL" usage:"VictoriaMetrics to read SLI history (restart replay, -backfill) and the SLA report from: empty means -upstream.url; with -upstream.cluster a vmselect URL (http://host:8481)"`
 	UpstreamCluster     bool          `flag:"upstream.cluster" env:"UPSTREAM_CLUSTER" usage:"the upstream is a VictoriaMetrics cluster: read history per tenant through vmselect paths (/select/<tenant>/prometheus)"`
 	Config              string        `flag:"config" env:"CONFIG" usage:"YAML file with sources, contracts, objectives and maintenance; empty means every built-in preset with auto-discovery"`
 	StateDir            string        `flag:"stateDir" env:"STATE_DIR" usage:"directory for state snapshots, maintenance windows and the audit log"`

@@ -1,6 +1,7 @@
-// slogate page: keeps the server-rendered page (proxy/page.go, page.html)
-// current. Every few seconds it fetches the JSON API and re-renders the
-// routes, the at-risk list and the maintenance windows with the same markup
+// slogate page: keeps the server-rendered page (ui/page.go, page_view.go,
+// page.html) current. Every few seconds it fetches the JSON API and
+// re-renders the services, the routes, the at-risk list and the
+// maintenance windows with the same markup
 // and the same formatting rules as page.go; the filter and sort work on the
 // data already fetched. It also submits the "declare a window" form. The
 // API token is kept in sessionStorage only (this tab, until it closes).
@@ -13,6 +14,7 @@
   const $ = (id) => document.getElementById(id);
 
   let slos = null; // last /slogate/api/v1/slos "slos"
+  let services = []; // and its "services"
   let windows = null; // last /slogate/api/v1/maintenance "windows", or null without maintenance
   let lastBody = '';
 
@@ -107,36 +109,47 @@
     }
     return out;
   }
-  function rowOf(st, terms) {
-    const labels = sortedKeys(st.labels).map((k) => k + '=' + st.labels[k]).join(' ');
-    const search = [st.tenant, st.source, st.route, st.objective.name, labels]
-      .concat(sortedKeys(st.contract).map((k) => k + '=' + st.contract[k])).join(' ').toLowerCase();
+  function objectiveMeta(o) {
+    let m = `${o.name} · ${o.window}`;
+    if (o.budgeting === 'timeslices') m += ` · ${fmtSliceLength(o.sliceSeconds)} slices`;
+    return m;
+  }
+  function fmtSliceLength(s) { return s >= 3600 ? String(s / 3600) + 'h' : String(s / 60) + 'm'; }
+  function budgetText(b) {
+    const pct = Math.floor(b.remainingRatio * 100);
+    if (b.allowedDowntimeSeconds != null) {
+      return b.remainingSeconds < 0 ? 'downtime overspent by ' + fmtSeconds(-b.remainingSeconds)
+        : `${fmtSeconds(b.remainingSeconds)} of ${fmtSeconds(b.allowedDowntimeSeconds)} downtime left (${pct}%)`;
+    }
+    return b.remainingSeconds < 0 ? 'overspent by ' + fmtSeconds(-b.remainingSeconds) : `${fmtSeconds(b.remainingSeconds)} left (${pct}%)`;
+  }
+  function slicesText(c) {
+    let t = `${c.good} good, ${c.bad} bad slices`;
+    if (c.excluded > 0) t += `, ${c.excluded} left out`;
+    return t;
+  }
+  // fill: what routes and services show alike (page_view.go's viewRow.fill).
+  function fill(r, st) {
     const o = st.objective;
     let decimals = targetDecimals(o.slo);
     if (o.sla != null) decimals = Math.max(decimals, targetDecimals(o.sla));
     let timeLeft = o.windowSeconds;
     if (o.periodEnd) timeLeft = (Date.parse(o.periodEnd) - Date.parse(st.evaluatedAt)) / 1000;
-    const r = {
-      id: rowID(`${st.tenant}|${st.source}|${st.route}|${o.name}`),
-      search, labels, route: st.route,
-      meta: `${st.source} · ${o.name} · ${o.window}`,
+    Object.assign(r, {
       slo: fmtTarget(o.slo), sla: o.sla != null ? fmtTarget(o.sla) : '',
       availability: st.availability != null ? fmtAvailability(st.availability, decimals) : 'no requests',
+      slices: st.windowSlices ? slicesText(st.windowSlices) : '',
       budgets: [], warnings: [], burn: [], release: st.releaseState,
-      hidden: !terms.every((t) => search.includes(t)),
-    };
+    });
     for (const kind of ['sla', 'slo']) {
       const b = (st.budgets || {})[kind];
       if (!b) continue;
       const name = kind.toUpperCase();
-      r.budgets.push({
-        kind: name, meter: b.remainingRatio < 1e-6 ? 0 : Math.min(b.remainingRatio, 1), low: b.remainingRatio <= 0,
-        text: b.remainingSeconds < 0 ? 'overspent by ' + fmtSeconds(-b.remainingSeconds)
-          : `${fmtSeconds(b.remainingSeconds)} left (${Math.floor(b.remainingRatio * 100)}%)`,
-      });
+      r.budgets.push({ kind: name, meter: b.remainingRatio < 1e-6 ? 0 : Math.min(b.remainingRatio, 1), low: b.remainingRatio <= 0, text: budgetText(b) });
       const w = budgetWarning(name, b, timeLeft);
       if (w) r.warnings.push(w);
     }
+    if (st.creditPercent > 0) r.warnings.push(`service credit of ${st.creditPercent}% due at the current availability`);
     r.budgetKey = ((st.budgets || {}).sla || (st.budgets || {}).slo || { remainingRatio: 1 }).remainingRatio;
     r.burnKey = 0;
     for (const name of BURN) {
@@ -146,7 +159,37 @@
         if (name === '1h') r.burnKey = w.burnRate;
       }
     }
+    return r;
+  }
+  function rowOf(st, terms) {
+    const labels = sortedKeys(st.labels).map((k) => k + '=' + st.labels[k]).join(' ');
+    const search = [st.tenant, st.source, st.route, st.objective.name, labels]
+      .concat(sortedKeys(st.contract).map((k) => k + '=' + st.contract[k])).join(' ').toLowerCase();
+    const r = fill({
+      cls: 'route', id: rowID(`${st.tenant}|${st.source}|${st.route}|${st.objective.name}`),
+      search, labels, route: st.route, meta: `${st.source} · ${objectiveMeta(st.objective)}`,
+      hidden: !terms.every((t) => search.includes(t)),
+    }, st);
     r.maintenance = routeMaintenance(st);
+    return r;
+  }
+  function serviceLabels(st) { return (st.by || []).map((k) => k + '=' + ((st.labels || {})[k] ?? '')).join(' '); }
+  function serviceTitle(st) {
+    let t = 'service ' + st.service;
+    if (st.tenant !== '0:0') t = `tenant ${st.tenant} · ${t}`;
+    const l = serviceLabels(st);
+    return l ? t + ' ' + l : t;
+  }
+  function serviceRowOf(st, terms) {
+    const labels = serviceLabels(st);
+    const search = [st.tenant, 'service=' + st.service, st.objective.name, labels].join(' ').toLowerCase();
+    const r = fill({
+      cls: 'service', id: rowID(`service|${st.tenant}|${st.service}|${labels}`),
+      search, labels, route: st.service,
+      meta: `${st.routes === 1 ? '1 route' : st.routes + ' routes'} · ${objectiveMeta(st.objective)}`,
+      hidden: !terms.every((t) => search.includes(t)),
+    }, st);
+    r.maintenance = st.maintenanceActive ? ['every route in maintenance'] : [];
     return r;
   }
   function sortRows(rows, by) {
@@ -159,12 +202,12 @@
 
   // ---- rendering: the markup of page.html ----
   function rowHTML(r) {
-    let h = `<tr id="${r.id}" class="route${r.warnings.length ? ' risk' : ''}" data-search="${esc(r.search)}"${r.hidden ? ' hidden' : ''}>`;
+    let h = `<tr id="${r.id}" class="${r.cls}${r.warnings.length ? ' risk' : ''}" data-search="${esc(r.search)}"${r.hidden ? ' hidden' : ''}>`;
     h += `<th scope="row"><span class="name">${esc(r.route)}</span> <span class="meta">${esc(r.meta)}</span> <span class="labels">${esc(r.labels)}</span>`;
     for (const w of r.warnings) h += ` <strong class="warn">${esc(w)}</strong>`;
     for (const m of r.maintenance) h += ` <span class="maint">${esc(m)}</span>`;
     h += `</th><td class="num">SLO ${esc(r.slo)}${r.sla ? '<br>SLA ' + esc(r.sla) : ''}</td>`;
-    h += `<td class="num avail">${esc(r.availability)}</td><td class="budget">`;
+    h += `<td class="num avail">${esc(r.availability)}${r.slices ? '<br><span class="meta">' + esc(r.slices) + '</span>' : ''}</td><td class="budget">`;
     for (const b of r.budgets) {
       h += `<div class="b${b.low ? ' low' : ''}"><span class="kind">${b.kind}</span> <meter min="0" max="1" low="0.25" high="0.5" optimum="1" value="${b.meter}" aria-label="${b.kind} budget left"></meter> <span class="left">${esc(b.text)}</span></div>`;
     }
@@ -178,8 +221,21 @@
     const q = $('q').value, by = $('sort').value;
     const terms = q.toLowerCase().split(/\s+/).filter(Boolean);
     const groups = new Map();
-    let shown = 0;
+    let shown = 0, servicesShown = 0;
     const risk = [];
+    const srows = [];
+    for (const st of services) {
+      const r = serviceRowOf(st, terms);
+      srows.push(r);
+      if (!r.hidden) {
+        servicesShown++;
+        for (const w of r.warnings) risk.push({ id: r.id, text: `${serviceTitle(st)}: ${w}` });
+      }
+    }
+    sortRows(srows, by);
+    $('services-body').innerHTML = srows.map(rowHTML).join('');
+    $('services').hidden = services.length === 0;
+    $('routes-h').textContent = services.length ? 'Services and routes' : 'Routes';
     for (const st of slos) {
       const r = rowOf(st, terms), title = groupTitle(st);
       if (!groups.has(title)) groups.set(title, { title, rows: [] });
@@ -208,11 +264,11 @@
     table.hidden = slos.length === 0;
     $('empty').hidden = slos.length > 0;
     $('nomatch').hidden = slos.length === 0 || shown > 0;
-    $('count').textContent = `${shown} of ${slos.length} routes`;
+    $('count').textContent = (services.length ? `${servicesShown} of ${services.length} services, ` : '') + `${shown} of ${slos.length} routes`;
     $('risk').hidden = risk.length === 0;
     $('risk-list').innerHTML = risk.map((r) => `<li><a href="#${r.id}">${esc(r.text)}</a></li>`).join('');
     let latest = '';
-    for (const st of slos) if (st.evaluatedAt > latest) latest = st.evaluatedAt;
+    for (const st of slos.concat(services)) if (st.evaluatedAt > latest) latest = st.evaluatedAt;
     $('status').textContent = latest ? 'Data up to ' + fmtTime(latest) : 'No data yet';
   }
   function windowRows() {
@@ -254,7 +310,9 @@
       $('refresh-error').hidden = true;
       if (s + '\n' + m === lastBody) return;
       lastBody = s + '\n' + m;
-      slos = (JSON.parse(s) || {}).slos || [];
+      const data = JSON.parse(s) || {};
+      slos = data.slos || [];
+      services = data.services || [];
       windows = m === null ? null : (JSON.parse(m).windows || []);
       renderRoutes();
       renderWindows();
