@@ -172,12 +172,9 @@ func TestCalendarSliceGrid(t *testing.T) {
 		f.put("200", b+4*day, 10)
 		// [B, B+4d): 4 days of slices, all complete.
 		check("from day buckets", b+4*day+5000, slo.SliceCounts{Good: uint64(4*24*60/c.l - 1), Bad: 1})
-		// The route's ring started with its first events, at B-1m:
-		// its first slice holds B-1m-4331m; every slice from there to B+4d
-		// is complete, two of them bad.
-		m0 := b/minute - 1 - 4331
-		first := m0 - ((m0-b/minute)%c.l+c.l)%c.l
-		total := (b/minute + 4*24*60 - first) / c.l
+		// slo_slices_total counts from the route's first events on, at
+		// B-1m: the slices from [B-L, B) to B+4d, two of them bad.
+		total := 4*24*60/c.l + 1
 		if st := f.status(name, b+4*day+5000); st.Slices != (slo.SliceCounts{Good: uint64(total - 2), Bad: 2}) {
 			t.Errorf("%s: slices %+v, want %d good 2 bad", name, st.Slices, total-2)
 		}

@@ -48,7 +48,7 @@ func (r *refTiny) route(at int64, host string) RouteStatus {
 func slicesTiny(t *testing.T, skipEmpty bool) (*refTiny, int64) {
 	obj := Objective{Name: "availability", SLO: 0.99, SLA: 0.98, Window: slo.Window{Kind: slo.Rolling, Length: 30 * 24 * time.Hour},
 		Slices:  slo.Slices{Length: 5 * time.Minute, Target: 0.95, SkipEmpty: skipEmpty},
-		Credits: []slo.Credit{{Below: 0.999, Percent: 10}, {Below: 0.99, Percent: 25}}}
+		Credits: []slo.Credit{{Below: 0.9999, Percent: 10}, {Below: 0.99, Percent: 25}}}
 	r := newRefTiny(t, obj)
 	m0 := t0 / minute
 	for k := range int64(11) {
@@ -63,20 +63,20 @@ func slicesTiny(t *testing.T, skipEmpty bool) (*refTiny, int64) {
 func TestRefModelSlices(t *testing.T) {
 	r, m0 := slicesTiny(t, false)
 	ring := r.m.ringLen // 4332 minutes
-	at := (m0+12)*minute + 30_000
-	st := r.route(at, "a")
-	// The route's ring started with its first events, at M0+1 (the point
-	// at M0 is the baseline): at M0+1-4331 = M0-4330, a slice start.
-	// Slices from M0-4330 on, all empty and good before M0. Complete by
-	// M0+12: (M0+10 - (M0-4330))/5 = 868 slices, one bad.
 	if ring != 4332 {
 		t.Fatalf("ring %d", ring)
 	}
-	if want := (slo.SliceCounts{Good: 867, Bad: 1}); st.Slices != want {
+	at := (m0+12)*minute + 30_000
+	st := r.route(at, "a")
+	// slo_slices_total counts from the route's first events on (M0+1):
+	// complete by M0+12 are [M0, M0+5) and [M0+5, M0+10).
+	if want := (slo.SliceCounts{Good: 1, Bad: 1}); st.Slices != want {
 		t.Errorf("slices %+v, want %+v", st.Slices, want)
 	}
-	// The compliance window (30d) holds them all and the slice in progress.
-	if want := (slo.SliceCounts{Good: 868, Bad: 1}); st.WindowSlices != want {
+	// The compliance window (30d) = [M0+12-43200, M0+12) overlaps 8641
+	// slices, from M0+10-43200 on: the ones before the route's ring
+	// started (at M0+1-4331) are empty, so good; one is bad.
+	if want := (slo.SliceCounts{Good: 8640, Bad: 1}); st.WindowSlices != want {
 		t.Errorf("window slices %+v, want %+v", st.WindowSlices, want)
 	}
 	// 5m = [M0+7, M0+12): the bad slice and the one in progress (20/20).
@@ -96,7 +96,7 @@ func TestRefModelSlices(t *testing.T) {
 	if b := st.SLA; !st.HasSLA || math.Abs(b.RemainingSeconds-(0.02*8640-1)*300) > 1e-9 {
 		t.Errorf("sla budget %+v", b)
 	}
-	// Credit: good-slice ratio 868/869 = 0.99885 < 0.999: 10%.
+	// Credit: good-slice ratio 8640/8641 = 0.999884 < 0.9999: 10%.
 	if !st.HasCredit || st.CreditPercent != 10 {
 		t.Errorf("credit %v %v", st.HasCredit, st.CreditPercent)
 	}
@@ -105,17 +105,17 @@ func TestRefModelSlices(t *testing.T) {
 		t.Errorf("good %d bad %d", st.Good, st.Bad)
 	}
 
-	// Empty slices left out: only the three with events are judged.
+	// Empty slices left out: only the three with events are judged, and
+	// 1% of 2 slices are allowed.
 	r2, _ := slicesTiny(t, true)
 	st = r2.route(at, "a")
-	if want := (slo.SliceCounts{Good: 1, Bad: 1, Excluded: 866}); st.Slices != want {
+	if want := (slo.SliceCounts{Good: 1, Bad: 1}); st.Slices != want {
 		t.Errorf("skip empty: slices %+v, want %+v", st.Slices, want)
 	}
-	if want := (slo.SliceCounts{Good: 2, Bad: 1, Excluded: 866}); st.WindowSlices != want {
+	if want := (slo.SliceCounts{Good: 2, Bad: 1, Excluded: 8638}); st.WindowSlices != want {
 		t.Errorf("skip empty: window slices %+v, want %+v", st.WindowSlices, want)
 	}
-	// allowed = 1% of (8640 - 866) slices.
-	if b := st.SLO; math.Abs(b.RemainingSeconds-(0.01*(8640-866)-1)*300) > 1e-9 {
+	if b := st.SLO; math.Abs(b.RemainingSeconds-(0.02-1)*300) > 1e-9 || math.Abs(b.RemainingRatio-(1-1/0.02)) > 1e-9 {
 		t.Errorf("skip empty: slo budget %+v", b)
 	}
 }
@@ -123,21 +123,29 @@ func TestRefModelSlices(t *testing.T) {
 func TestRefModelSliceMasks(t *testing.T) {
 	at := (t0/minute+12)*minute + 30_000
 	m0 := t0 / minute
-	f := func(name string, ivs []Interval, want slo.SliceCounts) {
+	f := func(name string, ivs []Interval, want, wantWindow slo.SliceCounts) {
 		t.Helper()
 		r, _ := slicesTiny(t, false)
 		r.m.setMasks([]Mask{&testMask{match: map[string]string{"host": "a"}, ivs: ivs}})
-		if st := r.route(at, "a"); st.Slices != want {
-			t.Errorf("%s: slices %+v, want %+v", name, st.Slices, want)
+		if st := r.route(at, "a"); st.Slices != want || st.WindowSlices != wantWindow {
+			t.Errorf("%s: slices %+v, window %+v, want %+v, %+v", name, st.Slices, st.WindowSlices, want, wantWindow)
 		}
 	}
-	f("the bad slice wholly masked", []Interval{{Start: (m0 + 5) * minute, End: (m0 + 10) * minute}}, slo.SliceCounts{Good: 867, Excluded: 1})
-	f("the bad minute masked", []Interval{{Start: (m0 + 7) * minute, End: (m0+7)*minute + 1}}, slo.SliceCounts{Good: 868})
-	f("four of its minutes masked", []Interval{{Start: (m0 + 5) * minute, End: (m0 + 9) * minute}}, slo.SliceCounts{Good: 868})
-	// The first slice left the ring at M0+6: masking it afterwards changes nothing.
-	f("the first slice masked late", []Interval{{Start: (m0 - 4330) * minute, End: (m0 - 4325) * minute}}, slo.SliceCounts{Good: 867, Bad: 1})
-	f("the first slice in the ring masked", []Interval{{Start: (m0 - 4320) * minute, End: (m0 - 4315) * minute}}, slo.SliceCounts{Good: 866, Bad: 1, Excluded: 1})
-	f("before the ring", []Interval{{Start: (m0 - 4335) * minute, End: (m0 - 4330) * minute}}, slo.SliceCounts{Good: 867, Bad: 1})
+	f("the bad slice wholly masked", []Interval{{Start: (m0 + 5) * minute, End: (m0 + 10) * minute}},
+		slo.SliceCounts{Good: 1, Excluded: 1}, slo.SliceCounts{Good: 8640, Excluded: 1})
+	f("the bad minute masked", []Interval{{Start: (m0 + 7) * minute, End: (m0+7)*minute + 1}},
+		slo.SliceCounts{Good: 2}, slo.SliceCounts{Good: 8641})
+	f("four of its minutes masked", []Interval{{Start: (m0 + 5) * minute, End: (m0 + 9) * minute}},
+		slo.SliceCounts{Good: 2}, slo.SliceCounts{Good: 8641})
+	// The ring's first slice [M0-4330, M0-4325) left the ring at M0+6:
+	// masking it afterwards changes nothing; a slice still in the ring is
+	// left out; slices before the ring are empty whatever the masks.
+	f("the first slice masked late", []Interval{{Start: (m0 - 4330) * minute, End: (m0 - 4325) * minute}},
+		slo.SliceCounts{Good: 1, Bad: 1}, slo.SliceCounts{Good: 8640, Bad: 1})
+	f("a slice in the ring masked", []Interval{{Start: (m0 - 4320) * minute, End: (m0 - 4315) * minute}},
+		slo.SliceCounts{Good: 1, Bad: 1}, slo.SliceCounts{Good: 8639, Bad: 1, Excluded: 1})
+	f("before the ring", []Interval{{Start: (m0 - 4335) * minute, End: (m0 - 4330) * minute}},
+		slo.SliceCounts{Good: 1, Bad: 1}, slo.SliceCounts{Good: 8640, Bad: 1})
 
 	// Final slices keep their verdict: the watermark moves a ring and 20
 	// minutes on, then the bad slice is masked after the fact.
@@ -147,9 +155,8 @@ func TestRefModelSliceMasks(t *testing.T) {
 	r.put("b", "200", late, 1)
 	r.m.setMasks([]Mask{&testMask{match: map[string]string{"host": "a"}, ivs: []Interval{{Start: (m0 + 5) * minute, End: (m0 + 10) * minute}}}})
 	st := r.route(late*minute, "a")
-	// Slices from M0-4330 to M0+4332+20: (4352+4330)/5 = 1736 complete,
-	// the bad one among them.
-	if want := (slo.SliceCounts{Good: 1735, Bad: 1}); st.Slices != want {
+	// Slices from M0 to M0+4332+20: 870 complete, the bad one among them.
+	if want := (slo.SliceCounts{Good: 869, Bad: 1}); st.Slices != want {
 		t.Errorf("final: slices %+v, want %+v", st.Slices, want)
 	}
 	// A mask set before the slice became final counts.
@@ -158,7 +165,7 @@ func TestRefModelSliceMasks(t *testing.T) {
 	r.put("b", "200", late-1, 0)
 	r.put("b", "200", late, 1)
 	r.m.setMasks(nil)
-	if want := (slo.SliceCounts{Good: 1735, Excluded: 1}); r.route(late*minute, "a").Slices != want {
+	if want := (slo.SliceCounts{Good: 869, Excluded: 1}); r.route(late*minute, "a").Slices != want {
 		t.Errorf("final, masked before: slices %+v, want %+v", r.route(late*minute, "a").Slices, want)
 	}
 }
@@ -177,14 +184,16 @@ func TestRefModelFirstSlice(t *testing.T) {
 		r.put("a", "200", m0+2, 0)
 		r.put("a", "200", m0+3, 10)
 		r.m.setMasks([]Mask{&testMask{ivs: ivs}})
-		if st := r.route((m0+5)*minute, "a"); st.Slices != want {
-			t.Errorf("%s: slices %+v, want %+v", name, st.Slices, want)
+		st := r.route((m0+5)*minute, "a")
+		if st.WindowSlices != want || st.Slices != (slo.SliceCounts{Good: 1}) {
+			t.Errorf("%s: window slices %+v, want %+v; slices %+v, want 1 good", name, st.WindowSlices, want, st.Slices)
 		}
 	}
-	// (M0+5 - (M0-4330))/5 = 867 complete slices.
-	f("no mask", nil, slo.SliceCounts{Good: 867})
-	f("its ring minutes masked", []Interval{{Start: (m0 - 4328) * minute, End: (m0 - 4325) * minute}}, slo.SliceCounts{Good: 867})
-	f("the next slice masked", []Interval{{Start: (m0 - 4325) * minute, End: (m0 - 4320) * minute}}, slo.SliceCounts{Good: 866, Excluded: 1})
+	// The 30d window [M0+5-43200, M0+5) holds 8640 slices.
+	f("no mask", nil, slo.SliceCounts{Good: 8640})
+	f("its ring minutes masked", []Interval{{Start: (m0 - 4328) * minute, End: (m0 - 4325) * minute}}, slo.SliceCounts{Good: 8640})
+	f("the next slice masked", []Interval{{Start: (m0 - 4325) * minute, End: (m0 - 4320) * minute}}, slo.SliceCounts{Good: 8639, Excluded: 1})
+	f("the slice before masked", []Interval{{Start: (m0 - 4335) * minute, End: (m0 - 4330) * minute}}, slo.SliceCounts{Good: 8640})
 }
 
 // TestRefModelBuckets: the storage rules of folded minutes, by window.
@@ -239,14 +248,14 @@ func TestRefModelServices(t *testing.T) {
 	if p.Routes != 2 || p.Good != 200 || p.Bad != 10 || p.Objective.Name != "platform" {
 		t.Errorf("platform: %+v", p)
 	}
-	if want := (slo.SliceCounts{Good: 2, Excluded: 866}); p.Slices != want {
+	if want := (slo.SliceCounts{Good: 2}); p.Slices != want {
 		t.Errorf("platform slices %+v, want %+v", p.Slices, want)
 	}
 	// Route a masked in M0+1..M0+4: the service's slice [M0, M0+5) has
 	// route b's events only, 40 good of 44 = 0.909: bad.
 	r.m.setMasks([]Mask{&testMask{match: map[string]string{"host": "a"}, ivs: []Interval{{Start: (m0 + 1) * minute, End: (m0 + 5) * minute}}}})
 	p = eval()["platform"]
-	if want := (slo.SliceCounts{Good: 1, Bad: 1, Excluded: 866}); p.Slices != want || p.Good != 160 || p.Bad != 10 {
+	if want := (slo.SliceCounts{Good: 1, Bad: 1}); p.Slices != want || p.Good != 160 || p.Bad != 10 {
 		t.Errorf("one route masked: slices %+v, want %+v; good %d bad %d", p.Slices, want, p.Good, p.Bad)
 	}
 	// Both masked over the slice [M0+5, M0+10): excluded; route b alone in
@@ -254,7 +263,7 @@ func TestRefModelServices(t *testing.T) {
 	r.m.setMasks([]Mask{&testMask{ivs: []Interval{{Start: (m0 + 5) * minute, End: (m0 + 10) * minute}}},
 		&testMask{match: map[string]string{"host": "b"}, ivs: []Interval{{Start: (m0 + 11) * minute, End: (m0 + 12) * minute}}}})
 	p = eval()["platform"]
-	if want := (slo.SliceCounts{Good: 1, Excluded: 867}); p.Slices != want || p.MaintenanceActive {
+	if want := (slo.SliceCounts{Good: 1, Excluded: 1}); p.Slices != want || p.MaintenanceActive {
 		t.Errorf("both masked: slices %+v, want %+v; maintenance %v", p.Slices, want, p.MaintenanceActive)
 	}
 	r.m.setMasks([]Mask{&testMask{ivs: []Interval{{Start: (m0 + 11) * minute, End: (m0 + 12) * minute}}}})

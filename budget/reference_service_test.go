@@ -88,6 +88,7 @@ func (m *refModel) serviceStatus(v *refView, s *refServiceSLI) ServiceStatus {
 			sli.cnt[mi] = [2]int64{sc[0] + c[0], sc[1] + c[1]}
 		}
 	}
+	sli.origin = m.origin(sli.first, s.routes...)
 	routes := slices.Clone(s.routes)
 	sli.excl = func(mi int64) bool {
 		for _, r := range routes {

@@ -30,9 +30,14 @@ type refSLI struct {
 	// excl reports whether a minute is excluded (final for folded
 	// minutes); for a service: excluded by every route.
 	excl func(mi int64) bool
-	// first is the first minute of the SLI's first ring: no slice ending
-	// before it was ever judged.
+	// first is the first minute of the SLI's first ring (when its ring
+	// first started): the slices before it were never judged, and count
+	// in windows as empty slices (good, or left out with SkipEmpty).
 	first int64
+	// origin is the first minute the SLI counts from: the head when its
+	// ring first started, or an earlier minute with events. The
+	// cumulative slices (slo_slices_total) are those ending after it.
+	origin int64
 }
 
 type refResult struct {
@@ -153,13 +158,27 @@ func refSLIStatus(s *refSLI, at, mT, ringStart int64) refResult {
 		if w.Kind == slo.Calendar {
 			phase = slo.SlicePhase(w.Location)
 		}
-		for st := refFloorDiv(s.first+phase, L)*L - phase; st < mT; st += L {
+		firstSlice := refFloorDiv(s.first+phase, L)*L - phase
+		// Slices before the first ring: empty, in every window they
+		// overlap. The slice starts in [x, y): ceil((x+phase)/L) ..
+		// ceil((y+phase)/L) - 1 in grid units.
+		empty := refSliceGood
+		if obj.Slices.SkipEmpty {
+			empty = refSliceExcluded
+		}
+		for i := range counts {
+			x, y := starts[i]-L+1, min(firstSlice, mT)
+			for n := refCeilDiv(y+phase, L) - refCeilDiv(x+phase, L); n > 0; n-- {
+				add(&counts[i], empty)
+			}
+		}
+		for st := firstSlice; st < mT; st += L {
 			final := st+L-1 < ringStart
 			v := refJudge(s, st, min(st+L, mT))
 			if final {
 				v = refJudge(s, st, st+L)
 			}
-			if final || st+L <= mT {
+			if (final || st+L <= mT) && st+L > s.origin {
 				add(&res.slices, v)
 			}
 			for i := range counts {

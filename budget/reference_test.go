@@ -186,13 +186,16 @@ func (m *refModel) ingest(t Tenant, labels []Label, samples []Sample, now int64)
 	}
 }
 
-// A route's minute ring (and so its slices) starts at the tenant's ring
-// start when the route is first touched after its creation: its first
-// events, or an evaluation of the tenant's routes, or a change of masks
-// (every tenant). A service SLI's ring starts when it is created (the
-// first route of its By values), when the tenant has data before the
-// creating point; else when first touched: its routes' first events, an
-// evaluation of the tenant's services, a change of masks.
+// A route's minute ring starts (at the tenant's ring start) when the route
+// is first touched after its creation: its first events, or an evaluation
+// of the tenant's routes, or a change of masks (every tenant). A service
+// SLI's ring starts when it is created (the first route of its By
+// values), when the tenant has data before the creating point; else when
+// first touched: its routes' first events, an evaluation of the tenant's
+// services, a change of masks. The slices before the ring's first start
+// count in windows as empty slices; slo_slices_total counts the slices
+// ending after the SLI's origin: the head when its ring started, or an
+// earlier minute with events (see refSLI).
 
 // created records a new route of tenant t and its new service SLIs.
 func (m *refModel) created(t Tenant, src *Source, ident []Label) {
@@ -510,6 +513,21 @@ func (m *refModel) exclusion(labels []Label, first, ringStart int64, marks []ref
 	}
 }
 
+// origin is the first minute an SLI whose ring first started at first
+// counts from: the head then, or an earlier minute of its routes with
+// events.
+func (m *refModel) origin(first int64, routes ...*refRoute) int64 {
+	o := first + m.ringLen - 1
+	for _, r := range routes {
+		for mi, c := range r.minutes {
+			if c[0] != 0 || c[1] != 0 {
+				o = min(o, mi)
+			}
+		}
+	}
+	return o
+}
+
 // activeAt reports whether the masks in effect now exclude minute mi of a
 // route with mask labels labels.
 func activeAt(masks []Mask, labels []Label, mi int64) bool {
@@ -544,7 +562,7 @@ func (m *refModel) routeStatus(v *refView, r *refRoute) RouteStatus {
 	}
 	st.Good, st.Bad = uint64(min(rawG, rawT)), uint64(rawT-min(rawG, rawT))
 	st.ExcludedGood, st.ExcludedBad = uint64(min(exG, exT)), uint64(exT-min(exG, exT))
-	res := refSLIStatus(&refSLI{obj: r.obj, cnt: r.cnt, excl: r.excl, first: r.first}, v.at, v.mT, v.ringStart)
+	res := refSLIStatus(&refSLI{obj: r.obj, cnt: r.cnt, excl: r.excl, first: r.first, origin: m.origin(r.first, r)}, v.at, v.mT, v.ringStart)
 	st.Windows, st.SLO, st.SLA, st.HasSLA, st.Release = res.windows, res.slo, res.sla, res.hasSLA, res.release
 	st.Slices, st.WindowSlices, st.CreditPercent, st.HasCredit = res.slices, res.windowSlices, res.credit, res.hasCredit
 	st.MaintenanceActive = activeAt(v.activeMasks, r.maskLabels, v.mT)
