@@ -111,3 +111,35 @@ func TestReferenceServices(t *testing.T) {
 			streamConfig{resolve: refResolve11(t), services: refServices11(t), longest: refLongest11})
 	}
 }
+
+// TestSliceMinutesAheadOfWatermark: a slice's minutes after the tenant's
+// watermark (an evaluation while the data lags: scrape intervals of
+// minutes, a stalled agent) are judged like the others: a minute whose
+// start lies in a maintenance window is excluded, so a slice wholly in
+// maintenance is left out, whether or not data has reached its minutes
+// (as it will be once the watermark passes them).
+func TestSliceMinutesAheadOfWatermark(t *testing.T) {
+	f := newCalFeed(t, Objective{Name: "availability", SLO: 0.99, Window: slo.Window{Kind: slo.Rolling, Length: 30 * 24 * time.Hour},
+		Slices: slo.Slices{Length: 5 * time.Minute, Target: 0.9}})
+	m0 := t0 / minute
+	for k := range int64(31) { // 10 good events a minute up to M0+30, the head
+		f.put("200", (m0+k)*minute, float64(10*k))
+	}
+	mask := []Mask{&testMask{ivs: []Interval{{Start: (m0 + 20) * minute, End: (m0 + 60) * minute}}}}
+	f.e.SetMasks(mask)
+	f.ref.setMasks(mask)
+	// At M0+37: [M0+30, M0+35) and [M0+35, M0+40) (in progress) are
+	// wholly in maintenance: left out; the 5m window judges no slice.
+	st := f.status("ahead of the watermark", (m0+37)*minute+5000)
+	if w := st.Windows[slo.Window5m]; w.Total != 0 {
+		t.Errorf("5m window %+v, want no slice judged", w)
+	}
+	// [M0, M0+20) good; [M0+20, M0+25), [M0+25, M0+30) and the two
+	// above left out; the ring's slices before M0 are empty, so good.
+	if got := st.WindowSlices; got.Bad != 0 || got.Excluded != 4 {
+		t.Errorf("window slices %+v, want 4 left out", got)
+	}
+	if got := st.Slices; got != (slo.SliceCounts{Good: 4, Excluded: 3}) {
+		t.Errorf("slices %+v, want 4 good 3 left out", got)
+	}
+}
