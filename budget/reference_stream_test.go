@@ -1,10 +1,12 @@
 package budget
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -361,6 +363,21 @@ func runStreamWith(t *testing.T, spec streamSpec, cfg streamConfig) {
 				gotSvc := e.EvaluateServices(tn, at)
 				if len(gotSvc) != len(wantSvc) {
 					t.Fatalf("%s: %d service SLIs, want %d", where(tn), len(gotSvc), len(wantSvc))
+				}
+				// Services in configuration order, then By values.
+				order := func(g ServiceStatus) (int, string) {
+					var vals []string
+					for _, l := range g.Labels {
+						vals = append(vals, l.Value)
+					}
+					return slices.IndexFunc(cfg.services, func(s Service) bool { return s.Name == g.Service }), strings.Join(vals, "\xff")
+				}
+				if !slices.IsSortedFunc(gotSvc, func(a, b ServiceStatus) int {
+					ai, av := order(a)
+					bi, bv := order(b)
+					return cmp.Or(cmp.Compare(ai, bi), cmp.Compare(av, bv))
+				}) {
+					t.Errorf("%s: services out of order", where(tn))
 				}
 				for _, g := range gotSvc {
 					if testing.Verbose() && ev.seq == events[len(events)-1].seq {
