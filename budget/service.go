@@ -96,6 +96,17 @@ func (sv *svcState) excludedAt(m int64, scratch *[]Interval) bool {
 	return true
 }
 
+// masksOverlap reports whether a mask of one of the service's routes
+// overlaps the minutes [from, to).
+func (sv *svcState) masksOverlap(from, to int64, scratch *[]Interval) bool {
+	for _, r := range sv.routes {
+		if masksOverlap(r.masks, from, to, scratch) {
+			return true
+		}
+	}
+	return false
+}
+
 // anyMasks reports whether a route of the service has maintenance masks:
 // without any, no minute of the service is excluded.
 func (sv *svcState) anyMasks() bool {
@@ -264,7 +275,7 @@ func (e *Engine) AppendServiceStatus(dst []ServiceStatus, t Tenant, at int64) []
 		if sv.anyMasks() {
 			oracle = sv
 		}
-		e.objectiveStatus(ts, &sv.b, oracle, &sv.obj, sv.windowLabel, at, mT, &os)
+		e.objectiveStatus(ts, &sv.b, oracle, nil, &sv.obj, sv.windowLabel, at, mT, &os)
 		st.Windows, st.SLO, st.SLA, st.HasSLA = os.windows, os.slo, os.sla, os.hasSLA
 		st.Release, st.Slices, st.WindowSlices = os.release, os.slices, os.windowSlices
 		st.CreditPercent, st.HasCredit = os.credit, os.hasCredit
@@ -379,6 +390,35 @@ func (t *tenantState) regroup(e *Engine, old []Service) {
 	for _, routes := range t.routes {
 		for _, r := range routes {
 			r.svcs = t.servicesFor(e, r)
+		}
+	}
+}
+
+// resumService derives a service's ring minutes from its routes' ring
+// minutes and exclusion bits (after LoadState: the bits follow the masks
+// the engine has then, which SetMasks may change later). Minutes of routes
+// that are gone are not in it.
+func (t *tenantState) resumService(sv *svcState) {
+	b := &sv.b
+	if b.head == noHead {
+		return
+	}
+	clear(b.ring)
+	clear(b.hsum)
+	b.ringRaw = 0
+	rs := b.ringStart()
+	for _, r := range sv.routes {
+		rb := &r.b
+		if rb.head == noHead {
+			continue
+		}
+		for m := max(rs, rb.ringStart()); m <= min(b.head, rb.head); m++ {
+			i := floorMod64(m, rb.ringLen)
+			if rb.ring[i] == 0 || rb.anyExcl && rb.isExcl(i) {
+				continue
+			}
+			g, n := unpack(rb.ring[i])
+			b.add(m, int64(g), int64(n), nil, &t.scratch)
 		}
 	}
 }

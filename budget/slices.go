@@ -268,9 +268,10 @@ func (b *buckets) unitSlices(from, to int64) sliceTally {
 // the window, judged on its minutes before mT. Minutes after the head and
 // minutes that were never in the ring count as empty and not excluded,
 // and so do the slices before the ring's first start (born) in windows.
-// The cumulative tally counts the slices from origin on. sv is the
-// service whose buckets b are (nil for a route).
-func (b *buckets) sliceWindows(sv *svcState, starts *[slo.NumWindows]int64, mT int64, win *[slo.NumWindows]sliceTally, scratch *[]Interval) sliceTally {
+// Minutes after the head hold no events yet; they are excluded when masks
+// (a route's) or sv (a service whose routes have masks) say so. The
+// cumulative tally counts the slices from origin on.
+func (b *buckets) sliceWindows(sv *svcState, masks []Mask, starts *[slo.NumWindows]int64, mT int64, win *[slo.NumWindows]sliceTally, scratch *[]Interval) sliceTally {
 	cum := b.fin
 	if b.head == noHead {
 		return cum
@@ -282,7 +283,20 @@ func (b *buckets) sliceWindows(sv *svcState, starts *[slo.NumWindows]int64, mT i
 	// started: empty, not excluded.
 	empty := sp.verdict(1, 0, 0)
 	tail := sp.sliceStart(b.head) + L
-	if tail < mT {
+	if tail < mT && (masksOverlap(masks, tail, mT, scratch) || sv != nil && sv.masksOverlap(tail, mT, scratch)) {
+		// Maintenance ahead of the watermark: judge those slices one by one.
+		for s := tail; s < mT; s += L {
+			v := b.judgeSlice(sv, masks, s, mT, scratch)
+			for i, a := range starts {
+				if s+L > a {
+					win[i].add(v, 1)
+				}
+			}
+			if s+L <= mT {
+				cum.add(v, 1)
+			}
+		}
+	} else if tail < mT {
 		for i, a := range starts {
 			win[i].add(empty, uint64(gridCount(sp, max(tail, a-L+1), mT)))
 		}
@@ -298,7 +312,7 @@ func (b *buckets) sliceWindows(sv *svcState, starts *[slo.NumWindows]int64, mT i
 		oldest = b.pend.start
 	}
 	for s := min(sp.sliceStart(mT-1), tail-L); s >= oldest; s -= L {
-		v := b.judgeSlice(sv, s, mT, scratch)
+		v := b.judgeSlice(sv, masks, s, mT, scratch)
 		for i, a := range starts {
 			if s+L > a {
 				win[i].add(v, 1)
@@ -320,7 +334,7 @@ func (b *buckets) sliceWindows(sv *svcState, starts *[slo.NumWindows]int64, mT i
 
 // judgeSlice judges the slice starting at s on its minutes before mT:
 // the folded part of the pending slice, then the ring's minutes.
-func (b *buckets) judgeSlice(sv *svcState, s, mT int64, scratch *[]Interval) int {
+func (b *buckets) judgeSlice(sv *svcState, masks []Mask, s, mT int64, scratch *[]Interval) int {
 	sp := &b.lay.sl
 	rs := b.ringStart()
 	var incl int64
@@ -334,9 +348,15 @@ func (b *buckets) judgeSlice(sv *svcState, s, mT int64, scratch *[]Interval) int
 	hi := min(s+sp.len, mT)
 	i := floorMod64(max(s, rs), b.ringLen)
 	for m := max(s, rs); m < hi; m++ {
-		if m > b.head {
-			incl += hi - m
-			break
+		if m > b.head { // no events yet
+			if len(masks) == 0 && sv == nil {
+				incl += hi - m
+				break
+			}
+			if !(len(masks) > 0 && minuteMasked(masks, m, scratch)) && !(sv != nil && sv.excludedAt(m, scratch)) {
+				incl++
+			}
+			continue
 		}
 		ex := b.anyExcl && b.isExcl(i)
 		if !ex && sv != nil {
@@ -361,4 +381,15 @@ func gridCount(sp *sliceSpec, x, y int64) int64 {
 		return 0
 	}
 	return floorDiv64(y-1+sp.phase, sp.len) - floorDiv64(x-1+sp.phase, sp.len)
+}
+
+// masksOverlap reports whether an interval of masks overlaps the minutes
+// [from, to).
+func masksOverlap(masks []Mask, from, to int64, scratch *[]Interval) bool {
+	for _, mk := range masks {
+		if *scratch = mk.AppendIntervals((*scratch)[:0], from*minuteMs, to*minuteMs); len(*scratch) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -223,6 +223,12 @@ func (d *stateDecoder) tenant() *tenantState {
 			rt.svcs = ts.servicesFor(e, rt)
 		}
 	}
+	for _, m := range ts.svcs {
+		for _, sv := range m {
+			ts.advanceService(sv)
+			ts.resumService(sv)
+		}
+	}
 	return ts
 }
 

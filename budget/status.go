@@ -129,7 +129,7 @@ func (t *tenantState) sortedRoutes() []*route {
 func (e *Engine) routeStatus(ts *tenantState, r *route, at, mT int64, st *RouteStatus) {
 	*st = RouteStatus{Tenant: ts.id, Source: r.src.Name, Labels: r.labels, Route: r.name, Objective: r.obj}
 	var os objStatus
-	e.objectiveStatus(ts, &r.b, nil, &r.obj, r.windowLabel, at, mT, &os)
+	e.objectiveStatus(ts, &r.b, nil, r.masks, &r.obj, r.windowLabel, at, mT, &os)
 	st.Windows, st.SLO, st.SLA, st.HasSLA = os.windows, os.slo, os.sla, os.hasSLA
 	st.Release, st.Slices, st.WindowSlices = os.release, os.slices, os.windowSlices
 	st.CreditPercent, st.HasCredit = os.credit, os.hasCredit
@@ -150,9 +150,9 @@ type objStatus struct {
 	exclGood, exclBad    uint64 // of those, excluded
 }
 
-// objectiveStatus evaluates objective o over buckets b (of a route, or of
-// service sv) at eval time at, minute mT.
-func (e *Engine) objectiveStatus(ts *tenantState, b *buckets, sv *svcState, o *Objective, windowLabel string, at, mT int64, st *objStatus) {
+// objectiveStatus evaluates objective o over buckets b (of a route with
+// masks, or of service sv) at eval time at, minute mT.
+func (e *Engine) objectiveStatus(ts *tenantState, b *buckets, sv *svcState, masks []Mask, o *Objective, windowLabel string, at, mT int64, st *objStatus) {
 	// The windows share their end mT, so each one adds to the next shorter
 	// one the part it has in addition: ring minutes in [a, prev), and units
 	// starting there. ring accumulates raw and unmasked sums of the ring
@@ -203,7 +203,7 @@ func (e *Engine) objectiveStatus(ts *tenantState, b *buckets, sv *svcState, o *O
 
 	if sl := &b.lay.sl; sl.len > 0 {
 		var win [slo.NumWindows]sliceTally
-		cum := b.sliceWindows(sv, &starts, mT, &win, &ts.scratch)
+		cum := b.sliceWindows(sv, masks, &starts, mT, &win, &ts.scratch)
 		for i := range win {
 			name := windowLabel
 			if i < len(slo.ShortWindows) {
