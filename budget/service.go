@@ -76,9 +76,9 @@ type svcState struct {
 	windowLabel string
 	b           buckets
 	routes      []*route
-	// newest is the newest point of any of its routes (ms); a service
-	// without routes is forgotten when that is older than the watermark
-	// minus forgetAfter, like a route.
+	// newest is the newest point of the routes that left it (ms); a
+	// service without routes is forgotten when that is older than the
+	// watermark minus forgetAfter, like a route.
 	newest, forgetAfter int64
 }
 
@@ -155,7 +155,6 @@ func (t *tenantState) servicesFor(e *Engine, r *route) []*svcState {
 			t.sortedSvcs = nil
 		}
 		sv.routes = append(sv.routes, r)
-		sv.newest = max(sv.newest, r.newest)
 		out = append(out, sv)
 	}
 	return out
@@ -216,6 +215,7 @@ func (r *route) leaveServices() {
 		if i := slices.Index(sv.routes, r); i >= 0 {
 			sv.routes = slices.Delete(sv.routes, i, i+1)
 		}
+		sv.newest = max(sv.newest, r.newest)
 	}
 	r.svcs = nil
 }
@@ -245,7 +245,6 @@ func (t *tenantState) propagate(r *route, m, dg, dn int64) {
 	for _, sv := range r.svcs {
 		t.advanceService(sv)
 		sv.b.add(m, dg, dn, nil, &t.scratch)
-		sv.newest = max(sv.newest, r.newest)
 	}
 }
 
@@ -377,6 +376,9 @@ func (t *tenantState) regroup(e *Engine, old []Service) {
 			continue
 		}
 		for k, sv := range prev[j] {
+			for _, r := range sv.routes {
+				sv.newest = max(sv.newest, r.newest)
+			}
 			sv.def, sv.routes = i, nil
 			obj := serviceObjective(&e.services[i])
 			if lay := layoutFor(obj); !lay.same(sv.b.lay) {
