@@ -58,6 +58,12 @@ type Emitter struct {
 	pending  []pendingBlock
 	npending atomic.Int64 // len(pending), for /metrics without the lock
 	buf      []byte
+	// zbuf is the scratch space of the compressor (snappy wants room for
+	// the worst case, 1.17 times the block); free holds the bodies of
+	// written blocks for reuse, so that a step in steady state allocates
+	// nothing.
+	zbuf []byte
+	free [][]byte
 
 	set      *metrics.Set
 	written  *metrics.Counter
@@ -132,7 +138,9 @@ func (e *Emitter) Step() int {
 		}
 		e.last[t] = at
 		e.buf = e.cfg.Producer.Write(e.buf, t, at, maxSeriesPerBlock, func(block []byte) {
-			e.pending = append(e.pending, pendingBlock{tenant: t, at: at, body: remotewrite.AppendSnappy(nil, block)})
+			e.zbuf = remotewrite.AppendSnappy(e.zbuf[:0], block)
+			body := append(e.takeBody(len(e.zbuf)), e.zbuf...)
+			e.pending = append(e.pending, pendingBlock{tenant: t, at: at, body: body})
 		})
 		if over := len(e.pending) - e.cfg.MaxPending; over > 0 {
 			e.dropped.Add(over)
@@ -164,8 +172,34 @@ func (e *Emitter) flush() int {
 			e.cfg.Log.Warn("cannot write synthetic series; will retry", "err", err, "pending", len(e.pending))
 			return len(e.pending)
 		}
+		e.putBody(b.body)
 		e.pending[0] = pendingBlock{}
 		e.pending = e.pending[1:]
 	}
 	return 0
+}
+
+// maxFreeBodies bounds the bodies kept for reuse: a step of 20,000 routes
+// writes about 30 blocks.
+const maxFreeBodies = 256
+
+// takeBody returns an empty buffer for a body of n bytes: a free one that
+// is large enough, else a new one of exactly n. e.mu is held.
+func (e *Emitter) takeBody(n int) []byte {
+	for i := len(e.free) - 1; i >= 0; i-- {
+		if b := e.free[i]; cap(b) >= n {
+			last := len(e.free) - 1
+			e.free[i], e.free[last] = e.free[last], nil
+			e.free = e.free[:last]
+			return b[:0]
+		}
+	}
+	return make([]byte, 0, n)
+}
+
+// putBody keeps a written block's body for reuse. e.mu is held.
+func (e *Emitter) putBody(b []byte) {
+	if len(e.free) < maxFreeBodies {
+		e.free = append(e.free, b[:0])
+	}
 }
