@@ -31,12 +31,16 @@ const (
 )
 
 // writeBodies returns n snappy bodies of benchSeries series each, the k-th
-// with timestamps from + k seconds, so that every body counts.
-func writeBodies(n int, from int64) [][]byte {
+// with timestamps from + k seconds, so that every body counts; every
+// benchSLIStep-th series is an SLI series.
+func writeBodies(n int, from int64) [][]byte { return writeBodiesSLI(n, from, benchSLIStep) }
+
+// writeBodiesSLI is writeBodies with every sliStep-th series an SLI series.
+func writeBodiesSLI(n int, from int64, sliStep int) [][]byte {
 	series := make([]remotewrite.TimeSeries, benchSeries)
 	for i := range series {
-		if i%benchSLIStep == 0 {
-			r := i / benchSLIStep
+		if i%sliStep == 0 {
+			r := i / sliStep
 			series[i].Labels = []remotewrite.Label{
 				{Name: "__name__", Value: "nginx_ingress_controller_requests"},
 				{Name: "controller_class", Value: "k8s.io/ingress-nginx"},
@@ -148,11 +152,22 @@ func TestAllocationsServeWrite(t *testing.T) {
 	}
 }
 
-func BenchmarkServeWrite(b *testing.B) {
+// BenchmarkServeWrite: the whole write handler at 1% SLI series (the
+// ns/sample of the bench's 1% rows); BenchmarkServeWriteSLI at 1%, 10% and
+// 30%, whose difference is the cost of an SLI sample.
+func BenchmarkServeWrite(b *testing.B) { benchServeWrite(b, benchSLIStep) }
+
+func BenchmarkServeWriteSLI(b *testing.B) {
+	for _, step := range []int{100, 10, 3} {
+		b.Run(fmt.Sprintf("sli=%d%%", 100/step), func(b *testing.B) { benchServeWrite(b, step) })
+	}
+}
+
+func benchServeWrite(b *testing.B, sliStep int) {
 	srv, _ := newWriteServer(b)
 	from := time.Now().Add(-24 * time.Hour).UnixMilli()
 	const chunk = 1024
-	bodies := writeBodies(chunk, from)
+	bodies := writeBodiesSLI(chunk, from, sliStep)
 	var ctx fasthttp.RequestCtx
 	serveBody(b, srv, &ctx, bodies[0])
 	b.SetBytes(int64(len(bodies[1])))
@@ -162,7 +177,7 @@ func BenchmarkServeWrite(b *testing.B) {
 	for b.Loop() {
 		if k == len(bodies) {
 			b.StopTimer()
-			bodies = writeBodies(chunk, from+int64(k)*1000)
+			bodies = writeBodiesSLI(chunk, from+int64(k)*1000, sliStep)
 			from += chunk * 1000
 			k = 0
 			b.StartTimer()
