@@ -270,7 +270,7 @@ func (m *mapper) source() (indicator, bool) {
 		return ind, false
 	}
 	ind.kind = src.Kind.String()
-	numRest, totRest := m.num.matchers, m.tot.matchers
+	var numRest, totRest []matcher
 	var ok bool
 	if src.Kind == budget.Latency {
 		numRest, totRest, ok = m.latency(src)
