@@ -50,7 +50,7 @@ const syntheticMetric = "slo_requests_total"
 // Every problem found is reported, up to 20, joined by newlines, each a
 // *config.ConfigError "file:line: field: message".
 func Import(base *File, files []File) ([]byte, error) {
-	im := &importer{slis: map[string]sliDoc{}, presetLE: map[string]float64{}, known: map[string]bool{"source": true}}
+	im := &importer{slis: map[string]sliDoc{}, sloNames: map[string]bool{}, presetLE: map[string]float64{}, known: map[string]bool{"source": true}}
 	if base != nil {
 		cfg, err := config.ParseConfig(base.Name, base.Data)
 		if err != nil {
@@ -115,6 +115,7 @@ type importer struct {
 	contract []string // contract label names of base
 	known    map[string]bool
 	slis     map[string]sliDoc
+	sloNames map[string]bool
 	// presetLE is the bucket boundary chosen for each latency preset
 	// (without base), from the queries' le matchers.
 	presetLE map[string]float64
@@ -242,8 +243,13 @@ func (im *importer) slo(d document) {
 			if !validName(ru.name) {
 				r.errf(meta["name"], "metadata.name", "%q cannot name a slogate service: want 1 to 64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit", ru.name)
 			}
-		} else if ind.fromSource {
-			ru.name = name
+		} else {
+			if ind.fromSource {
+				ru.name = name
+			}
+			if ru.name != "" && !validName(ru.name) {
+				r.errf(meta["name"], "metadata.name", "%q cannot name a slogate objective (the label slo): want 1 to 64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit", ru.name)
+			}
 		}
 		if k, has := ann[annKind]; has {
 			switch {
@@ -288,6 +294,10 @@ func (im *importer) slo(d document) {
 			}
 		}
 	}
+	if im.sloNames[name] {
+		r.errf(meta["name"], "metadata.name", "SLO %s defined twice", name)
+	}
+	im.sloNames[name] = true
 	if len(im.el.errs) == nerr {
 		im.rules = append(im.rules, ru)
 	}

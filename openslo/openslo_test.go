@@ -256,6 +256,10 @@ func TestImportRefusals(t *testing.T) {
 	f("invalid YAML", "apiVersion: [\n", "in.yaml:1: invalid YAML")
 	f("unknown slogate annotation", strings.Replace(sloDocText(ok, okWindow, "Occurrences", okObjective), "  name: web\nspec:", "  name: web\n  annotations: {slogate/colour: red}\nspec:", 1),
 		"in.yaml:5: metadata.annotations.slogate/colour: unknown slogate annotation")
+	f("SLO twice", sloDocText(ok, okWindow, "Occurrences", okObjective)+"---\n"+sloDocText(ok, okWindow, "Occurrences", okObjective),
+		"in.yaml:33: metadata.name: SLO web defined twice")
+	f("name that cannot be a label value", strings.Replace(sloDocText(ratio(`sum by (namespace, ingress, host, path) (rate(nginx_ingress_controller_requests{status!~"5.."}[5m]))`, `sum by (namespace, ingress, host, path) (rate(nginx_ingress_controller_requests[5m]))`), okWindow, "Occurrences", okObjective), "name: web\nspec", "name: web shop\nspec", 1),
+		`in.yaml:4: metadata.name: "web shop" cannot name a slogate objective`)
 	f("no SLO at all", "apiVersion: openslo/v1\nkind: Service\nmetadata: {name: x}\n", "no SLO documents in in.yaml")
 }
 

@@ -80,6 +80,7 @@ func (im *importer) render() ([]byte, error) {
 	}
 	root := doc.Content[0]
 	if im.base == nil {
+		doc.HeadComment = "slogate config from OpenSLO documents (slogate openslo import); see README \"OpenSLO\"."
 		if len(im.presetLE) > 0 {
 			// Naming presets turns the default (every availability
 			// preset) off: name those too, then the latency ones.
