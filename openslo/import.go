@@ -71,16 +71,16 @@ func Import(base *File, files []File) ([]byte, error) {
 			im.known[l] = true
 		}
 	}
-	var slos []document
+	var slos []pendingSLO
 	for _, f := range files {
 		for _, d := range readDocuments(f.Name, f.Data, &im.el) {
-			if d := im.document(d); d != nil {
-				slos = append(slos, *d)
+			if p := im.document(d); p != nil {
+				slos = append(slos, *p)
 			}
 		}
 	}
-	for _, d := range slos {
-		im.slo(d)
+	for _, p := range slos {
+		im.slo(p)
 	}
 	if len(im.el.errs) > 0 {
 		return nil, im.el.err()
@@ -128,10 +128,17 @@ type sliDoc struct {
 	spec *yaml.Node
 }
 
+// pendingSLO is an SLO document whose envelope is read, waiting for every
+// SLI to be known.
+type pendingSLO struct {
+	document
+	f, meta map[string]*yaml.Node
+}
+
 // document reads the envelope of one document; SLOs are returned to be
 // read once every SLI is known, SLIs are remembered, Services and
 // DataSources checked.
-func (im *importer) document(d document) *document {
+func (im *importer) document(d document) *pendingSLO {
 	r := reader{file: d.file, el: &im.el}
 	f := r.fields(d.root, "", "apiVersion", "kind", "metadata", "spec")
 	if f == nil {
@@ -149,7 +156,7 @@ func (im *importer) document(d document) *document {
 	}
 	switch kind {
 	case "SLO":
-		return &d
+		return &pendingSLO{document: d, f: f, meta: meta}
 	case "SLI":
 		if prev, dup := im.slis[name]; dup {
 			r.errf(meta["name"], "metadata.name", "SLI %s defined twice (first in %s)", name, prev.file)
@@ -192,12 +199,14 @@ type rule struct {
 }
 
 // slo reads one SLO document into a rule.
-func (im *importer) slo(d document) {
+func (im *importer) slo(d pendingSLO) {
 	r := reader{file: d.file, el: &im.el}
 	nerr := len(im.el.errs)
-	f := r.fields(d.root, "", "apiVersion", "kind", "metadata", "spec")
-	meta := r.fields(f["metadata"], "metadata", "name", "displayName", "labels", "annotations")
-	name, _ := r.str(meta["name"], "metadata.name")
+	f, meta := d.f, d.meta
+	name := ""
+	if n := resolve(meta["name"]); n != nil && n.Kind == yaml.ScalarNode {
+		name = n.Value
+	}
 	ann := r.strMap(meta["annotations"], "metadata.annotations")
 	spec := r.fields(f["spec"], "spec", "description", "service", "indicator", "indicatorRef", "timeWindow",
 		"budgetingMethod", "objectives", "alertPolicies")

@@ -260,6 +260,11 @@ func TestImportRefusals(t *testing.T) {
 		"in.yaml:33: metadata.name: SLO web defined twice")
 	f("name that cannot be a label value", strings.Replace(sloDocText(ratio(`sum by (namespace, ingress, host, path) (rate(nginx_ingress_controller_requests{status!~"5.."}[5m]))`, `sum by (namespace, ingress, host, path) (rate(nginx_ingress_controller_requests[5m]))`), okWindow, "Occurrences", okObjective), "name: web\nspec", "name: web shop\nspec", 1),
 		`in.yaml:4: metadata.name: "web shop" cannot name a slogate objective`)
+	unknown := strings.Replace(sloDocText(ok, okWindow, "Occurrences", okObjective), "kind: SLO\n", "kind: SLO\nstatus: {}\n", 1)
+	f("unknown field", unknown, "in.yaml:3: status: unknown field; OpenSLO v1 knows: apiVersion, kind, metadata, spec")
+	if _, err := Import(nil, []File{{Name: "in.yaml", Data: []byte(unknown)}}); err == nil || strings.Count(err.Error(), "\n") != 0 {
+		t.Errorf("an unknown field is reported once, got %v", err)
+	}
 	f("no SLO at all", "apiVersion: openslo/v1\nkind: Service\nmetadata: {name: x}\n", "no SLO documents in in.yaml")
 }
 
