@@ -392,7 +392,7 @@ func TestParseQuery(t *testing.T) {
 			t.Errorf("parseQuery(%q) = %q, want %q", s, got, want)
 		}
 	}
-	f(`sum(rate(m{a="x", b=~'y|z', c!="", d!~`+"`\\d+`"+`}[5m]))`, `sum (rate(m{a="x", b=~"y|z", c!="", d!~"\\d+"}[5m]))`)
+	f(`sum(rate(m{a="x", b=~'y|z', c!="", d!~`+"`\\d+`"+`}[5m]))`, `sum(rate(m{a="x", b=~"y|z", c!="", d!~"\\d+"}[5m]))`)
 	f(`sum by (a, b) (increase(m[1h]))`, `sum by (a, b) (rate(m[5m]))`)
 	f(`sum(m{a="x"}) by (a)`, `sum by (a) (rate(m{a="x"}[5m]))`)
 	f(`m`, `rate(m[5m])`)

@@ -281,11 +281,11 @@ func (p *qparser) str() string {
 func formatQuery(q query) string {
 	var b strings.Builder
 	if q.sum {
-		b.WriteString("sum")
 		if len(q.by) > 0 {
-			b.WriteString(" by (" + strings.Join(q.by, ", ") + ")")
+			b.WriteString("sum by (" + strings.Join(q.by, ", ") + ") (")
+		} else {
+			b.WriteString("sum(")
 		}
-		b.WriteString(" (")
 	}
 	b.WriteString("rate(" + q.metric)
 	if len(q.matchers) > 0 {
