@@ -21,7 +21,10 @@ var layout = map[string][]string{
 	"synthetic":   {"budget", "remotewrite", "slo", "vmclient"},
 	"proxy":       {"budget", "remotewrite", "vmclient"},
 	"ui":          {"budget", "config", "maintenance", "slo", "store", "synthetic", "vmclient"},
-	"cmd/slogate": {"budget", "config", "proxy", "remotewrite", "slo", "store", "synthetic", "ui", "vmclient"},
+	// openslo translates OpenSLO documents to and from config files:
+	// bytes in, bytes out, no HTTP and no state.
+	"openslo":     {"budget", "config", "slo"},
+	"cmd/slogate": {"budget", "config", "openslo", "proxy", "remotewrite", "slo", "store", "synthetic", "ui", "vmclient"},
 }
 
 func TestLayout(t *testing.T) {
