@@ -29,6 +29,7 @@ func TestPageScriptRendersAsServer(t *testing.T) {
 		t.Fatalf("cannot find %s (run scripts/install-chromium.sh, or make deps): %s", chromium, err)
 	}
 	p := newServicesPage(t, pageRoutes, pageServices())
+	p.engine.statuses[1].MaintenanceActive = true // a route's badge, as the api service's
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +48,7 @@ func TestPageScriptRendersAsServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	server := dumpDOM(t, chromium, "file://"+file)
-	for _, id := range []string{`<h2 id="routes-h"`, `<output id="count"`, `<table id="services"`, `<table id="routes"`, `<ul id="risk-list">`} {
+	for _, id := range []string{`<output id="count"`, `<section id="services-sec"`, `<table id="routes"`, `<ul id="risk-list">`} {
 		a, b := element(script, id), element(server, id)
 		if a == "" || a != b {
 			t.Errorf("%s differs between the script's render and the server's:\nscript: %s\nserver: %s", id, a, b)
@@ -55,6 +56,9 @@ func TestPageScriptRendersAsServer(t *testing.T) {
 	}
 	if !strings.Contains(element(script, `<table id="services"`), "downtime left") {
 		t.Errorf("the script's services table shows no downtime budget")
+	}
+	if n := strings.Count(script, `<span class="badge inmaint">in maintenance</span>`); n != 2 {
+		t.Errorf("the script shows %d in-maintenance badges, want 2 (a route, a service)", n)
 	}
 }
 
