@@ -29,9 +29,10 @@ type gdashboard struct {
 	Panels        []gpanel `json:"panels"`
 	Templating    struct {
 		List []struct {
-			Name  string `json:"name"`
-			Type  string `json:"type"`
-			Query any    `json:"query"` // a string, or an object in newer Grafana
+			Name     string `json:"name"`
+			Type     string `json:"type"`
+			Query    any    `json:"query"` // a string, or an object in newer Grafana
+			AllValue string `json:"allValue"`
 		} `json:"list"`
 	} `json:"templating"`
 	Annotations struct {
@@ -56,18 +57,26 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("uid %q, title %q, schemaVersion %d: want a uid, the title, and schemaVersion 36 or later", d.UID, d.Title, d.SchemaVersion)
 	}
 
-	// Variables: the datasource is chosen on import; customer and route
-	// list label values of the synthetic series.
-	vars := map[string]string{}
+	// Variables: the datasource is chosen on import; customer, route and
+	// service list label values of the synthetic series. All of route
+	// and of service is ".+": a route's series have no service label and a
+	// service's no route label, so neither shows in the other's panels.
+	vars, all := map[string]string{}, map[string]string{}
 	for _, v := range d.Templating.List {
 		q, _ := v.Query.(string)
 		vars[v.Name] = v.Type + " " + q
+		all[v.Name] = v.AllValue
+	}
+	for _, name := range []string{"route", "service"} {
+		if all[name] != ".+" {
+			t.Errorf("variable %s: All is %q, want .+", name, all[name])
+		}
 	}
 	if vars["datasource"] != "datasource prometheus" {
 		t.Errorf("want a datasource variable of type prometheus, got %q", vars["datasource"])
 	}
 	labelValues := regexp.MustCompile(`^query label_values\(([a-z_]+)[{,]`)
-	for _, name := range []string{"customer", "route"} {
+	for _, name := range []string{"customer", "route", "service"} {
 		m := labelValues.FindStringSubmatch(vars[name])
 		if m == nil || !knownMetric(m[1]) {
 			t.Errorf("variable %s: want label_values over a synthetic series, got %q", name, vars[name])
@@ -98,6 +107,7 @@ func TestDashboard(t *testing.T) {
 	}
 	ids := map[int]bool{}
 	budgetPanel, exprs := false, 0
+	servicePanels := map[string]bool{} // metric read with service=~"$service"
 	for _, p := range panels {
 		if ids[p.ID] {
 			t.Errorf("panel id %d is used twice", p.ID)
@@ -117,10 +127,20 @@ func TestDashboard(t *testing.T) {
 			if strings.Contains(tg.Expr, "slo_error_budget_remaining_") {
 				budgetPanel = true
 			}
+			if strings.Contains(tg.Expr, `service=~"$service"`) {
+				for _, m := range metricNames(tg.Expr) {
+					servicePanels[m] = true
+				}
+			}
 		}
 	}
 	if !budgetPanel {
 		t.Errorf("no panel shows slo_error_budget_remaining_ratio or _seconds")
+	}
+	for _, m := range []string{"slo_error_budget_remaining_seconds", "slo_burn_rate", "slo_slices_total", "slo_sla_credit_percent"} {
+		if !servicePanels[m] {
+			t.Errorf("no panel reads %s of the chosen services", m)
+		}
 	}
 
 	maintenance := false

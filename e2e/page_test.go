@@ -37,6 +37,7 @@ const (
 )
 
 // pageConfig gives acme's two routes an SLA; blog has the default SLO.
+// The service storefront sums acme's routes in 5m slices.
 const pageConfig = `
 contracts:
   - labels: {customer: acme, contract: acme-gold}
@@ -46,6 +47,16 @@ objectives:
     slo: 0.9995
     sla: 0.999
     window: 30d
+services:
+  - name: storefront
+    match: {customer: acme}
+    by: [customer]
+    slo: 0.999
+    sla: 0.99
+    window: 30d
+    budgeting: timeslices
+    slice: 5m
+    credits: [{below: 0.99, percent: 10}]
 `
 
 // pageRoute is one ingress route and the 503s it serves per minute from
@@ -128,6 +139,13 @@ func TestPageInBrowser(t *testing.T) {
 	if code, body := postJSON(t, sg.URL+"/slogate/api/v1/maintenance", pageToken, win); code != http.StatusCreated {
 		t.Fatalf("window: %d %s", code, body)
 	}
+	// blog is in maintenance now: from ten minutes before the newest
+	// data (after the fact) to an hour from now.
+	active := fmt.Sprintf(`{"start":%q,"end":%q,"match":{"host":"blog\\.globex\\.com"},"reason":"blog migration","author":"e2e"}`,
+		start.Add(30*time.Minute).UTC().Format(time.RFC3339), time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	if code, body := postJSON(t, sg.URL+"/slogate/api/v1/maintenance", pageToken, active); code != http.StatusCreated {
+		t.Fatalf("active window: %d %s", code, body)
+	}
 
 	// The page as Chromium renders it after its script refreshed it.
 	dom := dumpDOM(t, chromium, sg.URL+"/slogate/")
@@ -146,6 +164,9 @@ func TestPageInBrowser(t *testing.T) {
 		`<strong class="warn">SLA budget gone in `,
 		`<td>db upgrade</td><td>e2e</td>`,
 		`<span class="maint">maintenance `,
+		`<span class="name">blog/blog/blog.globex.com//</span> <span class="badge inmaint">in maintenance</span>`,
+		`<span class="name">storefront</span>`,
+		`<span class="badge active">active</span>`,
 		`<span class="meta" id="mw-js" hidden="">`, // the script ran
 	} {
 		if !strings.Contains(dom, want) {
@@ -160,6 +181,9 @@ func TestPageInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	static := dumpDOM(t, chromium, "file://"+page)
+	if n := strings.Count(dom, `class="badge inmaint"`); n != 1 {
+		t.Errorf("%d in-maintenance badges, want 1 (blog)", n)
+	}
 	if strings.Contains(static, `id="mw-js" hidden`) {
 		t.Fatalf("the script ran on the server's page")
 	}
@@ -198,24 +222,35 @@ func postPageBlock(t *testing.T, url string, i int, ts int64) {
 	}
 }
 
-// budgetText is how the page must show a remaining budget: h m s, from
+// budgetText is how the page must show a remaining budget: its two
+// largest units of days, hours and minutes (seconds below a minute), from
 // remainingSeconds, with the whole percent left.
 func budgetText(b apiBudget) string {
-	hms := func(s float64) string {
-		n := int64(math.Round(math.Abs(s)))
-		switch h, m, sec := n/3600, n/60%60, n%60; {
-		case h > 0:
-			return fmt.Sprintf("%dh %dm %ds", h, m, sec)
-		case m > 0:
-			return fmt.Sprintf("%dm %ds", m, sec)
-		default:
-			return fmt.Sprintf("%ds", sec)
+	dhm := func(s float64) string {
+		n := math.Round(math.Abs(s))
+		if n < 60 {
+			return fmt.Sprintf("%.0fs", n)
 		}
+		var big, small int64
+		var ub, us string
+		if mins := int64(math.Round(n / 60)); mins < 24*60 {
+			big, small, ub, us = mins/60, mins%60, "h", "m"
+		} else {
+			hours := int64(math.Round(n / 3600))
+			big, small, ub, us = hours/24, hours%24, "d", "h"
+		}
+		switch {
+		case big == 0:
+			return fmt.Sprintf("%d%s", small, us)
+		case small == 0:
+			return fmt.Sprintf("%d%s", big, ub)
+		}
+		return fmt.Sprintf("%d%s %d%s", big, ub, small, us)
 	}
 	if b.RemainingSeconds < 0 {
-		return "overspent by " + hms(b.RemainingSeconds)
+		return "overspent by " + dhm(b.RemainingSeconds)
 	}
-	return fmt.Sprintf("%s left (%d%%)", hms(b.RemainingSeconds), int(math.Floor(b.RemainingRatio*100)))
+	return fmt.Sprintf("%s left (%d%%)", dhm(b.RemainingSeconds), int(math.Floor(b.RemainingRatio*100)))
 }
 
 func postJSON(t *testing.T, url, token, body string) (int, string) {
@@ -316,7 +351,8 @@ func checkReport(t *testing.T, base string, slos []apiStatus, start time.Time) {
 		t.Fatalf("slogate report: %v", err)
 	}
 	rows, err := csv.NewReader(bytes.NewReader(out)).ReadAll()
-	if err != nil || len(rows) != 1+len(slos) || rows[0][0] != "period" {
+	// A header, a line per route, and one for the storefront service.
+	if err != nil || len(rows) != 1+len(slos)+1 || rows[0][0] != "period" {
 		t.Fatalf("slogate report -format=csv: %v, %d rows:\n%s", err, len(rows), out)
 	}
 }
@@ -404,7 +440,7 @@ func declareThroughForm(t *testing.T, driver, base string) {
 		"goog:chromeOptions": map[string]any{"binary": chromiumPath, "args": []string{
 			"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 			"--disable-background-networking", "--disable-component-update", "--disable-sync",
-			"--window-size=1440,1500", "--user-data-dir=" + t.TempDir()}},
+			"--window-size=1400,1000", "--user-data-dir=" + t.TempDir()}},
 	}}}
 	var s struct{ SessionID string }
 	if err := json.Unmarshal(webDriverCall(t, "POST", fmt.Sprintf("http://127.0.0.1:%d/session", port), caps), &s); err != nil || s.SessionID == "" {
@@ -428,7 +464,7 @@ func declareThroughForm(t *testing.T, driver, base string) {
 
 	wd.fill("#mw-end", from.Add(time.Hour).Format(time.RFC3339))
 	wd.eval(`document.getElementById('mw-submit').click(); return ''`, new(string))
-	wd.waitFor(`return document.getElementById('declare-ok').textContent`, "Declared mw-1 (e2e form window).")
+	wd.waitFor(`return document.getElementById('declare-ok').textContent`, "Declared mw-2 (e2e form window).")
 	wd.waitFor(`return String(document.getElementById('windows-body').textContent.includes('e2e form window'))`, "true")
 	wd.waitFor(`return String([...document.querySelectorAll('#routes .maint')].some(e => e.textContent.endsWith(': e2e form window')))`, "true")
 	var stored []any
@@ -442,10 +478,11 @@ func declareThroughForm(t *testing.T, driver, base string) {
 	if err := json.Unmarshal(testenv.MustGet(t, base+"/slogate/api/v1/maintenance"), &windows); err != nil {
 		t.Fatal(err)
 	}
-	if got := fmt.Sprint(windows.Windows); !strings.Contains(got, "{mw-1 e2e form window webdriver}") {
+	if got := fmt.Sprint(windows.Windows); !strings.Contains(got, "{mw-2 e2e form window webdriver}") {
 		t.Errorf("the API does not hold the window declared through the form: %s", got)
 	}
 
+	checkAboveFold(t, wd)
 	wd.eval(`window.scrollTo(0, 0); return ''`, new(string))
 	var shot string
 	if err := json.Unmarshal(wd.call("GET", "/screenshot", nil), &shot); err != nil {
@@ -455,16 +492,64 @@ func declareThroughForm(t *testing.T, driver, base string) {
 	if err != nil {
 		t.Fatalf("cannot decode screenshot: %s", err)
 	}
-	path := filepath.Join(t.TempDir(), "page.png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if !t.Failed() {
-		// For a person to look at: the repository's git-ignored .tmp/.
-		out := filepath.Join(testenv.RepoRoot(t), ".tmp", "page.png")
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err == nil {
-			_ = os.WriteFile(out, png, 0o644)
+	// Kept with go test -artifacts (under -outputdir), and for a person
+	// to look at in the repository's git-ignored .tmp/.
+	for _, path := range []string{filepath.Join(t.ArtifactDir(), "page.png"), filepath.Join(testenv.RepoRoot(t), ".tmp", "page.png")} {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
 		}
-		t.Logf("screenshot: %s", out)
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot (1400x1000): %s", path)
+	}
+}
+
+// checkAboveFold checks, at the top of the page in a 1400x1000 window
+// (Chromium leaves about 860 pixels of it to the page), that the summary comes first and is on screen without scrolling: the
+// first at-risk item, the first active or upcoming maintenance window,
+// and the first service; the routes table starts below them.
+func checkAboveFold(t *testing.T, wd *webDriver) {
+	t.Helper()
+	var got struct {
+		Outer                            []float64
+		Width, Height                    float64
+		Risk, Window, Service, Routes    []float64 // top, bottom; empty when absent
+		WindowState, ServiceName, Errors string
+	}
+	var raw string
+	wd.eval(`window.scrollTo(0, 0);
+const box = (el) => { if (!el) return []; const r = el.getBoundingClientRect(); return r.height > 0 ? [r.top, r.bottom] : []; };
+const win = document.querySelector('#windows-body tr');
+const svc = document.querySelector('#services-body tr.service');
+return JSON.stringify({
+  outer: [window.outerWidth, window.outerHeight], width: window.innerWidth, height: window.innerHeight,
+  risk: box(document.querySelector('#risk-list li')), window: box(win), service: box(svc),
+  routes: box(document.querySelector('#routes tbody tr.route')),
+  windowState: win ? win.querySelector('.badge').textContent : '',
+  serviceName: svc ? svc.querySelector('.name').textContent : '',
+});`, &raw)
+	if err := json.Unmarshal([]byte(raw), &got); err != nil {
+		t.Fatalf("cannot decode the page's layout %s: %s", raw, err)
+	}
+	t.Logf("layout at 1400x1000: %s", raw)
+	if fmt.Sprint(got.Outer) != "[1400 1000]" || got.Width != 1400 || got.Height < 800 {
+		t.Fatalf("window %v, page %vx%v: want a 1400x1000 window", got.Outer, got.Width, got.Height)
+	}
+	for _, c := range []struct {
+		name string
+		box  []float64
+	}{{"the first at-risk item", got.Risk}, {"the first maintenance window (" + got.WindowState + ")", got.Window}, {"the first service (" + got.ServiceName + ")", got.Service}} {
+		if len(c.box) != 2 {
+			t.Errorf("%s is not shown", c.name)
+		} else if c.box[0] < 0 || c.box[1] > got.Height {
+			t.Errorf("%s is at %v..%v px, not within the %v px on screen", c.name, c.box[0], c.box[1], got.Height)
+		}
+	}
+	if got.WindowState != "active" {
+		t.Errorf("the first maintenance window is %q, want the active one", got.WindowState)
+	}
+	if len(got.Routes) != 2 || len(got.Service) != 2 || got.Routes[0] < got.Service[1] {
+		t.Errorf("the routes (%v) do not come after the services (%v)", got.Routes, got.Service)
 	}
 }

@@ -161,7 +161,7 @@ func rowID(key string) string {
 }
 
 // fmtSeconds formats seconds as "1h 2m 3s", "14m 20s" or "5s", rounded to
-// whole seconds (no days: budgets are read in hours).
+// whole seconds (no days: the SLA report states downtime to the second).
 func fmtSeconds(s float64) string {
 	n := int64(math.Round(math.Abs(s)))
 	h, m, sec := n/3600, n/60%60, n%60
@@ -178,6 +178,36 @@ func fmtSeconds(s float64) string {
 		out = "-" + out
 	}
 	return out
+}
+
+// fmtDuration formats seconds for the page in its two largest units,
+// rounded to the smaller one: "6d 2h", "2h 5m", "14m", and seconds only
+// below a minute ("45s"). A zero second unit is left out ("6d", "1h").
+func fmtDuration(s float64) string {
+	n := math.Round(math.Abs(s))
+	var out string
+	switch mins := math.Round(n / 60); {
+	case n < 60:
+		out = strconv.FormatFloat(n, 'f', 0, 64) + "s"
+	case mins < 60:
+		out = strconv.FormatFloat(mins, 'f', 0, 64) + "m"
+	case mins < 24*60:
+		out = twoUnits(int64(mins)/60, "h", int64(mins)%60, "m")
+	default:
+		hours := int64(math.Round(n / 3600))
+		out = twoUnits(hours/24, "d", hours%24, "h")
+	}
+	if s < 0 && n > 0 {
+		out = "-" + out
+	}
+	return out
+}
+
+func twoUnits(a int64, ua string, b int64, ub string) string {
+	if b == 0 {
+		return strconv.FormatInt(a, 10) + ua
+	}
+	return strconv.FormatInt(a, 10) + ua + " " + strconv.FormatInt(b, 10) + ub
 }
 
 // fmtTarget shows a target ratio as a percent with the digits it has:

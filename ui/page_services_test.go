@@ -178,21 +178,21 @@ func TestPageServices(t *testing.T) {
 	platformID := rowID("service|0:0|platform|customer=acme contract=gold")
 	apiID := rowID("service|0:0|api|")
 	for _, want := range []string{
-		`<h2 id="routes-h">Services and routes</h2>`,
+		`<h2 id="services-h">Services</h2>`,
 		`<table id="services">`,
 		`<output id="count" for="q">2 of 2 services, 4 of 4 routes</output>`,
 		`<tr id="` + platformID + `" class="service risk" data-search="0:0 service=platform platform customer=acme contract=gold">`,
-		`<th scope="row"><span class="name">platform</span> <span class="meta">3 routes · platform · year · 5m slices</span> <span class="labels">customer=acme contract=gold</span> <strong class="warn">SLA budget gone in 14m 0s at the current error rate</strong> <strong class="warn">service credit of 10% due at the current availability</strong></th>`,
+		`<th scope="row"><span class="name">platform</span> <span class="meta">3 routes · platform · year · 5m slices</span> <span class="labels">customer=acme contract=gold</span> <strong class="warn">SLA budget gone in 14m at the current error rate</strong> <strong class="warn">service credit of 10% due at the current availability</strong></th>`,
 		`<td class="num">SLO 99.95%<br>SLA 99.9%</td>`,
 		`<td class="num avail">95.23%<br><span class="meta">1000 good, 50 bad slices, 2 left out</span></td>`,
-		`<span class="kind">SLA</span> <meter min="0" max="1" low="0.25" high="0.5" optimum="1" value="0.5243531202435312" aria-label="SLA budget left"></meter> <span class="left">4h 35m 36s of 8h 45m 36s downtime left (52%)</span>`,
-		`<span class="left">12m 48s of 4h 22m 48s downtime left (4%)</span>`,
+		`<span class="kind">SLA</span> <meter min="0" max="1" low="0.25" high="0.5" optimum="1" value="0.5243531202435312" aria-label="SLA budget left"></meter> <span class="left">4h 36m of 8h 46m downtime left (52%)</span>`,
+		`<span class="left">13m of 4h 23m downtime left (4%)</span>`,
 		`<td class="num burn hot">500</td>`,
 		`<span class="badge caution">caution</span>`,
-		`<li><a href="#` + platformID + `">service platform customer=acme contract=gold: SLA budget gone in 14m 0s at the current error rate</a></li>`,
+		`<li><a href="#` + platformID + `">service platform customer=acme contract=gold: SLA budget gone in 14m at the current error rate</a></li>`,
 		`<li><a href="#` + platformID + `">service platform customer=acme contract=gold: service credit of 10% due at the current availability</a></li>`,
 		`<tr id="` + apiID + `" class="service" data-search="0:0 service=api availability ">`,
-		`<span class="name">api</span> <span class="meta">1 route · availability · 30d</span> <span class="labels"></span> <span class="maint">every route in maintenance</span></th>`,
+		`<span class="name">api</span> <span class="badge inmaint">in maintenance</span> <span class="meta">1 route · availability · 30d</span> <span class="labels"></span></th>`,
 		`<td class="num avail">99.98%</td>`,
 	} {
 		if !strings.Contains(body, want) {
@@ -238,8 +238,7 @@ func TestPageServices(t *testing.T) {
 func TestPageNoServices(t *testing.T) {
 	body := getPage(t, newTestPage(t, pageRoutes), "/slogate/")
 	for _, want := range []string{
-		`<h2 id="routes-h">Routes</h2>`,
-		`<table id="services" hidden>`,
+		`<section id="services-sec" aria-labelledby="services-h" hidden>`,
 		`<output id="count" for="q">4 of 4 routes</output>`,
 	} {
 		if !strings.Contains(body, want) {
@@ -256,10 +255,10 @@ func TestPageSliceFormatting(t *testing.T) {
 		b    BudgetJ
 		want string
 	}{
-		{BudgetJ{RemainingRatio: 0.5, RemainingSeconds: 600}, "10m 0s left (50%)"},
-		{BudgetJ{RemainingRatio: -1, RemainingSeconds: -600}, "overspent by 10m 0s"},
-		{BudgetJ{RemainingRatio: 0.5, RemainingSeconds: 600, AllowedDowntimeSeconds: ptr(1200.0)}, "10m 0s of 20m 0s downtime left (50%)"},
-		{BudgetJ{RemainingRatio: math.Inf(-1), RemainingSeconds: -300, AllowedDowntimeSeconds: ptr(0.0)}, "downtime overspent by 5m 0s"},
+		{BudgetJ{RemainingRatio: 0.5, RemainingSeconds: 600}, "10m left (50%)"},
+		{BudgetJ{RemainingRatio: -1, RemainingSeconds: -600}, "overspent by 10m"},
+		{BudgetJ{RemainingRatio: 0.5, RemainingSeconds: 600, AllowedDowntimeSeconds: ptr(1200.0)}, "10m of 20m downtime left (50%)"},
+		{BudgetJ{RemainingRatio: math.Inf(-1), RemainingSeconds: -300, AllowedDowntimeSeconds: ptr(0.0)}, "downtime overspent by 5m"},
 	} {
 		if got := budgetText(c.b); got != c.want {
 			t.Errorf("budgetText(%+v) = %q, want %q", c.b, got, c.want)

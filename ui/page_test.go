@@ -89,7 +89,8 @@ var (
 )
 
 // pageRoutes: shop is overspent, api burns its SLA budget within 14m 20s,
-// blog is fine, static has no requests and no contract.
+// blog is fine, static has no requests and no contract (and a budget of
+// days: 80% over 30 days).
 var pageRoutes = []routeSpec{
 	{host: "api.acme.com", path: "/v1", contract: acme, slo: 0.9995, sla: 0.999, window: month, good: 999_500, total: 1_000_000,
 		remSLO: 0, secsSLO: 0, remSLA: 0.5, secsSLA: 1296, exhSLA: 860, burn1h: 20, release: slo.ReleaseFreeze},
@@ -97,7 +98,7 @@ var pageRoutes = []routeSpec{
 		remSLO: -3, secsSLO: -3888, remSLA: -1, secsSLA: -2592, exhSLA: 0, burn1h: 2.5, release: slo.ReleaseFreeze},
 	{host: "blog.globex.com", path: "/", contract: globex, slo: 0.999, window: days30, good: 123_456, total: 123_456,
 		remSLO: 1, secsSLO: 2592, exhSLA: -1, release: slo.ReleaseShip},
-	{host: "static.example.com", path: "/", slo: 0.999, window: days30, remSLO: 1, secsSLO: 2592, exhSLA: -1, release: slo.ReleaseCaution},
+	{host: "static.example.com", path: "/", slo: 0.8, window: days30, remSLO: 1, secsSLO: 525_600, exhSLA: -1, release: slo.ReleaseCaution},
 }
 
 // testPage is the ui over fixed routes, served as package proxy serves it:
@@ -198,6 +199,7 @@ func TestPageRoutes(t *testing.T) {
 		maintenance.Spec{Start: "2026-11-20T11:00:00Z", End: "2026-11-20T13:00:00Z", Match: map[string]string{"host": `shop\.acme\.com`}, Reason: "db upgrade", Author: "ops"},
 		maintenance.Spec{Start: "2026-11-24T02:00:00Z", End: "2026-11-24T03:00:00Z", Match: map[string]string{"customer": "globex"}, Reason: "kernel patch"},
 		maintenance.Spec{Start: "2026-11-18T02:00:00Z", End: "2026-11-18T03:00:00Z", Reason: "past"})
+	api.engine.statuses[1].MaintenanceActive = true // shop, in the db upgrade
 	body := getPage(t, api, "/slogate/")
 
 	for _, want := range []string{
@@ -211,13 +213,14 @@ func TestPageRoutes(t *testing.T) {
 		`<td class="num avail">99.80%</td>`,
 		`<td class="num avail">100%</td>`,
 		`<td class="num avail">no requests</td>`,
+		`<span class="left">6d 2h left (100%)</span>`,
 		// Budgets as bars and time; warnings.
-		`<span class="kind">SLA</span> <meter min="0" max="1" low="0.25" high="0.5" optimum="1" value="0.5" aria-label="SLA budget left"></meter> <span class="left">21m 36s left (50%)</span>`,
-		`<div class="b low"><span class="kind">SLA</span> <meter min="0" max="1" low="0.25" high="0.5" optimum="1" value="0" aria-label="SLA budget left"></meter> <span class="left">overspent by 43m 12s</span></div>`,
-		`<strong class="warn">SLA budget gone in 14m 20s at the current error rate</strong>`,
-		`<strong class="warn">SLA budget exhausted: overspent by 43m 12s</strong>`,
-		`<strong class="warn">SLO budget exhausted: overspent by 1h 4m 48s</strong>`,
-		`<li><a href="#` + rowID("0:0|ingress-nginx|ns/web/api.acme.com/v1|availability") + `">acme · contract gold · ns/web/api.acme.com/v1: SLA budget gone in 14m 20s at the current error rate</a></li>`,
+		`<span class="kind">SLA</span> <meter min="0" max="1" low="0.25" high="0.5" optimum="1" value="0.5" aria-label="SLA budget left"></meter> <span class="left">22m left (50%)</span>`,
+		`<div class="b low"><span class="kind">SLA</span> <meter min="0" max="1" low="0.25" high="0.5" optimum="1" value="0" aria-label="SLA budget left"></meter> <span class="left">overspent by 43m</span></div>`,
+		`<strong class="warn">SLA budget gone in 14m at the current error rate</strong>`,
+		`<strong class="warn">SLA budget exhausted: overspent by 43m</strong>`,
+		`<strong class="warn">SLO budget exhausted: overspent by 1h 5m</strong>`,
+		`<li><a href="#` + rowID("0:0|ingress-nginx|ns/web/api.acme.com/v1|availability") + `">acme · contract gold · ns/web/api.acme.com/v1: SLA budget gone in 14m at the current error rate</a></li>`,
 		// Burn rates and release state.
 		`<td class="num burn hot">20.0</td>`,
 		`<td class="num burn warm">2.50</td>`,
@@ -225,6 +228,7 @@ func TestPageRoutes(t *testing.T) {
 		`<span class="badge ship">ship</span>`,
 		`<span class="badge caution">caution</span>`,
 		// Maintenance per route and in the list, with reasons.
+		`<span class="name">ns/web/shop.acme.com/</span> <span class="badge inmaint">in maintenance</span> <span class="meta">`,
 		`<span class="maint">in maintenance until 2026-11-20 13:00 UTC: db upgrade</span>`,
 		`<span class="maint">maintenance 2026-11-24 02:00 UTC – 2026-11-24 03:00 UTC: kernel patch</span>`,
 		`<td><span class="badge active">active</span></td><td>until 2026-11-20 13:00 UTC</td><td><code>host=~shop\.acme\.com</code></td><td>db upgrade</td><td>ops</td>`,
@@ -358,6 +362,18 @@ func TestFormatting(t *testing.T) {
 	}{{0, "0s"}, {0.4, "0s"}, {59.6, "1m 0s"}, {860, "14m 20s"}, {3600, "1h 0m 0s"}, {2592, "43m 12s"}, {93784, "26h 3m 4s"}, {-61, "-1m 1s"}} {
 		if got := fmtSeconds(c.secs); got != c.want {
 			t.Errorf("fmtSeconds(%v) = %q, want %q", c.secs, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		secs float64
+		want string
+	}{
+		{0, "0s"}, {0.4, "0s"}, {45, "45s"}, {59.4, "59s"}, {59.6, "1m"}, {89, "1m"}, {90, "2m"}, {860, "14m"},
+		{3570, "1h"}, {3600, "1h"}, {3900, "1h 5m"}, {86_370, "1d"}, {93_784, "1d 2h"}, {525_600, "6d 2h"},
+		{31_536_000, "365d"}, {-61, "-1m"}, {-0.2, "0s"},
+	} {
+		if got := fmtDuration(c.secs); got != c.want {
+			t.Errorf("fmtDuration(%v) = %q, want %q", c.secs, got, c.want)
 		}
 	}
 	for _, c := range []struct {

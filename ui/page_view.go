@@ -47,8 +47,11 @@ type viewRow struct {
 	Burn                  []viewBurn
 	Release               string
 	Warnings, Maintenance []string
-	Hidden                bool
-	budgetKey, burnKey    float64
+	// InMaintenance: the evaluation minute lies in a maintenance window
+	// of the route (of every route of a service); the row shows a badge.
+	InMaintenance      bool
+	Hidden             bool
+	budgetKey, burnKey float64
 }
 
 type viewBudget struct {
@@ -238,6 +241,7 @@ func viewRowOf(st *SLOStatus, soon []upcoming) viewRow {
 	r.Search = strings.ToLower(strings.Join(search, " "))
 	r.fill(&st.Objective, st.EvaluatedAt, st.Availability, st.Budgets, st.Windows, st.WindowSlices, st.CreditPercent)
 	r.Maintenance = routeMaintenance(st, soon)
+	r.InMaintenance = st.Maintenance
 	return r
 }
 
@@ -254,9 +258,7 @@ func viewServiceRow(st *ServiceJSON) viewRow {
 	}
 	r.Search = strings.ToLower(strings.Join([]string{st.Tenant, "service=" + st.Service, st.Objective.Name, r.Labels}, " "))
 	r.fill(&st.Objective, st.EvaluatedAt, st.Availability, st.Budgets, st.Windows, st.WindowSlices, st.CreditPercent)
-	if st.Maintenance {
-		r.Maintenance = []string{"every route in maintenance"}
-	}
+	r.InMaintenance = st.Maintenance
 	return r
 }
 
@@ -368,14 +370,14 @@ func (r *viewRow) fill(o *ObjectiveJSON, evaluatedAt string, availability *float
 func budgetText(b BudgetJ) string {
 	if b.AllowedDowntimeSeconds != nil {
 		if b.RemainingSeconds < 0 {
-			return "downtime overspent by " + fmtSeconds(-b.RemainingSeconds)
+			return "downtime overspent by " + fmtDuration(-b.RemainingSeconds)
 		}
-		return fmtSeconds(b.RemainingSeconds) + " of " + fmtSeconds(*b.AllowedDowntimeSeconds) + " downtime left (" + strconv.Itoa(int(math.Floor(b.RemainingRatio*100))) + "%)"
+		return fmtDuration(b.RemainingSeconds) + " of " + fmtDuration(*b.AllowedDowntimeSeconds) + " downtime left (" + strconv.Itoa(int(math.Floor(b.RemainingRatio*100))) + "%)"
 	}
 	if b.RemainingSeconds < 0 {
-		return "overspent by " + fmtSeconds(-b.RemainingSeconds)
+		return "overspent by " + fmtDuration(-b.RemainingSeconds)
 	}
-	return fmtSeconds(b.RemainingSeconds) + " left (" + strconv.Itoa(int(math.Floor(b.RemainingRatio*100))) + "%)"
+	return fmtDuration(b.RemainingSeconds) + " left (" + strconv.Itoa(int(math.Floor(b.RemainingRatio*100))) + "%)"
 }
 
 // slicesText sums up the compliance window's slices: "997 good, 3 bad,
@@ -396,11 +398,11 @@ func slicesText(c *SliceCountsJSON) string {
 func budgetWarning(kind string, b BudgetJ, timeLeft float64) string {
 	switch {
 	case b.RemainingRatio <= 0 && b.RemainingSeconds < 0:
-		return kind + " budget exhausted: overspent by " + fmtSeconds(-b.RemainingSeconds)
+		return kind + " budget exhausted: overspent by " + fmtDuration(-b.RemainingSeconds)
 	case b.RemainingRatio <= 0:
 		return kind + " budget exhausted"
 	case b.ExhaustionSeconds != nil && *b.ExhaustionSeconds < timeLeft:
-		return kind + " budget gone in " + fmtSeconds(*b.ExhaustionSeconds) + " at the current error rate"
+		return kind + " budget gone in " + fmtDuration(*b.ExhaustionSeconds) + " at the current error rate"
 	}
 	return ""
 }

@@ -22,10 +22,17 @@
   function esc(s) {
     return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
   }
-  function fmtSeconds(s) {
-    const n = Math.round(Math.abs(s));
-    const h = Math.floor(n / 3600), m = Math.floor(n / 60) % 60, sec = n % 60;
-    let out = h > 0 ? `${h}h ${m}m ${sec}s` : m > 0 ? `${m}m ${sec}s` : `${sec}s`;
+  function twoUnits(a, ua, b, ub) { return b === 0 ? `${a}${ua}` : `${a}${ua} ${b}${ub}`; }
+  function fmtDuration(s) { // page.go's fmtDuration: "6d 2h", "2h 5m", "14m", "45s"
+    const n = Math.round(Math.abs(s)), mins = Math.round(n / 60);
+    let out;
+    if (n < 60) out = `${n}s`;
+    else if (mins < 60) out = `${mins}m`;
+    else if (mins < 24 * 60) out = twoUnits(Math.floor(mins / 60), 'h', mins % 60, 'm');
+    else {
+      const hours = Math.round(n / 3600);
+      out = twoUnits(Math.floor(hours / 24), 'd', hours % 24, 'h');
+    }
     if (s < 0 && n > 0) out = '-' + out;
     return out;
   }
@@ -75,9 +82,9 @@
     return parts.join(' · ');
   }
   function budgetWarning(kind, b, timeLeft) {
-    if (b.remainingRatio <= 0 && b.remainingSeconds < 0) return `${kind} budget exhausted: overspent by ${fmtSeconds(-b.remainingSeconds)}`;
+    if (b.remainingRatio <= 0 && b.remainingSeconds < 0) return `${kind} budget exhausted: overspent by ${fmtDuration(-b.remainingSeconds)}`;
     if (b.remainingRatio <= 0) return `${kind} budget exhausted`;
-    if (b.exhaustionSeconds != null && b.exhaustionSeconds < timeLeft) return `${kind} budget gone in ${fmtSeconds(b.exhaustionSeconds)} at the current error rate`;
+    if (b.exhaustionSeconds != null && b.exhaustionSeconds < timeLeft) return `${kind} budget gone in ${fmtDuration(b.exhaustionSeconds)} at the current error rate`;
     return '';
   }
   const reCache = new Map();
@@ -118,10 +125,10 @@
   function budgetText(b) {
     const pct = Math.floor(b.remainingRatio * 100);
     if (b.allowedDowntimeSeconds != null) {
-      return b.remainingSeconds < 0 ? 'downtime overspent by ' + fmtSeconds(-b.remainingSeconds)
-        : `${fmtSeconds(b.remainingSeconds)} of ${fmtSeconds(b.allowedDowntimeSeconds)} downtime left (${pct}%)`;
+      return b.remainingSeconds < 0 ? 'downtime overspent by ' + fmtDuration(-b.remainingSeconds)
+        : `${fmtDuration(b.remainingSeconds)} of ${fmtDuration(b.allowedDowntimeSeconds)} downtime left (${pct}%)`;
     }
-    return b.remainingSeconds < 0 ? 'overspent by ' + fmtSeconds(-b.remainingSeconds) : `${fmtSeconds(b.remainingSeconds)} left (${pct}%)`;
+    return b.remainingSeconds < 0 ? 'overspent by ' + fmtDuration(-b.remainingSeconds) : `${fmtDuration(b.remainingSeconds)} left (${pct}%)`;
   }
   function slicesText(c) {
     let t = `${c.good} good, ${c.bad} bad slices`;
@@ -171,6 +178,7 @@
       hidden: !terms.every((t) => search.includes(t)),
     }, st);
     r.maintenance = routeMaintenance(st);
+    r.inMaintenance = !!st.maintenanceActive;
     return r;
   }
   function serviceLabels(st) { return (st.by || []).map((k) => k + '=' + ((st.labels || {})[k] ?? '')).join(' '); }
@@ -189,7 +197,8 @@
       meta: `${st.routes === 1 ? '1 route' : st.routes + ' routes'} · ${objectiveMeta(st.objective)}`,
       hidden: !terms.every((t) => search.includes(t)),
     }, st);
-    r.maintenance = st.maintenanceActive ? ['every route in maintenance'] : [];
+    r.maintenance = [];
+    r.inMaintenance = !!st.maintenanceActive;
     return r;
   }
   function sortRows(rows, by) {
@@ -203,7 +212,7 @@
   // ---- rendering: the markup of page.html ----
   function rowHTML(r) {
     let h = `<tr id="${r.id}" class="${r.cls}${r.warnings.length ? ' risk' : ''}" data-search="${esc(r.search)}"${r.hidden ? ' hidden' : ''}>`;
-    h += `<th scope="row"><span class="name">${esc(r.route)}</span> <span class="meta">${esc(r.meta)}</span> <span class="labels">${esc(r.labels)}</span>`;
+    h += `<th scope="row"><span class="name">${esc(r.route)}</span>${r.inMaintenance ? ' <span class="badge inmaint">in maintenance</span>' : ''} <span class="meta">${esc(r.meta)}</span> <span class="labels">${esc(r.labels)}</span>`;
     for (const w of r.warnings) h += ` <strong class="warn">${esc(w)}</strong>`;
     for (const m of r.maintenance) h += ` <span class="maint">${esc(m)}</span>`;
     h += `</th><td class="num">SLO ${esc(r.slo)}${r.sla ? '<br>SLA ' + esc(r.sla) : ''}</td>`;
@@ -234,8 +243,7 @@
     }
     sortRows(srows, by);
     $('services-body').innerHTML = srows.map(rowHTML).join('');
-    $('services').hidden = services.length === 0;
-    $('routes-h').textContent = services.length ? 'Services and routes' : 'Routes';
+    $('services-sec').hidden = services.length === 0;
     for (const st of slos) {
       const r = rowOf(st, terms), title = groupTitle(st);
       if (!groups.has(title)) groups.set(title, { title, rows: [] });

@@ -70,8 +70,14 @@ const (
 var ds = obj{"type": "prometheus", "uid": "${datasource}"}
 
 // sel restricts a synthetic series to the chosen customers, objectives and
-// routes. A route without a customer label matches customer=~".*" (All).
+// routes. A route without a customer label matches customer=~".*" (All);
+// a service's series, which have no route label, never match (All is
+// ".+" for routes).
 const sel = `customer=~"$customer", slo=~"$slo", route=~"$route"`
+
+// svc restricts a synthetic series to the chosen services; All is ".+",
+// so routes (no service label) never match.
+const svc = `service=~"$service"`
 
 // fixedWindows are the windows of slo_sli_ratio that are not a compliance
 // window. The compliance window's label varies per objective (30d, month,
@@ -82,13 +88,14 @@ const fixedWindows = `5m|30m|1h|2h|6h|1d|3d`
 func dashboard() obj {
 	l := &layout{}
 	overview(l)
+	services(l)
 	drilldown(l)
 	burndown(l)
 	self(l)
 	return obj{
 		"uid":                  uid,
 		"title":                title,
-		"description":          "Error budgets of slogate's synthetic series: SLA budget per customer, SLI and burn rate per route, budget burn-down, maintenance. Runbook: deploy/RUNBOOK.md.",
+		"description":          "Error budgets of slogate's synthetic series: SLA budget per customer, services (SLA downtime, credits, slices), SLI and burn rate per route, budget burn-down, maintenance. Runbook: deploy/RUNBOOK.md.",
 		"tags":                 []string{"slogate", "slo", "sla"},
 		"schemaVersion":        39,
 		"version":              1,
@@ -116,12 +123,12 @@ func dashboard() obj {
 }
 
 func variables() []obj {
-	query := func(name, label, q string) obj {
+	query := func(name, label, q, all string) obj {
 		return obj{
 			"name": name, "label": label, "type": "query",
 			"datasource": ds, "query": q, "definition": q,
 			"refresh":    2, // on time range change: routes come and go
-			"includeAll": true, "multi": true, "allValue": ".*",
+			"includeAll": true, "multi": true, "allValue": all,
 			"current": obj{}, "options": []obj{}, "sort": 1, "hide": 0, "regex": "",
 		}
 	}
@@ -131,9 +138,11 @@ func variables() []obj {
 			"query": "prometheus", "current": obj{}, "options": []obj{},
 			"refresh": 1, "hide": 0, "regex": "", "includeAll": false, "multi": false,
 		},
-		query("customer", "Customer", `label_values(slo_objective_ratio, customer)`),
-		query("slo", "Objective", `label_values(slo_objective_ratio{customer=~"$customer"}, slo)`),
-		query("route", "Route", `label_values(slo_objective_ratio{customer=~"$customer", slo=~"$slo"}, route)`),
+		query("customer", "Customer", `label_values(slo_objective_ratio, customer)`, ".*"),
+		query("slo", "Objective", `label_values(slo_objective_ratio{customer=~"$customer"}, slo)`, ".*"),
+		// ".+": a route has a route label, a service's series have none.
+		query("route", "Route", `label_values(slo_objective_ratio{customer=~"$customer", slo=~"$slo"}, route)`, ".+"),
+		query("service", "Service", `label_values(slo_objective_ratio, service)`, ".+"),
 	}
 }
 
@@ -257,6 +266,111 @@ func overview(l *layout) {
 			"sortBy": []obj{{"displayName": "SLA budget left", "desc": false}},
 		},
 	})
+}
+
+// services shows the service SLIs (a service and one value set of its
+// by labels): SLA downtime left, the credit the period is heading for, time
+// slices and burn rates. A service's series carry its by labels instead of
+// route labels, so the table keeps every label but the one it aggregates
+// away ("without"), whatever by labels a service has.
+func services(l *layout) {
+	l.row("Services")
+	l.add(8, 6, stat("SLA downtime left, per service",
+		"Remaining SLA error budget of the worst SLI of each service; with time slices, downtime: the bad slices still allowed this period, as time.",
+		"s", thresholds("red", 1, "orange", 3600, "green"),
+		target("A", `min by (service) (slo_error_budget_remaining_seconds{kind="sla", `+svc+`})`, "{{service}}")))
+	l.add(8, 6, stat("Service credit due, per service",
+		"The service credit (percent of the fee) of the highest credit tier the compliance window's SLA availability is below now: what the period is heading for. 0: above every tier.",
+		"percent", thresholds("green", 0.0001, "red"),
+		target("A", `max by (service) (slo_sla_credit_percent{`+svc+`})`, "{{service}}")))
+	l.add(8, 6, stat("Bad slices in range, per service",
+		"Time slices judged bad (below the slice target) within the dashboard's time range, over every SLI of the service. Time-slice services only.",
+		"none", thresholds("green", 1, "orange"),
+		target("A", `sum by (service) (increase(slo_slices_total{result="bad", `+svc+`}[$__range]))`, "{{service}}")))
+
+	columns := []struct {
+		ref, name, expr, unit string
+	}{
+		{"A", "Availability", `max without (window) (slo_sli_ratio{window!~"` + fixedWindows + `", ` + svc + `})`, "percentunit"},
+		{"B", "SLA target", `max without (kind) (slo_objective_ratio{kind="sla", ` + svc + `})`, "percentunit"},
+		{"C", "SLA budget left", `min without (kind) (slo_error_budget_remaining_ratio{kind="sla", ` + svc + `})`, "percentunit"},
+		{"D", "SLA downtime left", `min without (kind) (slo_error_budget_remaining_seconds{kind="sla", ` + svc + `})`, "s"},
+		{"E", "SLA breached in", `min without (kind) (slo_error_budget_exhaustion_seconds{kind="sla", ` + svc + `})`, "s"},
+		{"F", "Credit due", `max without () (slo_sla_credit_percent{` + svc + `})`, "percent"},
+		{"G", "Release", `max without (state) (slo_release_state{state="caution", ` + svc + `}) + 2 * max without (state) (slo_release_state{state="freeze", ` + svc + `})`, "none"},
+	}
+	var targets, overrides []obj
+	rename := obj{}
+	for _, c := range columns {
+		targets = append(targets, obj{
+			"datasource": ds, "refId": c.ref, "expr": c.expr,
+			"instant": true, "range": false, "format": "table", "legendFormat": "__auto",
+		})
+		field := "Value #" + c.ref
+		rename[field] = c.name
+		props := []obj{{"id": "unit", "value": c.unit}}
+		switch c.ref {
+		case "A", "B":
+			props = append(props, obj{"id": "decimals", "value": 3})
+		case "C":
+			props = append(props,
+				obj{"id": "thresholds", "value": budgetThresholds},
+				obj{"id": "custom.cellOptions", "value": obj{"type": "color-background", "mode": "basic"}},
+				obj{"id": "decimals", "value": 1})
+		case "E":
+			props = append(props, obj{"id": "noValue", "value": "not burning"})
+		case "F":
+			props = append(props, obj{"id": "noValue", "value": "no credits"})
+		case "G":
+			props = append(props,
+				obj{"id": "mappings", "value": releaseMappings},
+				obj{"id": "custom.cellOptions", "value": obj{"type": "color-text"}})
+		}
+		overrides = append(overrides, obj{
+			"matcher":    obj{"id": "byName", "options": field},
+			"properties": props,
+		})
+	}
+	l.add(24, 8, obj{
+		"type":        "table",
+		"title":       "Service SLIs",
+		"description": "Now, per service and value set of its by labels. Availability is over the compliance window (with time slices, the good-slice ratio). SLA breached in: at the 5m burn rate; empty when nothing burns.",
+		"datasource":  ds,
+		"targets":     targets,
+		"transformations": []obj{
+			{"id": "merge", "options": obj{}},
+			{"id": "organize", "options": obj{
+				"excludeByName": obj{"Time": true},
+				"indexByName":   obj{"service": 0, "slo": 1},
+				"renameByName":  rename,
+			}},
+		},
+		"fieldConfig": obj{
+			"defaults":  obj{"custom": obj{"align": "auto", "filterable": true}},
+			"overrides": overrides,
+		},
+		"options": obj{
+			"showHeader": true, "cellHeight": "sm",
+			"sortBy": []obj{{"displayName": "SLA budget left", "desc": false}},
+		},
+	})
+
+	downtime := timeseries("Service SLA downtime left",
+		"Remaining SLA budget of every service SLI as time (downtime with time slices). Last 30 days.",
+		"s", thresholds("red", 0, "green"), nil,
+		target("A", `slo_error_budget_remaining_seconds{kind="sla", `+svc+`}`, "__auto"))
+	downtime["timeFrom"] = "30d"
+	l.add(8, 8, downtime)
+	burn := timeseries("Service burn rate per window",
+		"Error rate relative to the service's internal SLO (with time slices: the bad-slice rate), per window.",
+		"none", thresholds("green", 1, "yellow", 6, "orange", 14.4, "red"), nil,
+		target("A", `slo_burn_rate{`+svc+`}`, "__auto"))
+	burn["fieldConfig"].(obj)["defaults"].(obj)["custom"].(obj)["scaleDistribution"] = obj{"type": "symlog", "log": 10, "linearThreshold": 1}
+	l.add(8, 8, burn)
+	l.add(8, 8, timeseries("Service slices",
+		"Time slices judged per service and verdict (good, bad, excluded: wholly in maintenance or empty and skipped).",
+		"none", nil, nil,
+		target("A", `sum by (service, result) (increase(slo_slices_total{`+svc+`}[$__rate_interval]))`, "{{service}} {{result}}")))
 }
 
 func drilldown(l *layout) {
