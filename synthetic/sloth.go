@@ -23,20 +23,24 @@ import (
 //	slo:objective:ratio                              objective, e.g. 0.999
 //	slo:error_budget:ratio                           1 - objective
 //	slo:time_period:days                             compliance window in days
-//	slo:current_burn_rate:ratio                      5m error ratio / error budget
-//	slo:period_burn_rate:ratio                       period error ratio / error budget
-//	slo:period_error_budget_remaining:ratio          1 - period burn rate
-//	sloth_slo_info{sloth_objective="99.9",sloth_mode="slogate"}  1
+//	slo:current_burn_rate:ratio{sloth_window="5m"}   5m error ratio / error budget
+//	slo:period_burn_rate:ratio{sloth_window="30d"}   period error ratio / error budget
+//	slo:period_error_budget_remaining:ratio{sloth_window="30d"}  1 - period burn rate
+//	sloth_slo_info{sloth_objective="99.9",sloth_mode="slogate",sloth_spec="prometheus/v1",sloth_version=...}  1
 //
-// Every series carries sloth_service, sloth_slo and sloth_id, plus all of
-// slogate's own labels (slo, route, source, the route's identity labels and
-// the contract labels; for a service slo, service and its By labels), the
-// way Sloth adds an SLO's user labels. Mapping:
+// The burn rates and the remaining budget keep the sloth_window of the
+// ratio they divide, as the results of Sloth's rules do (Sloth's
+// expressions carry it through). Every series carries sloth_service,
+// sloth_slo and sloth_id, the extra labels of SlothNames, plus all of
+// slogate's own labels (slo, route, source, the route's identity labels
+// and the contract labels; for a service slo, service and its By labels),
+// the way Sloth adds an SLO's user labels. Mapping (SlothNames at its zero
+// value; its templates choose otherwise):
 //
 //	sloth_service = route           e.g. "shop/web/shop.example.com//"
 //	              or service name   e.g. "platform"
 //	sloth_slo     = objective name  e.g. "availability"
-//	sloth_id      = "<sloth_service>-<objective name>", Sloth's "<service>-<slo>"
+//	sloth_id      = "<sloth_service>-<sloth_slo>", Sloth's "<service>-<slo>"
 //
 // (The SLIs of one service differ by their By labels, not by sloth_id.)
 //
@@ -54,8 +58,9 @@ import (
 //   - Window names are Prometheus durations as Sloth writes them (30d, but
 //     28d is "4w"). A calendar compliance window (week, month, quarter,
 //     year) has no Sloth name: its ratio series is not written, the period
-//     burn rate and remaining budget are, and slo:time_period:days is the
-//     current period's length (fractional across a DST change).
+//     burn rate and remaining budget are (sloth_window is the period's
+//     name: month, year...), and slo:time_period:days is the current
+//     period's length (fractional across a DST change).
 
 // slothRateNames are Sloth's error-ratio metric names of the short windows,
 // in slo.ShortWindows order (their names are already Prometheus
