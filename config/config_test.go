@@ -50,6 +50,10 @@ func TestParseConfigExample(t *testing.T) {
 		!cfg.Services[0].Objective.Slices.Enabled() {
 		t.Fatalf("credits or services: %+v %+v", cfg.Objectives[0], cfg.Services)
 	}
+	if s := cfg.Sloth; s.Service != "{customer}" || s.SLO != "{slo}" || len(s.Labels) != 1 || s.AlertName != "SLOErrorBudgetBurnRate" ||
+		len(s.PageLabels) != 1 || len(s.TicketLabels) != 1 {
+		t.Fatalf("sloth: %+v", s)
+	}
 	for _, m := range cfg.Maintenance {
 		if m.Source != maintenance.FromConfig || !strings.HasPrefix(m.ID, "config-") {
 			t.Fatalf("maintenance source/id: %q %q", m.Source, m.ID)
