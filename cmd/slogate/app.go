@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -261,10 +262,14 @@ func (a *app) reload() {
 	a.log.Info("SIGHUP: config reloaded", "path", a.o.Config, "sources", len(cfg.Sources), "objectives", len(cfg.Objectives))
 }
 
-// slothNames names the Sloth series after the configuration in force.
+// slothVersion is the sloth_version of sloth_slo_info, read once.
+var slothVersion = sync.OnceValue(Version)
+
+// slothNames names the Sloth series after the configuration in force (a
+// SIGHUP reload renames them).
 func (a *app) slothNames() synthetic.SlothNames {
 	s := &a.live.Load().Sloth
-	return synthetic.SlothNames{Service: s.Service, SLO: s.SLO, Labels: s.Labels, Version: Version()}
+	return synthetic.SlothNames{Service: s.Service, SLO: s.SLO, Labels: s.Labels, Version: slothVersion()}
 }
 
 func (a *app) engineConfig(cfg *config.Config) budget.EngineConfig {
