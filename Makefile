@@ -8,8 +8,8 @@ GO_TEST_TIMEOUT ?= 14m
 
 all: build
 
-# VictoriaMetrics, vmagent, vmalert (v1.151.0), staticcheck and Caddy (the
-# demo's router) via go install; vminsert, vmselect, vmstorage
+# VictoriaMetrics, vmagent, vmalert (v1.151.0), staticcheck, sloth (v0.16.0,
+# for the -compat.sloth test) and Caddy (the demo's router) via go install; vminsert, vmselect, vmstorage
 # (v1.150.0-cluster) from ../shared/vmcluster or $SLOGATE_VMCLUSTER_DIR,
 # checksum verified. Skipped when present.
 deps:

@@ -72,6 +72,13 @@ import (
 //	    timezone: Europe/Berlin
 //	    budgeting: timeslices
 //	release: {caution: 0.25, freezeBurnRate1h: 14.4}
+//	sloth:              # Sloth-compatible series (-compat.sloth) and alerts (slogate sloth rules)
+//	  service: "{customer}"          # sloth_service: {label} placeholders; default: route or service name
+//	  slo: "{slo}-{host}"            # sloth_slo; default: the objective name
+//	  labels: {owner: team-a}        # added to every Sloth series, as a Sloth spec's labels
+//	  alertName: ShopHighErrorRate   # default SLOErrorBudgetBurnRate
+//	  pageLabels: {severity: page}   # added to the page alert
+//	  ticketLabels: {severity: ticket}
 //	maintenance:        # windows from the file (maintenance.Spec fields)
 //	  - {start: 2026-11-24T02:00:00Z, end: 2026-11-24T03:00:00Z,
 //	     match: {host: "shop\\.acme\\.com"}, reason: db upgrade}
@@ -96,7 +103,28 @@ type Config struct {
 	// Maintenance holds the windows of the file, Source "config", with IDs
 	// derived from their content ("config-<hash>"), stable across reloads.
 	Maintenance []*maintenance.Window
+	// Sloth names the Sloth-compatible series (-compat.sloth) and their
+	// alert rules (slogate sloth rules).
+	Sloth Sloth
 }
+
+// Sloth is the file's sloth block.
+type Sloth struct {
+	// Service and SLO are templates of sloth_service and sloth_slo: text
+	// with {label} placeholders (a route's identity and contract labels,
+	// route, source, slo; a service's service, slo and By labels). ""
+	// means the route or service name, and the objective name.
+	Service, SLO string
+	// Labels are added to every Sloth series, sorted by name.
+	Labels []budget.Label
+	// AlertName names the alert rules; PageLabels and TicketLabels are
+	// added to the page and ticket alerts, sorted by name.
+	AlertName                string
+	PageLabels, TicketLabels []budget.Label
+}
+
+// DefaultSlothAlertName names the Sloth alert rules when the file does not.
+const DefaultSlothAlertName = "SLOErrorBudgetBurnRate"
 
 // ContractRule adds Labels to every route it matches.
 type ContractRule struct {
@@ -141,7 +169,7 @@ func DefaultReleasePolicy() slo.ReleasePolicy {
 // preset, no contracts or objective rules (routes get DefaultObjective),
 // the default release policy and no maintenance windows.
 func DefaultConfig() *Config {
-	return &Config{Sources: defaultSources(), Release: DefaultReleasePolicy()}
+	return &Config{Sources: defaultSources(), Release: DefaultReleasePolicy(), Sloth: Sloth{AlertName: DefaultSlothAlertName}}
 }
 
 // LoadConfig reads and parses the configuration file at path.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -87,7 +88,7 @@ func (p *cfgParser) config(doc *yaml.Node) *Config {
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
 		root = root.Content[0]
 	}
-	f, _ := p.fields(root, "", "presets", "sources", "contracts", "objectives", "services", "release", "maintenance")
+	f, _ := p.fields(root, "", "presets", "sources", "contracts", "objectives", "services", "release", "maintenance", "sloth")
 	if v := f["presets"]; v != nil && !isNull(v) {
 		cfg.Sources = p.presets(v)
 	} else {
@@ -107,7 +108,66 @@ func (p *cfgParser) config(doc *yaml.Node) *Config {
 		cfg.Release = p.release(v)
 	}
 	cfg.Maintenance = p.maintenance(f["maintenance"])
+	cfg.Sloth = p.sloth(f["sloth"])
 	return cfg
+}
+
+// slothTemplate matches a sloth service or slo template: text and
+// {label} placeholders, no other braces.
+var slothTemplate = regexp.MustCompile(`^(?:[^{}]|\{[a-zA-Z_][a-zA-Z0-9_]*\})*$`)
+
+func (p *cfgParser) sloth(n *yaml.Node) Sloth {
+	s := Sloth{AlertName: DefaultSlothAlertName}
+	if n = p.node(n); n == nil || isNull(n) {
+		return s
+	}
+	f, _ := p.fields(n, "sloth", "service", "slo", "labels", "alertName", "pageLabels", "ticketLabels")
+	for _, t := range []struct {
+		key string
+		dst *string
+	}{{"service", &s.Service}, {"slo", &s.SLO}} {
+		v := f[t.key]
+		if v == nil {
+			continue
+		}
+		if x, ok := p.str(v, "sloth."+t.key); ok {
+			if !slothTemplate.MatchString(x) {
+				p.errf(v, "sloth."+t.key, "must be text with {label} placeholders, got %q", x)
+			}
+			*t.dst = x
+		}
+	}
+	if v := f["alertName"]; v != nil {
+		if x, ok := p.str(v, "sloth.alertName"); ok {
+			if !validMetricName(x) || strings.Contains(x, ":") {
+				p.errf(v, "sloth.alertName", "must be a Prometheus alert name ([a-zA-Z_][a-zA-Z0-9_]*), got %q", x)
+			}
+			s.AlertName = x
+		}
+	}
+	labels := func(key string, reserved func(string) bool) []budget.Label {
+		var out []budget.Label
+		for _, kv := range p.strMap(f[key], "sloth."+key) {
+			path := "sloth." + key + "." + kv.key
+			switch {
+			case !budget.ValidLabelName(kv.key):
+				p.errf(kv.keyNode, path, "not a label name")
+			case reserved(kv.key):
+				p.errf(kv.keyNode, path, "%s is set by slogate", kv.key)
+			default:
+				out = append(out, budget.Label{Name: kv.key, Value: kv.value})
+			}
+		}
+		slices.SortFunc(out, func(a, b budget.Label) int { return strings.Compare(a.Name, b.Name) })
+		return out
+	}
+	s.Labels = labels("labels", func(name string) bool { return isReservedLabel(name) || strings.HasPrefix(name, "sloth_") })
+	alertReserved := func(name string) bool {
+		return strings.HasPrefix(name, "sloth_") || name == "alertname" || name == "alertstate"
+	}
+	s.PageLabels = labels("pageLabels", alertReserved)
+	s.TicketLabels = labels("ticketLabels", alertReserved)
+	return s
 }
 
 func (p *cfgParser) presets(n *yaml.Node) []budget.Source {

@@ -50,6 +50,10 @@ func TestParseConfigExample(t *testing.T) {
 		!cfg.Services[0].Objective.Slices.Enabled() {
 		t.Fatalf("credits or services: %+v %+v", cfg.Objectives[0], cfg.Services)
 	}
+	if s := cfg.Sloth; s.Service != "{customer}" || s.SLO != "{slo}" || len(s.Labels) != 1 || s.AlertName != "SLOErrorBudgetBurnRate" ||
+		len(s.PageLabels) != 1 || len(s.TicketLabels) != 1 {
+		t.Fatalf("sloth: %+v", s)
+	}
 	for _, m := range cfg.Maintenance {
 		if m.Source != maintenance.FromConfig || !strings.HasPrefix(m.ID, "config-") {
 			t.Fatalf("maintenance source/id: %q %q", m.Source, m.ID)
@@ -95,6 +99,20 @@ func mustParse(t *testing.T, yml string) *Config {
 	return cfg
 }
 
+func TestParseConfigSloth(t *testing.T) {
+	if got := DefaultConfig().Sloth; got.AlertName != DefaultSlothAlertName || got.Service != "" || got.Labels != nil {
+		t.Errorf("default sloth block %+v", got)
+	}
+	cfg := mustParse(t, "sloth:\n  service: \"{customer}\"\n  slo: \"{slo}-{host}\"\n  labels: {tier: \"2\", owner: team-a}\n  alertName: ShopHighErrorRate\n  pageLabels: {severity: critical}\n  ticketLabels: {severity: warning}\n")
+	s := cfg.Sloth
+	if s.Service != "{customer}" || s.SLO != "{slo}-{host}" || s.AlertName != "ShopHighErrorRate" ||
+		!slices.Equal(s.Labels, []budget.Label{{Name: "owner", Value: "team-a"}, {Name: "tier", Value: "2"}}) ||
+		!slices.Equal(s.PageLabels, []budget.Label{{Name: "severity", Value: "critical"}}) ||
+		!slices.Equal(s.TicketLabels, []budget.Label{{Name: "severity", Value: "warning"}}) {
+		t.Errorf("sloth block %+v", s)
+	}
+}
+
 func TestParseConfigErrors(t *testing.T) {
 	f := func(yml, want string) {
 		t.Helper()
@@ -109,9 +127,17 @@ func TestParseConfigErrors(t *testing.T) {
 	// Syntax and structure.
 	f("presets: [\n", "slogate.yml:1: invalid YAML: did not find expected node content")
 	f("hello\n", `slogate.yml:1: must be a mapping, got "hello"`)
-	f("preset: [istio]\n", "slogate.yml:1: preset: unknown field; known: presets, sources, contracts, objectives, services, release, maintenance")
+	f("preset: [istio]\n", "slogate.yml:1: preset: unknown field; known: presets, sources, contracts, objectives, services, release, maintenance, sloth")
 	f("release: {caution: 0.1}\nrelease: {caution: 0.2}\n", "slogate.yml:2: release: given twice")
 	f("objectives: {slo: 0.9}\n", "slogate.yml:1: objectives: must be a list, got a mapping")
+	// Sloth.
+	f("sloth: {service: \"{customer\"}\n", `slogate.yml:1: sloth.service: must be text with {label} placeholders, got "{customer"`)
+	f("sloth: {slo: \"{a-b}\"}\n", `slogate.yml:1: sloth.slo: must be text with {label} placeholders, got "{a-b}"`)
+	f("sloth: {alertName: \"a b\"}\n", `slogate.yml:1: sloth.alertName: must be a Prometheus alert name ([a-zA-Z_][a-zA-Z0-9_]*), got "a b"`)
+	f("sloth: {labels: {sloth_x: y}}\n", "slogate.yml:1: sloth.labels.sloth_x: sloth_x is set by slogate")
+	f("sloth: {labels: {route: y}}\n", "slogate.yml:1: sloth.labels.route: route is set by slogate")
+	f("sloth: {pageLabels: {alertname: y}}\n", "slogate.yml:1: sloth.pageLabels.alertname: alertname is set by slogate")
+	f("sloth: {owner: x}\n", "slogate.yml:1: sloth.owner: unknown field; known: service, slo, labels, alertName, pageLabels, ticketLabels")
 	// Presets.
 	f("presets: [nginx]\n", `slogate.yml:1: presets[0]: unknown preset "nginx"; known: ingress-nginx, traefik-service, traefik-router, istio, envoy, haproxy, caddy, ingress-nginx-latency, traefik-service-latency, caddy-latency`)
 	f("presets:\n  - istio\n  - istio\n", "slogate.yml:3: presets[1]: preset istio listed twice")

@@ -1,6 +1,6 @@
 // Package e2e holds slogate's end-to-end tests: the slogate binary, built by
 // the test, between the real VictoriaMetrics (single node and cluster),
-// vmagent, vmalert, Caddy and Chromium, all on 127.0.0.1 with free ports and
+// vmagent, vmalert, Sloth's CLI, Caddy and Chromium, all on 127.0.0.1 with free ports and
 // stopped when the test ends. Every number is checked against a brute-force
 // reference computed from what the test sent.
 //

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what tests, lint and the demo run into .bin/ (git-ignored):
-# VictoriaMetrics single node, vmagent and vmalert at a pinned version, and
-# staticcheck, all built with go install; the VictoriaMetrics cluster
+# VictoriaMetrics single node, vmagent and vmalert at a pinned version,
+# staticcheck and sloth, all built with go install; the VictoriaMetrics cluster
 # (vminsert, vmselect, vmstorage) from a checksummed archive (see
 # install_vmcluster). A binary already there is skipped, so a second run
 # costs nothing; delete .bin/ (or one file) to rebuild.
@@ -13,6 +13,9 @@ VMCLUSTER_VERSION=${VMCLUSTER_VERSION:-v1.150.0}
 # staticcheck 2026.2.2 (module version v0.8.2) understands Go 1.26; older
 # releases (2025.1.x) fail on the newer standard library.
 STATICCHECK_VERSION=${STATICCHECK_VERSION:-v0.8.2}
+# Sloth, whose `sloth generate` output the -compat.sloth test compares
+# slogate's series and alerts with (e2e/sloth_test.go).
+SLOTH_VERSION=${SLOTH_VERSION:-v0.16.0}
 BIN=${SLOGATE_BIN_DIR:-$PWD/.bin}
 mkdir -p "$BIN"
 export GOBIN="$BIN"
@@ -93,4 +96,9 @@ install_vmcluster
 if [ ! -x "$BIN/staticcheck" ]; then
   echo "installing staticcheck $STATICCHECK_VERSION into $BIN"
   go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+fi
+
+if [ ! -x "$BIN/sloth" ]; then
+  echo "installing sloth $SLOTH_VERSION into $BIN"
+  go install "github.com/slok/sloth/cmd/sloth@$SLOTH_VERSION"
 fi

@@ -39,8 +39,10 @@ type appendEvaluator interface {
 // allocating them at every evaluation.
 type Renderer struct {
 	Engine Evaluator
-	// Sloth adds the Sloth-compatible series (sloth.go).
-	Sloth bool
+	// Sloth adds the Sloth-compatible series (sloth.go), named by what
+	// SlothNames returns at each evaluation (nil: the defaults).
+	Sloth      bool
+	SlothNames func() SlothNames
 
 	mu       sync.Mutex
 	w        seriesWriter
@@ -77,20 +79,24 @@ func (s *Renderer) Write(buf []byte, t budget.Tenant, at int64, maxSeries int, f
 	} else {
 		routes, services = s.Engine.Evaluate(t, at), s.Engine.EvaluateServices(t, at)
 	}
+	var names SlothNames
+	if s.Sloth && s.SlothNames != nil {
+		names = s.SlothNames()
+	}
 	w := &s.w
 	w.dst, w.ts, w.n, w.max, w.flush = buf[:0], at, 0, maxSeries, flush
 	for i := range routes {
 		st := &routes[i]
 		w.route(st)
 		if s.Sloth {
-			w.sloth(st.Route, &st.Objective, &st.Windows, &st.SLO)
+			w.sloth(&names, st.Route, &st.Objective, &st.Windows, &st.SLO)
 		}
 	}
 	for i := range services {
 		st := &services[i]
 		w.service(st)
 		if s.Sloth {
-			w.sloth(st.Service, &st.Objective, &st.Windows, &st.SLO)
+			w.sloth(&names, st.Service, &st.Objective, &st.Windows, &st.SLO)
 		}
 	}
 	if w.max > 0 && len(w.dst) > 0 {

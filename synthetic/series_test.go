@@ -173,18 +173,18 @@ func TestSyntheticServiceSloth(t *testing.T) {
 		return "{" + strings.Join(labels, ",") + "}"
 	}
 	want := map[string]float64{
-		`slo:objective:ratio` + l():                                             0.9995,
-		`slo:error_budget:ratio` + l():                                          1 - 0.9995,
-		`slo:time_period:days` + l():                                            365,
-		`slo:period_burn_rate:ratio` + l():                                      0.003 / (1 - 0.9995),
-		`slo:period_error_budget_remaining:ratio` + l():                         -0.5,
-		`slo:sli_error:ratio_rate30m` + l(`sloth_window="30m"`):                 0.1,
-		`sloth_slo_info` + l(`sloth_mode="slogate"`, `sloth_objective="99.95"`): 1,
-		`slo:sli_error:ratio_rate3d` + l(`sloth_window="3d"`):                   0.1,
-		`slo:sli_error:ratio_rate1d` + l(`sloth_window="1d"`):                   0.1,
-		`slo:sli_error:ratio_rate6h` + l(`sloth_window="6h"`):                   0.1,
-		`slo:sli_error:ratio_rate2h` + l(`sloth_window="2h"`):                   0.1,
-		`slo:sli_error:ratio_rate1h` + l(`sloth_window="1h"`):                   0.1,
+		`slo:objective:ratio` + l():                                          0.9995,
+		`slo:error_budget:ratio` + l():                                       1 - 0.9995,
+		`slo:time_period:days` + l():                                         365,
+		`slo:period_burn_rate:ratio` + l(`sloth_window="year"`):              0.003 / (1 - 0.9995),
+		`slo:period_error_budget_remaining:ratio` + l(`sloth_window="year"`): -0.5,
+		`slo:sli_error:ratio_rate30m` + l(`sloth_window="30m"`):              0.1,
+		`sloth_slo_info` + l(`sloth_mode="slogate"`, `sloth_spec="prometheus/v1"`, `sloth_version=""`, `sloth_objective="99.95"`): 1,
+		`slo:sli_error:ratio_rate3d` + l(`sloth_window="3d"`):                                                                     0.1,
+		`slo:sli_error:ratio_rate1d` + l(`sloth_window="1d"`):                                                                     0.1,
+		`slo:sli_error:ratio_rate6h` + l(`sloth_window="6h"`):                                                                     0.1,
+		`slo:sli_error:ratio_rate2h` + l(`sloth_window="2h"`):                                                                     0.1,
+		`slo:sli_error:ratio_rate1h` + l(`sloth_window="1h"`):                                                                     0.1,
 	}
 	n := 0
 	for k, v := range got {

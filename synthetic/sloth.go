@@ -1,7 +1,9 @@
 package synthetic
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/slogate/slogate/budget"
@@ -21,20 +23,24 @@ import (
 //	slo:objective:ratio                              objective, e.g. 0.999
 //	slo:error_budget:ratio                           1 - objective
 //	slo:time_period:days                             compliance window in days
-//	slo:current_burn_rate:ratio                      5m error ratio / error budget
-//	slo:period_burn_rate:ratio                       period error ratio / error budget
-//	slo:period_error_budget_remaining:ratio          1 - period burn rate
-//	sloth_slo_info{sloth_objective="99.9",sloth_mode="slogate"}  1
+//	slo:current_burn_rate:ratio{sloth_window="5m"}   5m error ratio / error budget
+//	slo:period_burn_rate:ratio{sloth_window="30d"}   period error ratio / error budget
+//	slo:period_error_budget_remaining:ratio{sloth_window="30d"}  1 - period burn rate
+//	sloth_slo_info{sloth_objective="99.9",sloth_mode="slogate",sloth_spec="prometheus/v1",sloth_version=...}  1
 //
-// Every series carries sloth_service, sloth_slo and sloth_id, plus all of
-// slogate's own labels (slo, route, source, the route's identity labels and
-// the contract labels; for a service slo, service and its By labels), the
-// way Sloth adds an SLO's user labels. Mapping:
+// The burn rates and the remaining budget keep the sloth_window of the
+// ratio they divide, as the results of Sloth's rules do (Sloth's
+// expressions carry it through). Every series carries sloth_service,
+// sloth_slo and sloth_id, the extra labels of SlothNames, plus all of
+// slogate's own labels (slo, route, source, the route's identity labels
+// and the contract labels; for a service slo, service and its By labels),
+// the way Sloth adds an SLO's user labels. Mapping (SlothNames at its zero
+// value; its templates choose otherwise):
 //
 //	sloth_service = route           e.g. "shop/web/shop.example.com//"
 //	              or service name   e.g. "platform"
 //	sloth_slo     = objective name  e.g. "availability"
-//	sloth_id      = "<sloth_service>-<objective name>", Sloth's "<service>-<slo>"
+//	sloth_id      = "<sloth_service>-<sloth_slo>", Sloth's "<service>-<slo>"
 //
 // (The SLIs of one service differ by their By labels, not by sloth_id.)
 //
@@ -52,8 +58,9 @@ import (
 //   - Window names are Prometheus durations as Sloth writes them (30d, but
 //     28d is "4w"). A calendar compliance window (week, month, quarter,
 //     year) has no Sloth name: its ratio series is not written, the period
-//     burn rate and remaining budget are, and slo:time_period:days is the
-//     current period's length (fractional across a DST change).
+//     burn rate and remaining budget are (sloth_window is the period's
+//     name: month, year...), and slo:time_period:days is the current
+//     period's length (fractional across a DST change).
 
 // slothRateNames are Sloth's error-ratio metric names of the short windows,
 // in slo.ShortWindows order (their names are already Prometheus
@@ -67,16 +74,77 @@ var slothRateNames = func() (names [len(slo.ShortWindows)]string) {
 
 const slothRatePrefix = "slo:sli_error:ratio_rate"
 
+// SlothNames chooses the sloth_service and sloth_slo of the Sloth series
+// and the extra labels they carry (config's sloth block). The zero value
+// names them as before: sloth_service = route or service name, sloth_slo =
+// objective name, no extra labels.
+type SlothNames struct {
+	// Service and SLO are templates: text with {label} placeholders
+	// replaced by the value of a label of the route (its identity and
+	// contract labels, route, source, slo) or of the service SLI (service,
+	// slo, its By labels); an absent label is "". "" (or a template that
+	// expands to "") means the default.
+	Service, SLO string
+	// Labels are added to every Sloth series, the way a Sloth spec's
+	// labels are; one a series already carries is not added again.
+	Labels []remotewrite.Label
+	// Version is the sloth_version of sloth_slo_info (slogate's version).
+	Version string
+}
+
+// SlothSpec is the sloth_spec of sloth_slo_info: the spec version whose
+// rules the series stand in for.
+const SlothSpec = "prometheus/v1"
+
+// expand replaces the {label} placeholders of tmpl with the values of
+// labels; it allocates (compat mode only).
+func expand(tmpl string, labels []remotewrite.Label) string {
+	var b []byte
+	for {
+		i := strings.IndexByte(tmpl, '{')
+		j := strings.IndexByte(tmpl[i+1:], '}')
+		if i < 0 || j < 0 {
+			return string(append(b, tmpl...))
+		}
+		b = append(b, tmpl[:i]...)
+		name := tmpl[i+1 : i+1+j]
+		for _, l := range labels {
+			if l.Name == name {
+				b = append(b, l.Value...)
+				break
+			}
+		}
+		tmpl = tmpl[i+2+j:]
+	}
+}
+
 // sloth writes the Sloth-compatible series of one route or service
-// (sloth_service = name). It runs after route or service, whose base
-// labels are still in w.labels[:w.nbase]. It allocates the sloth_id and
-// objective strings (compat mode only).
-func (w *seriesWriter) sloth(name string, obj *budget.Objective, windows *[slo.NumWindows]slo.WindowStatus, sloBudget *slo.BudgetStatus) {
+// (sloth_service = name unless names say otherwise). It runs after route
+// or service, whose base labels are still in w.labels[:w.nbase]. It
+// allocates the sloth_id and objective strings (compat mode only).
+func (w *seriesWriter) sloth(names *SlothNames, name string, obj *budget.Objective, windows *[slo.NumWindows]slo.WindowStatus, sloBudget *slo.BudgetStatus) {
 	o := obj.SLO
-	w.labels = append(w.labels[:w.nbase],
-		remotewrite.Label{Name: "sloth_id", Value: name + "-" + obj.Name},
-		remotewrite.Label{Name: "sloth_service", Value: name},
-		remotewrite.Label{Name: "sloth_slo", Value: obj.Name})
+	service, sloName := name, obj.Name
+	if names.Service != "" {
+		if s := expand(names.Service, w.labels[1:w.nbase]); s != "" {
+			service = s
+		}
+	}
+	if names.SLO != "" {
+		if s := expand(names.SLO, w.labels[1:w.nbase]); s != "" {
+			sloName = s
+		}
+	}
+	w.labels = w.labels[:w.nbase]
+	for _, l := range names.Labels {
+		if !slices.ContainsFunc(w.labels[1:w.nbase], func(b remotewrite.Label) bool { return b.Name == l.Name }) {
+			w.labels = append(w.labels, l)
+		}
+	}
+	w.labels = append(w.labels,
+		remotewrite.Label{Name: "sloth_id", Value: service + "-" + sloName},
+		remotewrite.Label{Name: "sloth_service", Value: service},
+		remotewrite.Label{Name: "sloth_slo", Value: sloName})
 	w.nbase = len(w.labels)
 
 	for i, metric := range slothRateNames {
@@ -85,8 +153,15 @@ func (w *seriesWriter) sloth(name string, obj *budget.Objective, windows *[slo.N
 		}
 	}
 	period := &windows[slo.WindowCompliance]
-	if d, ok := promDuration(obj.Window); ok && period.Total > 0 {
-		w.emit(slothRatePrefix+d, "sloth_window", d, errorRatio(period))
+	// Sloth's burn rates and remaining budget keep the sloth_window of the
+	// ratio they divide: 5m, and the period's (e.g. 30d). A calendar period
+	// has no Prometheus duration: its name (month, ...) stands in.
+	periodName, ok := promDuration(obj.Window)
+	if ok && period.Total > 0 {
+		w.emit(slothRatePrefix+periodName, "sloth_window", periodName, errorRatio(period))
+	}
+	if !ok {
+		periodName = obj.Window.Label()
 	}
 
 	w.emit("slo:objective:ratio", "", "", o)
@@ -94,16 +169,19 @@ func (w *seriesWriter) sloth(name string, obj *budget.Objective, windows *[slo.N
 	days := obj.Window.LengthAt(time.UnixMilli(w.ts)).Hours() / 24
 	w.emit("slo:time_period:days", "", "", days)
 	if w5 := &windows[slo.Window5m]; w5.Total > 0 {
-		w.emit("slo:current_burn_rate:ratio", "", "", w5.BurnRate)
+		w.emit("slo:current_burn_rate:ratio", "sloth_window", w5.Name, w5.BurnRate)
 	}
 	if period.Total > 0 {
-		w.emit("slo:period_burn_rate:ratio", "", "", period.BurnRate)
+		w.emit("slo:period_burn_rate:ratio", "sloth_window", periodName, period.BurnRate)
 	}
-	w.emit("slo:period_error_budget_remaining:ratio", "", "", sloBudget.RemainingRatio)
+	w.emit("slo:period_error_budget_remaining:ratio", "sloth_window", periodName, sloBudget.RemainingRatio)
 
 	// Sloth writes the objective as the percent of its spec ("99.9");
 	// 12 significant digits turn 0.999*100 = 99.89999999999999 back into it.
-	w.labels = append(w.labels[:w.nbase], remotewrite.Label{Name: "sloth_mode", Value: "slogate"})
+	w.labels = append(w.labels[:w.nbase],
+		remotewrite.Label{Name: "sloth_mode", Value: "slogate"},
+		remotewrite.Label{Name: "sloth_spec", Value: SlothSpec},
+		remotewrite.Label{Name: "sloth_version", Value: names.Version})
 	w.nbase = len(w.labels)
 	w.emit("sloth_slo_info", "sloth_objective", strconv.FormatFloat(o*100, 'g', 12, 64), 1)
 }

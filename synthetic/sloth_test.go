@@ -153,53 +153,53 @@ func TestSyntheticSloth(t *testing.T) {
 		return base("api/api/api.example.com//v1", "latency", "ingress-nginx", extra...)
 	}
 	want := map[string]float64{
-		`slo:sli_error:ratio_rate5m` + shopL(`sloth_window="5m"`):                  0.2,
-		`slo:sli_error:ratio_rate30m` + shopL(`sloth_window="30m"`):                210.0 / 6000,
-		`slo:sli_error:ratio_rate1h` + shopL(`sloth_window="1h"`):                  230.0 / 12000,
-		`slo:sli_error:ratio_rate2h` + shopL(`sloth_window="2h"`):                  240.0 / 24000,
-		`slo:sli_error:ratio_rate6h` + shopL(`sloth_window="6h"`):                  250.0 / 72000,
-		`slo:sli_error:ratio_rate1d` + shopL(`sloth_window="1d"`):                  260.0 / 288000,
-		`slo:sli_error:ratio_rate3d` + shopL(`sloth_window="3d"`):                  270.0 / 864000,
-		`slo:sli_error:ratio_rate30d` + shopL(`sloth_window="30d"`):                300.0 / 8640000,
-		`slo:objective:ratio` + shopL():                                            0.999,
-		`slo:error_budget:ratio` + shopL():                                         1 - 0.999,
-		`slo:time_period:days` + shopL():                                           30,
-		`slo:current_burn_rate:ratio` + shopL():                                    0.2 / (1 - 0.999),
-		`slo:period_burn_rate:ratio` + shopL():                                     300.0 / 8640000 / (1 - 0.999),
-		`slo:period_error_budget_remaining:ratio` + shopL():                        remaining,
-		`sloth_slo_info` + shopL(`sloth_mode="slogate"`, `sloth_objective="99.9"`): 1,
+		`slo:sli_error:ratio_rate5m` + shopL(`sloth_window="5m"`):                                                                    0.2,
+		`slo:sli_error:ratio_rate30m` + shopL(`sloth_window="30m"`):                                                                  210.0 / 6000,
+		`slo:sli_error:ratio_rate1h` + shopL(`sloth_window="1h"`):                                                                    230.0 / 12000,
+		`slo:sli_error:ratio_rate2h` + shopL(`sloth_window="2h"`):                                                                    240.0 / 24000,
+		`slo:sli_error:ratio_rate6h` + shopL(`sloth_window="6h"`):                                                                    250.0 / 72000,
+		`slo:sli_error:ratio_rate1d` + shopL(`sloth_window="1d"`):                                                                    260.0 / 288000,
+		`slo:sli_error:ratio_rate3d` + shopL(`sloth_window="3d"`):                                                                    270.0 / 864000,
+		`slo:sli_error:ratio_rate30d` + shopL(`sloth_window="30d"`):                                                                  300.0 / 8640000,
+		`slo:objective:ratio` + shopL():                                                                                              0.999,
+		`slo:error_budget:ratio` + shopL():                                                                                           1 - 0.999,
+		`slo:time_period:days` + shopL():                                                                                             30,
+		`slo:current_burn_rate:ratio` + shopL(`sloth_window="5m"`):                                                                   0.2 / (1 - 0.999),
+		`slo:period_burn_rate:ratio` + shopL(`sloth_window="30d"`):                                                                   300.0 / 8640000 / (1 - 0.999),
+		`slo:period_error_budget_remaining:ratio` + shopL(`sloth_window="30d"`):                                                      remaining,
+		`sloth_slo_info` + shopL(`sloth_mode="slogate"`, `sloth_spec="prometheus/v1"`, `sloth_version=""`, `sloth_objective="99.9"`): 1,
 
 		// No events in 5m and 30m: those ratios and the current burn rate
 		// are absent; 28d is "4w" as Prometheus and Sloth write it.
-		`slo:sli_error:ratio_rate1h` + quietL(`sloth_window="1h"`):                   0.1,
-		`slo:sli_error:ratio_rate2h` + quietL(`sloth_window="2h"`):                   0.1,
-		`slo:sli_error:ratio_rate6h` + quietL(`sloth_window="6h"`):                   0.1,
-		`slo:sli_error:ratio_rate1d` + quietL(`sloth_window="1d"`):                   0.1,
-		`slo:sli_error:ratio_rate3d` + quietL(`sloth_window="3d"`):                   0.1,
-		`slo:sli_error:ratio_rate4w` + quietL(`sloth_window="4w"`):                   1.0 / 50,
-		`slo:objective:ratio` + quietL():                                             0.9995,
-		`slo:error_budget:ratio` + quietL():                                          1 - 0.9995,
-		`slo:time_period:days` + quietL():                                            28,
-		`slo:period_burn_rate:ratio` + quietL():                                      1.0 / 50 / (1 - 0.9995),
-		`slo:period_error_budget_remaining:ratio` + quietL():                         1 - 1/(0.0005*50),
-		`sloth_slo_info` + quietL(`sloth_mode="slogate"`, `sloth_objective="99.95"`): 1,
+		`slo:sli_error:ratio_rate1h` + quietL(`sloth_window="1h"`):                                                                     0.1,
+		`slo:sli_error:ratio_rate2h` + quietL(`sloth_window="2h"`):                                                                     0.1,
+		`slo:sli_error:ratio_rate6h` + quietL(`sloth_window="6h"`):                                                                     0.1,
+		`slo:sli_error:ratio_rate1d` + quietL(`sloth_window="1d"`):                                                                     0.1,
+		`slo:sli_error:ratio_rate3d` + quietL(`sloth_window="3d"`):                                                                     0.1,
+		`slo:sli_error:ratio_rate4w` + quietL(`sloth_window="4w"`):                                                                     1.0 / 50,
+		`slo:objective:ratio` + quietL():                                                                                               0.9995,
+		`slo:error_budget:ratio` + quietL():                                                                                            1 - 0.9995,
+		`slo:time_period:days` + quietL():                                                                                              28,
+		`slo:period_burn_rate:ratio` + quietL(`sloth_window="4w"`):                                                                     1.0 / 50 / (1 - 0.9995),
+		`slo:period_error_budget_remaining:ratio` + quietL(`sloth_window="4w"`):                                                        1 - 1/(0.0005*50),
+		`sloth_slo_info` + quietL(`sloth_mode="slogate"`, `sloth_spec="prometheus/v1"`, `sloth_version=""`, `sloth_objective="99.95"`): 1,
 
 		// A calendar month (November 2026 in Berlin: 30 days, no DST
 		// change): no period ratio, but the period burn rate and budget.
-		`slo:sli_error:ratio_rate5m` + monthL(`sloth_window="5m"`):                0.2,
-		`slo:sli_error:ratio_rate30m` + monthL(`sloth_window="30m"`):              210.0 / 6000,
-		`slo:sli_error:ratio_rate1h` + monthL(`sloth_window="1h"`):                230.0 / 12000,
-		`slo:sli_error:ratio_rate2h` + monthL(`sloth_window="2h"`):                240.0 / 24000,
-		`slo:sli_error:ratio_rate6h` + monthL(`sloth_window="6h"`):                250.0 / 72000,
-		`slo:sli_error:ratio_rate1d` + monthL(`sloth_window="1d"`):                260.0 / 288000,
-		`slo:sli_error:ratio_rate3d` + monthL(`sloth_window="3d"`):                270.0 / 864000,
-		`slo:objective:ratio` + monthL():                                          0.99,
-		`slo:error_budget:ratio` + monthL():                                       1 - 0.99,
-		`slo:time_period:days` + monthL():                                         30,
-		`slo:current_burn_rate:ratio` + monthL():                                  0.2 / (1 - 0.99),
-		`slo:period_burn_rate:ratio` + monthL():                                   300.0 / 8640000 / (1 - 0.99),
-		`slo:period_error_budget_remaining:ratio` + monthL():                      0.25,
-		`sloth_slo_info` + monthL(`sloth_mode="slogate"`, `sloth_objective="99"`): 1,
+		`slo:sli_error:ratio_rate5m` + monthL(`sloth_window="5m"`):                                                                  0.2,
+		`slo:sli_error:ratio_rate30m` + monthL(`sloth_window="30m"`):                                                                210.0 / 6000,
+		`slo:sli_error:ratio_rate1h` + monthL(`sloth_window="1h"`):                                                                  230.0 / 12000,
+		`slo:sli_error:ratio_rate2h` + monthL(`sloth_window="2h"`):                                                                  240.0 / 24000,
+		`slo:sli_error:ratio_rate6h` + monthL(`sloth_window="6h"`):                                                                  250.0 / 72000,
+		`slo:sli_error:ratio_rate1d` + monthL(`sloth_window="1d"`):                                                                  260.0 / 288000,
+		`slo:sli_error:ratio_rate3d` + monthL(`sloth_window="3d"`):                                                                  270.0 / 864000,
+		`slo:objective:ratio` + monthL():                                                                                            0.99,
+		`slo:error_budget:ratio` + monthL():                                                                                         1 - 0.99,
+		`slo:time_period:days` + monthL():                                                                                           30,
+		`slo:current_burn_rate:ratio` + monthL(`sloth_window="5m"`):                                                                 0.2 / (1 - 0.99),
+		`slo:period_burn_rate:ratio` + monthL(`sloth_window="month"`):                                                               300.0 / 8640000 / (1 - 0.99),
+		`slo:period_error_budget_remaining:ratio` + monthL(`sloth_window="month"`):                                                  0.25,
+		`sloth_slo_info` + monthL(`sloth_mode="slogate"`, `sloth_spec="prometheus/v1"`, `sloth_version=""`, `sloth_objective="99"`): 1,
 	}
 	got := map[string]float64{}
 	for k, v := range with {
@@ -271,5 +271,64 @@ func TestPromDuration(t *testing.T) {
 	f(90*time.Minute, "1h30m")
 	if _, ok := promDuration(slo.Window{Kind: slo.Calendar, Period: slo.PeriodMonth}); ok {
 		t.Error("promDuration of a calendar window: want none")
+	}
+}
+
+// TestSyntheticSlothNames: sloth_service and sloth_slo from templates over
+// the route's labels, a template of an absent label falls back to the
+// default, extra labels are added unless the series has them already, and
+// sloth_version is the one given.
+func TestSyntheticSlothNames(t *testing.T) {
+	at := time.Date(2026, 11, 20, 12, 0, 15, 0, time.UTC).UnixMilli()
+	var zero [slo.NumWindows]uint64
+	st := slothRoute("shop/web/shop.example.com//", "availability", 0.999,
+		slo.Window{Kind: slo.Rolling, Length: 30 * 24 * time.Hour}, zero, zero, 1)
+	svc := serviceStatus("acme", "gold")
+	r := &Renderer{Engine: &fakeEvaluator{routes: []budget.RouteStatus{st}, services: []budget.ServiceStatus{svc}}, Sloth: true,
+		SlothNames: func() SlothNames {
+			return SlothNames{
+				Service: "{customer}", SLO: "{slo}-{host}{absent}",
+				Labels:  []remotewrite.Label{{Name: "owner", Value: "team-a"}, {Name: "customer", Value: "not-added"}},
+				Version: "v1.2.3",
+			}
+		}}
+	got := decodeSeries(t, r.Append(nil, budget.Tenant{}, at), at)
+	routeInfo := `sloth_slo_info{customer="acme",host="shop.example.com",owner="team-a",route="shop/web/shop.example.com//",slo="availability",` +
+		`sloth_id="acme-availability-shop.example.com",sloth_mode="slogate",sloth_objective="99.9",sloth_service="acme",` +
+		`sloth_slo="availability-shop.example.com",sloth_spec="prometheus/v1",sloth_version="v1.2.3",source="ingress-nginx"}`
+	// The service has no host: sloth_slo is "platform-", its customer
+	// label names the service.
+	serviceInfo := `sloth_slo_info{contract="gold",customer="acme",owner="team-a",service="platform",slo="platform",` +
+		`sloth_id="acme-platform-",sloth_mode="slogate",sloth_objective="99.95",sloth_service="acme",` +
+		`sloth_slo="platform-",sloth_spec="prometheus/v1",sloth_version="v1.2.3"}`
+	for _, k := range []string{routeInfo, serviceInfo} {
+		if v, ok := got[k]; !ok || v != 1 {
+			t.Errorf("%s = %v, %v; want 1", k, v, ok)
+		}
+	}
+	remaining := `slo:period_error_budget_remaining:ratio{customer="acme",host="shop.example.com",owner="team-a",route="shop/web/shop.example.com//",slo="availability",` +
+		`sloth_id="acme-availability-shop.example.com",sloth_service="acme",sloth_slo="availability-shop.example.com",sloth_window="30d",source="ingress-nginx"}`
+	if v, ok := got[remaining]; !ok || v != 1 {
+		t.Errorf("%s = %v, %v; want 1", remaining, v, ok)
+	}
+
+	// A template that expands to nothing keeps the default.
+	r.SlothNames = func() SlothNames { return SlothNames{Service: "{absent}"} }
+	got = decodeSeries(t, r.Append(nil, budget.Tenant{}, at), at)
+	for k := range got {
+		if strings.HasPrefix(k, "sloth_slo_info{") && !strings.Contains(k, `sloth_service="shop/web/shop.example.com//"`) && !strings.Contains(k, `sloth_service="platform"`) {
+			t.Errorf("%s: want the default sloth_service", k)
+		}
+	}
+}
+
+func TestExpand(t *testing.T) {
+	labels := []remotewrite.Label{{Name: "a", Value: "x"}, {Name: "b", Value: "y"}}
+	for tmpl, want := range map[string]string{
+		"": "", "plain": "plain", "{a}": "x", "{a}-{b}": "x-y", "{c}": "", "pre{a}post": "prexpost", "{a": "{a", "a}{b}": "a}y",
+	} {
+		if got := expand(tmpl, labels); got != want {
+			t.Errorf("expand(%q) = %q, want %q", tmpl, got, want)
+		}
 	}
 }

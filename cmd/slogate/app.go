@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -190,7 +191,7 @@ func (a *app) wireHTTP() error {
 	}
 	a.emitter = synthetic.NewEmitter(synthetic.EmitterConfig{
 		Client:   a.client,
-		Producer: &synthetic.Renderer{Engine: a.engine, Sloth: a.o.CompatSloth},
+		Producer: &synthetic.Renderer{Engine: a.engine, Sloth: a.o.CompatSloth, SlothNames: a.slothNames},
 		Interval: a.o.EvalInterval,
 		Log:      a.log,
 	})
@@ -259,6 +260,16 @@ func (a *app) reload() {
 	a.windows.SetConfig(cfg.Maintenance)
 	a.live.Store(cfg) // the report's targets from now on
 	a.log.Info("SIGHUP: config reloaded", "path", a.o.Config, "sources", len(cfg.Sources), "objectives", len(cfg.Objectives))
+}
+
+// slothVersion is the sloth_version of sloth_slo_info, read once.
+var slothVersion = sync.OnceValue(Version)
+
+// slothNames names the Sloth series after the configuration in force (a
+// SIGHUP reload renames them).
+func (a *app) slothNames() synthetic.SlothNames {
+	s := &a.live.Load().Sloth
+	return synthetic.SlothNames{Service: s.Service, SLO: s.SLO, Labels: s.Labels, Version: slothVersion()}
 }
 
 func (a *app) engineConfig(cfg *config.Config) budget.EngineConfig {

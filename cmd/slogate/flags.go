@@ -30,7 +30,7 @@ type options struct {
 	RetroactiveLimit    time.Duration `flag:"maintenance.retroactiveLimit" env:"MAINTENANCE_RETROACTIVE_LIMIT" usage:"how far in the past a maintenance window may start"`
 	APITokenFile        string        `flag:"api.tokenFile" env:"API_TOKEN_FILE" usage:"file holding the bearer token required by every mutating API call; without it mutations are refused"`
 	EvalInterval        time.Duration `flag:"eval.interval" env:"EVAL_INTERVAL" usage:"interval of the synthetic series, aligned in event time"`
-	CompatSloth         bool          `flag:"compat.sloth" env:"COMPAT_SLOTH" usage:"also write Sloth-compatible series (slo:sli_error:ratio_rate5m ... with sloth_service = route, sloth_slo = objective name) for dashboards and rules made for Sloth"`
+	CompatSloth         bool          `flag:"compat.sloth" env:"COMPAT_SLOTH" usage:"also write Sloth-compatible series (slo:sli_error:ratio_rate5m ... with sloth_service and sloth_slo from the config's sloth block, by default the route and the objective name) for dashboards and rules made for Sloth; alerts: slogate sloth rules"`
 	MaxRequestBodySize  byteSize      `flag:"maxRequestBodySize" env:"MAX_REQUEST_BODY_SIZE" usage:"largest request body (compressed); larger gets 413"`
 	MaxDecompressedSize byteSize      `flag:"maxDecompressedSize" env:"MAX_DECOMPRESSED_SIZE" usage:"largest decompressed remote write; larger gets 413"`
 	MaxConcurrentWrites int           `flag:"maxConcurrentWrites" env:"MAX_CONCURRENT_WRITES" usage:"writes processed at once; 0 means 4 x CPUs (at least 8)"`

@@ -49,6 +49,9 @@ func Run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if len(args) > 0 && args[0] == "openslo" {
 		return RunOpenSLO(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "sloth" {
+		return RunSloth(args[1:], stdout, stderr)
+	}
 	o, err := parseOptions(args, environ, stderr)
 	if err != nil {
 		return err
