@@ -113,7 +113,7 @@ func parseOptions(args, environ []string, stderr io.Writer) (options, error) {
 		}
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "slogate: SLO and SLA error budgets on the VictoriaMetrics write path.\n\nUsage: slogate [flags]\n       slogate report [flags] (see slogate report -h)\n\nFlags (each also an environment variable; a flag beats the environment, which beats the default):\n")
+		fmt.Fprintf(stderr, "slogate: SLO and SLA error budgets on the VictoriaMetrics write path.\n\nUsage: slogate [flags]\n       slogate report [flags] (see slogate report -h)\n       slogate openslo import|export [flags] FILE... (see slogate openslo -h)\n       slogate sloth rules [flags] (see slogate sloth rules -h)\n\nFlags (each also an environment variable; a flag beats the environment, which beats the default):\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
