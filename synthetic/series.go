@@ -89,14 +89,14 @@ func (s *Renderer) Write(buf []byte, t budget.Tenant, at int64, maxSeries int, f
 		st := &routes[i]
 		w.route(st)
 		if s.Sloth {
-			w.sloth(&names, st.Route, &st.Objective, &st.Windows, &st.SLO)
+			w.sloth(&names, st.Route, nil, &st.Objective, &st.Windows, &st.SLO)
 		}
 	}
 	for i := range services {
 		st := &services[i]
 		w.service(st)
 		if s.Sloth {
-			w.sloth(&names, st.Service, &st.Objective, &st.Windows, &st.SLO)
+			w.sloth(&names, st.Service, st.Labels, &st.Objective, &st.Windows, &st.SLO)
 		}
 	}
 	if w.max > 0 && len(w.dst) > 0 {

@@ -168,7 +168,7 @@ func TestSyntheticServiceSloth(t *testing.T) {
 	got := decodeSeries(t, (&Renderer{Engine: eval, Sloth: true}).Append(nil, budget.Tenant{}, at), at)
 	l := func(extra ...string) string {
 		labels := append([]string{`contract="gold"`, `customer="acme"`, `service="platform"`, `slo="platform"`,
-			`sloth_id="platform-platform"`, `sloth_service="platform"`, `sloth_slo="platform"`}, extra...)
+			`sloth_id="platform-platform-acme-gold"`, `sloth_service="platform"`, `sloth_slo="platform-acme-gold"`}, extra...)
 		sort.Strings(labels)
 		return "{" + strings.Join(labels, ",") + "}"
 	}

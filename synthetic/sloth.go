@@ -119,12 +119,17 @@ func expand(tmpl string, labels []remotewrite.Label) string {
 }
 
 // sloth writes the Sloth-compatible series of one route or service
-// (sloth_service = name unless names say otherwise). It runs after route
-// or service, whose base labels are still in w.labels[:w.nbase]. It
+// (sloth_service = name unless names say otherwise; sloth_slo = the
+// objective's name, followed for a service SLI by the values of its By
+// labels, so that each SLI has its own sloth_id). It runs after route or
+// service, whose base labels are still in w.labels[:w.nbase]. It
 // allocates the sloth_id and objective strings (compat mode only).
-func (w *seriesWriter) sloth(names *SlothNames, name string, obj *budget.Objective, windows *[slo.NumWindows]slo.WindowStatus, sloBudget *slo.BudgetStatus) {
+func (w *seriesWriter) sloth(names *SlothNames, name string, by []budget.Label, obj *budget.Objective, windows *[slo.NumWindows]slo.WindowStatus, sloBudget *slo.BudgetStatus) {
 	o := obj.SLO
 	service, sloName := name, obj.Name
+	for _, l := range by {
+		sloName += "-" + l.Value
+	}
 	if names.Service != "" {
 		if s := expand(names.Service, w.labels[1:w.nbase]); s != "" {
 			service = s
