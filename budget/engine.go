@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/slogate/slogate/remotewrite"
 	"github.com/slogate/slogate/slo"
 )
 
@@ -225,9 +226,95 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 			return
 		}
 	}
+	fresh := false
+	e.ingestLocked(ts, t, srcs, h, &labelsOf{labels: labels}, samples, &fresh)
+}
+
+// IngestWrite counts the series of a scanned remote write, as Ingest
+// would one by one, under one lock of the tenant and with at most one
+// clock reading for the event-time bounds. A series of a lazy scan
+// (remotewrite.WriteRequest.Lazy) is found by the hash of its label
+// fields on the wire (SeriesKey.Raw, which the tenant maps to the series
+// hash); its labels are decoded only the first time the tenant sees those
+// fields.
+func (e *Engine) IngestWrite(t Tenant, series []remotewrite.TimeSeries) {
+	ts := e.tenant(t)
+	if ts == nil {
+		ix := e.index.Load()
+		for i := range series {
+			if len(series[i].Samples) > 0 && len(ix.byMetric[seriesName(&series[i])]) > 0 {
+				e.caps.tenantsRefused.Add(1)
+			}
+		}
+		return
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ix := e.index.Load() // Reload holds every tenant's lock: it stays
+	fresh := false
+	var name string
+	var srcs []uint16
+	named, decoded := false, false
+	for i := range series {
+		s := &series[i]
+		if len(s.Samples) == 0 {
+			continue
+		}
+		// Writes are mostly a scrape's series in order: the metric of
+		// the last series is the likely one.
+		if n := seriesName(s); !named || n != name {
+			name, srcs, named = n, ix.byMetric[n], true
+		}
+		if len(srcs) == 0 {
+			continue
+		}
+		lab := labelsOf{series: s, buf: &ts.labelBuf}
+		var h uint64
+		if s.Key.Lazy() {
+			var ok bool
+			if h, ok = ts.raw[s.Key.Raw]; !ok {
+				h = seriesHash(t, lab.get())
+				decoded = true
+				if len(ts.raw) >= maxRaw {
+					clear(ts.raw)
+				}
+				ts.raw[s.Key.Raw] = h
+			}
+		} else {
+			h = seriesHash(t, s.Labels)
+		}
+		decoded = e.ingestLocked(ts, t, srcs, h, &lab, s.Samples, &fresh) || decoded
+	}
+	if decoded {
+		// The labels alias the write's buffer: do not keep it alive.
+		clear(ts.labelBuf)
+		ts.labelBuf = ts.labelBuf[:0]
+	}
+}
+
+// labelsOf gives ingestLocked the labels of a series: labels, or those of
+// series, decoded into *buf on first use.
+type labelsOf struct {
+	labels []Label
+	series *remotewrite.TimeSeries
+	buf    *[]Label
+}
+
+func (l *labelsOf) get() []Label {
+	if l.series != nil {
+		*l.buf = l.series.AppendLabels((*l.buf)[:0])
+		l.labels, l.series = *l.buf, nil
+	}
+	return l.labels
+}
+
+// ingestLocked counts the samples of the series of hash h, read by the
+// sources srcs, under ts.mu. It reports whether it needed the labels.
+func (e *Engine) ingestLocked(ts *tenantState, t Tenant, srcs []uint16, h uint64, lab *labelsOf, samples []Sample, fresh *bool) bool {
 	var states [maxSourcesPerMetric]*series
-	n, fresh := 0, false
+	n := 0
 	stray := false // a new series without an accepted sample: not created
+	used := false
 	for _, si := range srcs[:min(len(srcs), maxSourcesPerMetric)] {
 		key := seriesKey(h, si)
 		s := ts.series[key]
@@ -235,7 +322,9 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 			if _, ok := ts.ignored[key]; ok {
 				continue
 			}
-			if !e.anyAccepted(samples, &fresh) {
+			labels := lab.get()
+			used = true
+			if !e.anyAccepted(samples, fresh) {
 				// Its refused samples count in the stats if the source
 				// would count the series.
 				if _, ok := countedClass(&e.sources[si], labels); ok {
@@ -251,7 +340,7 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 		n++
 	}
 	if n == 0 && !stray {
-		return
+		return used
 	}
 	for _, smp := range samples {
 		v, ok := counterValue(smp.Value)
@@ -259,7 +348,7 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 			ts.stats.NaN++
 			continue
 		}
-		switch e.inTime(smp.Timestamp, &fresh) {
+		switch e.inTime(smp.Timestamp, fresh) {
 		case tooLate:
 			ts.stats.Future++
 			continue
@@ -274,6 +363,7 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 	if e.newRoute != nil {
 		e.reportFirstEvents(t, states[:n])
 	}
+	return used
 }
 
 // metricNameOf returns the value of __name__ ("" when absent). Senders put
@@ -288,6 +378,14 @@ func metricNameOf(labels []Label) string {
 		}
 	}
 	return ""
+}
+
+// seriesName returns the metric name of a scanned series.
+func seriesName(s *remotewrite.TimeSeries) string {
+	if s.Key.Lazy() {
+		return s.Key.Name
+	}
+	return metricNameOf(s.Labels)
 }
 
 // seriesKey is the key of a series' state for one source: a series read by

@@ -38,7 +38,16 @@ type tenantState struct {
 	svcs       []map[string]*svcState
 	sortedSvcs []*svcState
 	exclOld    []uint64 // reused by recomputeRoute
+	labelBuf   []Label  // reused by IngestWrite for the labels of new series
+	// raw maps the hash of a series' label fields on the wire
+	// (remotewrite.SeriesKey.Raw) to its seriesHash, so that IngestWrite
+	// hashes the labels of a series only once. It is bounded by maxRaw
+	// and cleared when full.
+	raw map[uint64]uint64
 }
+
+// maxRaw bounds tenantState.raw.
+const maxRaw = 1 << 20
 
 // maxIgnored bounds tenantState.ignored; when full it is cleared.
 const maxIgnored = 1 << 20
@@ -52,6 +61,7 @@ func newTenantState(t Tenant, nsrc, nsvc int) *tenantState {
 		ignored: make(map[uint64]struct{}),
 		targets: make(map[uint64]*target),
 		routes:  make([]map[string]*route, nsrc),
+		raw:     make(map[uint64]uint64),
 	}
 	for i := range ts.routes {
 		ts.routes[i] = make(map[string]*route)

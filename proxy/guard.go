@@ -42,11 +42,13 @@ func (s *Server) dropReserved(ctx *fasthttp.RequestCtx, ws *writeState) ([]byte,
 	// An SLI series that carries a reserved name as well (a second
 	// __name__) is not forwarded: it is not counted either.
 	kept := ws.wr.Series[:0]
-	for _, ts := range ws.wr.Series {
-		if !hasReservedName(ts.Labels, s.cfg.Reserved) {
-			kept = append(kept, ts)
+	for i := range ws.wr.Series {
+		ws.labels = ws.wr.Series[i].AppendLabels(ws.labels[:0])
+		if !hasReservedName(ws.labels, s.cfg.Reserved) {
+			kept = append(kept, ws.wr.Series[i])
 		}
 	}
+	clear(ws.labels) // they alias the body
 	clear(ws.wr.Series[len(kept):])
 	ws.wr.Series = kept
 	return ws.out, nil

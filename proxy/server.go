@@ -39,9 +39,10 @@ type Engine interface {
 	// Wants reports whether a metric name belongs to an SLI source. It is
 	// called for every series on the wire and must not allocate.
 	Wants(metricName []byte) bool
-	// Ingest counts one series of a write the upstream has accepted. The
-	// strings alias a buffer that is reused after Ingest returns.
-	Ingest(t budget.Tenant, labels []budget.Label, samples []budget.Sample)
+	// IngestWrite counts the kept series of a write the upstream has
+	// accepted (a lazy scan: remotewrite.WriteRequest.Lazy). Their strings
+	// alias a buffer that is reused after IngestWrite returns.
+	IngestWrite(t budget.Tenant, series []remotewrite.TimeSeries)
 }
 
 // Config configures a Server. Zero fields take the defaults named.
@@ -165,6 +166,8 @@ type writeState struct {
 	// filtered and out are the body without reserved series, decompressed
 	// and compressed (only for a write that holds some).
 	filtered, out []byte
+	// labels holds the decoded labels of one series for dropReserved.
+	labels []remotewrite.Label
 }
 
 // NewServer returns a Server for cfg.

@@ -55,7 +55,13 @@ type recorder struct {
 }
 
 func (r *recorder) Wants(name []byte) bool { return string(name) == "sli_total" }
-func (r *recorder) Ingest(t budget.Tenant, labels []budget.Label, samples []budget.Sample) {
+func (r *recorder) IngestWrite(t budget.Tenant, series []remotewrite.TimeSeries) {
+	for i := range series {
+		r.ingest(t, series[i].AppendLabels(nil), series[i].Samples)
+	}
+}
+
+func (r *recorder) ingest(t budget.Tenant, labels []budget.Label, samples []budget.Sample) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var sb strings.Builder

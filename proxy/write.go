@@ -52,6 +52,7 @@ func (s *Server) serveWrite(ctx *fasthttp.RequestCtx, route int, tenant budget.T
 	ws, _ := s.pool.Get().(*writeState)
 	if ws == nil {
 		ws = &writeState{wants: s.wants, reserved: s.cfg.Reserved}
+		ws.wr.Lazy = true // the engine decodes the labels of new series only
 	}
 	defer s.pool.Put(ws)
 	defer ws.reset()
@@ -167,10 +168,9 @@ func (s *Server) ingest(ws *writeState, tenant budget.Tenant) {
 	}
 	samples := 0
 	for i := range ws.wr.Series {
-		ts := &ws.wr.Series[i]
-		samples += len(ts.Samples)
-		s.cfg.Engine.Ingest(tenant, ts.Labels, ts.Samples)
+		samples += len(ws.wr.Series[i].Samples)
 	}
+	s.cfg.Engine.IngestWrite(tenant, ws.wr.Series)
 	s.metrics.sliSeries.Add(len(ws.wr.Series))
 	s.metrics.sliSamples.Add(samples)
 }

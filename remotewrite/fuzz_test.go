@@ -2,6 +2,8 @@ package remotewrite
 
 import (
 	"bytes"
+	"fmt"
+	"hash/maphash"
 	"testing"
 
 	"github.com/golang/snappy"
@@ -53,4 +55,119 @@ func FuzzDecompress(f *testing.F) {
 			t.Fatalf("decompressed %d bytes, over the limit %d", len(out), d.MaxSize())
 		}
 	})
+}
+
+// FuzzUnmarshalLazy: a lazy scan keeps, refuses and fails exactly as the
+// full scan does, and each kept series' name, samples and decoded labels
+// are those of the full scan's series.
+func FuzzUnmarshalLazy(f *testing.F) {
+	f.Add(AppendWriteRequest(nil, testSeries()), false)
+	f.Add(AppendWriteRequest(nil, benchSeries(20, 10)), true)
+	f.Add([]byte{0x0a, 0x10, 0x01}, false)
+	f.Fuzz(func(t *testing.T, data []byte, tight bool) {
+		lim := Limits{}
+		if tight {
+			lim = Limits{MaxLabels: 4, MaxLabelLen: 12}
+		}
+		keep := func(name []byte) bool { return len(name)%3 != 1 }
+		var full, lazy WriteRequest
+		lazy.Lazy = true
+		errFull := full.Unmarshal(data, keep, lim)
+		errLazy := lazy.Unmarshal(data, keep, lim)
+		if (errFull == nil) != (errLazy == nil) {
+			t.Fatalf("full scan: %v, lazy scan: %v", errFull, errLazy)
+		}
+		if errFull != nil {
+			return
+		}
+		if full.SeriesTotal != lazy.SeriesTotal || full.Refused != lazy.Refused || len(full.Series) != len(lazy.Series) {
+			t.Fatalf("full scan: %d series, %d refused, %d kept; lazy: %d, %d, %d",
+				full.SeriesTotal, full.Refused, len(full.Series), lazy.SeriesTotal, lazy.Refused, len(lazy.Series))
+		}
+		for i := range full.Series {
+			want, got := &full.Series[i], &lazy.Series[i]
+			if !got.Key.Lazy() || len(got.Labels) != 0 {
+				t.Fatalf("lazy series %d: key set %v, %d labels", i, got.Key.Lazy(), len(got.Labels))
+			}
+			if labels := got.AppendLabels(nil); fmt.Sprint(labels) != fmt.Sprint(want.Labels) {
+				t.Fatalf("lazy series %d decodes to %v, want %v", i, labels, want.Labels)
+			}
+			if fmt.Sprint(got.Samples) != fmt.Sprint(want.Samples) {
+				t.Fatalf("lazy series %d has samples %v, want %v", i, got.Samples, want.Samples)
+			}
+			name := ""
+			for _, l := range want.Labels {
+				if l.Name == "__name__" {
+					name = l.Value
+					break
+				}
+			}
+			if got.Key.Name != name {
+				t.Fatalf("lazy series %d: name %q, want %q", i, got.Key.Name, name)
+			}
+			if raw := rawOf(got.Key.msg); got.Key.Raw != raw {
+				t.Fatalf("lazy series %d: raw key %#x, want %#x", i, got.Key.Raw, raw)
+			}
+		}
+	})
+}
+
+// rawOf is SeriesKey.Raw by its definition: the hash of the label fields
+// of a TimeSeries message, tags and lengths included, in order.
+func rawOf(msg []byte) uint64 {
+	var h maphash.Hash
+	h.SetSeed(rawSeed)
+	for b := msg; len(b) > 0; {
+		f := b
+		field, wt, n := readTag(b)
+		b, _ = skipField(b[n:], wt)
+		if field == 1 && wt == wireBytes {
+			h.Write(f[:len(f)-len(b)])
+		}
+	}
+	return h.Sum64()
+}
+
+// TestLazyRawKey: a series keeps its raw key whether its label fields are
+// contiguous (the fast path) or not, and another value changes it.
+func TestLazyRawKey(t *testing.T) {
+	key := func(body []byte) uint64 {
+		t.Helper()
+		wr := WriteRequest{Lazy: true}
+		if err := wr.Unmarshal(body, func([]byte) bool { return true }, Limits{}); err != nil || len(wr.Series) != 1 {
+			t.Fatalf("scan: %v, %d series", err, len(wr.Series))
+		}
+		return wr.Series[0].Key.Raw
+	}
+	series := func(status string) []TimeSeries {
+		return []TimeSeries{{Labels: []Label{{Name: "__name__", Value: "m"}, {Name: "host", Value: "a"}, {Name: "status", Value: status}},
+			Samples: []Sample{{Value: 1, Timestamp: 2}}}}
+	}
+	body := AppendWriteRequest(nil, series("200"))
+	// The same series with its sample between the labels: field 1 of
+	// the request is the TimeSeries, its fields are label, label, label,
+	// sample.
+	msg, _, err := readBytes(body[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields [][]byte
+	for b := msg; len(b) > 0; {
+		f := b
+		_, wt, n := readTag(b)
+		b, _ = skipField(b[n:], wt)
+		fields = append(fields, f[:len(f)-len(b)])
+	}
+	if len(fields) != 4 {
+		t.Fatalf("%d fields, want 4", len(fields))
+	}
+	gapped := bytes.Join([][]byte{fields[0], fields[3], fields[1], fields[2]}, nil)
+	mixed := append([]byte{0x0a}, appendVarint(nil, uint64(len(gapped)))...)
+	mixed = append(mixed, gapped...)
+	if a, b := key(body), key(mixed); a != b || a != rawOf(msg) {
+		t.Errorf("raw key %#x contiguous, %#x mixed, want %#x", a, b, rawOf(msg))
+	}
+	if key(body) == key(AppendWriteRequest(nil, series("503"))) {
+		t.Error("another status value has the same raw key")
+	}
 }

@@ -17,6 +17,7 @@ package remotewrite
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"unsafe"
 )
@@ -77,6 +78,55 @@ func (l *Limits) defaults() {
 type TimeSeries struct {
 	Labels  []Label
 	Samples []Sample
+	// Key is set by a lazy scan (WriteRequest.Lazy), which leaves Labels
+	// empty; AppendLabels decodes them.
+	Key SeriesKey
+}
+
+// SeriesKey is what a lazy scan records of a kept series instead of its
+// labels: what the engine needs to find a series it knows.
+type SeriesKey struct {
+	// Name is the metric name: the value of the first __name__ label.
+	Name string
+	// Raw hashes the series' label fields as they are on the wire (tags
+	// and lengths included, in order): equal label fields, equal Raw. It
+	// is seeded per process (hash/maphash): never persist it.
+	Raw uint64
+	// msg is the TimeSeries message; nil when the scan was not lazy.
+	msg []byte
+}
+
+// rawSeed seeds SeriesKey.Raw.
+var rawSeed = maphash.MakeSeed()
+
+// Lazy reports whether the key is set: Labels were not decoded.
+func (k *SeriesKey) Lazy() bool { return k.msg != nil }
+
+// AppendLabels appends the series' labels to dst: Labels, or for a series
+// of a lazy scan its labels decoded from the wire, aliasing it as Labels
+// would.
+func (ts *TimeSeries) AppendLabels(dst []Label) []Label {
+	if !ts.Key.Lazy() {
+		return append(dst, ts.Labels...)
+	}
+	for b := ts.Key.msg; len(b) > 0; {
+		field, wt, n := readTag(b)
+		b = b[n:] // the message was validated by the scan
+		if wt != wireBytes {
+			b, _ = skipField(b, wt)
+			continue
+		}
+		v, rest, _ := readBytes(b)
+		b = rest
+		if field == 1 {
+			k, val, ok := fastLabel(v)
+			if !ok {
+				k, val, _ = readLabel(v)
+			}
+			dst = append(dst, Label{Name: toString(k), Value: toString(val)})
+		}
+	}
+	return dst
 }
 
 // WriteRequest holds the result of scanning one request. Reuse it (Reset or
@@ -93,6 +143,11 @@ type WriteRequest struct {
 
 	// Buf is scratch space for the decompressed body, kept for reuse.
 	Buf []byte
+
+	// Lazy, set before Unmarshal, leaves the Labels of kept series empty
+	// and sets their Key instead: a known series needs no labels, so
+	// they are decoded (TimeSeries.AppendLabels) only for a new one.
+	Lazy bool
 
 	labels  []Label
 	samples []Sample
@@ -152,12 +207,20 @@ func (wr *WriteRequest) Unmarshal(src []byte, keep func(name []byte) bool, lim L
 // scanSeries handles one TimeSeries message. It walks the labels until it
 // finds the metric name (nearly always the first label) and returns at once
 // when keep does not want it; only a kept series is walked again to decode
-// its labels and samples.
+// its labels and samples. A lazy scan (WriteRequest.Lazy) of a kept series
+// in the common form (the name first, then the other labels, then
+// samples, every field with one-byte lengths) checks the labels and
+// decodes the samples on the way, and hashes its label fields in one go;
+// anything else is left to lazySeries.
 func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limits) error {
 	wr.SeriesTotal++
 	var name []byte
 	labels := 0
 	skip := false
+	lazy, slow := wr.Lazy, false
+	kept := false // lazy: the name is known and wanted
+	s0 := len(wr.samples)
+	labEnd := 0 // lazy: the end of the last label field
 	for i := 0; i < len(msg); {
 		// Fast path: a one-byte tag of a labels (0x0a) or samples (0x12)
 		// field with a one-byte length, which is nearly every field on the
@@ -171,17 +234,31 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 			}
 			i = end
 			if tag == 0x12 {
+				if lazy && !slow {
+					slow = !kept || !wr.lazySample(msg[start:end])
+				}
 				continue
 			}
 			labels++
+			if kept && !slow {
+				// Labels after the samples, or too long, are lazySeries'.
+				slow = labEnd != start-2 || !fitLabel(msg[start:end], lim)
+				labEnd = end
+			}
 			if name != nil && !maybeName(msg[start:end]) {
 				continue // inlined: the common label after the name
 			}
 			if err := scanLabel(msg[start:end], &name, &skip, keep); err != nil {
 				return err
 			}
+			if lazy && !kept && name != nil && !skip {
+				kept = true
+				slow = slow || labels != 1 || start != 2 || !fitLabel(msg[start:end], lim)
+				labEnd = end
+			}
 			continue
 		}
+		slow = true
 		field, wt, n := readTag(msg[i:])
 		if n <= 0 {
 			return malformed("TimeSeries", "bad field tag")
@@ -211,10 +288,40 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 		return nil // a series without a name is nobody's SLI
 	}
 	if labels > lim.MaxLabels {
+		wr.samples = wr.samples[:s0]
 		wr.Refused++
 		return nil
 	}
-	return wr.decodeSeries(msg, lim)
+	if !lazy {
+		return wr.decodeSeries(msg, lim)
+	}
+	if slow {
+		wr.samples = wr.samples[:s0]
+		return wr.lazySeries(msg, name, lim)
+	}
+	wr.Series = append(wr.Series, TimeSeries{
+		Samples: wr.samples[s0:len(wr.samples):len(wr.samples)],
+		Key:     SeriesKey{Name: toString(name), Raw: maphash.Bytes(rawSeed, msg[:labEnd]), msg: msg},
+	})
+	return nil
+}
+
+// fitLabel reports whether a label is {1: name, 2: value} with one-byte
+// tags and lengths (fastLabel) and within the length limit.
+func fitLabel(b []byte, lim *Limits) bool {
+	k, v, ok := fastLabel(b)
+	return ok && len(k) <= lim.MaxLabelLen && len(v) <= lim.MaxLabelLen
+}
+
+// lazySample decodes a sample of a lazy scan; false when it is malformed
+// (lazySeries then reports it).
+func (wr *WriteRequest) lazySample(b []byte) bool {
+	smp, err := readSample(b)
+	if err != nil {
+		return false
+	}
+	wr.samples = append(wr.samples, smp)
+	return true
 }
 
 // scanLabel handles one label of a series: the first __name__ sets *name
@@ -320,6 +427,53 @@ func (wr *WriteRequest) decodeSeries(msg []byte, lim *Limits) error {
 	wr.Series = append(wr.Series, TimeSeries{
 		Labels:  wr.labels[l0:len(wr.labels):len(wr.labels)],
 		Samples: wr.samples[s0:len(wr.samples):len(wr.samples)],
+	})
+	return nil
+}
+
+// lazySeries is decodeSeries of a lazy scan in any form: it checks the
+// labels instead of decoding them, applies the same limits, and hashes
+// the label fields as scanSeries does.
+func (wr *WriteRequest) lazySeries(msg, name []byte, lim *Limits) error {
+	s0 := len(wr.samples)
+	var raw maphash.Hash
+	raw.SetSeed(rawSeed)
+	for b := msg; len(b) > 0; {
+		f := b
+		field, wt, n := readTag(b)
+		b = b[n:] // the tag was validated by scanSeries
+		if wt != wireBytes {
+			b, _ = skipField(b, wt)
+			continue
+		}
+		v, rest, _ := readBytes(b)
+		b = rest
+		switch field {
+		case 1:
+			k, val, ok := fastLabel(v)
+			if !ok {
+				var err error
+				if k, val, err = readLabel(v); err != nil {
+					return err
+				}
+			}
+			if len(k) > lim.MaxLabelLen || len(val) > lim.MaxLabelLen {
+				wr.samples = wr.samples[:s0]
+				wr.Refused++
+				return nil
+			}
+			raw.Write(f[:len(f)-len(rest)])
+		case 2:
+			s, err := readSample(v)
+			if err != nil {
+				return err
+			}
+			wr.samples = append(wr.samples, s)
+		}
+	}
+	wr.Series = append(wr.Series, TimeSeries{
+		Samples: wr.samples[s0:len(wr.samples):len(wr.samples)],
+		Key:     SeriesKey{Name: toString(name), Raw: raw.Sum64(), msg: msg},
 	})
 	return nil
 }
