@@ -242,8 +242,12 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 			labels++
 			if kept && !slow {
 				// Labels after the samples, or too long, are lazySeries'.
-				slow = labEnd != start-2 || !fitLabel(msg[start:end], lim)
-				labEnd = end
+				k, v, ok := fastLabel(msg[start:end])
+				if !ok || labEnd != start-2 || len(k) > lim.MaxLabelLen || len(v) > lim.MaxLabelLen {
+					slow = true
+				} else if labEnd = end; len(k) != 0 && string(k) != "__name__" {
+					continue // what maybeName answers for it
+				}
 			}
 			if name != nil && !maybeName(msg[start:end]) {
 				continue // inlined: the common label after the name
