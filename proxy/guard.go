@@ -19,11 +19,18 @@ import (
 // keep is the scanner's callback for every metric name of a write: a
 // reserved name flags the write, any other is asked of the engine.
 func (ws *writeState) keep(name []byte) bool {
+	// The series of a metric mostly come in a row: the answer for the
+	// last name asked stands. It is never a reserved name, which must
+	// flag the write.
+	if ws.lastName != nil && string(name) == string(ws.lastName) {
+		return ws.lastKeep
+	}
 	if ws.reserved != nil && ws.reserved(name) {
 		ws.forged = true
 		return false
 	}
-	return ws.wants(name)
+	ws.lastName, ws.lastKeep = name, ws.wants(name)
+	return ws.lastKeep
 }
 
 // dropReserved rebuilds a write that holds reserved series without them:

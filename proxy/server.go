@@ -168,6 +168,10 @@ type writeState struct {
 	filtered, out []byte
 	// labels holds the decoded labels of one series for dropReserved.
 	labels []remotewrite.Label
+	// lastName is the last name keep asked the engine about (it aliases
+	// the body), lastKeep the answer.
+	lastName []byte
+	lastKeep bool
 }
 
 // NewServer returns a Server for cfg.

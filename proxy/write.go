@@ -178,6 +178,7 @@ func (s *Server) ingest(ws *writeState, tenant budget.Tenant) {
 func (ws *writeState) reset() {
 	ws.wr.Reset()
 	ws.forged = false
+	ws.lastName = nil
 }
 
 // answer sets a one-line plain-text answer. It resets the response headers:
