@@ -250,7 +250,7 @@ func (e *Engine) IngestWrite(t Tenant, series []remotewrite.TimeSeries) {
 	}
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	ix := e.index.Load() // Reload holds every tenant's lock: it stays
+	ix := e.index.Load() // Reload swaps it under every tenant's lock: it stays
 	fresh := false
 	var name string
 	var srcs []uint16
@@ -287,7 +287,7 @@ func (e *Engine) IngestWrite(t Tenant, series []remotewrite.TimeSeries) {
 	}
 	if decoded {
 		// The labels alias the write's buffer: do not keep it alive.
-		clear(ts.labelBuf)
+		clear(ts.labelBuf[:cap(ts.labelBuf)])
 		ts.labelBuf = ts.labelBuf[:0]
 	}
 }
