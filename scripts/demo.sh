@@ -43,6 +43,12 @@ CYCLES=${DEMO_CYCLES:-6}
 # script only, which stops the jobs in order, and a job's children go with it.
 set -m
 
+# note records what the script does in $DATA/logs/demo.log once that exists
+# (the terminal shows the story, not the housekeeping).
+note() {
+  if [ -d "$DATA/logs" ]; then echo "$(date +%T) $*" >>"$DATA/logs/demo.log"; fi
+}
+
 pids=()
 names=()
 cleaned=0
@@ -55,7 +61,7 @@ stop_all() {
   local i n
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     kill -0 "${pids[i]}" 2>/dev/null || continue
-    echo "demo: stopping ${names[i]} (pid ${pids[i]})"
+    note "stopping ${names[i]} (pid ${pids[i]})"
     kill -TERM -- "-${pids[i]}" 2>/dev/null || true
     for ((n = 0; n < 300; n++)); do
       kill -0 "${pids[i]}" 2>/dev/null || break
@@ -68,23 +74,54 @@ stop_all() {
     wait "${pids[i]}" 2>/dev/null || true
   done
 }
-trap 'stop_all; exit 130' INT
-trap 'stop_all; exit 143' TERM
+# goodbye is Ctrl-C's way out: everything stopped, one line, status 0 (so
+# that make, which waits for the script, reports no error).
+goodbye() {
+  trap '' INT TERM
+  stop_all
+  echo "demo: stopped; data and logs are in $DATA. Bye."
+  exit 0
+}
+trap goodbye INT
+trap 'trap "" INT TERM; stop_all; exit 143' TERM
 trap stop_all EXIT
 
 die() { echo "demo: $*" >&2; exit 1; }
+
+# port_user names the process listening on a port, "caddy (pid 4242)",
+# when ss can tell (a process of another user shows no name).
+port_user() {
+  command -v ss >/dev/null || return 0
+  ss -Hltnp "sport = :$1" 2>/dev/null |
+    sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/\1 (pid \2)/p' | head -n 1
+}
+
+# check_ports refuses to go on when a port of the demo is taken, naming
+# the port, its DEMO_*_PORT variable and, if possible, what listens there.
+check_ports() {
+  local spec var port user
+  for spec in VM:$VM_PORT SLOGATE:$SLOGATE_PORT VMAGENT:$VMAGENT_PORT CADDY:$DEMO_CADDY_PORT \
+    CADDY_ADMIN:$DEMO_CADDY_ADMIN_PORT SHOP:$DEMO_SHOP_PORT API:$DEMO_API_PORT PORTAL:$DEMO_PORTAL_PORT; do
+    var=DEMO_${spec%%:*}_PORT port=${spec#*:}
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      user=$(port_user "$port")
+      die "cannot use port $port ($var): ${user:-something} already listens there; stop it or set $var=<free port>"
+    fi
+  done
+}
+
+# `make demo` checks the ports before it installs anything.
+if [ "${1:-}" = --check-ports ]; then
+  check_ports
+  exit 0
+fi
 
 for b in "$BIN/victoria-metrics" "$BIN/vmagent" "$BIN/caddy"; do
   [ -x "$b" ] || die "cannot find $b: run make demo (its deps step installs it)"
 done
 command -v curl >/dev/null || die "cannot find curl"
 command -v go >/dev/null || die "cannot find go"
-for port in "$VM_PORT" "$SLOGATE_PORT" "$VMAGENT_PORT" "$DEMO_CADDY_PORT" "$DEMO_CADDY_ADMIN_PORT" \
-  "$DEMO_SHOP_PORT" "$DEMO_API_PORT" "$DEMO_PORTAL_PORT"; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    die "cannot use port $port: something already listens there (set DEMO_*_PORT to choose others)"
-  fi
-done
+check_ports
 
 mkdir -p "$DATA/logs" "$DATA/bin"
 
