@@ -6,15 +6,21 @@
 #   vmagent ──scrape────┘──remote write──▶ slogate ──▶ VictoriaMetrics
 #
 # slogate runs with scripts/demo/slogate.yml (two customers, each with an
-# SLO and an SLA) and an API token; the traffic generator (scripts/demo/traffic)
-# plays a day with an incident, a slow evening and a planned maintenance
-# window it announces through slogate's API. Real requests are counted at
-# real time, so the day is compressed into the schedule, not into
-# timestamps: one day per DEMO_CYCLE (default 10m) of wall time.
+# SLO and an SLA) and an API token. First the past: scripts/demo/history
+# writes a month of Caddy's counters into VictoriaMetrics (timestamps over
+# the last 31 days, through /api/v1/import), slogate starts with -backfill
+# and replays it, and an outage of that month is declared as maintenance
+# after the fact. Then the present: the traffic generator
+# (scripts/demo/traffic) plays a day with an incident, a slow evening and a
+# planned maintenance window it announces through slogate's API. Real
+# requests are counted at real time, so the day is compressed into the
+# schedule, not into timestamps: one day per DEMO_CYCLE (default 10m) of
+# wall time.
 #
-# Everything binds 127.0.0.1; data and logs go to .tmp/demo (git-ignored).
-# It stays in the foreground; Ctrl-C (or SIGTERM) stops everything it
-# started, newest first, each in its own process group.
+# Everything binds 127.0.0.1; data and logs go to .tmp/demo (git-ignored);
+# each run starts afresh. It stays in the foreground; Ctrl-C stops
+# everything it started, newest first, each in its own process group, and
+# exits 0 (SIGTERM: 143).
 #
 # Run it with `make demo` (which installs the binaries into .bin and builds
 # ./slogate). Override ports, paths or the pace through the environment:
@@ -123,11 +129,18 @@ command -v curl >/dev/null || die "cannot find curl"
 command -v go >/dev/null || die "cannot find go"
 check_ports
 
+# Every run tells the story from its start: a month of history, then the
+# live days. The previous run's data goes (the API token stays).
+if [ -e "$DATA/victoria-metrics" ] || [ -e "$DATA/slogate" ]; then
+  echo "demo: starting afresh: removing the previous run's data in $DATA"
+  rm -rf "$DATA/victoria-metrics" "$DATA/slogate" "$DATA/vmagent-queue" "$DATA/caddy" "$DATA/logs" "$DATA/story.json"
+fi
 mkdir -p "$DATA/logs" "$DATA/bin"
 
 # The demo's own programs, and slogate unless make built it.
-echo "demo: building the demo backend and traffic generator"
+echo "demo: building the demo backend, history writer and traffic generator"
 go build -o "$DATA/bin/backend" ./scripts/demo/backend
+go build -o "$DATA/bin/history" ./scripts/demo/history
 go build -o "$DATA/bin/traffic" ./scripts/demo/traffic
 if [ ! -x "$SLOGATE" ]; then
   echo "demo: building slogate"
@@ -151,6 +164,18 @@ start() {
   names+=("$name")
 }
 
+# step NAME CMD... runs a step of the story in the background, its output
+# on the terminal, and waits for it (so that Ctrl-C is heard meanwhile).
+step() {
+  local name=$1 status=0
+  shift
+  "$@" &
+  pids+=($!)
+  names+=("$name")
+  wait "$!" || status=$?
+  [ "$status" = 0 ] || die "$name failed (status $status)"
+}
+
 # wait_ok NAME URL polls URL until it answers 200, for at most 60s.
 wait_ok() {
   local name=$1 url=$2 i
@@ -171,14 +196,31 @@ start victoria-metrics "$BIN/victoria-metrics" \
   -retentionPeriod=1y
 wait_ok victoria-metrics "http://127.0.0.1:$VM_PORT/health"
 
+# The past month of Caddy's counters, with timestamps, as if vmagent had
+# scraped them all along; slogate's -backfill replays it before it listens,
+# so the budgets start where a real month would leave them.
+step history "$DATA/bin/history" write \
+  -vm="http://127.0.0.1:$VM_PORT" \
+  -instance="127.0.0.1:$DEMO_CADDY_ADMIN_PORT" \
+  -sites=shop.acme.localhost,api.acme.localhost,portal.globex.localhost \
+  -story="$DATA/story.json"
+
 start slogate "$SLOGATE" \
   -httpListenAddr="127.0.0.1:$SLOGATE_PORT" \
   -upstream.url="http://127.0.0.1:$VM_PORT" \
   -config="$ROOT/scripts/demo/slogate.yml" \
   -stateDir="$DATA/slogate" \
   -api.tokenFile="$TOKEN_FILE" \
-  -eval.interval="$EVAL_INTERVAL"
+  -eval.interval="$EVAL_INTERVAL" \
+  -backfill
 wait_ok slogate "http://127.0.0.1:$SLOGATE_PORT/health"
+
+# The API's outage of yesterday was agreed maintenance: declared after the
+# fact through slogate's API, which recalculates the budget at once.
+step declare "$DATA/bin/history" declare \
+  -slogate="http://127.0.0.1:$SLOGATE_PORT" \
+  -tokenFile="$TOKEN_FILE" \
+  -story="$DATA/story.json"
 
 for site in shop:$DEMO_SHOP_PORT api:$DEMO_API_PORT portal:$DEMO_PORTAL_PORT; do
   start "backend-${site%%:*}" "$DATA/bin/backend" -name="${site%%:*}" -httpListenAddr="127.0.0.1:${site#*:}"
@@ -232,9 +274,14 @@ PromQL to try in vmui:
   slo_error_budget_exhaustion_seconds{kind="sla"} / 60
       minutes until the SLA is breached if the last 5 minutes go on
 
-The day, once every $CYCLE ($CYCLES days): shop.acme has an incident (8% errors) at 20-40%,
-api.acme is slow at 50-60%, portal.globex is down for an announced maintenance at 75-90%
-(slogate cuts it out of the budget). The traffic generator prints each event below.
+The story so far (above): a month of history, which left shop.acme a few percent of its SLA
+budget; api.acme's outage of yesterday declared as maintenance after the fact.
+Now a day every $CYCLE ($CYCLES days), live through Caddy: early on, portal.globex's maintenance is
+announced (a planned window); at 15-45% of the day shop.acme answers half its requests with 500,
+and within a minute or two its row on the page says "SLA budget gone in N minutes" (a few days
+of this use the budget up); at 50-60% api.acme is slow; at 75-90% portal.globex is down inside
+its announced window, and slogate leaves those minutes out of its budget. The traffic generator
+prints each event below.
 
 Press Ctrl-C to stop everything.
 EOF

@@ -13,16 +13,18 @@
 //	 5%  (07:12)  the maintenance of the last site is announced through
 //	              slogate's API (POST /slogate/api/v1/maintenance, bearer
 //	              token), for the whole minutes around its downtime
-//	20%  (10:48)  incident: the first site's backend answers 8% of requests 500
-//	40%  (15:36)  incident over
+//	15%  (09:36)  incident: the first site's backend answers 50% of requests 500
+//	45%  (16:48)  incident over
 //	50%  (18:00)  the second site's backend gets slow: 30% of requests take 400ms
 //	60%  (20:24)  back to normal
 //	75%  (00:00)  maintenance: the last site's backend answers 503 to everything
 //	90%  (03:36)  maintenance over
 //
-// The default cycle takes 10 minutes; with a 0.999 objective the incident
-// burns the first site's budget fast enough to page, while the planned
-// downtime is cut out of the last site's budget. Events are printed as they
+// The default cycle takes 10 minutes. The demo writes a month of history
+// first (scripts/demo/history), which leaves the first site a few percent
+// of its SLA budget: the incident's three minutes make slogate's page say
+// "SLA budget gone in N minutes" while it runs, and a few days of them use
+// the budget up; the planned downtime is cut out of the last site's budget. Events are printed as they
 // happen. After -cycles days (or -maxRequests requests) the generator stops.
 // Every address must be a loopback address. It talks to slogate over HTTP
 // only and imports no slogate package.
@@ -163,8 +165,8 @@ type event struct {
 // last site (from maintenanceFrom to maintenanceTo) comes first.
 var schedule = []event{
 	{at: 0.05, site: -1, what: "announce the maintenance window"},
-	{at: 0.20, site: 0, query: "errors=0.08", what: "incident: answers 8% of requests with 500"},
-	{at: 0.40, site: 0, query: "errors=0", what: "incident over"},
+	{at: 0.15, site: 0, query: "errors=0.5", what: "incident: answers 50% of requests with 500 (watch its SLA budget on slogate's page)"},
+	{at: 0.45, site: 0, query: "errors=0", what: "incident over"},
 	{at: 0.50, site: 1, query: "slow=0.3&slowLatency=400ms", what: "slow: 30% of requests take 400ms"},
 	{at: 0.60, site: 1, query: "slow=0", what: "back to normal speed"},
 	{at: maintenanceFrom, site: -1, query: "down=true", what: "planned maintenance: answers 503 to everything"},

@@ -141,7 +141,7 @@ func TestPlayDay(t *testing.T) {
 	defer mu.Unlock()
 	reset := "errors=0&slow=0&down=false"
 	want := [3][]string{
-		{reset, "errors=0.08", "errors=0"},
+		{reset, "errors=0.5", "errors=0"},
 		{reset, "slow=0.3&slowLatency=400ms", "slow=0"},
 		{reset, "down=true", "down=false"},
 	}
@@ -173,7 +173,7 @@ func TestPlayDay(t *testing.T) {
 	if err1 != nil || err2 != nil || ws.After(down) || we.Before(up) || ws.Second() != 0 || we.Second() != 0 {
 		t.Errorf("maintenance window %v - %v must be whole minutes covering the downtime %s - %s", w["start"], w["end"], down, up)
 	}
-	for _, s := range []string{"incident: answers 8%", "maintenance window m1 announced", "planned maintenance", "done:"} {
+	for _, s := range []string{"incident: answers 50%", "maintenance window m1 announced", "planned maintenance", "done:"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("output lacks %q:\n%s", s, out.String())
 		}
