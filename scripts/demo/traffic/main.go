@@ -13,8 +13,8 @@
 //	 5%  (07:12)  the maintenance of the last site is announced through
 //	              slogate's API (POST /slogate/api/v1/maintenance, bearer
 //	              token), for the whole minutes around its downtime
-//	15%  (09:36)  incident: the first site's backend answers 50% of requests 500
-//	45%  (16:48)  incident over
+//	10%  (08:24)  incident: the first site's backend answers 50% of requests 500
+//	40%  (15:36)  incident over
 //	50%  (18:00)  the second site's backend gets slow: 30% of requests take 400ms
 //	60%  (20:24)  back to normal
 //	75%  (00:00)  maintenance: the last site's backend answers 503 to everything
@@ -165,8 +165,8 @@ type event struct {
 // last site (from maintenanceFrom to maintenanceTo) comes first.
 var schedule = []event{
 	{at: 0.05, site: -1, what: "announce the maintenance window"},
-	{at: 0.15, site: 0, query: "errors=0.5", what: "incident: answers 50% of requests with 500 (watch its SLA budget on slogate's page)"},
-	{at: 0.45, site: 0, query: "errors=0", what: "incident over"},
+	{at: 0.10, site: 0, query: "errors=0.5", what: "incident: answers 50% of requests with 500 (watch its SLA budget on slogate's page)"},
+	{at: 0.40, site: 0, query: "errors=0", what: "incident over"},
 	{at: 0.50, site: 1, query: "slow=0.3&slowLatency=400ms", what: "slow: 30% of requests take 400ms"},
 	{at: 0.60, site: 1, query: "slow=0", what: "back to normal speed"},
 	{at: maintenanceFrom, site: -1, query: "down=true", what: "planned maintenance: answers 503 to everything"},
@@ -211,6 +211,7 @@ func dayClock(phase float64) string {
 type generator struct {
 	cfg    *config
 	out    io.Writer
+	errOut io.Writer // the summary when stopped by a signal
 	outMu  sync.Mutex
 	client *http.Client
 	start  time.Time
@@ -226,8 +227,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	g := &generator{
-		cfg: cfg,
-		out: stdout,
+		cfg:    cfg,
+		out:    stdout,
+		errOut: stderr,
 		client: &http.Client{
 			Timeout:   5 * time.Second,
 			Transport: &http.Transport{MaxIdleConnsPerHost: cfg.maxInFlight, MaxConnsPerHost: cfg.maxInFlight},
@@ -244,10 +246,10 @@ func (g *generator) logf(format string, args ...any) {
 }
 
 // play runs every cycle, then waits for the requests in flight.
-func (g *generator) play(ctx context.Context) error {
+func (g *generator) play(parent context.Context) error {
 	g.start = time.Now()
 	end := g.start.Add(time.Duration(g.cfg.cycles) * g.cfg.cycle)
-	ctx, cancel := context.WithDeadline(ctx, end)
+	ctx, cancel := context.WithDeadline(parent, end)
 	defer cancel()
 	for i := range g.cfg.sites {
 		if err := g.control(ctx, i, "errors=0&slow=0&down=false"); err != nil {
@@ -271,6 +273,12 @@ func (g *generator) play(ctx context.Context) error {
 	}()
 	go func() { defer wg.Done(); g.report(ctx) }()
 	wg.Wait()
+	if parent.Err() != nil {
+		// Stopped (Ctrl-C): the terminal gets the demo's goodbye only.
+		g.outMu.Lock()
+		g.out = g.errOut
+		g.outMu.Unlock()
+	}
 	g.summary()
 	select {
 	case err := <-errc:
