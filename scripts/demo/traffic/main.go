@@ -19,6 +19,8 @@
 //	60%  (20:24)  back to normal
 //	75%  (00:00)  maintenance: the last site's backend answers 503 to everything
 //	90%  (03:36)  maintenance over
+//	95%  (04:48)  the requests that failed in the window and the SLA
+//	              budget, from slogate's API: the downtime did not count
 //
 // The default cycle takes 10 minutes. The demo writes a month of history
 // first (scripts/demo/history), which leaves the first site a few percent
@@ -156,9 +158,12 @@ func loopbackURL(flagName, s string) (*url.URL, error) {
 type event struct {
 	at   float64
 	site int
-	// query is the backend control change; empty for the announcement.
+	// query is the backend control change; empty for the announcement
+	// and the effect.
 	query string
 	what  string
+	// effect: print what the planned window did to the site's budget.
+	effect bool
 }
 
 // schedule is the day; the announcement of the maintenance window of the
@@ -171,6 +176,7 @@ var schedule = []event{
 	{at: 0.60, site: 1, query: "slow=0", what: "back to normal speed"},
 	{at: maintenanceFrom, site: -1, query: "down=true", what: "planned maintenance: answers 503 to everything"},
 	{at: maintenanceTo, site: -1, query: "down=false", what: "maintenance over"},
+	{at: 0.95, site: -1, effect: true, what: "the planned window's effect"},
 }
 
 const (
@@ -294,6 +300,7 @@ func (g *generator) play(parent context.Context) error {
 // timeline applies the schedule of every cycle at its time.
 func (g *generator) timeline(ctx context.Context) error {
 	last := len(g.cfg.sites) - 1
+	var before budgetState // of the last site, when its downtime began
 	for c := 0; c < g.cfg.cycles; c++ {
 		c0 := g.start.Add(time.Duration(c) * g.cfg.cycle)
 		for _, ev := range schedule {
@@ -305,6 +312,16 @@ func (g *generator) timeline(ctx context.Context) error {
 				i = last
 			}
 			prefix := fmt.Sprintf("[day %d %s] %s", c+1, dayClock(ev.at), g.cfg.sites[i].host)
+			if ev.query == "down=true" {
+				before, _ = g.budget(ctx, g.cfg.sites[i].host)
+			}
+			if ev.effect {
+				if after, ok := g.budget(ctx, g.cfg.sites[i].host); ok {
+					g.logf("%s: the planned window left out %d requests that failed; SLA budget %.2f%% left (%.2f%% when the downtime began)",
+						prefix, after.excludedBad-before.excludedBad, after.sla*100, before.sla*100)
+				}
+				continue
+			}
 			if ev.query == "" {
 				start, end := maintenanceWindow(c0, g.cfg.cycle)
 				id, err := g.announce(ctx, g.cfg.sites[i].host, start, end)
@@ -444,6 +461,49 @@ func (g *generator) announce(ctx context.Context, host string, start, end time.T
 		return "", fmt.Errorf("cannot read the created maintenance window %q: %v", msg, err)
 	}
 	return created.ID, nil
+}
+
+// budgetState is what slogate's API says of a site's availability.
+type budgetState struct {
+	excludedBad int64   // failed requests left out by maintenance
+	sla         float64 // the SLA budget's remaining ratio
+}
+
+// budget reads a host's availability budget from slogate's API; false when
+// slogate cannot tell (the demo goes on without the line).
+func (g *generator) budget(ctx context.Context, host string) (budgetState, bool) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.cfg.slogate.JoinPath("/slogate/api/v1/slos").String(), nil)
+	if err != nil {
+		return budgetState{}, false
+	}
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return budgetState{}, false
+	}
+	defer resp.Body.Close()
+	var slos struct {
+		SLOs []struct {
+			Labels    map[string]string `json:"labels"`
+			Objective struct {
+				Name string `json:"name"`
+			} `json:"objective"`
+			Requests struct {
+				ExcludedBad int64 `json:"excludedBad"`
+			} `json:"requests"`
+			Budgets map[string]struct {
+				RemainingRatio float64 `json:"remainingRatio"`
+			} `json:"budgets"`
+		} `json:"slos"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&slos) != nil {
+		return budgetState{}, false
+	}
+	for _, s := range slos.SLOs {
+		if s.Labels["host"] == host && s.Objective.Name == "availability" {
+			return budgetState{excludedBad: s.Requests.ExcludedBad, sla: s.Budgets["sla"].RemainingRatio}, true
+		}
+	}
+	return budgetState{}, false
 }
 
 // report prints what the sites answered, every tenth of a cycle.
