@@ -173,10 +173,14 @@ func TestDemoScript(t *testing.T) {
 		t.Errorf("the page in Chromium does not say \"SLA budget gone in\" on the shop's row:\n%s", dom)
 	}
 
-	// The planned window: the portal's downtime in it is left out.
+	// The planned window: the portal's downtime in it is left out, and the
+	// traffic generator says so.
 	testenv.Eventually(t, 60*time.Second, func() error {
 		if n := demoBudgets(t, base("SLOGATE"))[portal].Requests.ExcludedBad; n == 0 {
 			return fmt.Errorf("no bad request of the portal left out by its planned window yet")
+		}
+		if !strings.Contains(demo.Log(), "portal.globex.localhost: the planned window left out ") {
+			return fmt.Errorf("demo.sh has not printed the planned window's effect yet")
 		}
 		return nil
 	})
@@ -188,9 +192,6 @@ func TestDemoScript(t *testing.T) {
 		}
 		return nil
 	})
-	if !strings.Contains(demo.Log(), "portal.globex.localhost: the planned window left out ") {
-		t.Errorf("demo.sh did not print the planned window's effect:\n%s", demo.LogTail())
-	}
 	if !strings.Contains(demo.Log(), "incident: answers 50% of requests with 500") {
 		t.Errorf("demo.sh did not print the incident:\n%s", demo.LogTail())
 	}
