@@ -19,8 +19,9 @@
 //	60%  (20:24)  back to normal
 //	75%  (00:00)  maintenance: the last site's backend answers 503 to everything
 //	90%  (03:36)  maintenance over
-//	95%  (04:48)  the requests that failed in the window and the SLA
-//	              budget, from slogate's API: the downtime did not count
+//	              and, once slogate has evaluated the window's last minute,
+//	              the requests that failed in it and the SLA budget, from
+//	              slogate's API: the downtime did not count
 //
 // The default cycle takes 10 minutes. The demo writes a month of history
 // first (scripts/demo/history), which leaves the first site a few percent
@@ -176,7 +177,7 @@ var schedule = []event{
 	{at: 0.60, site: 1, query: "slow=0", what: "back to normal speed"},
 	{at: maintenanceFrom, site: -1, query: "down=true", what: "planned maintenance: answers 503 to everything"},
 	{at: maintenanceTo, site: -1, query: "down=false", what: "maintenance over"},
-	{at: 0.95, site: -1, effect: true, what: "the planned window's effect"},
+	{at: maintenanceTo, site: -1, effect: true, what: "the planned window's effect"},
 }
 
 const (
@@ -217,7 +218,8 @@ func dayClock(phase float64) string {
 type generator struct {
 	cfg    *config
 	out    io.Writer
-	errOut io.Writer // the summary when stopped by a signal
+	errOut io.Writer      // the summary when stopped by a signal
+	bg     sync.WaitGroup // the planned windows' effect reports
 	outMu  sync.Mutex
 	client *http.Client
 	start  time.Time
@@ -279,6 +281,7 @@ func (g *generator) play(parent context.Context) error {
 	}()
 	go func() { defer wg.Done(); g.report(ctx) }()
 	wg.Wait()
+	g.bg.Wait()
 	if parent.Err() != nil {
 		// Stopped (Ctrl-C): the terminal gets the demo's goodbye only.
 		g.outMu.Lock()
@@ -316,10 +319,9 @@ func (g *generator) timeline(ctx context.Context) error {
 				before, _ = g.budget(ctx, g.cfg.sites[i].host)
 			}
 			if ev.effect {
-				if after, ok := g.budget(ctx, g.cfg.sites[i].host); ok {
-					g.logf("%s: the planned window left out %d requests that failed; SLA budget %.2f%% left (%.2f%% when the downtime began)",
-						prefix, after.excludedBad-before.excludedBad, after.sla*100, before.sla*100)
-				}
+				_, end := maintenanceWindow(c0, g.cfg.cycle)
+				g.bg.Add(1)
+				go g.effect(ctx, prefix, g.cfg.sites[i].host, end, before)
 				continue
 			}
 			if ev.query == "" {
@@ -467,6 +469,24 @@ func (g *generator) announce(ctx context.Context, host string, start, end time.T
 type budgetState struct {
 	excludedBad int64   // failed requests left out by maintenance
 	sla         float64 // the SLA budget's remaining ratio
+	evaluatedAt time.Time
+}
+
+// effect prints what the planned window ending at end did, once slogate
+// has evaluated past it (it counts complete minutes); nothing when the
+// generator stops first.
+func (g *generator) effect(ctx context.Context, prefix, host string, end time.Time, before budgetState) {
+	defer g.bg.Done()
+	for {
+		if after, ok := g.budget(ctx, host); ok && !after.evaluatedAt.Before(end) {
+			g.logf("%s: the planned window left out %d requests that failed; SLA budget %.2f%% left (%.2f%% when the downtime began)",
+				prefix, after.excludedBad-before.excludedBad, after.sla*100, before.sla*100)
+			return
+		}
+		if !sleepUntil(ctx, time.Now().Add(time.Second)) {
+			return
+		}
+	}
 }
 
 // budget reads a host's availability budget from slogate's API; false when
@@ -487,7 +507,8 @@ func (g *generator) budget(ctx context.Context, host string) (budgetState, bool)
 			Objective struct {
 				Name string `json:"name"`
 			} `json:"objective"`
-			Requests struct {
+			EvaluatedAt time.Time `json:"evaluatedAt"`
+			Requests    struct {
 				ExcludedBad int64 `json:"excludedBad"`
 			} `json:"requests"`
 			Budgets map[string]struct {
@@ -500,7 +521,7 @@ func (g *generator) budget(ctx context.Context, host string) (budgetState, bool)
 	}
 	for _, s := range slos.SLOs {
 		if s.Labels["host"] == host && s.Objective.Name == "availability" {
-			return budgetState{excludedBad: s.Requests.ExcludedBad, sla: s.Budgets["sla"].RemainingRatio}, true
+			return budgetState{excludedBad: s.Requests.ExcludedBad, sla: s.Budgets["sla"].RemainingRatio, evaluatedAt: s.EvaluatedAt}, true
 		}
 	}
 	return budgetState{}, false
