@@ -278,8 +278,8 @@ The story so far (above): a month of history, which left shop.acme a few percent
 budget; api.acme's outage of yesterday declared as maintenance after the fact.
 Now a day every $CYCLE ($CYCLES days), live through Caddy: early on, portal.globex's maintenance is
 announced (a planned window); at 10-40% of the day shop.acme answers half its requests with 500,
-and within a minute or two its row on the page says "SLA budget gone in N minutes" (a few days
-of this use the budget up); at 50-60% api.acme is slow; at 75-90% portal.globex is down inside
+and before it is over its row on the page says "SLA budget gone in" about half an hour (the
+fourth day's incident uses the budget up); at 50-60% api.acme is slow; at 75-90% portal.globex is down inside
 its announced window, and slogate leaves those minutes out of its budget. The traffic generator
 prints each event below.
 
