@@ -41,11 +41,15 @@ test: test-deps lint
 	$(GO) test -race -count=1 -timeout $(GO_TEST_TIMEOUT) ./...
 	$(GO) test -count=1 -run 'Alloc' ./budget ./maintenance ./proxy ./remotewrite
 
-# VictoriaMetrics, slogate, vmagent and Caddy in front of demo backends, with
-# a day of traffic (an incident, a maintenance window) on 127.0.0.1; Ctrl-C
-# stops everything. Ports, data dir and pace: see scripts/demo.sh.
-demo: deps build
-	scripts/demo.sh
+# VictoriaMetrics, slogate, vmagent and Caddy in front of demo backends: a
+# month of history first, then days of live traffic (an incident, a planned
+# maintenance window) on 127.0.0.1; Ctrl-C stops everything. The ports are
+# checked before anything is installed. Ports, data dir and pace: see
+# scripts/demo.sh.
+demo:
+	@scripts/demo.sh --check-ports
+	@$(MAKE) --no-print-directory deps build
+	@scripts/demo.sh
 
 # The comparative benchmark: slogate against VictoriaMetrics written to
 # directly and against vmagent, real binaries on 127.0.0.1, pinned with

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,15 +20,23 @@ import (
 var demoPorts = []string{"VM", "SLOGATE", "VMAGENT", "CADDY", "CADDY_ADMIN", "SHOP", "API", "PORTAL"}
 
 // TestDemoScript runs scripts/demo.sh as `make demo` does, on free ports, a
-// temporary data directory and a 40s day: it must print the page URL and
-// the PromQL to try, route real requests through Caddy so that the page
-// shows the routes of both customers and the synthetic series of both are
-// in VictoriaMetrics, announce its maintenance window through slogate's API
-// with the token, play the incident through the real router, and on SIGINT
-// (Ctrl-C) exit leaving nothing it started running and no port open.
+// temporary data directory and a 40s day. Before the live traffic it must
+// write a month of history that slogate replays with -backfill, so that
+// the shop starts with a few percent of its SLA budget (not a full one),
+// and declare the API's outage of that month as maintenance after the fact
+// (its budget shows the effect). Then it must print the page URL and the
+// PromQL to try, route real requests through Caddy so that the page shows
+// the routes of both customers and the synthetic series of both are in
+// VictoriaMetrics, announce its planned maintenance window through
+// slogate's API with the token (the portal's downtime in it is left out),
+// play the incident through the real router so that the page, in Chromium
+// too, says "SLA budget gone in" on the shop's row with an exhaustion the
+// history alone would not give, and on SIGINT (Ctrl-C) exit 0 with a
+// one-line goodbye, leaving nothing it started running and no port open.
 func TestDemoScript(t *testing.T) {
 	t.Parallel()
 	root := testenv.RepoRoot(t)
+	chromium := browserBinary(t, chromiumPath)
 	for _, b := range []string{testenv.VictoriaMetricsBinary, testenv.VMAgentBinary, "caddy"} {
 		testenv.Binary(t, b)
 	}
@@ -71,6 +80,10 @@ func TestDemoScript(t *testing.T) {
 	out := demo.Log()
 	page := base("SLOGATE") + "/slogate/"
 	for _, want := range []string{
+		"history: wrote 31 days of Caddy's counters into VictoriaMetrics",
+		"history: slogate replayed the month (-backfill)",
+		"history: declared api.acme.localhost's outage",
+		"as maintenance after the fact (mw-0, POST /slogate/api/v1/maintenance)",
 		page,
 		`slo_error_budget_remaining_ratio{kind="sla"}`,
 		`slo_burn_rate{window="5m"} > 1`,
@@ -80,6 +93,22 @@ func TestDemoScript(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo.sh did not print %s:\n%s", want, out)
 		}
+	}
+
+	// The month is in the budgets before the live traffic adds to them:
+	// the shop is left a few percent of its SLA budget, the API's outage is
+	// left out by the window declared after the fact, the portal has its
+	// calendar month (on the first days of a month, little of it).
+	month := demoBudgets(t, base("SLOGATE"))
+	if r := month[shop].sla(); r <= 0 || r > 0.1 {
+		t.Errorf("the shop's SLA budget after the month's history: %.4f left, want (0, 0.1]", r)
+	}
+	if api := month[apiHost]; api.Requests.ExcludedBad < 1000 || api.sla() < 0.9 {
+		t.Errorf("the API after its outage was declared maintenance: %d bad requests left out, SLA budget %.4f left; want >= 1000 and >= 0.9",
+			api.Requests.ExcludedBad, api.sla())
+	}
+	if r := month[portal].sla(); r <= 0.5 || r > 1 {
+		t.Errorf("the portal's SLA budget after the month's history: %.4f left, want (0.5, 1]", r)
 	}
 
 	// The page shows the routes of both customers (counted from Caddy's
@@ -118,6 +147,39 @@ func TestDemoScript(t *testing.T) {
 		if !bytes.Contains(body, []byte("demo traffic generator")) || !bytes.Contains(body, []byte(`portal\\.globex\\.localhost`)) {
 			return fmt.Errorf("no maintenance window of the traffic generator yet: %s", body)
 		}
+		if !bytes.Contains(body, []byte("demo history")) || !bytes.Contains(body, []byte(`api\\.acme\\.localhost`)) {
+			return fmt.Errorf("no maintenance window declared after the fact: %s", body)
+		}
+		return nil
+	})
+
+	// The incident: the shop's row says its SLA budget will be gone soon,
+	// within a day, where the month's usual errors alone give about ten
+	// (one complete minute of the incident in the 5m window does it).
+	var exhaustion float64
+	testenv.Eventually(t, 90*time.Second, func() error {
+		b := demoBudgets(t, base("SLOGATE"))[shop].Budgets["sla"]
+		if b.ExhaustionSeconds == nil || *b.ExhaustionSeconds >= 24*3600 {
+			return fmt.Errorf("the shop's SLA budget is not burning fast yet: %+v", b)
+		}
+		exhaustion = *b.ExhaustionSeconds
+		if html := string(testenv.MustGet(t, page)); !shopGoneIn(html) {
+			return fmt.Errorf("the page does not say \"SLA budget gone in\" on the shop's row yet")
+		}
+		return nil
+	})
+	t.Logf("during the incident the shop's SLA budget is gone in %.0f minutes", exhaustion/60)
+	if dom := dumpDOM(t, chromium, page); !shopGoneIn(dom) {
+		t.Errorf("the page in Chromium does not say \"SLA budget gone in\" on the shop's row:\n%s", dom)
+	}
+
+	// The planned window: the portal's downtime in it is left out. (The
+	// traffic generator's line about it waits for the window's last
+	// minute to be evaluated, up to a minute more; its own test checks it.)
+	testenv.Eventually(t, 60*time.Second, func() error {
+		if n := demoBudgets(t, base("SLOGATE"))[portal].Requests.ExcludedBad; n == 0 {
+			return fmt.Errorf("no bad request of the portal left out by its planned window yet")
+		}
 		return nil
 	})
 	testenv.Eventually(t, 60*time.Second, func() error {
@@ -128,7 +190,7 @@ func TestDemoScript(t *testing.T) {
 		}
 		return nil
 	})
-	if !strings.Contains(demo.Log(), "incident: answers 8% of requests with 500") {
+	if !strings.Contains(demo.Log(), "incident: answers 50% of requests with 500") {
 		t.Errorf("demo.sh did not print the incident:\n%s", demo.LogTail())
 	}
 
@@ -150,7 +212,7 @@ func TestDemoScript(t *testing.T) {
 	}
 	t.Logf("the demo runs %d processes: %v", len(names), names)
 
-	// Ctrl-C stops everything.
+	// Ctrl-C stops everything, with one line and status 0.
 	if err := demo.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +220,16 @@ func TestDemoScript(t *testing.T) {
 	case <-demo.Done():
 	case <-time.After(time.Minute):
 		t.Fatal("demo.sh did not exit within a minute of SIGINT")
+	}
+	if err := demo.ExitErr(); err != nil {
+		t.Errorf("demo.sh exited with %v after SIGINT, want status 0", err)
+	}
+	lines := strings.Split(strings.TrimSpace(demo.Log()), "\n")
+	if last := lines[len(lines)-1]; last != "demo: stopped; data and logs are in "+data+". Bye." {
+		t.Errorf("demo.sh's last line after SIGINT is %q, want its one-line goodbye", last)
+	}
+	if strings.Contains(demo.Log(), "stopping ") {
+		t.Errorf("demo.sh told the terminal what it stopped, want one line:\n%s", demo.LogTail())
 	}
 	if left := demoProcesses(t, data); len(left) > 0 {
 		t.Errorf("processes of the demo left after it exited: %v", left)
@@ -170,11 +242,72 @@ func TestDemoScript(t *testing.T) {
 			t.Errorf("port %s %d still answers after demo.sh exited", name, ports[name])
 		}
 	}
+	stopped, err := os.ReadFile(filepath.Join(data, "logs", "demo.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{"traffic", "caddy", "slogate", "victoria-metrics"} {
-		if !strings.Contains(demo.Log(), "stopping "+name) {
-			t.Errorf("demo.sh did not report stopping %s:\n%s", name, demo.LogTail())
+		if !strings.Contains(string(stopped), "stopping "+name) {
+			t.Errorf("demo.sh did not log stopping %s:\n%s", name, stopped)
 		}
 	}
+}
+
+// The demo's hosts: the incident, the outage declared after the fact, the
+// planned maintenance.
+const (
+	shop    = "shop.acme.localhost"
+	apiHost = "api.acme.localhost"
+	portal  = "portal.globex.localhost"
+)
+
+// demoSLO is an availability objective of /slogate/api/v1/slos.
+type demoSLO struct {
+	Labels    map[string]string `json:"labels"`
+	Objective struct {
+		Name string `json:"name"`
+	} `json:"objective"`
+	Requests struct {
+		ExcludedBad int64 `json:"excludedBad"`
+	} `json:"requests"`
+	Budgets map[string]struct {
+		RemainingRatio    float64  `json:"remainingRatio"`
+		ExhaustionSeconds *float64 `json:"exhaustionSeconds"`
+	} `json:"budgets"`
+}
+
+func (s demoSLO) sla() float64 { return s.Budgets["sla"].RemainingRatio }
+
+// demoBudgets returns the availability objectives of the demo's slogate
+// by host.
+func demoBudgets(t *testing.T, base string) map[string]demoSLO {
+	t.Helper()
+	var resp struct {
+		SLOs []demoSLO `json:"slos"`
+	}
+	if err := json.Unmarshal(testenv.MustGet(t, base+"/slogate/api/v1/slos"), &resp); err != nil {
+		t.Fatalf("cannot read slogate's objectives: %s", err)
+	}
+	out := map[string]demoSLO{}
+	for _, s := range resp.SLOs {
+		if s.Objective.Name == "availability" {
+			out[s.Labels["host"]] = s
+		}
+	}
+	return out
+}
+
+// shopGoneIn reports whether a row or list item of the page that names the
+// shop's route says its SLA budget will be gone.
+func shopGoneIn(html string) bool {
+	for _, sep := range []string{"<tr", "<li"} {
+		for _, part := range strings.Split(html, sep) {
+			if strings.Contains(part, "edge/"+shop+"/subroute") && strings.Contains(part, "SLA budget gone in ") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // demoProcesses returns pid -> command name of the live processes whose

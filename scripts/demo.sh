@@ -6,15 +6,21 @@
 #   vmagent ──scrape────┘──remote write──▶ slogate ──▶ VictoriaMetrics
 #
 # slogate runs with scripts/demo/slogate.yml (two customers, each with an
-# SLO and an SLA) and an API token; the traffic generator (scripts/demo/traffic)
-# plays a day with an incident, a slow evening and a planned maintenance
-# window it announces through slogate's API. Real requests are counted at
-# real time, so the day is compressed into the schedule, not into
-# timestamps: one day per DEMO_CYCLE (default 10m) of wall time.
+# SLO and an SLA) and an API token. First the past: scripts/demo/history
+# writes a month of Caddy's counters into VictoriaMetrics (timestamps over
+# the last 31 days, through /api/v1/import), slogate starts with -backfill
+# and replays it, and an outage of that month is declared as maintenance
+# after the fact. Then the present: the traffic generator
+# (scripts/demo/traffic) plays a day with an incident, a slow evening and a
+# planned maintenance window it announces through slogate's API. Real
+# requests are counted at real time, so the day is compressed into the
+# schedule, not into timestamps: one day per DEMO_CYCLE (default 10m) of
+# wall time.
 #
-# Everything binds 127.0.0.1; data and logs go to .tmp/demo (git-ignored).
-# It stays in the foreground; Ctrl-C (or SIGTERM) stops everything it
-# started, newest first, each in its own process group.
+# Everything binds 127.0.0.1; data and logs go to .tmp/demo (git-ignored);
+# each run starts afresh. It stays in the foreground; Ctrl-C stops
+# everything it started, newest first, each in its own process group, and
+# exits 0 (SIGTERM: 143).
 #
 # Run it with `make demo` (which installs the binaries into .bin and builds
 # ./slogate). Override ports, paths or the pace through the environment:
@@ -43,6 +49,12 @@ CYCLES=${DEMO_CYCLES:-6}
 # script only, which stops the jobs in order, and a job's children go with it.
 set -m
 
+# note records what the script does in $DATA/logs/demo.log once that exists
+# (the terminal shows the story, not the housekeeping).
+note() {
+  if [ -d "$DATA/logs" ]; then echo "$(date +%T) $*" >>"$DATA/logs/demo.log"; fi
+}
+
 pids=()
 names=()
 cleaned=0
@@ -55,7 +67,7 @@ stop_all() {
   local i n
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     kill -0 "${pids[i]}" 2>/dev/null || continue
-    echo "demo: stopping ${names[i]} (pid ${pids[i]})"
+    note "stopping ${names[i]} (pid ${pids[i]})"
     kill -TERM -- "-${pids[i]}" 2>/dev/null || true
     for ((n = 0; n < 300; n++)); do
       kill -0 "${pids[i]}" 2>/dev/null || break
@@ -68,29 +80,67 @@ stop_all() {
     wait "${pids[i]}" 2>/dev/null || true
   done
 }
-trap 'stop_all; exit 130' INT
-trap 'stop_all; exit 143' TERM
+# goodbye is Ctrl-C's way out: everything stopped, one line, status 0 (so
+# that make, which waits for the script, reports no error).
+goodbye() {
+  trap '' INT TERM
+  stop_all
+  echo "demo: stopped; data and logs are in $DATA. Bye."
+  exit 0
+}
+trap goodbye INT
+trap 'trap "" INT TERM; stop_all; exit 143' TERM
 trap stop_all EXIT
 
 die() { echo "demo: $*" >&2; exit 1; }
+
+# port_user names the process listening on a port, "caddy (pid 4242)",
+# when ss can tell (a process of another user shows no name).
+port_user() {
+  command -v ss >/dev/null || return 0
+  ss -Hltnp "sport = :$1" 2>/dev/null |
+    sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/\1 (pid \2)/p' | head -n 1
+}
+
+# check_ports refuses to go on when a port of the demo is taken, naming
+# the port, its DEMO_*_PORT variable and, if possible, what listens there.
+check_ports() {
+  local spec var port user
+  for spec in VM:$VM_PORT SLOGATE:$SLOGATE_PORT VMAGENT:$VMAGENT_PORT CADDY:$DEMO_CADDY_PORT \
+    CADDY_ADMIN:$DEMO_CADDY_ADMIN_PORT SHOP:$DEMO_SHOP_PORT API:$DEMO_API_PORT PORTAL:$DEMO_PORTAL_PORT; do
+    var=DEMO_${spec%%:*}_PORT port=${spec#*:}
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      user=$(port_user "$port")
+      die "cannot use port $port ($var): ${user:-something} already listens there; stop it or set $var=<free port>"
+    fi
+  done
+}
+
+# `make demo` checks the ports before it installs anything.
+if [ "${1:-}" = --check-ports ]; then
+  check_ports
+  exit 0
+fi
 
 for b in "$BIN/victoria-metrics" "$BIN/vmagent" "$BIN/caddy"; do
   [ -x "$b" ] || die "cannot find $b: run make demo (its deps step installs it)"
 done
 command -v curl >/dev/null || die "cannot find curl"
 command -v go >/dev/null || die "cannot find go"
-for port in "$VM_PORT" "$SLOGATE_PORT" "$VMAGENT_PORT" "$DEMO_CADDY_PORT" "$DEMO_CADDY_ADMIN_PORT" \
-  "$DEMO_SHOP_PORT" "$DEMO_API_PORT" "$DEMO_PORTAL_PORT"; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    die "cannot use port $port: something already listens there (set DEMO_*_PORT to choose others)"
-  fi
-done
+check_ports
 
+# Every run tells the story from its start: a month of history, then the
+# live days. The previous run's data goes (the API token stays).
+if [ -e "$DATA/victoria-metrics" ] || [ -e "$DATA/slogate" ]; then
+  echo "demo: starting afresh: removing the previous run's data in $DATA"
+  rm -rf "$DATA/victoria-metrics" "$DATA/slogate" "$DATA/vmagent-queue" "$DATA/caddy" "$DATA/logs" "$DATA/story.json"
+fi
 mkdir -p "$DATA/logs" "$DATA/bin"
 
 # The demo's own programs, and slogate unless make built it.
-echo "demo: building the demo backend and traffic generator"
+echo "demo: building the demo backend, history writer and traffic generator"
 go build -o "$DATA/bin/backend" ./scripts/demo/backend
+go build -o "$DATA/bin/history" ./scripts/demo/history
 go build -o "$DATA/bin/traffic" ./scripts/demo/traffic
 if [ ! -x "$SLOGATE" ]; then
   echo "demo: building slogate"
@@ -114,6 +164,18 @@ start() {
   names+=("$name")
 }
 
+# step NAME CMD... runs a step of the story in the background, its output
+# on the terminal, and waits for it (so that Ctrl-C is heard meanwhile).
+step() {
+  local name=$1 status=0
+  shift
+  "$@" &
+  pids+=($!)
+  names+=("$name")
+  wait "$!" || status=$?
+  [ "$status" = 0 ] || die "$name failed (status $status)"
+}
+
 # wait_ok NAME URL polls URL until it answers 200, for at most 60s.
 wait_ok() {
   local name=$1 url=$2 i
@@ -134,14 +196,31 @@ start victoria-metrics "$BIN/victoria-metrics" \
   -retentionPeriod=1y
 wait_ok victoria-metrics "http://127.0.0.1:$VM_PORT/health"
 
+# The past month of Caddy's counters, with timestamps, as if vmagent had
+# scraped them all along; slogate's -backfill replays it before it listens,
+# so the budgets start where a real month would leave them.
+step history "$DATA/bin/history" write \
+  -vm="http://127.0.0.1:$VM_PORT" \
+  -instance="127.0.0.1:$DEMO_CADDY_ADMIN_PORT" \
+  -sites=shop.acme.localhost,api.acme.localhost,portal.globex.localhost \
+  -story="$DATA/story.json"
+
 start slogate "$SLOGATE" \
   -httpListenAddr="127.0.0.1:$SLOGATE_PORT" \
   -upstream.url="http://127.0.0.1:$VM_PORT" \
   -config="$ROOT/scripts/demo/slogate.yml" \
   -stateDir="$DATA/slogate" \
   -api.tokenFile="$TOKEN_FILE" \
-  -eval.interval="$EVAL_INTERVAL"
+  -eval.interval="$EVAL_INTERVAL" \
+  -backfill
 wait_ok slogate "http://127.0.0.1:$SLOGATE_PORT/health"
+
+# The API's outage of yesterday was agreed maintenance: declared after the
+# fact through slogate's API, which recalculates the budget at once.
+step declare "$DATA/bin/history" declare \
+  -slogate="http://127.0.0.1:$SLOGATE_PORT" \
+  -tokenFile="$TOKEN_FILE" \
+  -story="$DATA/story.json"
 
 for site in shop:$DEMO_SHOP_PORT api:$DEMO_API_PORT portal:$DEMO_PORTAL_PORT; do
   start "backend-${site%%:*}" "$DATA/bin/backend" -name="${site%%:*}" -httpListenAddr="127.0.0.1:${site#*:}"
@@ -195,9 +274,14 @@ PromQL to try in vmui:
   slo_error_budget_exhaustion_seconds{kind="sla"} / 60
       minutes until the SLA is breached if the last 5 minutes go on
 
-The day, once every $CYCLE ($CYCLES days): shop.acme has an incident (8% errors) at 20-40%,
-api.acme is slow at 50-60%, portal.globex is down for an announced maintenance at 75-90%
-(slogate cuts it out of the budget). The traffic generator prints each event below.
+The story so far (above): a month of history, which left shop.acme a few percent of its SLA
+budget; api.acme's outage of yesterday declared as maintenance after the fact.
+Now a day every $CYCLE ($CYCLES days), live through Caddy: early on, portal.globex's maintenance is
+announced (a planned window); at 10-40% of the day shop.acme answers half its requests with 500,
+and before it is over its row on the page says "SLA budget gone in" about half an hour (the
+fourth day's incident uses the budget up); at 50-60% api.acme is slow; at 75-90% portal.globex is down inside
+its announced window, and slogate leaves those minutes out of its budget. The traffic generator
+prints each event below.
 
 Press Ctrl-C to stop everything.
 EOF

@@ -13,16 +13,21 @@
 //	 5%  (07:12)  the maintenance of the last site is announced through
 //	              slogate's API (POST /slogate/api/v1/maintenance, bearer
 //	              token), for the whole minutes around its downtime
-//	20%  (10:48)  incident: the first site's backend answers 8% of requests 500
+//	10%  (08:24)  incident: the first site's backend answers 50% of requests 500
 //	40%  (15:36)  incident over
 //	50%  (18:00)  the second site's backend gets slow: 30% of requests take 400ms
 //	60%  (20:24)  back to normal
 //	75%  (00:00)  maintenance: the last site's backend answers 503 to everything
 //	90%  (03:36)  maintenance over
+//	              and, once slogate has evaluated the window's last minute,
+//	              the requests that failed in it and the SLA budget, from
+//	              slogate's API: the downtime did not count
 //
-// The default cycle takes 10 minutes; with a 0.999 objective the incident
-// burns the first site's budget fast enough to page, while the planned
-// downtime is cut out of the last site's budget. Events are printed as they
+// The default cycle takes 10 minutes. The demo writes a month of history
+// first (scripts/demo/history), which leaves the first site a few percent
+// of its SLA budget: the incident's three minutes make slogate's page say
+// "SLA budget gone in N minutes" while it runs, and a few days of them use
+// the budget up; the planned downtime is cut out of the last site's budget. Events are printed as they
 // happen. After -cycles days (or -maxRequests requests) the generator stops.
 // Every address must be a loopback address. It talks to slogate over HTTP
 // only and imports no slogate package.
@@ -154,21 +159,25 @@ func loopbackURL(flagName, s string) (*url.URL, error) {
 type event struct {
 	at   float64
 	site int
-	// query is the backend control change; empty for the announcement.
+	// query is the backend control change; empty for the announcement
+	// and the effect.
 	query string
 	what  string
+	// effect: print what the planned window did to the site's budget.
+	effect bool
 }
 
 // schedule is the day; the announcement of the maintenance window of the
 // last site (from maintenanceFrom to maintenanceTo) comes first.
 var schedule = []event{
 	{at: 0.05, site: -1, what: "announce the maintenance window"},
-	{at: 0.20, site: 0, query: "errors=0.08", what: "incident: answers 8% of requests with 500"},
+	{at: 0.10, site: 0, query: "errors=0.5", what: "incident: answers 50% of requests with 500 (watch its SLA budget on slogate's page)"},
 	{at: 0.40, site: 0, query: "errors=0", what: "incident over"},
 	{at: 0.50, site: 1, query: "slow=0.3&slowLatency=400ms", what: "slow: 30% of requests take 400ms"},
 	{at: 0.60, site: 1, query: "slow=0", what: "back to normal speed"},
 	{at: maintenanceFrom, site: -1, query: "down=true", what: "planned maintenance: answers 503 to everything"},
 	{at: maintenanceTo, site: -1, query: "down=false", what: "maintenance over"},
+	{at: maintenanceTo, site: -1, effect: true, what: "the planned window's effect"},
 }
 
 const (
@@ -209,6 +218,8 @@ func dayClock(phase float64) string {
 type generator struct {
 	cfg    *config
 	out    io.Writer
+	errOut io.Writer      // the summary when stopped by a signal
+	bg     sync.WaitGroup // the planned windows' effect reports
 	outMu  sync.Mutex
 	client *http.Client
 	start  time.Time
@@ -224,8 +235,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	g := &generator{
-		cfg: cfg,
-		out: stdout,
+		cfg:    cfg,
+		out:    stdout,
+		errOut: stderr,
 		client: &http.Client{
 			Timeout:   5 * time.Second,
 			Transport: &http.Transport{MaxIdleConnsPerHost: cfg.maxInFlight, MaxConnsPerHost: cfg.maxInFlight},
@@ -242,10 +254,10 @@ func (g *generator) logf(format string, args ...any) {
 }
 
 // play runs every cycle, then waits for the requests in flight.
-func (g *generator) play(ctx context.Context) error {
+func (g *generator) play(parent context.Context) error {
 	g.start = time.Now()
 	end := g.start.Add(time.Duration(g.cfg.cycles) * g.cfg.cycle)
-	ctx, cancel := context.WithDeadline(ctx, end)
+	ctx, cancel := context.WithDeadline(parent, end)
 	defer cancel()
 	for i := range g.cfg.sites {
 		if err := g.control(ctx, i, "errors=0&slow=0&down=false"); err != nil {
@@ -269,6 +281,13 @@ func (g *generator) play(ctx context.Context) error {
 	}()
 	go func() { defer wg.Done(); g.report(ctx) }()
 	wg.Wait()
+	g.bg.Wait()
+	if parent.Err() != nil {
+		// Stopped (Ctrl-C): the terminal gets the demo's goodbye only.
+		g.outMu.Lock()
+		g.out = g.errOut
+		g.outMu.Unlock()
+	}
 	g.summary()
 	select {
 	case err := <-errc:
@@ -284,6 +303,7 @@ func (g *generator) play(ctx context.Context) error {
 // timeline applies the schedule of every cycle at its time.
 func (g *generator) timeline(ctx context.Context) error {
 	last := len(g.cfg.sites) - 1
+	var before budgetState // of the last site, when its downtime began
 	for c := 0; c < g.cfg.cycles; c++ {
 		c0 := g.start.Add(time.Duration(c) * g.cfg.cycle)
 		for _, ev := range schedule {
@@ -295,6 +315,15 @@ func (g *generator) timeline(ctx context.Context) error {
 				i = last
 			}
 			prefix := fmt.Sprintf("[day %d %s] %s", c+1, dayClock(ev.at), g.cfg.sites[i].host)
+			if ev.query == "down=true" {
+				before, _ = g.budget(ctx, g.cfg.sites[i].host)
+			}
+			if ev.effect {
+				_, end := maintenanceWindow(c0, g.cfg.cycle)
+				g.bg.Add(1)
+				go g.effect(ctx, prefix, g.cfg.sites[i].host, end, before)
+				continue
+			}
 			if ev.query == "" {
 				start, end := maintenanceWindow(c0, g.cfg.cycle)
 				id, err := g.announce(ctx, g.cfg.sites[i].host, start, end)
@@ -434,6 +463,68 @@ func (g *generator) announce(ctx context.Context, host string, start, end time.T
 		return "", fmt.Errorf("cannot read the created maintenance window %q: %v", msg, err)
 	}
 	return created.ID, nil
+}
+
+// budgetState is what slogate's API says of a site's availability.
+type budgetState struct {
+	excludedBad int64   // failed requests left out by maintenance
+	sla         float64 // the SLA budget's remaining ratio
+	evaluatedAt time.Time
+}
+
+// effect prints what the planned window ending at end did, once slogate
+// has evaluated past it (it counts complete minutes); nothing when the
+// generator stops first.
+func (g *generator) effect(ctx context.Context, prefix, host string, end time.Time, before budgetState) {
+	defer g.bg.Done()
+	for {
+		if after, ok := g.budget(ctx, host); ok && !after.evaluatedAt.Before(end) {
+			g.logf("%s: the planned window left out %d requests that failed; SLA budget %.2f%% left (%.2f%% when the downtime began)",
+				prefix, after.excludedBad-before.excludedBad, after.sla*100, before.sla*100)
+			return
+		}
+		if !sleepUntil(ctx, time.Now().Add(time.Second)) {
+			return
+		}
+	}
+}
+
+// budget reads a host's availability budget from slogate's API; false when
+// slogate cannot tell (the demo goes on without the line).
+func (g *generator) budget(ctx context.Context, host string) (budgetState, bool) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.cfg.slogate.JoinPath("/slogate/api/v1/slos").String(), nil)
+	if err != nil {
+		return budgetState{}, false
+	}
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return budgetState{}, false
+	}
+	defer resp.Body.Close()
+	var slos struct {
+		SLOs []struct {
+			Labels    map[string]string `json:"labels"`
+			Objective struct {
+				Name string `json:"name"`
+			} `json:"objective"`
+			EvaluatedAt time.Time `json:"evaluatedAt"`
+			Requests    struct {
+				ExcludedBad int64 `json:"excludedBad"`
+			} `json:"requests"`
+			Budgets map[string]struct {
+				RemainingRatio float64 `json:"remainingRatio"`
+			} `json:"budgets"`
+		} `json:"slos"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&slos) != nil {
+		return budgetState{}, false
+	}
+	for _, s := range slos.SLOs {
+		if s.Labels["host"] == host && s.Objective.Name == "availability" {
+			return budgetState{excludedBad: s.Requests.ExcludedBad, sla: s.Budgets["sla"].RemainingRatio, evaluatedAt: s.EvaluatedAt}, true
+		}
+	}
+	return budgetState{}, false
 }
 
 // report prints what the sites answered, every tenth of a cycle.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -91,7 +92,20 @@ func TestPlayDay(t *testing.T) {
 		defer backends[i].Close()
 	}
 	var windows []map[string]any
+	gets := 0
 	slogate := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/slogate/api/v1/slos" {
+			// The portal's budget: 7 more failed requests left out at
+			// each read, evaluated past any window of the test.
+			mu.Lock()
+			gets++
+			excluded := 7 * gets
+			mu.Unlock()
+			_, _ = fmt.Fprintf(w, `{"slos":[{"labels":{"host":"portal.globex.localhost"},"objective":{"name":"availability"},
+				"evaluatedAt":%q,"requests":{"excludedBad":%d},"budgets":{"sla":{"remainingRatio":0.9197}}}]}`,
+				time.Now().Add(time.Hour).UTC().Format(time.RFC3339), excluded)
+			return
+		}
 		if r.Method != http.MethodPost || r.URL.Path != "/slogate/api/v1/maintenance" || r.Header.Get("Authorization") != "Bearer tok" {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
@@ -141,7 +155,7 @@ func TestPlayDay(t *testing.T) {
 	defer mu.Unlock()
 	reset := "errors=0&slow=0&down=false"
 	want := [3][]string{
-		{reset, "errors=0.08", "errors=0"},
+		{reset, "errors=0.5", "errors=0"},
 		{reset, "slow=0.3&slowLatency=400ms", "slow=0"},
 		{reset, "down=true", "down=false"},
 	}
@@ -173,7 +187,8 @@ func TestPlayDay(t *testing.T) {
 	if err1 != nil || err2 != nil || ws.After(down) || we.Before(up) || ws.Second() != 0 || we.Second() != 0 {
 		t.Errorf("maintenance window %v - %v must be whole minutes covering the downtime %s - %s", w["start"], w["end"], down, up)
 	}
-	for _, s := range []string{"incident: answers 8%", "maintenance window m1 announced", "planned maintenance", "done:"} {
+	for _, s := range []string{"incident: answers 50%", "maintenance window m1 announced", "planned maintenance",
+		"portal.globex.localhost: the planned window left out 7 requests that failed; SLA budget 91.97% left (91.97% when the downtime began)", "done:"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("output lacks %q:\n%s", s, out.String())
 		}
