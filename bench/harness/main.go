@@ -63,6 +63,10 @@ type config struct {
 	drainMax      time.Duration
 	maxPregen     int
 	groups        map[string]bool
+	// encs and rows select encodings and kinds of phase within the vm and
+	// sink groups, for short partial runs (rows: max, sli, vmagent,
+	// latency; the latency rows also run slogate's maximum, their rate).
+	encs, rows map[string]bool
 	// slogateRev builds slogate from this git revision instead of the
 	// working tree; slogateBin uses a binary as it is.
 	slogateRev string
@@ -127,13 +131,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.slogateRev, "slogate.rev", "", "build slogate from this git revision (git archive, the working tree is not touched) instead of the working tree, e.g. HEAD~3")
 	fs.StringVar(&cfg.slogateBin, "slogate.bin", "", "use this slogate binary instead of building one")
 	fs.DurationVar(&cfg.budget, "budget", 9*time.Minute, "time budget of the whole run; phases that would end after it are skipped")
+	encs := fs.String("enc", "snappy,zstd", "comma-separated encodings of the vm and sink groups")
+	rows := fs.String("rows", "max,sli,vmagent,latency", "comma-separated kinds of phase of the vm and sink groups: max (direct and slogate at 1%, closed loop), sli (slogate at 10% and 30%), vmagent, latency (50% load; runs slogate's maximum for its rate)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg.groups = map[string]bool{}
-	for _, g := range strings.Split(*groups, ",") {
-		cfg.groups[strings.TrimSpace(g)] = true
-	}
+	cfg.groups, cfg.encs, cfg.rows = set(*groups), set(*encs), set(*rows)
 	if runtime.NumCPU() < 2 {
 		return fmt.Errorf("cannot run: the harness pins processes to CPUs 0 and 1, this machine has %d", runtime.NumCPU())
 	}
@@ -182,6 +185,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %s and %s in %s\n", outPath, filepath.Join(outDir, "results.json"), total.Round(time.Second))
 	return nil
+}
+
+// set splits a comma-separated list.
+func set(list string) map[string]bool {
+	m := map[string]bool{}
+	for _, g := range strings.Split(list, ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			m[g] = true
+		}
+	}
+	return m
 }
 
 func (h *harness) logf(format string, a ...any) {
@@ -388,14 +402,18 @@ func (h *harness) pregen(enc string, rate float64, open bool) int {
 //   - closed loops (maximum throughput) at 1%: direct (the upstream's own
 //     ceiling; skipped for zstd into the sink, where it would only measure
 //     the generator) and slogate; into the sink also slogate at 10% and
-//     vmagent at its maximum;
+//     30% and vmagent at its maximum;
 //   - open loops at half of slogate's maximum, direct and through slogate
 //     (added latency); into VictoriaMetrics also vmagent at that rate (at
 //     its maximum vmagent would only fill its disk queue faster than
 //     VictoriaMetrics empties it).
 func (h *harness) group(ctx context.Context, up string) {
 	rate := map[string]float64{} // snappy requests/s by process and SLI share
+	rows := h.cfg.rows
 	for _, enc := range []string{"snappy", "zstd"} {
+		if !h.cfg.encs[enc] {
+			continue
+		}
 		// A zstd body costs the generator more than slogate spends on it:
 		// prepare as many as the snappy run suggests, 25% more.
 		guess := func(key string) int {
@@ -416,26 +434,35 @@ func (h *harness) group(ctx context.Context, up string) {
 			sc.Upstream, sc.Enc = up, enc
 			return h.phase(sc)
 		}
-		if up == upVM || enc == "snappy" {
+		if rows["max"] && (up == upVM || enc == "snappy") {
 			keep("direct", run(scenario{Target: direct, SLI: 1, Pregen: guess("direct"), Label: "max"}))
 		}
-		sl := run(scenario{Target: slogate, SLI: 1, Pregen: guess("slogate"), Label: "max"})
-		keep("slogate", sl)
+		var sl result
+		if rows["max"] || rows["latency"] || (rows["sli"] && up == upSink) {
+			sl = run(scenario{Target: slogate, SLI: 1, Pregen: guess("slogate"), Label: "max"})
+			keep("slogate", sl)
+		}
 		if up == upSink && enc == "snappy" && h.cfg.groups["scaling"] {
 			// Right after the one-core run, so that both see the same machine.
 			h.twoCores()
 		}
-		if up == upSink {
+		if up == upSink && rows["sli"] {
 			keep("slogate10", run(scenario{Target: slogate, SLI: 10, Pregen: guess("slogate10"), Label: "max"}))
+			keep("slogate30", run(scenario{Target: slogate, SLI: 30, Pregen: guess("slogate30"), Label: "max"}))
+		}
+		if up == upSink && rows["vmagent"] {
 			keep("vmagent", run(scenario{Target: vmagent, SLI: 1, Pregen: guess("vmagent"), Label: "max"}))
 		}
 		half := sl.LG.RequestsPerSec / 2
-		if sl.Err != "" || half <= 0 {
+		if !rows["latency"] || sl.Err != "" || half <= 0 {
 			continue
 		}
 		targets := []string{direct, slogate}
 		if up == upVM {
 			targets = append(targets, vmagent)
+		}
+		if !rows["vmagent"] {
+			targets = targets[:2]
 		}
 		for _, t := range targets {
 			run(scenario{Target: t, SLI: 1, Open: true, Rate: half, Pregen: h.pregen(enc, half, true), Label: labelHalf})
