@@ -205,7 +205,9 @@ func (h *harness) runPhase(sc scenario) result {
 		"-start=" + strconv.FormatInt(h.startMs, 10), "-pregenCache=" + filepath.Join(h.tmp, "bodies"),
 	}
 	if sc.Open {
-		args = append(args, "-mode=open", "-conns=64", "-rate="+strconv.FormatFloat(sc.Rate, 'f', 2, 64))
+		// Every request of the window, to see when the slow ones happen.
+		args = append(args, "-mode=open", "-conns=64", "-rate="+strconv.FormatFloat(sc.Rate, 'f', 2, 64),
+			"-trace="+filepath.Join(h.logDir, tag+"-trace.csv"))
 	} else {
 		args = append(args, "-mode=closed", "-conns="+strconv.Itoa(h.cfg.conns))
 	}

@@ -103,6 +103,7 @@ func loadavg() string {
 type report struct {
 	machine machine
 	results []result
+	mem     []memResult
 	cfg     config
 	total   time.Duration
 	command string
@@ -153,7 +154,7 @@ func (r *report) markdown() string {
 	w("| run time | %s |\n", r.total.Round(time.Second))
 	w("| phases | warm-up %s, then a measured window of %s (maximum throughput: closed loop, %d connections) or %s (latency: open loop, up to 64 requests in flight) |\n", r.cfg.warmup, r.cfg.duration, r.cfg.conns, r.cfg.latencyWindow)
 	w("| load average (1m 5m 15m) | start %s, end %s |\n", m.LoadAvgFrom, m.LoadAvgTo)
-	w("| CPU layout | process under test alone on CPU %s; load generator and upstream (VictoriaMetrics or sink) on CPU %s |\n\n", cpuPut, cpuLoad)
+	w("| CPU layout | process under test on CPU %s; into the sink, load generator and sink on CPU %s; into VictoriaMetrics, VictoriaMetrics alone on CPU %s and the load generator on CPU %s |\n\n", cpuPut, cpuLoad, cpuUpstream, cpuLoadVM)
 
 	other, n, worst := 0.0, 0, 0.0
 	engine := 0.0
@@ -178,6 +179,7 @@ func (r *report) markdown() string {
 	r.scenarioTables(w)
 	r.latencyTable(w)
 	r.scalingTable(w)
+	r.memoryTable(w)
 	r.errorList(w)
 	return b.String()
 }
@@ -267,6 +269,7 @@ func (r *report) checks(w func(string, ...any)) {
 		w("| two cores ≥ 1.7× one core (slogate → sink, snappy, 1%%) | ≥ 1.7× | projected **%.2f×** = 2 cores × %s ÷ 1 core × %s samples per slogate CPU-second; slogate kept **%.2f** cores busy or runnable on 2 cores (needs ≥ 1.7); raw %.2f× (%s vs %s samples/s; on 2 cores slogate got %.2f cores, the generator, the sink and other processes the rest)%s | %s |\n",
 			projected, si(eff2), si(eff1), demand, raw, si(two.LG.SamplesPerSec), si(one.LG.SamplesPerSec), two.cores(), noise(one, two), status(ok))
 	}
+	r.memoryChecks(w)
 	w("\nThe CPU check compares slogate and vmagent each at its own maximum into the sink (pure forwarding cost, no storage), and at the same rate (half of slogate's maximum) into VictoriaMetrics, which vmagent at its maximum would only bury under a disk queue. The scaling check is projected, not raw: on a 2-core machine the load generator and the sink need CPU too, so slogate cannot have both cores. The projection compares what two dedicated cores and one dedicated core would give, 2 × samples per slogate CPU-second on two cores against 1 × the same on one core, so any per-sample cost of running in parallel (locks, scheduling, shared caches) counts against it; and it passes only if slogate also kept at least 1.7 cores busy or runnable (CPU time plus run-queue wait), i.e. it had the parallel work to fill two cores instead of serializing on a lock.\n\n")
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -66,5 +67,40 @@ func TestSI(t *testing.T) {
 		if got := si(v); got != want {
 			t.Errorf("si(%v) = %q, want %q", v, got, want)
 		}
+	}
+}
+
+// TestMemoryReport renders the memory rows and the projection from
+// made-up figures.
+func TestMemoryReport(t *testing.T) {
+	mk := func(routes int, window string, peak, snap int64, stop float64, cpu float64) memResult {
+		return memResult{Routes: routes, Window: window, PeakRSS: peak, SnapshotBytes: snap, StopSeconds: stop, RestoreSeconds: stop / 2,
+			LiveSeconds: 60, LiveCPU: cpu, GCCycles: 4, Engine: float64(routes), RestoredRoutes: float64(routes), HistorySamples: 1e8, HistorySeconds: 10}
+	}
+	r := report{cfg: config{memRoutes: 20_000, scaleRoutes: 100_000, memLive: time.Minute}, mem: []memResult{
+		mk(20_000, win30d, 20_000*15<<10+50<<20, 20_000*4000, 1.0, 4),     // 15 KiB + 50 MiB fixed
+		mk(20_000, winYear, 20_000*25<<10, 20_000*6000, 1.5, 4),           // 25 KiB
+		mk(100_000, win30d, 100_000*15<<10+50<<20, 100_000*4000, 4.2, 20), // same slope
+	}}
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	r.memoryChecks(w)
+	r.memoryTable(w)
+	md := b.String()
+	for _, want := range []string{
+		"20,000 routes, full rolling 30d history, continuous writes | ≤ 16 KiB |",
+		"= **17.6 KiB** | **FAIL**", // 15 KiB + 50 MiB / 20,000
+		"20,000 routes, full calendar-year history, continuous writes | ≤ 24 KiB |",
+		"= **25.0 KiB** | **FAIL**",
+		"| steady peak RSS | 0.05 GiB | 15360 B |",
+		"| snapshot size | 0.00 GiB | 4000 B |",
+		"10 shards hold 1,000,000",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("memory report lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(md)
 	}
 }
