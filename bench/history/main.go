@@ -4,7 +4,8 @@
 //
 // Every route is an ingress-nginx route (nginx_ingress_controller_requests
 // with the labels ingress-nginx exports) with two series, status 200 at
-// 200-599 requests per minute and status 503 at 0-0.75 per minute, whose
+// 200-599 requests per minute (±20% from minute to minute) and status 503
+// at 0-0.75 per minute, whose
 // counters are functions of time: history and live writes continue each
 // other without a reset. The history is written through the remote write
 // endpoint (slogate) with old timestamps, oldest first, one request per
@@ -252,13 +253,30 @@ func (c *config) write(w int, ts []int64) error {
 }
 
 // value is the counter of route r's series k (0: status 200, 1: 503) at
-// ms after the start: 200-599 requests a minute, 0-0.75 errors a minute.
+// ms after the start: 200-599 requests a minute, each minute ±20% off by a
+// hash of the route and the minute (real traffic is not constant; storage
+// that packs or compresses counts must not be flattered by it), and 0-0.75
+// errors a minute. The counter stays monotonic between any two sample
+// times: within a minute it grows at the route's rate, and the jump at a
+// minute boundary (at most a fifth of a minute's requests) is smaller than
+// the requests of a 15s scrape interval.
 func value(r, k int, ms int64) float64 {
 	minutes := float64(ms) / 60_000
-	if k == 0 {
-		return float64(int64(minutes * float64(200+r%400)))
+	if k == 1 {
+		return float64(int64(minutes * float64(r%4) / 4))
 	}
-	return float64(int64(minutes * float64(r%4) / 4))
+	rate := float64(200 + r%400)
+	jitter := rate / 5 * unit(uint64(r)<<32^uint64(ms/60_000))
+	return float64(int64(minutes*rate + jitter))
+}
+
+// unit hashes x to [0, 1) (splitmix64).
+func unit(x uint64) float64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	x ^= x >> 31
+	return float64(x>>11) / (1 << 53)
 }
 
 func routeLabels(dst []remotewrite.Label, r int, status string) []remotewrite.Label {
