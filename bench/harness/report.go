@@ -396,6 +396,9 @@ func notes(x *result) string {
 	if x.Open && x.LG.Late > x.LG.Sent/100 {
 		n = append(n, fmt.Sprintf("%d requests sent late", x.LG.Late))
 	}
+	if x.Settle >= 29 {
+		n = append(n, "VictoriaMetrics was still busy after 30s of waiting")
+	}
 	if x.Target == vmagent {
 		if x.Drained {
 			n = append(n, fmt.Sprintf("queue drained in %.1fs", x.Drain))
