@@ -93,7 +93,7 @@ func TestMemoryReport(t *testing.T) {
 		"20,000 routes, full rolling 30d history, continuous writes | ≤ 16 KiB |",
 		"= **17.6 KiB** | **FAIL**", // 15 KiB + 50 MiB / 20,000
 		"20,000 routes, full calendar-year history, continuous writes | ≤ 24 KiB |",
-		"500 MiB = RSS at the end 300 MiB + heap growth to the GC goal 200 MiB (1 GC cycles in 60s; peak 488 MiB) ÷ 20,000 routes = **25.6 KiB** | **FAIL**",
+		"500 MiB = RSS at the end 300 MiB + its heap 200 MiB, which doubles before a collection (1 GC cycles in 60s; peak 488 MiB) ÷ 20,000 routes = **25.6 KiB** | **FAIL**",
 		"| steady-state RSS | 0.05 GiB | 15360 B |",
 		"| snapshot size | 0.00 GiB | 4000 B |",
 		"10 shards hold 1,000,000",
