@@ -143,10 +143,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.memRoutes, "memRoutes", 20_000, "routes of the memory rows")
 	fs.IntVar(&cfg.scaleRoutes, "scaleRoutes", 100_000, "routes of the scale row")
 	fs.DurationVar(&cfg.memLive, "memLive", time.Minute, "shortest steady-state phase of the memory and scale rows: live writes every 15s after the history, RSS sampled every 100ms, until slogate has also run 3 garbage collections")
-	fs.DurationVar(&cfg.memLiveMax, "memLiveMax", 4*time.Minute, "longest steady-state phase of the memory and scale rows")
+	fs.DurationVar(&cfg.memLiveMax, "memLiveMax", 2*time.Minute, "longest steady-state phase of the memory and scale rows")
 	fs.StringVar(&cfg.slogateRev, "slogate.rev", "", "build slogate from this git revision (git archive, the working tree is not touched) instead of the working tree, e.g. HEAD~3")
 	fs.StringVar(&cfg.slogateBin, "slogate.bin", "", "use this slogate binary instead of building one")
-	fs.DurationVar(&cfg.budget, "budget", 20*time.Minute, "time budget of the whole run; phases that would end after it are skipped")
+	fs.DurationVar(&cfg.budget, "budget", 30*time.Minute, "time budget of the whole run; phases that would end after it are skipped")
 	encs := fs.String("enc", "snappy,zstd", "comma-separated encodings of the vm and sink groups")
 	rows := fs.String("rows", "max,sli,vmagent,latency", "comma-separated kinds of phase of the vm and sink groups: max (direct and slogate at 1%, closed loop), sli (slogate at 10% and 30%), vmagent, latency (50% load; runs slogate's maximum for its rate)")
 	if err := fs.Parse(args); err != nil {
