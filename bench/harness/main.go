@@ -6,9 +6,11 @@
 //	slogate: loadgen → slogate → VictoriaMetrics | sink
 //	vmagent: loadgen → vmagent → VictoriaMetrics | sink
 //
-// for snappy and zstd bodies and 1% / 10% ingress series, at maximum
+// for snappy and zstd bodies and 1% / 10% / 30% ingress series, at maximum
 // throughput (closed loop) and at 50% of slogate's maximum (open loop, for
-// latency), plus slogate on two cores. It measures each process from /proc
+// latency), plus slogate on two cores, and memory and scale rows: slogate
+// with 20,000 and 100,000 busy routes holding a full window of history,
+// written by bench/history (memory.go). It measures each process from /proc
 // (CPU-seconds, RSS) around the load generator's measured window and writes
 // bench/RESULTS.md with the target checks. See bench/README.md.
 //
