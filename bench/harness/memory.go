@@ -132,8 +132,9 @@ func (h *harness) memoryRows() {
 			if m.Err != "" {
 				h.logf("%-58s ERROR %s", name, m.Err)
 			} else {
-				h.logf("%-58s history %.0fM samples in %.0fs, RSS %.0f MiB, steady peak %.0f MiB = %.1f KiB/route (%.0f GC cycles), snapshot %.1f MiB, stop %.1fs, restore %.1fs (%s)",
-					name, float64(m.HistorySamples)/1e6, m.HistorySeconds, mib(m.RSSLoaded), mib(m.PeakRSS), m.perRoute()/1024, m.GCCycles,
+				steady, _ := m.steadyRSS()
+				h.logf("%-58s history %.0fM samples in %.0fs, RSS %.0f MiB, peak %.0f MiB (%.0f GC cycles), steady state %.0f MiB = %.1f KiB/route, snapshot %.1f MiB, stop %.1fs, restore %.1fs (%s)",
+					name, float64(m.HistorySamples)/1e6, m.HistorySeconds, mib(m.RSSLoaded), mib(m.PeakRSS), m.GCCycles, mib(steady), m.perRoute()/1024,
 					mib(m.SnapshotBytes), m.StopSeconds, m.RestoreSeconds, time.Since(t).Round(time.Second))
 			}
 		}
