@@ -6,9 +6,11 @@
 //	slogate: loadgen → slogate → VictoriaMetrics | sink
 //	vmagent: loadgen → vmagent → VictoriaMetrics | sink
 //
-// for snappy and zstd bodies and 1% / 10% ingress series, at maximum
+// for snappy and zstd bodies and 1% / 10% / 30% ingress series, at maximum
 // throughput (closed loop) and at 50% of slogate's maximum (open loop, for
-// latency), plus slogate on two cores. It measures each process from /proc
+// latency), plus slogate on two cores, and memory and scale rows: slogate
+// with 20,000 and 100,000 busy routes holding a full window of history,
+// written by bench/history (memory.go). It measures each process from /proc
 // (CPU-seconds, RSS) around the load generator's measured window and writes
 // bench/RESULTS.md with the target checks. See bench/README.md.
 //
@@ -63,6 +65,10 @@ type config struct {
 	drainMax      time.Duration
 	maxPregen     int
 	groups        map[string]bool
+	// encs and rows select encodings and kinds of phase within the vm and
+	// sink groups, for short partial runs (rows: max, sli, vmagent,
+	// latency; the latency rows also run slogate's maximum, their rate).
+	encs, rows map[string]bool
 	// slogateRev builds slogate from this git revision instead of the
 	// working tree; slogateBin uses a binary as it is.
 	slogateRev string
@@ -70,10 +76,14 @@ type config struct {
 	// budget bounds the whole run: a phase that would end after it is
 	// skipped (and listed as such).
 	budget time.Duration
+	// memRoutes and scaleRoutes are the routes of the memory rows (30d and
+	// year) and of the scale row; memLive is their steady-state phase.
+	memRoutes, scaleRoutes int
+	memLive, memLiveMax    time.Duration
 }
 
 type binaries struct {
-	slogate, loadgen, sink, vm, vmagent string
+	slogate, loadgen, sink, history, vm, vmagent string
 }
 
 // harness holds what the phases share.
@@ -94,16 +104,24 @@ type harness struct {
 	// reuse bodies it prepared for an earlier phase.
 	startMs int64
 	results []result
+	mem     []memResult
 	log     io.Writer
 	started time.Time
 	args    []string
 }
 
-// CPU layout: the process under test alone on CPU 1; the load generator
-// and the upstream (VictoriaMetrics or the sink) share CPU 0.
+// CPU layout: the process under test on CPU 1, the upstream on CPU 0.
+// Into the sink the load generator shares CPU 0 with the sink: at
+// slogate's maximum it needs a good part of a core, which must not come
+// out of slogate's. Into VictoriaMetrics the generator runs on CPU 1 next
+// to the process under test (it needs 0.02 cores there), so that
+// VictoriaMetrics has CPU 0 to itself: its latency, the baseline the added
+// latency is measured against, then no longer depends on how the
+// generator's and its own work happen to interleave on one core.
 const (
 	cpuPut      = "1"
 	cpuLoad     = "0"
+	cpuLoadVM   = "1"
 	cpuUpstream = "0"
 	label2Cores = "2 cores"
 	// labelHalf is 50% of slogate's maximum.
@@ -123,17 +141,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.conns, "conns", 16, "connections of the closed loop")
 	fs.DurationVar(&cfg.drainMax, "drainMax", 20*time.Second, "longest wait for vmagent's queue to drain after a window")
 	fs.IntVar(&cfg.maxPregen, "maxPregen", 9000, "most zstd bodies the load generator prepares before a phase (about 100 KB each)")
-	groups := fs.String("groups", "vm,sink,scaling", "comma-separated phase groups to run: vm, sink, scaling")
+	groups := fs.String("groups", "vm,sink,scaling,memory,scale", "comma-separated phase groups to run: vm, sink, scaling, memory (-memRoutes with a full 30d and a full calendar year of history), scale (-scaleRoutes, 30d)")
+	fs.IntVar(&cfg.memRoutes, "memRoutes", 20_000, "routes of the memory rows")
+	fs.IntVar(&cfg.scaleRoutes, "scaleRoutes", 100_000, "routes of the scale row")
+	fs.DurationVar(&cfg.memLive, "memLive", time.Minute, "shortest steady-state phase of the memory and scale rows: live writes every 15s after the history, RSS sampled every 100ms, until slogate has also run 3 garbage collections")
+	fs.DurationVar(&cfg.memLiveMax, "memLiveMax", 2*time.Minute, "longest steady-state phase of the memory and scale rows")
 	fs.StringVar(&cfg.slogateRev, "slogate.rev", "", "build slogate from this git revision (git archive, the working tree is not touched) instead of the working tree, e.g. HEAD~3")
 	fs.StringVar(&cfg.slogateBin, "slogate.bin", "", "use this slogate binary instead of building one")
-	fs.DurationVar(&cfg.budget, "budget", 9*time.Minute, "time budget of the whole run; phases that would end after it are skipped")
+	fs.DurationVar(&cfg.budget, "budget", 30*time.Minute, "time budget of the whole run; phases that would end after it are skipped")
+	encs := fs.String("enc", "snappy,zstd", "comma-separated encodings of the vm and sink groups")
+	rows := fs.String("rows", "max,sli,vmagent,latency", "comma-separated kinds of phase of the vm and sink groups: max (direct and slogate at 1%, closed loop), sli (slogate at 10% and 30%), vmagent, latency (50% load; runs slogate's maximum for its rate)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg.groups = map[string]bool{}
-	for _, g := range strings.Split(*groups, ",") {
-		cfg.groups[strings.TrimSpace(g)] = true
-	}
+	cfg.groups, cfg.encs, cfg.rows = set(*groups), set(*encs), set(*rows)
 	if runtime.NumCPU() < 2 {
 		return fmt.Errorf("cannot run: the harness pins processes to CPUs 0 and 1, this machine has %d", runtime.NumCPU())
 	}
@@ -166,14 +187,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	total := time.Since(h.started)
 	raw, _ := json.MarshalIndent(struct {
-		Machine machine  `json:"machine"`
-		Results []result `json:"results"`
-	}{info, h.results}, "", "  ")
+		Machine machine     `json:"machine"`
+		Results []result    `json:"results"`
+		Memory  []memResult `json:"memory"`
+	}{info, h.results, h.mem}, "", "  ")
 	if err := os.WriteFile(filepath.Join(outDir, "results.json"), raw, 0o644); err != nil {
 		return fmt.Errorf("cannot write results.json: %w", err)
 	}
 	rep := report{
-		machine: info, results: h.results, cfg: cfg, total: total,
+		machine: info, results: h.results, mem: h.mem, cfg: cfg, total: total,
 		command: "make bench  (go run ./bench/harness " + strings.Join(args, " ") + ")",
 	}
 	outPath := filepath.Join(root, cfg.out)
@@ -182,6 +204,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %s and %s in %s\n", outPath, filepath.Join(outDir, "results.json"), total.Round(time.Second))
 	return nil
+}
+
+// set splits a comma-separated list.
+func set(list string) map[string]bool {
+	m := map[string]bool{}
+	for _, g := range strings.Split(list, ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			m[g] = true
+		}
+	}
+	return m
 }
 
 func (h *harness) logf(format string, a ...any) {
@@ -203,6 +236,7 @@ func (h *harness) build() error {
 		slogate: filepath.Join(binDir, "slogate"),
 		loadgen: filepath.Join(binDir, "loadgen"),
 		sink:    filepath.Join(binDir, "sink"),
+		history: filepath.Join(binDir, "history"),
 		vm:      filepath.Join(h.binDir(), "victoria-metrics"),
 		vmagent: filepath.Join(h.binDir(), "vmagent"),
 	}
@@ -214,7 +248,7 @@ func (h *harness) build() error {
 		}
 		return nil
 	}
-	for out, pkg := range map[string]string{h.bin.loadgen: "./bench/loadgen", h.bin.sink: "./bench/sink"} {
+	for out, pkg := range map[string]string{h.bin.loadgen: "./bench/loadgen", h.bin.sink: "./bench/sink", h.bin.history: "./bench/history"} {
 		if err := goBuild(h.root, out, pkg); err != nil {
 			return err
 		}
@@ -263,7 +297,8 @@ func (h *harness) runAll(ctx context.Context) error {
 		h.group(ctx, upVM)
 		h.stop(h.vm, 30*time.Second)
 	}
-	if h.cfg.groups["sink"] || h.cfg.groups["scaling"] {
+	g := h.cfg.groups
+	if g["sink"] || g["scaling"] || g["memory"] || g["scale"] {
 		if err := h.startSink(); err != nil {
 			return err
 		}
@@ -274,6 +309,9 @@ func (h *harness) runAll(ctx context.Context) error {
 		if h.cfg.groups["scaling"] && !h.cfg.groups["sink"] && ctx.Err() == nil {
 			h.phase(scenario{Target: slogate, Upstream: upSink, Enc: "snappy", SLI: 1, Label: "max"})
 			h.twoCores()
+		}
+		if (g["memory"] || g["scale"]) && ctx.Err() == nil {
+			h.memoryRows()
 		}
 	}
 	return ctx.Err()
@@ -345,7 +383,13 @@ func (h *harness) stop(p *proc.Proc, grace time.Duration) {
 // phase runs one scenario and keeps its result.
 func (h *harness) phase(sc scenario) result {
 	if sc.PutCPUs == "" {
-		sc.PutCPUs, sc.LoadCPUs = cpuPut, cpuLoad
+		sc.PutCPUs = cpuPut
+	}
+	if sc.LoadCPUs == "" {
+		sc.LoadCPUs = cpuLoad
+		if sc.Upstream == upVM {
+			sc.LoadCPUs = cpuLoadVM
+		}
 	}
 	t := time.Now()
 	// A phase takes its warm-up and window plus about 10s (start, pregen,
@@ -388,14 +432,18 @@ func (h *harness) pregen(enc string, rate float64, open bool) int {
 //   - closed loops (maximum throughput) at 1%: direct (the upstream's own
 //     ceiling; skipped for zstd into the sink, where it would only measure
 //     the generator) and slogate; into the sink also slogate at 10% and
-//     vmagent at its maximum;
+//     30% and vmagent at its maximum;
 //   - open loops at half of slogate's maximum, direct and through slogate
 //     (added latency); into VictoriaMetrics also vmagent at that rate (at
 //     its maximum vmagent would only fill its disk queue faster than
 //     VictoriaMetrics empties it).
 func (h *harness) group(ctx context.Context, up string) {
 	rate := map[string]float64{} // snappy requests/s by process and SLI share
+	rows := h.cfg.rows
 	for _, enc := range []string{"snappy", "zstd"} {
+		if !h.cfg.encs[enc] {
+			continue
+		}
 		// A zstd body costs the generator more than slogate spends on it:
 		// prepare as many as the snappy run suggests, 25% more.
 		guess := func(key string) int {
@@ -416,26 +464,35 @@ func (h *harness) group(ctx context.Context, up string) {
 			sc.Upstream, sc.Enc = up, enc
 			return h.phase(sc)
 		}
-		if up == upVM || enc == "snappy" {
+		if rows["max"] && (up == upVM || enc == "snappy") {
 			keep("direct", run(scenario{Target: direct, SLI: 1, Pregen: guess("direct"), Label: "max"}))
 		}
-		sl := run(scenario{Target: slogate, SLI: 1, Pregen: guess("slogate"), Label: "max"})
-		keep("slogate", sl)
+		var sl result
+		if rows["max"] || rows["latency"] || (rows["sli"] && up == upSink) {
+			sl = run(scenario{Target: slogate, SLI: 1, Pregen: guess("slogate"), Label: "max"})
+			keep("slogate", sl)
+		}
 		if up == upSink && enc == "snappy" && h.cfg.groups["scaling"] {
 			// Right after the one-core run, so that both see the same machine.
 			h.twoCores()
 		}
-		if up == upSink {
+		if up == upSink && rows["sli"] {
 			keep("slogate10", run(scenario{Target: slogate, SLI: 10, Pregen: guess("slogate10"), Label: "max"}))
+			keep("slogate30", run(scenario{Target: slogate, SLI: 30, Pregen: guess("slogate30"), Label: "max"}))
+		}
+		if up == upSink && rows["vmagent"] {
 			keep("vmagent", run(scenario{Target: vmagent, SLI: 1, Pregen: guess("vmagent"), Label: "max"}))
 		}
 		half := sl.LG.RequestsPerSec / 2
-		if sl.Err != "" || half <= 0 {
+		if !rows["latency"] || sl.Err != "" || half <= 0 {
 			continue
 		}
 		targets := []string{direct, slogate}
 		if up == upVM {
 			targets = append(targets, vmagent)
+		}
+		if !rows["vmagent"] {
+			targets = targets[:2]
 		}
 		for _, t := range targets {
 			run(scenario{Target: t, SLI: 1, Open: true, Rate: half, Pregen: h.pregen(enc, half, true), Label: labelHalf})

@@ -96,18 +96,20 @@ type lgSummary struct {
 // result is a measured phase.
 type result struct {
 	scenario
-	Name     string    `json:"name"`
-	LG       lgSummary `json:"loadgen"`
-	Put      procStats `json:"put"`
-	Up       procStats `json:"upstream"`
-	Load     procStats `json:"loadgen_proc"`
-	Window   float64   `json:"window_s"` // as the harness measured it
-	Other    float64   `json:"other_cores"`
-	Steal    float64   `json:"steal_cores"`
-	Idle     float64   `json:"idle_cores"`
-	Drain    float64   `json:"drain_s,omitempty"`
-	Drained  bool      `json:"drained"`
-	Backlog0 float64   `json:"vmagent_pending_bytes_at_start,omitempty"`
+	Name   string    `json:"name"`
+	LG     lgSummary `json:"loadgen"`
+	Put    procStats `json:"put"`
+	Up     procStats `json:"upstream"`
+	Load   procStats `json:"loadgen_proc"`
+	Window float64   `json:"window_s"` // as the harness measured it
+	Other  float64   `json:"other_cores"`
+	Steal  float64   `json:"steal_cores"`
+	Idle   float64   `json:"idle_cores"`
+	Drain  float64   `json:"drain_s,omitempty"`
+	// Settle is how long the phase waited for the upstream to go idle.
+	Settle   float64 `json:"settle_s,omitempty"`
+	Drained  bool    `json:"drained"`
+	Backlog0 float64 `json:"vmagent_pending_bytes_at_start,omitempty"`
 	// SLISamples is slogate_sli_samples_total after the run: how many SLI
 	// samples slogate handed to its engine (0 while it is a pure proxy).
 	SLISamples float64 `json:"slogate_sli_samples,omitempty"`
@@ -172,6 +174,9 @@ func (h *harness) runPhase(sc scenario) result {
 	if sc.Upstream == upSink {
 		up, upURL = h.sink, h.sinkURL
 	}
+	if sc.Open && sc.Upstream == upVM {
+		res.Settle = h.settle(h.vm).Seconds()
+	}
 	h.seq++
 	tag := fmt.Sprintf("%02d-%s-%s-%s-%d", h.seq, sc.Target, sc.Upstream, sc.Enc, sc.SLI)
 	if sc.Open {
@@ -205,7 +210,9 @@ func (h *harness) runPhase(sc scenario) result {
 		"-start=" + strconv.FormatInt(h.startMs, 10), "-pregenCache=" + filepath.Join(h.tmp, "bodies"),
 	}
 	if sc.Open {
-		args = append(args, "-mode=open", "-conns=64", "-rate="+strconv.FormatFloat(sc.Rate, 'f', 2, 64))
+		// Every request of the window, to see when the slow ones happen.
+		args = append(args, "-mode=open", "-conns=64", "-rate="+strconv.FormatFloat(sc.Rate, 'f', 2, 64),
+			"-trace="+filepath.Join(h.logDir, tag+"-trace.csv"))
 	} else {
 		args = append(args, "-mode=closed", "-conns="+strconv.Itoa(h.cfg.conns))
 	}
@@ -317,6 +324,28 @@ func (h *harness) runPhase(sc scenario) result {
 		}
 	}
 	return res
+}
+
+// settle waits until the upstream is idle (under 0.05 cores over half a
+// second), at most settleMax. A latency phase into VictoriaMetrics must
+// not start while it still merges the parts a maximum-throughput phase
+// left behind: its stalls would land in one phase's p99 and not the
+// other's.
+func (h *harness) settle(p *proc.Proc) time.Duration {
+	const settleMax = 30 * time.Second
+	start := time.Now()
+	for time.Since(start) < settleMax {
+		c0, err := proc.CPUSeconds(p.Pid())
+		if err != nil {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+		c1, _ := proc.CPUSeconds(p.Pid())
+		if (c1-c0)/0.5 < 0.05 {
+			break
+		}
+	}
+	return time.Since(start)
 }
 
 // drainVMAgent waits until vmagent has packed every accepted row into a
