@@ -116,3 +116,32 @@ func FuzzLoadState(f *testing.F) {
 		loadAndUse(t, data)
 	})
 }
+
+// TestStateCompressesFar: a snapshot of routes whose counts are the same
+// every minute compresses far more than usual, and loads all the same.
+func TestStateCompressesFar(t *testing.T) {
+	h := newHarness(t, EngineConfig{})
+	const routes = 300
+	for i := int64(0); i < 4*1440; i += 7 {
+		for r := range routes {
+			h.put(req(fmt.Sprintf("r%d", r), "200", "i1"), t0+i*minute, float64(100*i))
+		}
+	}
+	snap, err := h.e.AppendState(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := rawState(t, snap)
+	t.Logf("%d bytes compressed, %d raw (%.0f times)", len(snap), len(raw), float64(len(raw))/float64(len(snap)))
+	if len(raw) < 64*len(snap) {
+		t.Fatalf("the snapshot compresses only %d times; the test wants more than 64", len(raw)/len(snap))
+	}
+	g := newHarness(t, EngineConfig{})
+	g.now = h.now
+	if err := g.e.LoadState(snap); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(g.e.Evaluate(Tenant{}, h.now)); n != routes {
+		t.Fatalf("%d routes loaded, want %d", n, routes)
+	}
+}

@@ -72,6 +72,9 @@ func (e *Engine) LoadState(data []byte) error {
 	return nil
 }
 
+// minStateInflate is what any snapshot body may decompress to.
+const minStateInflate = 1 << 30
+
 // stateBody checks the header of a snapshot and returns its body,
 // decompressed.
 func stateBody(data []byte) ([]byte, error) {
@@ -86,10 +89,14 @@ func stateBody(data []byte) ([]byte, error) {
 	case codecNone:
 		return body, nil
 	case codecZstd:
-		// A body compresses about 5 times (idle routes); a limit of 64
-		// times stops a hostile frame from inflating into gigabytes. It
+		// A body compresses about 5 times, but routes with the same
+		// counts every minute (probes, constant test traffic) compress far
+		// more, and a snapshot must never be refused for that: it would
+		// start the engine empty. So any body may inflate to
+		// minStateInflate, a large one to 1024 times its size; that still
+		// stops a hostile frame from inflating into tens of gigabytes. It
 		// must admit the window (stateWindow).
-		limit := min(uint64(len(body))*64+4*stateWindow, 1<<36)
+		limit := min(max(uint64(len(body))*1024, minStateInflate)+4*stateWindow, 1<<36)
 		zr, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(limit), zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return nil, fmt.Errorf("cannot load state: cannot create a zstd reader: %w", err)
