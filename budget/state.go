@@ -263,18 +263,20 @@ func appendBuckets(dst []byte, b *buckets, wm0 int64) []byte {
 		dst = binary.AppendUvarint(dst, uint64(l.sl.phase))
 	}
 	rs := b.ringStart()
-	dst = appendRuns(dst, b.ring, 1, 0, int(floorMod64(rs, b.ringLen)), func(k, limit int) int {
-		return int(b.zeroMinutes(rs+int64(k), int64(limit)))
-	})
-	w := int(l.words())
+	dst = appendRuns(dst, int(b.ringLen), func(k int) (uint64, uint64) { return b.ring.get(rs + int64(k)) },
+		func(k, limit int) int { return int(b.zeroMinutes(rs+int64(k), int64(limit))) })
 	i0 := int(floorMod64(b.unitHead+1, b.unitLen))
-	dst = appendRuns(dst, b.units, w, 0, i0, func(k, limit int) int {
-		return zeroPairs(b.units, w, 0, (i0+k)%int(b.unitLen), limit)
-	})
+	unit := func(k int) (uint64, uint64) {
+		return b.unitGet((i0 + k) % int(b.unitLen))
+	}
+	dst = appendRuns(dst, int(b.unitLen), unit, func(k, limit int) int { return zeroUnits(unit, k, limit) })
 	if l.sl.len > 0 {
-		dst = appendRuns(dst, b.units, w, 2, i0, func(k, limit int) int {
-			return zeroPairs(b.units, w, 2, (i0+k)%int(b.unitLen), limit)
-		})
+		// Slices of a unit as pairs: good | bad<<32, excluded.
+		sl := func(k int) (uint64, uint64) {
+			j := 3 * ((i0 + k) % int(b.unitLen))
+			return b.sl.get(j+sliceGood) | b.sl.get(j+sliceBad)<<32, b.sl.get(j + sliceExcl)
+		}
+		dst = appendRuns(dst, int(b.unitLen), sl, func(k, limit int) int { return zeroUnits(sl, k, limit) })
 		if b.pend.start == noHead {
 			dst = append(dst, 0)
 		} else {
@@ -317,24 +319,21 @@ func (t *tenantState) appendServices(dst []byte, e *Engine, wm0 int64) []byte {
 	return dst
 }
 
-// appendRuns encodes a ring of good/total pairs as runs, oldest element
-// (index i0) first; a total is stored as the difference to the one before
+// appendRuns encodes a ring of n good/total pairs as runs, oldest element
+// (get(0)) first; a total is stored as the difference to the one before
 // (0 before the first), since traffic changes little from one minute to
-// the next. stride 1: words are packed minutes (good | total<<32); else
-// element p is the pair words[p*stride+off], words[p*stride+off+1].
-// zeros(k, limit) returns how many elements from the k-th on (at most
-// limit) are zero.
-func appendRuns(dst []byte, words []uint64, stride, off, i0 int, zeros func(k, limit int) int) []byte {
-	n := len(words) / stride
+// the next. zeros(k, limit) returns how many elements from the k-th on
+// (at most limit) are zero.
+func appendRuns(dst []byte, n int, get func(k int) (g, t uint64), zeros func(k, limit int) int) []byte {
 	var prev uint64
 	for k := 0; k < n; {
 		z := k + zeros(k, n-k)
-		p := (i0 + z) % n
-		nz, q := z, p
-		for nz < n && pairNonZero(words, stride, off, q) {
-			if nz, q = nz+1, q+1; q == n {
-				q = 0
+		nz := z
+		for nz < n {
+			if g, t := get(nz); g|t == 0 {
+				break
 			}
+			nz++
 		}
 		dst = binary.AppendUvarint(dst, uint64(z-k))
 		dst = binary.AppendUvarint(dst, uint64(nz-z))
@@ -342,18 +341,10 @@ func appendRuns(dst []byte, words []uint64, stride, off, i0 int, zeros func(k, l
 			prev = 0
 		}
 		for ; z < nz; z++ {
-			var g, t uint64
-			if stride == 1 {
-				g, t = unpack(words[p])
-			} else {
-				g, t = words[p*stride+off], words[p*stride+off+1]
-			}
+			g, t := get(z)
 			dst = binary.AppendVarint(dst, int64(t-prev))
 			dst = binary.AppendVarint(dst, int64(t-g))
 			prev = t
-			if p++; p == n {
-				p = 0
-			}
 		}
 		k = nz
 	}
@@ -367,10 +358,12 @@ func (b *buckets) zeroMinutes(m, limit int64) int64 {
 	c := int64(0)
 	for c < limit {
 		step := min(60-floorMod64(m+c, 60), limit-c)
-		if hs := b.hsumAt(m + c); hs[hsRawGood]|hs[hsRawTotal] != 0 {
-			z := int64(zeroRun(b.ring, 1, int(floorMod64(m+c, b.ringLen)), int(step)))
-			if c += z; z < step {
-				return c
+		if hs := b.hsumAt(m + c); b.hsum.get(hs+hsRawGood)|b.hsum.get(hs+hsRawTotal) != 0 {
+			for z := int64(0); z < step; z++ {
+				if g, n := b.ring.get(m + c); g|n != 0 {
+					return c
+				}
+				c++
 			}
 			continue
 		}
@@ -379,47 +372,15 @@ func (b *buckets) zeroMinutes(m, limit int64) int64 {
 	return c
 }
 
-// pairNonZero reports whether element q of appendRuns' words is not zero.
-func pairNonZero(words []uint64, stride, off, q int) bool {
-	if stride == 1 {
-		return words[q] != 0
-	}
-	return words[q*stride+off]|words[q*stride+off+1] != 0
-}
-
-// zeroPairs returns how many elements of appendRuns' words, from element
-// p on (wrapping around, at most limit), are zero.
-func zeroPairs(words []uint64, stride, off, p, limit int) int {
-	n := len(words) / stride
-	c := 0
-	for c < limit && !pairNonZero(words, stride, off, p) {
-		c++
-		if p++; p == n {
-			p = 0
-		}
-	}
-	return c
-}
-
-// zeroRun returns how many elements, from element p on (wrapping around,
-// at most limit), are zero. It scans words, four at a time: most minutes
-// of most routes are idle.
-func zeroRun(words []uint64, stride, p, limit int) int {
+// zeroUnits returns how many elements of get from the k-th on (at most
+// limit) have both counts zero.
+func zeroUnits(get func(k int) (g, t uint64), k, limit int) int {
 	c := 0
 	for c < limit {
-		seg := words[p*stride : min(len(words), (p+limit-c)*stride)]
-		j := 0
-		for j+4 <= len(seg) && seg[j]|seg[j+1]|seg[j+2]|seg[j+3] == 0 {
-			j += 4
+		if g, t := get(k + c); g|t != 0 {
+			break
 		}
-		for j < len(seg) && seg[j] == 0 {
-			j++
-		}
-		c += j / stride
-		if j < len(seg) {
-			return c
-		}
-		p = 0
+		c++
 	}
 	return c
 }
