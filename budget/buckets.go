@@ -117,7 +117,8 @@ func (b *buckets) init(ringLen int64, lay foldLayout) {
 
 func (b *buckets) ringStart() int64 { return b.head - b.ringLen + 1 }
 
-// hsumAt returns the index of the 4 hsum counts of the hour of minute m.
+// hsumAt returns the index of the 4 hsum counts of the hour of minute m:
+// 4 times its slot in the ring.
 func (b *buckets) hsumAt(m int64) int {
 	return int(4 * floorMod64(floorDiv64(m, 60), b.nHour))
 }
@@ -274,12 +275,13 @@ func (b *buckets) add(m, g, n int64, masks []Mask, scratch *[]Interval) (dg, dn 
 		b.origin = m
 	}
 	if m >= b.ringStart() {
-		og, on := b.ring.get(m)
+		s, k := b.ring.slot(m) // the ring's slot s is hsum's entry s
+		og, on := b.ring.blockAt(s).get(k)
 		ng, nn := addSat32(og, g), addSat32(on, n)
-		b.ring.set(m, ng, nn)
+		b.ring.setAt(s, k, ng, nn)
 		// Apply the change actually made (saturation, clamping) to the sums.
 		ug, un := ng-og, nn-on // mod 2^64: negative changes wrap, sums wrap back
-		hs := b.hsumAt(m)
+		hs := 4 * s
 		b.hsumAdd(hs, hsRawGood, ug, un)
 		b.ringRaw += ug + un
 		if !b.anyExcl || !b.isExcl(floorMod64(m, b.ringLen)) {
@@ -403,16 +405,25 @@ func (b *buckets) ringSums(a, e int64) sums {
 // addMinutes adds ring minutes [a, e) one by one.
 func (b *buckets) addMinutes(s *sums, a, e int64) {
 	i := floorMod64(a, b.ringLen)
-	for m := a; m < e; m++ {
-		g, n := b.ring.get(m)
-		s.rawGood += g
-		s.rawTotal += n
-		if !b.anyExcl || !b.isExcl(i) {
-			s.good += g
-			s.total += n
+	for m := a; m < e; {
+		blk, k := b.ring.block(m)
+		hi := min(e, m+60-int64(k))
+		if blk.empty() {
+			i = floorMod64(i+hi-m, b.ringLen)
+			m = hi
+			continue
 		}
-		if i++; i == b.ringLen {
-			i = 0
+		for ; m < hi; m, k = m+1, k+1 {
+			g, n := blk.get(k)
+			s.rawGood += g
+			s.rawTotal += n
+			if !b.anyExcl || !b.isExcl(i) {
+				s.good += g
+				s.total += n
+			}
+			if i++; i == b.ringLen {
+				i = 0
+			}
 		}
 	}
 }

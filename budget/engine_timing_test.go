@@ -176,19 +176,28 @@ func newLoadedEngineWith(routes int, cfg EngineConfig) (*Engine, int64) {
 }
 
 // BenchmarkEvaluate: every route's 8 windows, 2 budgets and release state,
-// 20,000 routes per op, into a reused slice (AppendStatus).
+// 20,000 routes per op, into a reused slice (AppendStatus): with a few
+// minutes of data, and with a full window of busy history (fillBuckets).
+// allocs/op and B/op are the garbage of one evaluation step.
 func BenchmarkEvaluate(b *testing.B) {
 	const routes = 20_000
-	e, at := newLoadedEngine(routes)
-	dst := e.AppendStatus(nil, Tenant{}, at) // advance every route once
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if dst = e.AppendStatus(dst[:0], Tenant{}, at); len(dst) != routes {
-			b.Fatalf("%d routes, want %d", len(dst), routes)
-		}
+	for _, full := range []bool{false, true} {
+		b.Run(fmt.Sprintf("full=%v", full), func(b *testing.B) {
+			e, at := newLoadedEngine(routes)
+			if full {
+				fillBuckets(e)
+			}
+			dst := e.AppendStatus(nil, Tenant{}, at) // advance every route once
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if dst = e.AppendStatus(dst[:0], Tenant{}, at); len(dst) != routes {
+					b.Fatalf("%d routes, want %d", len(dst), routes)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/routes, "ns/route")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/routes, "ns/route")
 }
 
 // BenchmarkEvaluateTimeSlices: BenchmarkEvaluate with a calendar year in

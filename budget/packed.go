@@ -90,15 +90,41 @@ func (r *minuteRing) slot(m int64) (s int, k int) {
 
 // get returns the good and total counts of minute m.
 func (r *minuteRing) get(m int64) (good, total uint64) {
+	blk, k := r.block(m)
+	return blk.get(k)
+}
+
+// hourBlock is the block of one hour.
+type hourBlock struct {
+	words  []uint64
+	wt, wz uint8
+}
+
+// block returns the block of minute m's hour and m's minute in it.
+func (r *minuteRing) block(m int64) (hourBlock, int) {
 	s, k := r.slot(m)
+	return r.blockAt(s), k
+}
+
+// blockAt returns the block in slot s.
+func (r *minuteRing) blockAt(s int) hourBlock {
 	md := r.meta[s]
-	wt, wz := uint8(md>>16), uint8(md>>24)
-	if wt|wz == 0 {
+	blk := hourBlock{wt: uint8(md >> 16), wz: uint8(md >> 24)}
+	if !blk.empty() {
+		blk.words = r.data[md&0xffff:]
+	}
+	return blk
+}
+
+func (h hourBlock) empty() bool { return h.wt|h.wz == 0 }
+
+// get returns the good and total counts of minute k of the hour.
+func (h hourBlock) get(k int) (good, total uint64) {
+	if h.empty() {
 		return 0, 0
 	}
-	blk := r.data[md&0xffff:]
-	total = getBits(blk, k, wt)
-	z := getBitsAt(blk, 60*uint(wt)+uint(k)*uint(wz), wz)
+	total = getBits(h.words, k, h.wt)
+	z := getBitsAt(h.words, 60*uint(h.wt)+uint(k)*uint(h.wz), h.wz)
 	d := int64(z>>1) ^ -int64(z&1)
 	return uint64(int64(total) - d), total
 }
@@ -106,6 +132,11 @@ func (r *minuteRing) get(m int64) (good, total uint64) {
 // set stores the good and total counts (32-bit) of minute m.
 func (r *minuteRing) set(m int64, good, total uint64) {
 	s, k := r.slot(m)
+	r.setAt(s, k, good, total)
+}
+
+// setAt stores the good and total counts (32-bit) of minute k of slot s.
+func (r *minuteRing) setAt(s, k int, good, total uint64) {
 	d := int64(total) - int64(good)
 	z := uint64(d<<1 ^ d>>63)
 	md := r.meta[s]

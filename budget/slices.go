@@ -330,7 +330,11 @@ func (b *buckets) judgeSlice(sv *svcState, masks []Mask, s, mT int64, scratch *[
 	}
 	hi := min(s+sp.len, mT)
 	i := floorMod64(max(s, rs), b.ringLen)
-	for m := max(s, rs); m < hi; m++ {
+	blk, k := b.ring.block(max(s, rs))
+	for m := max(s, rs); m < hi; m, k = m+1, k+1 {
+		if k == 60 {
+			blk, k = b.ring.block(m)
+		}
 		if m > b.head { // no events yet
 			if len(masks) == 0 && sv == nil {
 				incl += hi - m
@@ -346,7 +350,7 @@ func (b *buckets) judgeSlice(sv *svcState, masks []Mask, s, mT int64, scratch *[
 			ex = sv.excludedAt(m, scratch)
 		}
 		if !ex {
-			mg, mn := b.ring.get(m)
+			mg, mn := blk.get(k)
 			incl++
 			g += mg
 			n += mn
