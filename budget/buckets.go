@@ -185,6 +185,15 @@ func (b *buckets) advance(newHead int64, masks []Mask, scratch *[]Interval, sv *
 		if newStart > oldHead+1 {
 			b.emptyMinutes(oldHead+1, newStart)
 		}
+		// Blocks of hours that left the ring go; the hour before the
+		// previous one is complete: its block is packed tight.
+		startH, oldH, newH := floorDiv64(newStart, 60), floorDiv64(oldHead, 60), floorDiv64(newHead, 60)
+		for h := max(floorDiv64(rs, 60), startH-b.nHour); h < startH; h++ {
+			b.ring.release(h * 60)
+		}
+		for h := max(oldH-1, startH); h <= newH-2; h++ {
+			b.ring.seal(h * 60)
+		}
 	} else {
 		b.unitHead = b.unitOf(newStart - 1)
 		b.born, b.origin = newStart, newHead
@@ -228,15 +237,9 @@ func (b *buckets) fold(m int64, svcEx bool) {
 		b.sliceMinute(m, ex || svcEx, g, n)
 	}
 	if g|n == 0 {
-		if floorMod64(m, 60) == 59 { // the hour left the ring
-			b.ring.release(m)
-		}
 		return
 	}
-	b.ring.set(m, 0, 0)
-	if floorMod64(m, 60) == 59 {
-		b.ring.release(m)
-	}
+	// The minute stays in its block, never read again (minuteRing).
 	hs := b.hsumAt(m)
 	b.hsumAdd(hs, hsRawGood, -g, -n)
 	b.ringRaw -= g + n

@@ -65,23 +65,42 @@ func setBits(words []uint64, i int, w uint8, v uint64) {
 // minuteRing holds the minutes of a ring of ringLen minutes in blocks of
 // one hour: hour h in slot h mod slots (slots is the number of hours the
 // ring can touch, so a slot holds one hour of the ring at a time). A block
-// stores the hour's 60 totals in wt bits each, then their bad counts
-// (total - good, zigzag encoded, since good may exceed total) in wz bits
-// each: a busy route's minute takes about 14 bits, a quiet one's 0 to 4,
-// and bad counts are mostly zero. The blocks lie in slot order in one
-// array; widening a block moves the blocks after it (the array grows with
-// room to spare, so that widening rarely allocates). A block narrows to
-// nothing when its hour leaves the ring.
+// stores the hour's 60 totals in wt bits each, less the hour's smallest
+// total (base, a word before them, when that saves more than a word), then
+// their bad counts (total - good; zigzag encoded when good exceeds total
+// in a minute of the hour) in wz bits each. A busy route's minute takes
+// about 10 to 14 bits, a quiet one's 0 to 4: bad counts are mostly zero.
+// A write that does not fit re-packs the block in the widths its minutes
+// need, and so does seal, for an hour that is complete. The blocks lie in
+// slot order in one array; re-packing a block moves the blocks after it
+// (the array grows with room to spare, so that it rarely allocates). A
+// block narrows to nothing when its hour leaves the ring (release): the
+// minutes of a block that left the ring are not cleared and never read.
 type minuteRing struct {
 	data []uint64
-	// meta holds per slot the block's offset in data (low 16 bits: at
-	// most 74 blocks of 60 * 66 bits), wt (next 8 bits) and wz (top 8).
+	// meta holds per slot the block's offset in data (the low 16 bits: at
+	// most 74 blocks of 1 + 60 * 66 bits), wt and wz (6 bits each), and
+	// the flags metaZig and metaBase.
 	meta []uint32
 }
 
+const (
+	metaWt   = 16
+	metaWz   = 22
+	metaZig  = 1 << 28 // bad counts are zigzag encoded
+	metaBase = 1 << 29 // the block starts with a base word
+)
+
 func (r *minuteRing) init(slots int) { *r = minuteRing{meta: make([]uint32, slots)} }
 
-func blockWords(wt, wz uint8) int { return (60*(int(wt)+int(wz)) + 63) / 64 }
+// blockWords returns the words of a block of meta md.
+func blockWords(md uint32) int {
+	n := (60*(int(md>>metaWt&63)+int(md>>metaWz&63)) + 63) / 64
+	if md&metaBase != 0 {
+		n++
+	}
+	return n
+}
 
 func (r *minuteRing) slot(m int64) (s int, k int) {
 	h := floorDiv64(m, 60)
@@ -96,8 +115,10 @@ func (r *minuteRing) get(m int64) (good, total uint64) {
 
 // hourBlock is the block of one hour.
 type hourBlock struct {
-	words  []uint64
+	words  []uint64 // the counts, after the base word
+	base   uint64
 	wt, wz uint8
+	zig    bool
 }
 
 // block returns the block of minute m's hour and m's minute in it.
@@ -109,23 +130,31 @@ func (r *minuteRing) block(m int64) (hourBlock, int) {
 // blockAt returns the block in slot s.
 func (r *minuteRing) blockAt(s int) hourBlock {
 	md := r.meta[s]
-	blk := hourBlock{wt: uint8(md >> 16), wz: uint8(md >> 24)}
-	if !blk.empty() {
-		blk.words = r.data[md&0xffff:]
+	if md>>metaWt == 0 {
+		return hourBlock{}
 	}
+	blk := hourBlock{wt: uint8(md >> metaWt & 63), wz: uint8(md >> metaWz & 63), zig: md&metaZig != 0}
+	w := r.data[md&0xffff:]
+	if md&metaBase != 0 {
+		blk.base, w = w[0], w[1:]
+	}
+	blk.words = w
 	return blk
 }
 
-func (h hourBlock) empty() bool { return h.wt|h.wz == 0 }
+func (h hourBlock) empty() bool { return h.wt|h.wz == 0 && h.base == 0 }
 
 // get returns the good and total counts of minute k of the hour.
 func (h hourBlock) get(k int) (good, total uint64) {
 	if h.empty() {
 		return 0, 0
 	}
-	total = getBits(h.words, k, h.wt)
+	total = h.base + getBits(h.words, k, h.wt)
 	z := getBitsAt(h.words, 60*uint(h.wt)+uint(k)*uint(h.wz), h.wz)
-	d := int64(z>>1) ^ -int64(z&1)
+	d := int64(z)
+	if h.zig {
+		d = int64(z>>1) ^ -int64(z&1)
+	}
 	return uint64(int64(total) - d), total
 }
 
@@ -137,64 +166,136 @@ func (r *minuteRing) set(m int64, good, total uint64) {
 
 // setAt stores the good and total counts (32-bit) of minute k of slot s.
 func (r *minuteRing) setAt(s, k int, good, total uint64) {
+	blk := r.blockAt(s)
 	d := int64(total) - int64(good)
-	z := uint64(d<<1 ^ d>>63)
-	md := r.meta[s]
-	wt, wz := uint8(md>>16), uint8(md>>24)
-	if total>>wt != 0 || z>>wz != 0 {
-		r.resize(s, max(wt, packWidth(total)), max(wz, packWidth(z)))
-		md = r.meta[s]
-		wt, wz = uint8(md>>16), uint8(md>>24)
+	z := uint64(d)
+	if blk.zig {
+		z = uint64(d<<1 ^ d>>63)
 	}
-	blk := r.data[md&0xffff:]
-	setBits(blk, k, wt, total)
-	setBitsAt(blk, 60*uint(wt)+uint(k)*uint(wz), wz, z)
+	t := total - blk.base
+	if total < blk.base || t>>blk.wt != 0 || d < 0 && !blk.zig || z>>blk.wz != 0 {
+		r.repack(s, k, good, total)
+		return
+	}
+	setBits(blk.words, k, blk.wt, t)
+	setBitsAt(blk.words, 60*uint(blk.wt)+uint(k)*uint(blk.wz), blk.wz, z)
 }
 
-// release narrows slot s's block to nothing; its counts must be 0.
+// seal re-packs the block of minute m's hour in the widths its minutes
+// need: for an hour that is complete, whose smallest total is known.
+func (r *minuteRing) seal(m int64) {
+	s, _ := r.slot(m)
+	if r.meta[s]>>metaWt != 0 {
+		r.repack(s, -1, 0, 0)
+	}
+}
+
+// release narrows the block of minute m's hour to nothing: the hour left
+// the ring.
 func (r *minuteRing) release(m int64) {
 	s, _ := r.slot(m)
-	if r.meta[s]>>16 != 0 {
-		r.resize(s, 0, 0)
+	if r.meta[s]>>metaWt != 0 {
+		r.place(s, 0)
 	}
 }
 
-// resize re-packs slot s's block in the widths wt and wz.
-func (r *minuteRing) resize(s int, wt, wz uint8) {
-	md := r.meta[s]
-	owt, owz := uint8(md>>16), uint8(md>>24)
-	off := int(md & 0xffff)
-	ol, nl := blockWords(owt, owz), blockWords(wt, wz)
-	var tot, zz [60]uint64
-	if owt|owz != 0 {
-		blk := r.data[off:]
-		for k := range 60 {
-			tot[k] = getBits(blk, k, owt)
-			zz[k] = getBitsAt(blk, 60*uint(owt)+uint(k)*uint(owz), owz)
+// repack re-packs slot s's block in the widths its minutes need, with
+// minute k (if k >= 0) set to good and total.
+func (r *minuteRing) repack(s, k int, good, total uint64) {
+	var tot [60]uint64
+	var bad [60]int64
+	blk := r.blockAt(s)
+	for j := range 60 {
+		g, n := blk.get(j)
+		tot[j], bad[j] = n, int64(n)-int64(g)
+	}
+	if k >= 0 {
+		tot[k], bad[k] = total, int64(total)-int64(good)
+	}
+	lo, hi := tot[0], tot[0]
+	zig := false
+	var maxBad uint64
+	for j := range 60 {
+		lo, hi = min(lo, tot[j]), max(hi, tot[j])
+		if bad[j] < 0 {
+			zig = true
 		}
 	}
+	for j := range 60 {
+		z := uint64(bad[j])
+		if zig {
+			z = uint64(bad[j]<<1 ^ bad[j]>>63)
+		}
+		maxBad = max(maxBad, z)
+	}
+	wt, wz := packWidth(hi), packWidth(maxBad)
+	base := uint64(0)
+	if wb := packWidth(hi - lo); lo > 0 && 60*int(wt-wb) > 64 {
+		wt, base = wb, lo
+	}
+	md := uint32(wt)<<metaWt | uint32(wz)<<metaWz
+	if zig {
+		md |= metaZig
+	}
+	if base > 0 {
+		md |= metaBase
+	}
+	if wt|wz == 0 && base == 0 {
+		md = 0 // all zero
+	}
+	w := r.place(s, md)
+	if base > 0 {
+		w[0], w = base, w[1:]
+	}
+	for j := range 60 {
+		z := uint64(bad[j])
+		if zig {
+			z = uint64(bad[j]<<1 ^ bad[j]>>63)
+		}
+		setBits(w, j, wt, tot[j]-base)
+		setBitsAt(w, 60*uint(wt)+uint(j)*uint(wz), wz, z)
+	}
+}
+
+// place gives slot s a cleared block of meta md (its offset aside),
+// moving the blocks after it, and returns the block's words.
+func (r *minuteRing) place(s int, md uint32) []uint64 {
+	old := r.meta[s]
+	off := int(old & 0xffff)
+	ol, nl := 0, 0
+	if old>>metaWt != 0 {
+		ol = blockWords(old)
+	}
+	if md>>metaWt != 0 {
+		nl = blockWords(md)
+	}
 	n := len(r.data) + nl - ol
-	if n > cap(r.data) {
-		nd := make([]uint64, n, n+n/8+16)
+	// The array grows with room for a few blocks, and shrinks (rarely:
+	// sealed hours) when more than that is spare.
+	if grow, shrink := n > cap(r.data), n+n/8+32 < cap(r.data); grow || shrink {
+		spare := n/8 + 16
+		if shrink {
+			spare = n/16 + 16
+		}
+		nd := make([]uint64, n, n+spare)
 		copy(nd, r.data[:off])
 		copy(nd[off+nl:], r.data[off+ol:])
 		r.data = nd
 	} else {
-		old := len(r.data)
-		r.data = r.data[:max(n, old)]
-		copy(r.data[off+nl:], r.data[off+ol:old])
+		end := len(r.data)
+		r.data = r.data[:max(n, end)]
+		copy(r.data[off+nl:], r.data[off+ol:end])
 		r.data = r.data[:n]
 	}
 	blk := r.data[off : off+nl]
 	clear(blk)
-	for k := range 60 {
-		setBits(blk, k, wt, tot[k])
-		setBitsAt(blk, 60*uint(wt)+uint(k)*uint(wz), wz, zz[k])
+	r.meta[s] = uint32(off) | md&^0xffff
+	if nl != ol {
+		for j := s + 1; j < len(r.meta); j++ {
+			r.meta[j] = uint32(int(r.meta[j]&0xffff)+nl-ol) | r.meta[j]&^0xffff
+		}
 	}
-	r.meta[s] = uint32(off) | uint32(wt)<<16 | uint32(wz)<<24
-	for j := s + 1; j < len(r.meta); j++ {
-		r.meta[j] = uint32(int(r.meta[j]&0xffff)+nl-ol) | r.meta[j]&^0xffff
-	}
+	return blk
 }
 
 // reset sets every minute to 0 and releases the blocks.

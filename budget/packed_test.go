@@ -70,7 +70,7 @@ func TestMinuteRingRandom(t *testing.T) {
 	for op := range 20_000 {
 		m := base + rng.Int64N(slots*60)
 		var g, n uint64
-		switch rng.IntN(5) {
+		switch rng.IntN(6) {
 		case 0: // zero
 		case 1:
 			n = rng.Uint64N(1000)
@@ -80,10 +80,16 @@ func TestMinuteRingRandom(t *testing.T) {
 			g = rng.Uint64N(math.MaxUint32 + 1)
 		case 3:
 			g, n = rng.Uint64N(50), rng.Uint64N(3)
-		case 4: // release an hour
+		case 5: // busy: a base is worth it
+			n = 1000 + rng.Uint64N(200)
+			g = n - rng.Uint64N(2)
+		case 4: // release an hour, or seal it
 			h := floorDiv64(m, 60) * 60
+			if op%2 == 0 {
+				r.seal(h)
+				break
+			}
 			for k := range int64(60) {
-				r.set(h+k, 0, 0)
 				delete(want, h+k)
 			}
 			r.release(h)

@@ -410,6 +410,9 @@ func (d *stateDecoder) decodeBuckets(dst *buckets, want foldLayout, masks []Mask
 		b.hsumAdd(b.hsumAt(rs+k), hsRawGood, good, total)
 		b.ringRaw += good + total
 	})
+	for h := floorDiv64(rs, 60); h <= floorDiv64(head, 60)-2; h++ {
+		b.ring.seal(h * 60) // as advance does
+	}
 	d.runs(lay.n, math.MaxUint64, func(k int64, good, total uint64) {
 		b.unitSet(b.unitAt(b.unitHead-lay.n+1+k), good, total)
 		b.unitsGood += good

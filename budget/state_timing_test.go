@@ -46,6 +46,9 @@ func fillBuckets(e *Engine) {
 			total := perMinute(m)
 			b.ring.set(m, total-rng.Uint64N(3), total)
 		}
+		for h := floorDiv64(b.ringStart(), 60); h <= floorDiv64(b.head, 60)-2; h++ {
+			b.ring.seal(h * 60) // as advance does
+		}
 		for u := b.unitHead - b.unitLen + 1; u <= b.unitHead; u++ {
 			j := b.unitAt(u)
 			start := b.unitStart(u)
