@@ -233,8 +233,8 @@ func BenchmarkEvaluateTimeSlices(b *testing.B) {
 // judged in 5m time slices, with a few minutes of data and with a full
 // window of busy history (fillBuckets), and fails above maxPerRoute.
 func TestEngineMemoryPerRoute(t *testing.T) {
-	if testing.Short() {
-		t.Skip("allocates about 1 GB")
+	if testing.Short() || raceOn {
+		t.Skip("allocates about 1 GB; measures the heap without the race detector")
 	}
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {

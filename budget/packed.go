@@ -1,6 +1,9 @@
 package budget
 
-import "math/bits"
+import (
+	"math"
+	"math/bits"
+)
 
 // Compact storage of counts.
 //
@@ -164,8 +167,11 @@ func (r *minuteRing) set(m int64, good, total uint64) {
 	r.setAt(s, k, good, total)
 }
 
-// setAt stores the good and total counts (32-bit) of minute k of slot s.
+// setAt stores the good and total counts of minute k of slot s: their
+// low 32 bits (a corrupt snapshot may hold more; counts saturate at 32
+// bits on every other path).
 func (r *minuteRing) setAt(s, k int, good, total uint64) {
+	good, total = good&math.MaxUint32, total&math.MaxUint32
 	blk := r.blockAt(s)
 	d := int64(total) - int64(good)
 	z := uint64(d)
