@@ -161,6 +161,22 @@ func (h hourBlock) get(k int) (good, total uint64) {
 	return uint64(int64(total) - d), total
 }
 
+// appendWords appends minutes [k0, k1) of the hour as good | total<<32.
+func (h *hourBlock) appendWords(dst []uint64, k0, k1 int) []uint64 {
+	tb, zb := uint(k0)*uint(h.wt), 60*uint(h.wt)+uint(k0)*uint(h.wz)
+	for range k1 - k0 {
+		total := h.base + getBitsAt(h.words, tb, h.wt)
+		z := getBitsAt(h.words, zb, h.wz)
+		d := int64(z)
+		if h.zig {
+			d = int64(z>>1) ^ -int64(z&1)
+		}
+		dst = append(dst, uint64(int64(total)-d)&math.MaxUint32|total<<32)
+		tb, zb = tb+uint(h.wt), zb+uint(h.wz)
+	}
+	return dst
+}
+
 // set stores the good and total counts (32-bit) of minute m.
 func (r *minuteRing) set(m int64, good, total uint64) {
 	s, k := r.slot(m)

@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -262,21 +264,25 @@ func appendBuckets(dst []byte, b *buckets, wm0 int64) []byte {
 	if l.sl.len > 0 {
 		dst = binary.AppendUvarint(dst, uint64(l.sl.phase))
 	}
-	rs := b.ringStart()
-	dst = appendRuns(dst, int(b.ringLen), func(k int) (uint64, uint64) { return b.ring.get(rs + int64(k)) },
-		func(k, limit int) int { return int(b.zeroMinutes(rs+int64(k), int64(limit))) })
+	buf := runWords.Get().(*[]uint64)
+	defer runWords.Put(buf)
+	*buf = b.ringWords((*buf)[:0])
+	dst = appendRuns(dst, *buf, 1)
 	i0 := int(floorMod64(b.unitHead+1, b.unitLen))
-	unit := func(k int) (uint64, uint64) {
-		return b.unitGet((i0 + k) % int(b.unitLen))
+	*buf = (*buf)[:0]
+	for k := range int(b.unitLen) {
+		g, n := b.unitGet((i0 + k) % int(b.unitLen))
+		*buf = append(*buf, g, n)
 	}
-	dst = appendRuns(dst, int(b.unitLen), unit, func(k, limit int) int { return zeroUnits(unit, k, limit) })
+	dst = appendRuns(dst, *buf, 2)
 	if l.sl.len > 0 {
 		// Slices of a unit as pairs: good | bad<<32, excluded.
-		sl := func(k int) (uint64, uint64) {
+		*buf = (*buf)[:0]
+		for k := range int(b.unitLen) {
 			j := 3 * ((i0 + k) % int(b.unitLen))
-			return b.sl.get(j+sliceGood) | b.sl.get(j+sliceBad)<<32, b.sl.get(j + sliceExcl)
+			*buf = append(*buf, b.sl.get(j+sliceGood)|b.sl.get(j+sliceBad)<<32, b.sl.get(j+sliceExcl))
 		}
-		dst = appendRuns(dst, int(b.unitLen), sl, func(k, limit int) int { return zeroUnits(sl, k, limit) })
+		dst = appendRuns(dst, *buf, 2)
 		if b.pend.start == noHead {
 			dst = append(dst, 0)
 		} else {
@@ -319,20 +325,18 @@ func (t *tenantState) appendServices(dst []byte, e *Engine, wm0 int64) []byte {
 	return dst
 }
 
-// appendRuns encodes a ring of n good/total pairs as runs, oldest element
-// (get(0)) first; a total is stored as the difference to the one before
-// (0 before the first), since traffic changes little from one minute to
-// the next. zeros(k, limit) returns how many elements from the k-th on
-// (at most limit) are zero.
-func appendRuns(dst []byte, n int, get func(k int) (g, t uint64), zeros func(k, limit int) int) []byte {
+// appendRuns encodes good/total pairs as runs, oldest element first; a
+// total is stored as the difference to the one before (0 before the
+// first), since traffic changes little from one minute to the next.
+// stride 1: words are packed minutes (good | total<<32); stride 2: element
+// p is the pair words[2p], words[2p+1].
+func appendRuns(dst []byte, words []uint64, stride int) []byte {
+	n := len(words) / stride
 	var prev uint64
 	for k := 0; k < n; {
-		z := k + zeros(k, n-k)
+		z := k + zeroRun(words, stride, k, n-k)
 		nz := z
-		for nz < n {
-			if g, t := get(nz); g|t == 0 {
-				break
-			}
+		for nz < n && pairNonZero(words, stride, nz) {
 			nz++
 		}
 		dst = binary.AppendUvarint(dst, uint64(z-k))
@@ -341,7 +345,10 @@ func appendRuns(dst []byte, n int, get func(k int) (g, t uint64), zeros func(k, 
 			prev = 0
 		}
 		for ; z < nz; z++ {
-			g, t := get(z)
+			g, t := words[z]&math.MaxUint32, words[z]>>32
+			if stride == 2 {
+				g, t = words[2*z], words[2*z+1]
+			}
 			dst = binary.AppendVarint(dst, int64(t-prev))
 			dst = binary.AppendVarint(dst, int64(t-g))
 			prev = t
@@ -351,36 +358,57 @@ func appendRuns(dst []byte, n int, get func(k int) (g, t uint64), zeros func(k, 
 	return dst
 }
 
-// zeroMinutes returns how many ring minutes from minute m on (at most
-// limit) are zero. An hour whose raw sums are zero is skipped without
-// reading its minutes (the sums cannot wrap: at most 60 * 2 * 2^32).
-func (b *buckets) zeroMinutes(m, limit int64) int64 {
-	c := int64(0)
-	for c < limit {
-		step := min(60-floorMod64(m+c, 60), limit-c)
-		if hs := b.hsumAt(m + c); b.hsum.get(hs+hsRawGood)|b.hsum.get(hs+hsRawTotal) != 0 {
-			for z := int64(0); z < step; z++ {
-				if g, n := b.ring.get(m + c); g|n != 0 {
-					return c
-				}
-				c++
+// pairNonZero reports whether element q of appendRuns' words is not zero.
+func pairNonZero(words []uint64, stride, q int) bool {
+	if stride == 1 {
+		return words[q] != 0
+	}
+	return words[2*q]|words[2*q+1] != 0
+}
+
+// runWords holds the counts appendBuckets encodes, unpacked.
+var runWords = sync.Pool{New: func() any { return new([]uint64) }}
+
+// ringWords appends the ring's minutes, oldest first, as good | total<<32,
+// reading them block by block.
+func (b *buckets) ringWords(dst []uint64) []uint64 {
+	for m := b.ringStart(); m <= b.head; {
+		blk, k := b.ring.block(m)
+		hi := min(b.head+1, m+60-int64(k))
+		hs := b.hsumAt(m)
+		if blk.empty() || b.hsum.get(hs+hsRawGood)|b.hsum.get(hs+hsRawTotal) == 0 {
+			// An hour whose raw sums are 0 (they cannot wrap: at most 60 * 2 *
+			// 2^32) holds no events in the ring.
+			for ; m < hi; m++ {
+				dst = append(dst, 0)
 			}
 			continue
 		}
-		c += step
+		dst = blk.appendWords(dst, k, k+int(hi-m))
+		m = hi
 	}
-	return c
+	return dst
 }
 
-// zeroUnits returns how many elements of get from the k-th on (at most
-// limit) have both counts zero.
-func zeroUnits(get func(k int) (g, t uint64), k, limit int) int {
+// zeroRun returns how many elements, from element p on (wrapping around,
+// at most limit), are zero. It scans words, four at a time: most minutes
+// of most routes are idle.
+func zeroRun(words []uint64, stride, p, limit int) int {
 	c := 0
 	for c < limit {
-		if g, t := get(k + c); g|t != 0 {
-			break
+		seg := words[p*stride : min(len(words), (p+limit-c)*stride)]
+		j := 0
+		for j+4 <= len(seg) && seg[j]|seg[j+1]|seg[j+2]|seg[j+3] == 0 {
+			j += 4
 		}
-		c++
+		for j < len(seg) && seg[j] == 0 {
+			j++
+		}
+		c += j / stride
+		if j < len(seg) {
+			return c
+		}
+		p = 0
 	}
 	return c
 }
