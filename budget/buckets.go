@@ -5,14 +5,16 @@ import "math"
 // Time buckets of one route.
 //
 // Minute ring: raw good/total counts of the last ringLen minutes, ending at
-// the tenant watermark's minute (head). Counts are uint32 per minute:
+// the tenant watermark's minute (head), packed by hour (minuteRing).
+// Counts are 32-bit per minute:
 // request counters are whole numbers, and a route would need 71 million
 // requests per second to overflow a minute; a count saturates rather than
 // wraps. Each ring minute has an exclusion bit (maintenance), and each
 // hour of the ring has partial sums (raw, and without excluded minutes),
 // so that a 3d window is about 72 additions, not 4320.
 //
-// Folded units: counts without excluded minutes (uint64) of older time,
+// Folded units: counts without excluded minutes (packed, up to 64 bits)
+// of older time,
 // up to the compliance window, in units that fit the window (foldLayout):
 // UTC hours for rolling windows up to 100 days, UTC days for longer rolling
 // windows, and days in the window's time zone for calendar windows, so
@@ -41,26 +43,30 @@ const (
 type sums struct{ rawGood, rawTotal, good, total uint64 }
 
 // buckets is the time storage of one route or service. All minute numbers
-// are floor(Unix ms / 60000). The slices share one allocation (a 30d
-// route: 6,140 words, 49,120 bytes, where separate slices would waste 7 KB
-// to size-class rounding).
+// are floor(Unix ms / 60000). The counts are packed by what they need
+// (packed.go): a busy route's 30d ring takes about 8 KB, a quiet one's
+// far less.
 type buckets struct {
-	ringLen int64    // minutes in the ring (R)
-	head    int64    // newest minute of the ring; the ring is (head-R, head]
-	ring    []uint64 // minute m at index m mod R: good | total<<32, raw
-	excl    []uint64 // exclusion bit of ring minute m at bit m mod R
-	anyExcl bool     // some exclusion bit may be set
-	ringRaw uint64   // sum of raw good+total over the ring; 0 means empty
-	// hsum holds 4 words per ring hour h, at 4*(h mod nHsum): raw good, raw
-	// total, good and total without excluded minutes.
-	hsum []uint64
+	ringLen int64      // minutes in the ring (R)
+	head    int64      // newest minute of the ring; the ring is (head-R, head]
+	ring    minuteRing // raw good and total of the ring's minutes
+	excl    []uint64   // exclusion bit of ring minute m at bit m mod R; nil: none yet
+	nExcl   int32      // words of excl once needed
+	anyExcl bool       // some exclusion bit may be set
+	ringRaw uint64     // sum of raw good+total over the ring; 0 means empty
+	// hsum holds 4 counts per ring hour h, at 4*(h mod nHour): raw good,
+	// raw total, good and total without excluded minutes.
+	hsum  packed
+	nHour int64
 
-	// lay says what a folded unit is; units holds lay.words() words per
-	// unit u at (u mod unitLen): good and total without excluded minutes,
-	// then with time slices the unit's slices (good | bad<<32) and its
-	// excluded slices.
+	// lay says what a folded unit is; the counts without excluded minutes
+	// of unit u are at u mod unitLen: the total in units, total - good in
+	// unitsBad (zigzag: good may exceed total); and with time slices the
+	// unit's good, bad and excluded slices in sl at 3*(u mod unitLen).
 	lay      foldLayout
-	units    []uint64
+	units    packed
+	unitsBad packed
+	sl       packed
 	unitLen  int64
 	unitHead int64 // newest unit: the unit of head-R
 	// unitsGood and unitsTotal are the sums over the unit ring, so that a
@@ -95,14 +101,15 @@ const (
 // init sizes the rings: ringLen minutes, and the unit ring of lay.
 func (b *buckets) init(ringLen int64, lay foldLayout) {
 	nExcl := (ringLen + 63) / 64
-	nHsum := (ringLen+59)/60 + 1 // hours a ring of ringLen minutes can touch
-	nUnits := lay.n * lay.words()
-	arena := make([]uint64, ringLen+nExcl+4*nHsum+nUnits)
-	*b = buckets{ringLen: ringLen, unitLen: lay.n, lay: lay, head: noHead, unitHead: noHead}
-	b.ring, arena = arena[:ringLen:ringLen], arena[ringLen:]
-	b.excl, arena = arena[:nExcl:nExcl], arena[nExcl:]
-	b.hsum, arena = arena[:4*nHsum:4*nHsum], arena[4*nHsum:]
-	b.units = arena
+	nHour := (ringLen+59)/60 + 1 // hours a ring of ringLen minutes can touch
+	*b = buckets{ringLen: ringLen, unitLen: lay.n, lay: lay, head: noHead, unitHead: noHead, nHour: nHour}
+	b.ring.init(int(nHour))
+	b.nExcl = int32(nExcl)
+	b.hsum = newPacked(int(4 * nHour))
+	b.units, b.unitsBad = newPacked(int(lay.n)), newPacked(int(lay.n))
+	if lay.sl.len > 0 {
+		b.sl = newPacked(int(3 * lay.n))
+	}
 	b.pend.start = noHead
 	b.day = localDay{num: noHead}
 	b.born, b.origin = noHead, noHead
@@ -110,22 +117,37 @@ func (b *buckets) init(ringLen int64, lay foldLayout) {
 
 func (b *buckets) ringStart() int64 { return b.head - b.ringLen + 1 }
 
-// hsumAt returns the 4 hsum words of the hour of ring minute m.
-func (b *buckets) hsumAt(m int64) []uint64 {
-	j := 4 * floorMod64(floorDiv64(m, 60), int64(len(b.hsum)/4))
-	return b.hsum[j : j+4 : j+4]
+// hsumAt returns the index of the 4 hsum counts of the hour of minute m:
+// 4 times its slot in the ring.
+func (b *buckets) hsumAt(m int64) int {
+	return int(4 * floorMod64(floorDiv64(m, 60), b.nHour))
 }
 
-// unitAt returns the words of folded unit u.
-func (b *buckets) unitAt(u int64) []uint64 {
-	w := b.lay.words()
-	j := w * floorMod64(u, b.unitLen)
-	return b.units[j : j+w : j+w]
+// hsumAdd adds g and n (mod 2^64) to the counts k and k+1 of hsum entry j.
+func (b *buckets) hsumAdd(j, k int, g, n uint64) {
+	b.hsum.add(j+k, g)
+	b.hsum.add(j+k+1, n)
 }
 
-func unpack(w uint64) (good, total uint64) { return w & math.MaxUint32, w >> 32 }
+// unitAt returns the index of folded unit u in units (2 counts) and sl
+// (3 counts).
+func (b *buckets) unitAt(u int64) int { return int(floorMod64(u, b.unitLen)) }
 
-func (b *buckets) isExcl(i int64) bool { return b.excl[i>>6]&(1<<(i&63)) != 0 }
+func (b *buckets) isExcl(i int64) bool { return b.excl != nil && b.excl[i>>6]&(1<<(i&63)) != 0 }
+
+// unitGet returns the good and total counts of the unit at index j.
+func (b *buckets) unitGet(j int) (good, total uint64) {
+	total = b.units.get(j)
+	z := b.unitsBad.get(j)
+	return uint64(int64(total) - (int64(z>>1) ^ -int64(z&1))), total
+}
+
+// unitSet stores the good and total counts of the unit at index j.
+func (b *buckets) unitSet(j int, good, total uint64) {
+	d := int64(total - good)
+	b.units.set(j, total)
+	b.unitsBad.set(j, uint64(d<<1^d>>63))
+}
 
 // exclAt reports whether minute m is excluded: its bit when m is in the
 // ring, else whether its start lies in an interval of masks.
@@ -163,6 +185,15 @@ func (b *buckets) advance(newHead int64, masks []Mask, scratch *[]Interval, sv *
 		if newStart > oldHead+1 {
 			b.emptyMinutes(oldHead+1, newStart)
 		}
+		// Blocks of hours that left the ring go; the hour before the
+		// previous one is complete: its block is packed tight.
+		startH, oldH, newH := floorDiv64(newStart, 60), floorDiv64(oldHead, 60), floorDiv64(newHead, 60)
+		for h := max(floorDiv64(rs, 60), startH-b.nHour); h < startH; h++ {
+			b.ring.release(h * 60)
+		}
+		for h := max(oldH-1, startH); h <= newH-2; h++ {
+			b.ring.seal(h * 60)
+		}
 	} else {
 		b.unitHead = b.unitOf(newStart - 1)
 		b.born, b.origin = newStart, newHead
@@ -177,10 +208,16 @@ func (b *buckets) advance(newHead int64, masks []Mask, scratch *[]Interval, sv *
 // the units that expire.
 func (b *buckets) recycleUnits(uh int64) {
 	for u := b.unitHead + 1; u <= uh && u <= b.unitHead+b.unitLen; u++ {
-		uc := b.unitAt(u)
-		b.unitsGood -= uc[0]
-		b.unitsTotal -= uc[1]
-		clear(uc)
+		j := b.unitAt(u)
+		g, n := b.unitGet(j)
+		b.unitsGood -= g
+		b.unitsTotal -= n
+		b.unitSet(j, 0, 0)
+		if b.lay.sl.len > 0 {
+			for k := range 3 {
+				b.sl.set(3*j+k, 0)
+			}
+		}
 	}
 	b.unitHead = max(b.unitHead, uh)
 }
@@ -191,21 +228,20 @@ func (b *buckets) recycleUnits(uh int64) {
 // service's minutes hold no excluded events.
 func (b *buckets) fold(m int64, svcEx bool) {
 	i := floorMod64(m, b.ringLen)
-	ex := b.isExcl(i)
+	ex := b.anyExcl && b.isExcl(i)
 	if ex {
 		b.excl[i>>6] &^= 1 << (i & 63)
 	}
-	g, n := unpack(b.ring[i])
+	g, n := b.ring.get(m)
 	if b.lay.sl.len > 0 {
 		b.sliceMinute(m, ex || svcEx, g, n)
 	}
-	if b.ring[i] == 0 {
+	if g|n == 0 {
 		return
 	}
-	b.ring[i] = 0
+	// The minute stays in its block, never read again (minuteRing).
 	hs := b.hsumAt(m)
-	hs[hsRawGood] -= g
-	hs[hsRawTotal] -= n
+	b.hsumAdd(hs, hsRawGood, -g, -n)
 	b.ringRaw -= g + n
 	b.foldRawGood += g
 	b.foldRawTotal += n
@@ -214,8 +250,7 @@ func (b *buckets) fold(m int64, svcEx bool) {
 		b.foldExclTotal += n
 		return
 	}
-	hs[hsGood] -= g
-	hs[hsTotal] -= n
+	b.hsumAdd(hs, hsGood, -g, -n)
 	b.addUnit(b.unitOf(m), int64(g), int64(n))
 }
 
@@ -225,11 +260,12 @@ func (b *buckets) addUnit(u, g, n int64) bool {
 	if u <= b.unitHead-b.unitLen {
 		return false
 	}
-	uc := b.unitAt(u)
-	og, on := uc[0], uc[1]
-	uc[0], uc[1] = addClamp64(og, g), addClamp64(on, n)
-	b.unitsGood += uc[0] - og // mod 2^64, as in add
-	b.unitsTotal += uc[1] - on
+	j := b.unitAt(u)
+	og, on := b.unitGet(j)
+	ng, nn := addClamp64(og, g), addClamp64(on, n)
+	b.unitSet(j, ng, nn)
+	b.unitsGood += ng - og // mod 2^64, as in add
+	b.unitsTotal += nn - on
 	return true
 }
 
@@ -242,19 +278,17 @@ func (b *buckets) add(m, g, n int64, masks []Mask, scratch *[]Interval) (dg, dn 
 		b.origin = m
 	}
 	if m >= b.ringStart() {
-		i := floorMod64(m, b.ringLen)
-		og, on := unpack(b.ring[i])
+		s, k := b.ring.slot(m) // the ring's slot s is hsum's entry s
+		og, on := b.ring.blockAt(s).get(k)
 		ng, nn := addSat32(og, g), addSat32(on, n)
-		b.ring[i] = ng | nn<<32
+		b.ring.setAt(s, k, ng, nn)
 		// Apply the change actually made (saturation, clamping) to the sums.
 		ug, un := ng-og, nn-on // mod 2^64: negative changes wrap, sums wrap back
-		hs := b.hsumAt(m)
-		hs[hsRawGood] += ug
-		hs[hsRawTotal] += un
+		hs := 4 * s
+		b.hsumAdd(hs, hsRawGood, ug, un)
 		b.ringRaw += ug + un
-		if !b.anyExcl || !b.isExcl(i) {
-			hs[hsGood] += ug
-			hs[hsTotal] += un
+		if !b.anyExcl || !b.isExcl(floorMod64(m, b.ringLen)) {
+			b.hsumAdd(hs, hsGood, ug, un)
 		}
 		return int64(ug), int64(un), true
 	}
@@ -312,12 +346,13 @@ func (b *buckets) setExcl(m int64) {
 	if b.isExcl(i) {
 		return
 	}
+	if b.excl == nil {
+		b.excl = make([]uint64, b.nExcl)
+	}
 	b.excl[i>>6] |= 1 << (i & 63)
 	b.anyExcl = true
-	g, n := unpack(b.ring[i])
-	hs := b.hsumAt(m)
-	hs[hsGood] -= g
-	hs[hsTotal] -= n
+	g, n := b.ring.get(m)
+	b.hsumAdd(b.hsumAt(m), hsGood, -g, -n)
 }
 
 // recomputeExclusion derives every exclusion bit of the ring, and the hour
@@ -325,9 +360,9 @@ func (b *buckets) setExcl(m int64) {
 func (b *buckets) recomputeExclusion(masks []Mask, scratch *[]Interval) {
 	clear(b.excl)
 	b.anyExcl = false
-	for j := 0; j < len(b.hsum); j += 4 {
-		b.hsum[j+hsGood] = b.hsum[j+hsRawGood]
-		b.hsum[j+hsTotal] = b.hsum[j+hsRawTotal]
+	for j := 0; j < int(4*b.nHour); j += 4 {
+		b.hsum.set(j+hsGood, b.hsum.get(j+hsRawGood))
+		b.hsum.set(j+hsTotal, b.hsum.get(j+hsRawTotal))
 	}
 	if b.head != noHead && len(masks) > 0 {
 		b.markExcluded(masks, b.ringStart(), b.head, scratch)
@@ -353,15 +388,13 @@ func (b *buckets) ringSums(a, e int64) sums {
 		m = next
 	}
 	if m+60 <= e {
-		nh := int64(len(b.hsum) / 4)
-		j := 4 * floorMod64(floorDiv64(m, 60), nh)
+		j := b.hsumAt(m)
 		for ; m+60 <= e; m += 60 {
-			hs := b.hsum[j : j+4 : j+4]
-			s.rawGood += hs[hsRawGood]
-			s.rawTotal += hs[hsRawTotal]
-			s.good += hs[hsGood]
-			s.total += hs[hsTotal]
-			if j += 4; j == int64(len(b.hsum)) {
+			s.rawGood += b.hsum.get(j + hsRawGood)
+			s.rawTotal += b.hsum.get(j + hsRawTotal)
+			s.good += b.hsum.get(j + hsGood)
+			s.total += b.hsum.get(j + hsTotal)
+			if j += 4; j == int(4*b.nHour) {
 				j = 0
 			}
 		}
@@ -375,16 +408,25 @@ func (b *buckets) ringSums(a, e int64) sums {
 // addMinutes adds ring minutes [a, e) one by one.
 func (b *buckets) addMinutes(s *sums, a, e int64) {
 	i := floorMod64(a, b.ringLen)
-	for m := a; m < e; m++ {
-		g, n := unpack(b.ring[i])
-		s.rawGood += g
-		s.rawTotal += n
-		if !b.anyExcl || !b.isExcl(i) {
-			s.good += g
-			s.total += n
+	for m := a; m < e; {
+		blk, k := b.ring.block(m)
+		hi := min(e, m+60-int64(k))
+		if blk.empty() {
+			i = floorMod64(i+hi-m, b.ringLen)
+			m = hi
+			continue
 		}
-		if i++; i == b.ringLen {
-			i = 0
+		for ; m < hi; m, k = m+1, k+1 {
+			g, n := blk.get(k)
+			s.rawGood += g
+			s.rawTotal += n
+			if !b.anyExcl || !b.isExcl(i) {
+				s.good += g
+				s.total += n
+			}
+			if i++; i == b.ringLen {
+				i = 0
+			}
 		}
 	}
 }
@@ -428,12 +470,12 @@ func (b *buckets) unitSums(from, to int64) (good, total uint64) {
 
 // unitRange sums the events of units [from, to).
 func (b *buckets) unitRange(from, to int64) (good, total uint64) {
-	w := b.lay.words()
-	j := w * floorMod64(from, b.unitLen)
+	j := b.unitAt(from)
 	for u := from; u < to; u++ {
-		good += b.units[j]
-		total += b.units[j+1]
-		if j += w; j == int64(len(b.units)) {
+		g, n := b.unitGet(j)
+		good += g
+		total += n
+		if j++; j == int(b.unitLen) {
 			j = 0
 		}
 	}

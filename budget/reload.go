@@ -251,11 +251,13 @@ func (b *buckets) relayout(ringLen int64, lay foldLayout, masks []Mask, scratch 
 			continue
 		}
 		w := nb.unitAt(nu)
-		w[0] += old[0]
-		w[1] += old[1]
+		og, on := b.unitGet(old)
+		ng, nn := nb.unitGet(w)
+		nb.unitSet(w, ng+og, nn+on)
 		if keepSlices {
-			w[2] += old[2]
-			w[3] += old[3]
+			for k := range 3 {
+				nb.sl.add(3*w+k, b.sl.get(3*old+k))
+			}
 		}
 	}
 	if keepSlices {
@@ -263,12 +265,13 @@ func (b *buckets) relayout(ringLen int64, lay foldLayout, masks []Mask, scratch 
 	}
 	nb.born, nb.origin = b.born, b.origin
 	if ringLen == b.ringLen { // the same layout: no need to add up again
-		copy(nb.ring, b.ring)
-		copy(nb.hsum, b.hsum)
+		nb.ring, nb.hsum = b.ring, b.hsum
 		nb.ringRaw = b.ringRaw
 	} else {
 		for m := max(start, b.ringStart()); m <= b.head; m++ {
-			nb.ring[floorMod64(m, ringLen)] = b.ring[floorMod64(m, b.ringLen)]
+			if g, n := b.ring.get(m); g|n != 0 {
+				nb.ring.set(m, g, n)
+			}
 		}
 		nb.sumRing()
 	}
@@ -281,20 +284,13 @@ func (b *buckets) relayout(ringLen int64, lay foldLayout, masks []Mask, scratch 
 
 // sumRing derives the ring's raw sums (hsum, ringRaw) from its minutes.
 func (b *buckets) sumRing() {
-	clear(b.hsum)
+	b.hsum.reset()
 	b.ringRaw = 0
 	if b.head != noHead {
-		i := floorMod64(b.ringStart(), b.ringLen)
 		for m := b.ringStart(); m <= b.head; m++ {
-			if w := b.ring[i]; w != 0 {
-				g, n := unpack(w)
-				hs := b.hsumAt(m)
-				hs[hsRawGood] += g
-				hs[hsRawTotal] += n
+			if g, n := b.ring.get(m); g|n != 0 {
+				b.hsumAdd(b.hsumAt(m), hsRawGood, g, n)
 				b.ringRaw += g + n
-			}
-			if i++; i == b.ringLen {
-				i = 0
 			}
 		}
 	}
@@ -303,9 +299,9 @@ func (b *buckets) sumRing() {
 // sumUnits derives the unit ring's sums.
 func (b *buckets) sumUnits() {
 	b.unitsGood, b.unitsTotal = 0, 0
-	w := int(b.lay.words())
-	for j := 0; j < len(b.units); j += w {
-		b.unitsGood += b.units[j]
-		b.unitsTotal += b.units[j+1]
+	for j := range int(b.unitLen) {
+		g, n := b.unitGet(j)
+		b.unitsGood += g
+		b.unitsTotal += n
 	}
 }

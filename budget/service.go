@@ -336,6 +336,10 @@ func (t *tenantState) recomputeRoute(r *route) {
 	}
 	t.exclOld = append(t.exclOld[:0], b.excl...)
 	b.recomputeExclusion(r.masks, &t.scratch)
+	if b.excl == nil { // no exclusion bits, before or now
+		return
+	}
+	t.exclOld = append(t.exclOld, make([]uint64, len(b.excl)-len(t.exclOld))...) // none before: all 0
 	rs := b.ringStart()
 	i0 := floorMod64(rs, b.ringLen)
 	for w, old := range t.exclOld {
@@ -344,11 +348,11 @@ func (t *tenantState) recomputeRoute(r *route) {
 			if i >= b.ringLen {
 				continue
 			}
-			g, n := unpack(b.ring[i])
+			m := rs + floorMod64(i-i0, b.ringLen)
+			g, n := b.ring.get(m)
 			if g|n == 0 {
 				continue
 			}
-			m := rs + floorMod64(i-i0, b.ringLen)
 			d := int64(1)
 			if b.isExcl(i) {
 				d = -1
@@ -405,8 +409,8 @@ func (t *tenantState) resumService(sv *svcState) {
 	if b.head == noHead {
 		return
 	}
-	clear(b.ring)
-	clear(b.hsum)
+	b.ring.reset()
+	b.hsum.reset()
 	b.ringRaw = 0
 	rs := b.ringStart()
 	for _, r := range sv.routes {
@@ -416,10 +420,10 @@ func (t *tenantState) resumService(sv *svcState) {
 		}
 		for m := max(rs, rb.ringStart()); m <= min(b.head, rb.head); m++ {
 			i := floorMod64(m, rb.ringLen)
-			if rb.ring[i] == 0 || rb.anyExcl && rb.isExcl(i) {
+			g, n := rb.ring.get(m)
+			if g|n == 0 || rb.anyExcl && rb.isExcl(i) {
 				continue
 			}
-			g, n := unpack(rb.ring[i])
 			b.add(m, int64(g), int64(n), nil, &t.scratch)
 		}
 	}

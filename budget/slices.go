@@ -26,15 +26,6 @@ type sliceSpec struct {
 	skipEmpty  bool
 }
 
-// words is the number of words per unit: good and total, and with time
-// slices the slices (good | bad<<32) and the excluded slices.
-func (l foldLayout) words() int64 {
-	if l.sl.len > 0 {
-		return 4
-	}
-	return 2
-}
-
 // layoutFor returns the folded units for objective o: UTC hours for
 // rolling windows up to 100 days, UTC days for longer ones, local days in
 // the window's time zone for calendar windows; as many as the window's
@@ -233,15 +224,7 @@ func (b *buckets) finishSlice() {
 		b.fin.add(v, 1)
 	}
 	if u := b.unitOf(p.start); u > b.unitHead-b.unitLen && u <= b.unitHead {
-		uc := b.unitAt(u)
-		switch v {
-		case sliceGood:
-			uc[2]++
-		case sliceBad:
-			uc[2] += 1 << 32
-		default:
-			uc[3]++
-		}
+		b.sl.add(3*b.unitAt(u)+v, 1)
 	}
 	*p = pendingSlice{start: noHead}
 }
@@ -253,10 +236,10 @@ func (b *buckets) unitSlices(from, to int64) sliceTally {
 		return t
 	}
 	for u := from; u <= to; u++ {
-		uc := b.unitAt(u)
-		t.good += uc[2] & 0xffffffff
-		t.bad += uc[2] >> 32
-		t.excl += uc[3]
+		j := 3 * b.unitAt(u)
+		t.good += b.sl.get(j + sliceGood)
+		t.bad += b.sl.get(j + sliceBad)
+		t.excl += b.sl.get(j + sliceExcl)
 	}
 	return t
 }
@@ -347,7 +330,11 @@ func (b *buckets) judgeSlice(sv *svcState, masks []Mask, s, mT int64, scratch *[
 	}
 	hi := min(s+sp.len, mT)
 	i := floorMod64(max(s, rs), b.ringLen)
-	for m := max(s, rs); m < hi; m++ {
+	blk, k := b.ring.block(max(s, rs))
+	for m := max(s, rs); m < hi; m, k = m+1, k+1 {
+		if k == 60 {
+			blk, k = b.ring.block(m)
+		}
 		if m > b.head { // no events yet
 			if len(masks) == 0 && sv == nil {
 				incl += hi - m
@@ -363,7 +350,7 @@ func (b *buckets) judgeSlice(sv *svcState, masks []Mask, s, mT int64, scratch *[
 			ex = sv.excludedAt(m, scratch)
 		}
 		if !ex {
-			mg, mn := unpack(b.ring[i])
+			mg, mn := blk.get(k)
 			incl++
 			g += mg
 			n += mn

@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -262,19 +264,25 @@ func appendBuckets(dst []byte, b *buckets, wm0 int64) []byte {
 	if l.sl.len > 0 {
 		dst = binary.AppendUvarint(dst, uint64(l.sl.phase))
 	}
-	rs := b.ringStart()
-	dst = appendRuns(dst, b.ring, 1, 0, int(floorMod64(rs, b.ringLen)), func(k, limit int) int {
-		return int(b.zeroMinutes(rs+int64(k), int64(limit)))
-	})
-	w := int(l.words())
+	buf := runWords.Get().(*[]uint64)
+	defer runWords.Put(buf)
+	*buf = b.ringWords((*buf)[:0])
+	dst = appendRuns(dst, *buf, 1)
 	i0 := int(floorMod64(b.unitHead+1, b.unitLen))
-	dst = appendRuns(dst, b.units, w, 0, i0, func(k, limit int) int {
-		return zeroPairs(b.units, w, 0, (i0+k)%int(b.unitLen), limit)
-	})
+	*buf = (*buf)[:0]
+	for k := range int(b.unitLen) {
+		g, n := b.unitGet((i0 + k) % int(b.unitLen))
+		*buf = append(*buf, g, n)
+	}
+	dst = appendRuns(dst, *buf, 2)
 	if l.sl.len > 0 {
-		dst = appendRuns(dst, b.units, w, 2, i0, func(k, limit int) int {
-			return zeroPairs(b.units, w, 2, (i0+k)%int(b.unitLen), limit)
-		})
+		// Slices of a unit as pairs: good | bad<<32, excluded.
+		*buf = (*buf)[:0]
+		for k := range int(b.unitLen) {
+			j := 3 * ((i0 + k) % int(b.unitLen))
+			*buf = append(*buf, b.sl.get(j+sliceGood)|b.sl.get(j+sliceBad)<<32, b.sl.get(j+sliceExcl))
+		}
+		dst = appendRuns(dst, *buf, 2)
 		if b.pend.start == noHead {
 			dst = append(dst, 0)
 		} else {
@@ -317,24 +325,19 @@ func (t *tenantState) appendServices(dst []byte, e *Engine, wm0 int64) []byte {
 	return dst
 }
 
-// appendRuns encodes a ring of good/total pairs as runs, oldest element
-// (index i0) first; a total is stored as the difference to the one before
-// (0 before the first), since traffic changes little from one minute to
-// the next. stride 1: words are packed minutes (good | total<<32); else
-// element p is the pair words[p*stride+off], words[p*stride+off+1].
-// zeros(k, limit) returns how many elements from the k-th on (at most
-// limit) are zero.
-func appendRuns(dst []byte, words []uint64, stride, off, i0 int, zeros func(k, limit int) int) []byte {
+// appendRuns encodes good/total pairs as runs, oldest element first; a
+// total is stored as the difference to the one before (0 before the
+// first), since traffic changes little from one minute to the next.
+// stride 1: words are packed minutes (good | total<<32); stride 2: element
+// p is the pair words[2p], words[2p+1].
+func appendRuns(dst []byte, words []uint64, stride int) []byte {
 	n := len(words) / stride
 	var prev uint64
 	for k := 0; k < n; {
-		z := k + zeros(k, n-k)
-		p := (i0 + z) % n
-		nz, q := z, p
-		for nz < n && pairNonZero(words, stride, off, q) {
-			if nz, q = nz+1, q+1; q == n {
-				q = 0
-			}
+		z := k + zeroRun(words, stride, k, n-k)
+		nz := z
+		for nz < n && pairNonZero(words, stride, nz) {
+			nz++
 		}
 		dst = binary.AppendUvarint(dst, uint64(z-k))
 		dst = binary.AppendUvarint(dst, uint64(nz-z))
@@ -342,63 +345,49 @@ func appendRuns(dst []byte, words []uint64, stride, off, i0 int, zeros func(k, l
 			prev = 0
 		}
 		for ; z < nz; z++ {
-			var g, t uint64
-			if stride == 1 {
-				g, t = unpack(words[p])
-			} else {
-				g, t = words[p*stride+off], words[p*stride+off+1]
+			g, t := words[z]&math.MaxUint32, words[z]>>32
+			if stride == 2 {
+				g, t = words[2*z], words[2*z+1]
 			}
 			dst = binary.AppendVarint(dst, int64(t-prev))
 			dst = binary.AppendVarint(dst, int64(t-g))
 			prev = t
-			if p++; p == n {
-				p = 0
-			}
 		}
 		k = nz
 	}
 	return dst
 }
 
-// zeroMinutes returns how many ring minutes from minute m on (at most
-// limit) are zero. An hour whose raw sums are zero is skipped without
-// reading its minutes (the sums cannot wrap: at most 60 * 2 * 2^32).
-func (b *buckets) zeroMinutes(m, limit int64) int64 {
-	c := int64(0)
-	for c < limit {
-		step := min(60-floorMod64(m+c, 60), limit-c)
-		if hs := b.hsumAt(m + c); hs[hsRawGood]|hs[hsRawTotal] != 0 {
-			z := int64(zeroRun(b.ring, 1, int(floorMod64(m+c, b.ringLen)), int(step)))
-			if c += z; z < step {
-				return c
-			}
-			continue
-		}
-		c += step
-	}
-	return c
-}
-
 // pairNonZero reports whether element q of appendRuns' words is not zero.
-func pairNonZero(words []uint64, stride, off, q int) bool {
+func pairNonZero(words []uint64, stride, q int) bool {
 	if stride == 1 {
 		return words[q] != 0
 	}
-	return words[q*stride+off]|words[q*stride+off+1] != 0
+	return words[2*q]|words[2*q+1] != 0
 }
 
-// zeroPairs returns how many elements of appendRuns' words, from element
-// p on (wrapping around, at most limit), are zero.
-func zeroPairs(words []uint64, stride, off, p, limit int) int {
-	n := len(words) / stride
-	c := 0
-	for c < limit && !pairNonZero(words, stride, off, p) {
-		c++
-		if p++; p == n {
-			p = 0
+// runWords holds the counts appendBuckets encodes, unpacked.
+var runWords = sync.Pool{New: func() any { return new([]uint64) }}
+
+// ringWords appends the ring's minutes, oldest first, as good | total<<32,
+// reading them block by block.
+func (b *buckets) ringWords(dst []uint64) []uint64 {
+	for m := b.ringStart(); m <= b.head; {
+		blk, k := b.ring.block(m)
+		hi := min(b.head+1, m+60-int64(k))
+		hs := b.hsumAt(m)
+		if blk.empty() || b.hsum.get(hs+hsRawGood)|b.hsum.get(hs+hsRawTotal) == 0 {
+			// An hour whose raw sums are 0 (they cannot wrap: at most 60 * 2 *
+			// 2^32) holds no events in the ring.
+			for ; m < hi; m++ {
+				dst = append(dst, 0)
+			}
+			continue
 		}
+		dst = blk.appendWords(dst, k, k+int(hi-m))
+		m = hi
 	}
-	return c
+	return dst
 }
 
 // zeroRun returns how many elements, from element p on (wrapping around,

@@ -413,22 +413,24 @@ func (d *stateDecoder) decodeBuckets(dst *buckets, want foldLayout, masks []Mask
 	b.unitHead = b.unitOf(head - ringLen)
 	rs := b.ringStart()
 	d.runs(ringLen, math.MaxUint32, func(k int64, good, total uint64) {
-		b.ring[floorMod64(rs+k, ringLen)] = good | total<<32
-		hs := b.hsumAt(rs + k)
-		hs[hsRawGood] += good
-		hs[hsRawTotal] += total
+		b.ring.set(rs+k, good, total)
+		b.hsumAdd(b.hsumAt(rs+k), hsRawGood, good, total)
 		b.ringRaw += good + total
 	})
+	for h := floorDiv64(rs, 60); h <= floorDiv64(head, 60)-2; h++ {
+		b.ring.seal(h * 60) // as advance does
+	}
 	d.runs(lay.n, math.MaxUint64, func(k int64, good, total uint64) {
-		uc := b.unitAt(b.unitHead - lay.n + 1 + k)
-		uc[0], uc[1] = good, total
+		b.unitSet(b.unitAt(b.unitHead-lay.n+1+k), good, total)
 		b.unitsGood += good
 		b.unitsTotal += total
 	})
 	if lay.sl.len > 0 {
 		d.runs(lay.n, math.MaxUint64, func(k int64, sl, excl uint64) {
-			uc := b.unitAt(b.unitHead - lay.n + 1 + k)
-			uc[2], uc[3] = sl, excl
+			j := 3 * b.unitAt(b.unitHead-lay.n+1+k)
+			b.sl.set(j+sliceGood, sl&math.MaxUint32)
+			b.sl.set(j+sliceBad, sl>>32)
+			b.sl.set(j+sliceExcl, excl)
 		})
 		if pv := r.uvarint(); pv > 0 {
 			pv--

@@ -152,11 +152,12 @@ func bucketsDiff(a, b *buckets) string {
 	}
 	f("ringLen", a.ringLen, b.ringLen)
 	f("head", a.head, b.head)
-	f("ring", a.ring, b.ring)
-	f("excl", a.excl, b.excl)
+	f("ring", ringCounts(a), ringCounts(b))
+	f("excl", exclBits(a), exclBits(b))
 	f("ringRaw", a.ringRaw, b.ringRaw)
-	f("hsum", a.hsum, b.hsum)
-	f("units", a.units, b.units)
+	f("hsum", packedCounts(&a.hsum), packedCounts(&b.hsum))
+	f("units", [3][]uint64{packedCounts(&a.units), packedCounts(&a.unitsBad), packedCounts(&a.sl)},
+		[3][]uint64{packedCounts(&b.units), packedCounts(&b.unitsBad), packedCounts(&b.sl)})
 	f("unitLen", a.unitLen, b.unitLen)
 	f("unitHead", a.unitHead, b.unitHead)
 	f("unitSums", [2]uint64{a.unitsGood, a.unitsTotal}, [2]uint64{b.unitsGood, b.unitsTotal})
@@ -342,4 +343,37 @@ func TestMetrics(t *testing.T) {
 	if got := e.Metrics(); fmt.Sprint(got) != "[http_request_duration_seconds_bucket http_requests_total]" {
 		t.Errorf("metrics %v", got)
 	}
+}
+
+// ringCounts returns the good and total counts of b's ring minutes.
+func ringCounts(b *buckets) []uint64 {
+	var out []uint64
+	if b.head == noHead {
+		return out
+	}
+	for m := b.ringStart(); m <= b.head; m++ {
+		g, n := b.ring.get(m)
+		out = append(out, g, n)
+	}
+	return out
+}
+
+// packedCounts returns the counts of p.
+func packedCounts(p *packed) []uint64 {
+	out := make([]uint64, p.n)
+	for i := range out {
+		out[i] = p.get(i)
+	}
+	return out
+}
+
+// exclBits returns the ring indexes of b's exclusion bits.
+func exclBits(b *buckets) []int64 {
+	var out []int64
+	for i := range b.ringLen {
+		if b.isExcl(i) {
+			out = append(out, i)
+		}
+	}
+	return out
 }

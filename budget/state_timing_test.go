@@ -23,11 +23,17 @@ import (
 // hour ring counted, or as newLoadedEngine leaves it (4 minutes of data).
 func stateEngine(routes int, full bool) *Engine {
 	e, _ := newLoadedEngine(routes)
-	if !full {
-		return e
+	if full {
+		fillBuckets(e)
 	}
-	// Requests per minute follow the day (400 to 1600, plus noise); a few
-	// fail.
+	return e
+}
+
+// fillBuckets gives every route of e's tenant 0 a full window of busy
+// history: every minute of the ring and every folded unit counted.
+// Requests per minute follow the day (400 to 1600, plus noise); a few
+// fail, and with time slices a few slices are bad.
+func fillBuckets(e *Engine) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	perMinute := func(m int64) uint64 {
 		return uint64(1000+600*math.Sin(2*math.Pi*float64(m)/1440)) + rng.Uint64N(60)
@@ -38,18 +44,26 @@ func stateEngine(routes int, full bool) *Engine {
 		b.advance(ts.head, nil, &ts.scratch, nil)
 		for m := b.ringStart(); m <= b.head; m++ {
 			total := perMinute(m)
-			b.ring[floorMod64(m, b.ringLen)] = total - rng.Uint64N(3) | total<<32
+			b.ring.set(m, total-rng.Uint64N(3), total)
 		}
-		for h := b.unitHead - b.unitLen + 1; h <= b.unitHead; h++ {
-			hc := b.unitAt(h)
-			hc[1] = 60 * perMinute(h*60)
-			hc[0] = hc[1] - rng.Uint64N(100)
+		for h := floorDiv64(b.ringStart(), 60); h <= floorDiv64(b.head, 60)-2; h++ {
+			b.ring.seal(h * 60) // as advance does
+		}
+		for u := b.unitHead - b.unitLen + 1; u <= b.unitHead; u++ {
+			j := b.unitAt(u)
+			start := b.unitStart(u)
+			total := uint64(b.unitStart(u+1)-start) * perMinute(start)
+			b.unitSet(j, total-rng.Uint64N(100), total)
+			if sl := b.lay.sl.len; sl > 0 {
+				bad := rng.Uint64N(3)
+				b.sl.set(3*j+sliceGood, uint64((b.unitStart(u+1)-start)/sl)-bad)
+				b.sl.set(3*j+sliceBad, bad)
+			}
 		}
 		b.sumRing()
 		b.sumUnits()
 		b.recomputeExclusion(nil, &ts.scratch)
 	}
-	return e
 }
 
 func BenchmarkAppendState(b *testing.B) {
