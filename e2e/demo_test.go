@@ -169,7 +169,7 @@ func TestDemoScript(t *testing.T) {
 		return nil
 	})
 	t.Logf("during the incident the shop's SLA budget is gone in %.0f minutes", exhaustion/60)
-	if dom := dumpDOM(t, chromium, page); !shopGoneIn(dom) {
+	if dom := testenv.DumpDOM(t, chromium, page); !shopGoneIn(dom) {
 		t.Errorf("the page in Chromium does not say \"SLA budget gone in\" on the shop's row:\n%s", dom)
 	}
 

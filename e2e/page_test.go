@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -148,7 +146,7 @@ func TestPageInBrowser(t *testing.T) {
 	}
 
 	// The page as Chromium renders it after its script refreshed it.
-	dom := dumpDOM(t, chromium, sg.URL+"/slogate/")
+	dom := testenv.DumpDOM(t, chromium, sg.URL+"/slogate/")
 	for _, st := range slos {
 		if !strings.Contains(dom, `<span class="name">`+st.Route+`</span>`) {
 			t.Errorf("page does not name route %s", st.Route)
@@ -180,7 +178,7 @@ func TestPageInBrowser(t *testing.T) {
 	if err := os.WriteFile(page, testenv.MustGet(t, sg.URL+"/slogate/"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	static := dumpDOM(t, chromium, "file://"+page)
+	static := testenv.DumpDOM(t, chromium, "file://"+page)
 	if n := strings.Count(dom, `class="badge inmaint"`); n != 1 {
 		t.Errorf("%d in-maintenance badges, want 1 (blog)", n)
 	}
@@ -188,7 +186,7 @@ func TestPageInBrowser(t *testing.T) {
 		t.Fatalf("the script ran on the server's page")
 	}
 	for _, id := range []string{`<table id="services"`, `<table id="routes"`, `<ul id="risk-list">`, `<tbody id="windows-body">`} {
-		if a, b := element(dom, id), element(static, id); a != b {
+		if a, b := testenv.Element(dom, id), testenv.Element(static, id); a != b {
 			t.Errorf("%s differs between the script's render and the server's:\n%s", id, firstDiff(a, b))
 		}
 	}
@@ -267,40 +265,6 @@ func postJSON(t *testing.T, url, token, body string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
-}
-
-// dumpDOM renders url in headless Chromium and returns the DOM after five
-// seconds of virtual time (the script's first refresh).
-func dumpDOM(t *testing.T, chromium, url string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir=" + t.TempDir(), "--virtual-time-budget=5000", "--dump-dom"}
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, chromium, append(args, url)...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil || len(out) == 0 {
-		t.Fatalf("cannot render %s in Chromium: %v\n%s", url, err, stderr.String())
-	}
-	return string(out)
-}
-
-// element returns the element opened by prefix up to its closing tag
-// (first one; no nesting of the same tag), whitespace between tags removed.
-func element(dom, prefix string) string {
-	i := strings.Index(dom, prefix)
-	if i < 0 {
-		return ""
-	}
-	tag := strings.TrimPrefix(strings.Fields(prefix)[0], "<")
-	j := strings.Index(dom[i:], "</"+tag+">")
-	if j < 0 {
-		return ""
-	}
-	return strings.TrimSpace(regexp.MustCompile(`>\s+<`).ReplaceAllString(dom[i:i+j], "><"))
 }
 
 func firstDiff(a, b string) string {

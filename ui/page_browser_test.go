@@ -1,14 +1,11 @@
 package ui
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"html"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,6 +14,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/slogate/slogate/internal/testenv"
 	"github.com/slogate/slogate/maintenance"
 	"github.com/slogate/slogate/slo"
 )
@@ -45,7 +43,7 @@ func TestPageScriptRendersAsServer(t *testing.T) {
 	t.Cleanup(func() { srv.Shutdown() })
 	url := "http://" + ln.Addr().String() + "/slogate/?q=acme"
 
-	script := dumpDOM(t, chromium, url)
+	script := testenv.DumpDOM(t, chromium, url)
 	if !strings.Contains(script, `id="mw-js" hidden`) {
 		t.Fatalf("the script did not run:\n%s", script)
 	}
@@ -53,14 +51,14 @@ func TestPageScriptRendersAsServer(t *testing.T) {
 	if err := os.WriteFile(file, do(p.Handle, "GET", "/slogate/?q=acme").Body(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	server := dumpDOM(t, chromium, "file://"+file)
+	server := testenv.DumpDOM(t, chromium, "file://"+file)
 	for _, id := range []string{`<output id="count"`, `<section id="services-sec"`, `<table id="routes"`, `<ul id="risk-list">`} {
-		a, b := element(script, id), element(server, id)
+		a, b := testenv.Element(script, id), testenv.Element(server, id)
 		if a == "" || a != b {
 			t.Errorf("%s differs between the script's render and the server's:\nscript: %s\nserver: %s", id, a, b)
 		}
 	}
-	if !strings.Contains(element(script, `<table id="services"`), "downtime left") {
+	if !strings.Contains(testenv.Element(script, `<table id="services"`), "downtime left") {
 		t.Errorf("the script's services table shows no downtime budget")
 	}
 	if n := strings.Count(script, `<span class="badge inmaint">in maintenance</span>`); n != 2 {
@@ -127,7 +125,7 @@ func TestPageSummaryOnScreen(t *testing.T) {
 	if err := os.WriteFile(file, []byte(page), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	dom := dumpDOM(t, chromium, "file://"+file, "--window-size=1400,1000")
+	dom := testenv.DumpDOM(t, chromium, "file://"+file, "--window-size=1400,1000")
 	m := regexp.MustCompile(`<pre id="layout">([^<]*)</pre>`).FindStringSubmatch(dom)
 	if m == nil {
 		t.Fatalf("the layout script did not run:\n%s", dom)
@@ -157,39 +155,4 @@ func TestPageSummaryOnScreen(t *testing.T) {
 	if !strings.Contains(dom, `<span class="badge active">active</span>`) {
 		t.Errorf("no active window on the busy page")
 	}
-}
-
-// dumpDOM renders url in headless Chromium and returns the DOM after five
-// seconds of virtual time (the script's first refresh).
-func dumpDOM(t *testing.T, chromium, url string, extraArgs ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir=" + t.TempDir(), "--virtual-time-budget=5000", "--dump-dom"}
-	args = append(args, extraArgs...)
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, chromium, append(args, url)...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil || len(out) == 0 {
-		t.Fatalf("cannot render %s in Chromium: %v\n%s", url, err, stderr.String())
-	}
-	return string(out)
-}
-
-// element returns the element opened by prefix up to its closing tag
-// (first one; no nesting of the same tag), whitespace between tags removed.
-func element(dom, prefix string) string {
-	i := strings.Index(dom, prefix)
-	if i < 0 {
-		return ""
-	}
-	tag := strings.TrimPrefix(strings.Fields(prefix)[0], "<")
-	j := strings.Index(dom[i:], "</"+tag+">")
-	if j < 0 {
-		return ""
-	}
-	return strings.TrimSpace(regexp.MustCompile(`>\s+<`).ReplaceAllString(dom[i:i+j], "><"))
 }
