@@ -150,7 +150,7 @@ func (t *tenantState) servicesFor(e *Engine, r *route) []*svcState {
 		sv := t.svcs[i][key]
 		if sv == nil {
 			sv = newSvcState(e, i, key, r)
-			t.advanceToHead(sv)
+			t.advanceService(sv)
 			t.svcs[i][key] = sv
 			t.sortedSvcs = nil
 		}
@@ -158,13 +158,6 @@ func (t *tenantState) servicesFor(e *Engine, r *route) []*svcState {
 		out = append(out, sv)
 	}
 	return out
-}
-
-// advanceToHead starts a new service's ring at the tenant's head.
-func (t *tenantState) advanceToHead(sv *svcState) {
-	if t.head != noHead {
-		sv.b.advance(t.head, nil, &t.scratch, nil)
-	}
 }
 
 // byValue is the value of label name for a route: identity labels, then
@@ -400,11 +393,11 @@ func (t *tenantState) regroup(e *Engine, old []Service) {
 	}
 }
 
-// resumService derives a service's ring minutes from its routes' ring
+// rebuildServiceRing derives a service's ring minutes from its routes' ring
 // minutes and exclusion bits (after LoadState: the bits follow the masks
 // the engine has then, which SetMasks may change later). Minutes of routes
 // that are gone are not in it.
-func (t *tenantState) resumService(sv *svcState) {
+func (t *tenantState) rebuildServiceRing(sv *svcState) {
 	b := &sv.b
 	if b.head == noHead {
 		return

@@ -233,7 +233,7 @@ func (d *stateDecoder) tenant() *tenantState {
 	for _, m := range ts.svcs {
 		for _, sv := range m {
 			ts.advanceService(sv)
-			ts.resumService(sv)
+			ts.rebuildServiceRing(sv)
 		}
 	}
 	return ts
