@@ -1,6 +1,10 @@
 package budget
 
-import "math"
+import (
+	"math"
+
+	"github.com/slogate/slogate/internal/arena"
+)
 
 // Time buckets of one route.
 //
@@ -47,13 +51,13 @@ type sums struct{ rawGood, rawTotal, good, total uint64 }
 // (packed.go): a busy route's 30d ring takes about 8 KB, a quiet one's
 // far less.
 type buckets struct {
-	ringLen int64      // minutes in the ring (R)
-	head    int64      // newest minute of the ring; the ring is (head-R, head]
-	ring    minuteRing // raw good and total of the ring's minutes
-	excl    []uint64   // exclusion bit of ring minute m at bit m mod R; nil: none yet
-	nExcl   int32      // words of excl once needed
-	anyExcl bool       // some exclusion bit may be set
-	ringRaw uint64     // sum of raw good+total over the ring; 0 means empty
+	ringLen int64       // minutes in the ring (R)
+	head    int64       // newest minute of the ring; the ring is (head-R, head]
+	ring    minuteRing  // raw good and total of the ring's minutes
+	excl    arena.Words // exclusion bit of ring minute m at bit m mod R; nil: none yet
+	nExcl   int32       // words of excl once needed
+	anyExcl bool        // some exclusion bit may be set
+	ringRaw uint64      // sum of raw good+total over the ring; 0 means empty
 	// hsum holds 4 counts per ring hour h, at 4*(h mod nHour): raw good,
 	// raw total, good and total without excluded minutes.
 	hsum  packed
@@ -133,7 +137,7 @@ func (b *buckets) hsumAdd(j, k int, g, n uint64) {
 // (3 counts).
 func (b *buckets) unitAt(u int64) int { return int(floorMod64(u, b.unitLen)) }
 
-func (b *buckets) isExcl(i int64) bool { return b.excl != nil && b.excl[i>>6]&(1<<(i&63)) != 0 }
+func (b *buckets) isExcl(i int64) bool { return b.excl.W != nil && b.excl.W[i>>6]&(1<<(i&63)) != 0 }
 
 // unitGet returns the good and total counts of the unit at index j.
 func (b *buckets) unitGet(j int) (good, total uint64) {
@@ -230,7 +234,7 @@ func (b *buckets) fold(m int64, svcEx bool) {
 	i := floorMod64(m, b.ringLen)
 	ex := b.anyExcl && b.isExcl(i)
 	if ex {
-		b.excl[i>>6] &^= 1 << (i & 63)
+		b.excl.W[i>>6] &^= 1 << (i & 63)
 	}
 	g, n := b.ring.get(m)
 	if b.lay.sl.len > 0 {
@@ -346,10 +350,10 @@ func (b *buckets) setExcl(m int64) {
 	if b.isExcl(i) {
 		return
 	}
-	if b.excl == nil {
-		b.excl = make([]uint64, b.nExcl)
+	if b.excl.W == nil {
+		b.excl = arena.New(int(b.nExcl))
 	}
-	b.excl[i>>6] |= 1 << (i & 63)
+	b.excl.W[i>>6] |= 1 << (i & 63)
 	b.anyExcl = true
 	g, n := b.ring.get(m)
 	b.hsumAdd(b.hsumAt(m), hsGood, -g, -n)
@@ -358,7 +362,7 @@ func (b *buckets) setExcl(m int64) {
 // recomputeExclusion derives every exclusion bit of the ring, and the hour
 // sums without excluded minutes, from masks.
 func (b *buckets) recomputeExclusion(masks []Mask, scratch *[]Interval) {
-	clear(b.excl)
+	clear(b.excl.W)
 	b.anyExcl = false
 	for j := 0; j < int(4*b.nHour); j += 4 {
 		b.hsum.set(j+hsGood, b.hsum.get(j+hsRawGood))

@@ -3,6 +3,9 @@ package budget
 import (
 	"math"
 	"math/bits"
+	"unsafe"
+
+	"github.com/slogate/slogate/internal/arena"
 )
 
 // Compact storage of counts.
@@ -13,7 +16,7 @@ import (
 // most 64 times). An array whose counts are all zero so far takes no
 // words.
 type packed struct {
-	words []uint64
+	words arena.Words
 	n     int32
 	w     uint8
 }
@@ -26,14 +29,14 @@ func packWords(n int, w uint8) int { return (n*int(w) + 63) / 64 }
 func newPacked(n int) packed { return packed{n: int32(n)} }
 
 // get returns count i.
-func (p *packed) get(i int) uint64 { return getBits(p.words, i, p.w) }
+func (p *packed) get(i int) uint64 { return getBits(p.words.W, i, p.w) }
 
 // set stores v as count i, widening the array when v needs it.
 func (p *packed) set(i int, v uint64) {
 	if v>>p.w != 0 && p.w < 64 {
 		p.widen(packWidth(v))
 	}
-	setBits(p.words, i, p.w, v)
+	setBits(p.words.W, i, p.w, v)
 }
 
 // add adds d (mod 2^64: a negative change wraps) to count i.
@@ -44,14 +47,15 @@ func (p *packed) add(i int, d uint64) {
 }
 
 // reset sets every count to 0, keeping the width.
-func (p *packed) reset() { clear(p.words) }
+func (p *packed) reset() { clear(p.words.W) }
 
 func (p *packed) widen(w uint8) {
 	n := int(p.n)
-	nw := make([]uint64, packWords(n, w))
+	nw := arena.New(packWords(n, w))
 	for i := range n {
-		setBits(nw, i, w, getBits(p.words, i, p.w))
+		setBits(nw.W, i, w, getBits(p.words.W, i, p.w))
 	}
+	p.words.Drop()
 	p.words, p.w = nw, w
 }
 
@@ -80,11 +84,12 @@ func setBits(words []uint64, i int, w uint8, v uint64) {
 // block narrows to nothing when its hour leaves the ring (release): the
 // minutes of a block that left the ring are not cleared and never read.
 type minuteRing struct {
-	data []uint64
+	data arena.Words
 	// meta holds per slot the block's offset in data (the low 16 bits: at
 	// most 74 blocks of 1 + 60 * 66 bits), wt and wz (6 bits each), and
-	// the flags metaZig and metaBase.
-	meta []uint32
+	// the flags metaZig and metaBase; it is a view of metaWords.
+	meta      []uint32
+	metaWords arena.Words
 }
 
 const (
@@ -94,7 +99,13 @@ const (
 	metaBase = 1 << 29 // the block starts with a base word
 )
 
-func (r *minuteRing) init(slots int) { *r = minuteRing{meta: make([]uint32, slots)} }
+func (r *minuteRing) init(slots int) {
+	mw := arena.New((slots + 1) / 2)
+	*r = minuteRing{metaWords: mw}
+	if slots > 0 {
+		r.meta = unsafe.Slice((*uint32)(unsafe.Pointer(&mw.W[0])), 2*len(mw.W))[:slots]
+	}
+}
 
 // blockWords returns the words of a block of meta md.
 func blockWords(md uint32) int {
@@ -137,7 +148,7 @@ func (r *minuteRing) blockAt(s int) hourBlock {
 		return hourBlock{}
 	}
 	blk := hourBlock{wt: uint8(md >> metaWt & 63), wz: uint8(md >> metaWz & 63), zig: md&metaZig != 0}
-	w := r.data[md&0xffff:]
+	w := r.data.W[md&0xffff:]
 	if md&metaBase != 0 {
 		blk.base, w = w[0], w[1:]
 	}
@@ -291,25 +302,27 @@ func (r *minuteRing) place(s int, md uint32) []uint64 {
 	if md>>metaWt != 0 {
 		nl = blockWords(md)
 	}
-	n := len(r.data) + nl - ol
+	n := len(r.data.W) + nl - ol
 	// The array grows with room for a few blocks, and shrinks (rarely:
 	// sealed hours) when more than that is spare.
-	if grow, shrink := n > cap(r.data), n+n/8+32 < cap(r.data); grow || shrink {
+	if grow, shrink := n > r.data.Cap(), n+n/8+32 < r.data.Cap(); grow || shrink {
 		spare := n/8 + 16
 		if shrink {
 			spare = n/16 + 16
 		}
-		nd := make([]uint64, n, n+spare)
-		copy(nd, r.data[:off])
-		copy(nd[off+nl:], r.data[off+ol:])
+		nd := arena.New(n + spare)
+		nd.W = nd.W[:n]
+		copy(nd.W, r.data.W[:off])
+		copy(nd.W[off+nl:], r.data.W[off+ol:])
+		r.data.Drop()
 		r.data = nd
 	} else {
-		end := len(r.data)
-		r.data = r.data[:max(n, end)]
-		copy(r.data[off+nl:], r.data[off+ol:end])
-		r.data = r.data[:n]
+		end := len(r.data.W)
+		r.data.W = r.data.W[:max(n, end)]
+		copy(r.data.W[off+nl:], r.data.W[off+ol:end])
+		r.data.W = r.data.W[:n]
 	}
-	blk := r.data[off : off+nl]
+	blk := r.data.W[off : off+nl]
 	clear(blk)
 	r.meta[s] = uint32(off) | md&^0xffff
 	if nl != ol {
@@ -322,12 +335,12 @@ func (r *minuteRing) place(s int, md uint32) []uint64 {
 
 // reset sets every minute to 0 and releases the blocks.
 func (r *minuteRing) reset() {
-	r.data = r.data[:0]
+	r.data.W = r.data.W[:0]
 	clear(r.meta)
 }
 
 // bytes returns the bytes the ring's counts take.
-func (r *minuteRing) bytes() int { return 8*cap(r.data) + 4*len(r.meta) }
+func (r *minuteRing) bytes() int { return r.data.Bytes() + r.metaWords.Bytes() }
 
 // getBitsAt returns the w-bit value at bit offset bit of words.
 func getBitsAt(words []uint64, bit uint, w uint8) uint64 {
@@ -363,9 +376,9 @@ func setBitsAt(words []uint64, bit uint, w uint8, v uint64) {
 }
 
 // bytes returns the bytes the array's counts take.
-func (p *packed) bytes() int { return 8 * cap(p.words) }
+func (p *packed) bytes() int { return p.words.Bytes() }
 
 // bytes returns the bytes the counts of b take (its rings and units).
 func (b *buckets) bytes() int {
-	return b.ring.bytes() + 8*cap(b.excl) + b.hsum.bytes() + b.units.bytes() + b.unitsBad.bytes() + b.sl.bytes()
+	return b.ring.bytes() + b.excl.Bytes() + b.hsum.bytes() + b.units.bytes() + b.unitsBad.bytes() + b.sl.bytes()
 }

@@ -176,14 +176,14 @@ func TestMinuteRingLive(t *testing.T) {
 			based++
 		}
 	}
-	if words != len(b.ring.data) {
-		t.Errorf("blocks take %d words, the array holds %d", words, len(b.ring.data))
+	if words != len(b.ring.data.W) {
+		t.Errorf("blocks take %d words, the array holds %d", words, len(b.ring.data.W))
 	}
 	// Totals of 800 to 1004 per minute (4 samples) take 10 bits, 8 above
 	// the hour's smallest; bad counts of 0 to 4: 3 bits.
-	if based < 70 || len(b.ring.data) > 74*(1+(60*(8+3)+63)/64) {
-		t.Errorf("%d of %d blocks with a base, %d words", based, len(b.ring.meta), len(b.ring.data))
+	if based < 70 || len(b.ring.data.W) > 74*(1+(60*(8+3)+63)/64) {
+		t.Errorf("%d of %d blocks with a base, %d words", based, len(b.ring.meta), len(b.ring.data.W))
 	}
 	t.Logf("ring: %d words (%d capacity), %d blocks with a base, %d allocations in 10 hours",
-		len(b.ring.data), cap(b.ring.data), based, after.Mallocs-before.Mallocs)
+		len(b.ring.data.W), cap(b.ring.data.W), based, after.Mallocs-before.Mallocs)
 }

@@ -327,16 +327,16 @@ func (t *tenantState) recomputeRoute(r *route) {
 		b.recomputeExclusion(r.masks, &t.scratch)
 		return
 	}
-	t.exclOld = append(t.exclOld[:0], b.excl...)
+	t.exclOld = append(t.exclOld[:0], b.excl.W...)
 	b.recomputeExclusion(r.masks, &t.scratch)
-	if b.excl == nil { // no exclusion bits, before or now
+	if b.excl.W == nil { // no exclusion bits, before or now
 		return
 	}
-	t.exclOld = append(t.exclOld, make([]uint64, len(b.excl)-len(t.exclOld))...) // none before: all 0
+	t.exclOld = append(t.exclOld, make([]uint64, len(b.excl.W)-len(t.exclOld))...) // none before: all 0
 	rs := b.ringStart()
 	i0 := floorMod64(rs, b.ringLen)
 	for w, old := range t.exclOld {
-		for diff := old ^ b.excl[w]; diff != 0; diff &= diff - 1 {
+		for diff := old ^ b.excl.W[w]; diff != 0; diff &= diff - 1 {
 			i := int64(w*64 + bits.TrailingZeros64(diff))
 			if i >= b.ringLen {
 				continue

@@ -7,6 +7,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/slogate/slogate/budget"
+	"github.com/slogate/slogate/internal/arena"
 	"github.com/slogate/slogate/store"
 )
 
@@ -36,6 +37,11 @@ func engineMetrics(e *budget.Engine) *metrics.Set {
 		get := m.get
 		s.NewGauge(m.name, func() float64 { return float64(get(e.Stats())) })
 	}
+	// The engine's counts live outside the Go heap (internal/arena): the
+	// go_memstats_* figures do not show them.
+	s.NewGauge(`slogate_engine_counts_bytes{state="mapped"}`, func() float64 { return float64(arena.Stats().Mapped) })
+	s.NewGauge(`slogate_engine_counts_bytes{state="used"}`, func() float64 { return float64(arena.Stats().Used) })
+	s.NewGauge(`slogate_engine_counts_collections_total`, func() float64 { return float64(arena.Stats().Collections) })
 	return s
 }
 
