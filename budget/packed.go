@@ -228,7 +228,7 @@ func (r *minuteRing) seal(m int64) {
 func (r *minuteRing) release(m int64) {
 	s, _ := r.slot(m)
 	if r.meta[s]>>metaWt != 0 {
-		r.place(s, 0)
+		r.place(s, 0, false)
 	}
 }
 
@@ -276,7 +276,7 @@ func (r *minuteRing) repack(s, k int, good, total uint64) {
 	if wt|wz == 0 && base == 0 {
 		md = 0 // all zero
 	}
-	w := r.place(s, md)
+	w := r.place(s, md, k < 0)
 	if base > 0 {
 		w[0], w = base, w[1:]
 	}
@@ -291,8 +291,11 @@ func (r *minuteRing) repack(s, k int, good, total uint64) {
 }
 
 // place gives slot s a cleared block of meta md (its offset aside),
-// moving the blocks after it, and returns the block's words.
-func (r *minuteRing) place(s int, md uint32) []uint64 {
+// moving the blocks after it, and returns the block's words. The array
+// shrinks only if shrink (an hour sealed), not when hours leave the ring,
+// which fills again as it advances: replaying history would otherwise
+// shrink and grow it over and over.
+func (r *minuteRing) place(s int, md uint32, shrink bool) []uint64 {
 	old := r.meta[s]
 	off := int(old & 0xffff)
 	ol, nl := 0, 0
@@ -303,13 +306,13 @@ func (r *minuteRing) place(s int, md uint32) []uint64 {
 		nl = blockWords(md)
 	}
 	n := len(r.data.W) + nl - ol
-	// The array grows with room for a few blocks, and shrinks (rarely:
-	// sealed hours) when more than that is spare.
-	if grow, shrink := n > r.data.Cap(), n+n/8+32 < r.data.Cap(); grow || shrink {
-		spare := n/8 + 16
-		if shrink {
-			spare = n/16 + 16
-		}
+	// The array grows with room for a few blocks (n/32 + 24 words, up to
+	// 6.25% more for its size class), and shrinks when more than that is
+	// spare.
+	grow := n > r.data.Cap()
+	shrink = shrink && r.data.Cap() > n+n/8+64
+	if grow || shrink {
+		spare := n/32 + 24
 		nd := arena.New(n + spare)
 		nd.W = nd.W[:n]
 		copy(nd.W, r.data.W[:off])

@@ -14,7 +14,9 @@
 // garbage collector finds the owner unreachable. So a copy of a route's
 // storage (a relayout, a status, a test) keeps its blocks alive as long
 // as it is reachable, and nothing frees a block that is still in use.
-// Freed blocks are reused; their pages stay mapped.
+// Blocks of one class share spans of 256 KiB; a span whose last block is
+// freed goes back to the system (its pages are released) and to any class
+// that needs a span next, so memory freed by one size serves another.
 //
 // The garbage collector paces itself by the Go heap, which does not see
 // the arena: arrays that the storage replaces (a ring that grows, counts
@@ -25,10 +27,7 @@
 package arena
 
 import (
-	"math/bits"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"unsafe"
 )
 
@@ -51,65 +50,8 @@ type arenaBlock struct {
 	class uint8
 }
 
-// Size classes: 8 per doubling above 8 words (at most 12.5% spare), exact
-// up to 8 words; blocks above maxClassWords are on the Go heap.
-const (
-	classesPerDoubling = 8
-	maxClassWords      = 1 << 16 // 512 KiB
-	slabBytes          = 1 << 20 // the arena maps memory in slabs of 1 MiB or one block
-)
-
-// classOf returns the size class of n words (n > 0) and its size.
-func classOf(n int) (class uint8, size int) {
-	if n <= 8 {
-		return uint8(n - 1), n
-	}
-	// n in (2^k, 2^(k+1)]: 8 steps of 2^(k-3).
-	k := bits.Len(uint(n-1)) - 1 // 2^k < n <= 2^(k+1)
-	step := 1 << (k - 3)
-	j := (n - (1 << k) + step - 1) / step // 1..8
-	return uint8(8 + (k-3)*classesPerDoubling + j - 1), 1<<k + j*step
-}
-
-// classSize returns the words of class c.
-func classSize(c uint8) int {
-	if c < 8 {
-		return int(c) + 1
-	}
-	i := int(c) - 8
-	k, j := i/classesPerDoubling+3, i%classesPerDoubling+1
-	return 1<<k + j<<(k-3)
-}
-
-var numClasses = func() int { c, _ := classOf(maxClassWords); return int(c) + 1 }()
-
-// arena is the process's arena of count blocks.
-var arena = newStats()
-
-type arenaState struct {
-	mu sync.Mutex
-	// free holds per class the first free block; a free block's first
-	// word is the address of the next one.
-	free []unsafe.Pointer
-	// cur is what is left of the newest slab, left bytes.
-	cur  unsafe.Pointer
-	left uintptr
-	// mapped and used are bytes mapped from the system and in blocks.
-	mapped, used int64
-	// dropped is the bytes of arrays dropped since the last collection
-	// the arena started; collecting is set while one runs.
-	dropped    atomic.Int64
-	collecting atomic.Bool
-	collects   atomic.Int64
-}
-
-// minDropped is the least dropped bytes that start a collection.
-const minDropped = 16 << 20
-
-func newStats() *arenaState { return &arenaState{free: make([]unsafe.Pointer, numClasses)} }
-
-// New returns n zeroed words: an arena block of n's class, or an
-// array on the Go heap when n is beyond the classes or the system refuses
+// New returns n zeroed words: an arena block of n's class, or an array
+// on the Go heap when n is beyond the classes or the system refuses
 // memory.
 func New(n int) Words {
 	if n <= 0 {
@@ -119,69 +61,19 @@ func New(n int) Words {
 		return Words{W: make([]uint64, n)}
 	}
 	c, size := classOf(n)
-	p := arena.alloc(c, size)
+	p := arena.alloc(c)
 	if p == nil {
 		return Words{W: make([]uint64, n)}
 	}
-	w := unsafe.Slice((*uint64)(p), size)[:n]
-	clear(w[:size])
+	w := unsafe.Slice((*uint64)(p), size)
+	clear(w)
 	own := &wordsOwner{p: p, class: c}
 	runtime.AddCleanup(own, releaseBlock, arenaBlock{p: p, class: c})
-	return Words{W: w, own: own}
-}
-
-// alloc returns a block of class c (size words), nil if the system
-// refuses memory.
-func (a *arenaState) alloc(c uint8, size int) unsafe.Pointer {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if p := a.free[c]; p != nil {
-		a.free[c] = *(*unsafe.Pointer)(p)
-		a.used += int64(size) * 8
-		return p
-	}
-	need := uintptr(size) * 8
-	if a.left < need {
-		// The rest of the slab goes to the free lists of the classes
-		// that fit it, largest first.
-		a.spill()
-		n := max(slabBytes, int(need))
-		p := arenaMap(n)
-		if p == nil {
-			return nil
-		}
-		a.cur, a.left = p, uintptr(n)
-		a.mapped += int64(n)
-	}
-	p := a.cur
-	a.cur, a.left = unsafe.Add(a.cur, need), a.left-need
-	a.used += int64(size) * 8
-	return p
-}
-
-// spill puts what is left of the current slab on the free lists.
-func (a *arenaState) spill() {
-	for c := numClasses - 1; c >= 0 && a.left > 0; c-- {
-		need := uintptr(classSize(uint8(c))) * 8
-		for a.left >= need {
-			*(*unsafe.Pointer)(a.cur) = a.free[c]
-			a.free[c] = a.cur
-			a.cur, a.left = unsafe.Add(a.cur, need), a.left-need
-		}
-	}
+	return Words{W: w[:n], own: own}
 }
 
 // releaseBlock is the cleanup of a block's owner.
-func releaseBlock(b arenaBlock) { arena.release(b) }
-
-// release returns a block to its free list.
-func (a *arenaState) release(b arenaBlock) {
-	a.mu.Lock()
-	*(*unsafe.Pointer)(b.p) = a.free[b.class]
-	a.free[b.class] = b.p
-	a.used -= int64(classSize(b.class)) * 8
-	a.mu.Unlock()
-}
+func releaseBlock(b arenaBlock) { arena.release(b.p, b.class) }
 
 // Drop says that the storage no longer holds w: its block returns to the
 // arena once no copy holds it either. It does not touch w.
@@ -190,33 +82,29 @@ func (w *Words) Drop() {
 		return
 	}
 	a := arena
-	if a.dropped.Add(int64(w.Bytes())) < minDropped {
+	d := a.dropped.Add(int64(w.Bytes()))
+	if d < minDropped || d < (a.used.Load()-d)/4 || !a.collecting.CompareAndSwap(false, true) {
 		return
 	}
-	a.mu.Lock()
-	used := a.used
-	a.mu.Unlock()
-	if a.dropped.Load() >= max(minDropped, used/4) && a.collecting.CompareAndSwap(false, true) {
-		a.dropped.Store(0)
-		a.collects.Add(1)
-		go func() {
-			runtime.GC()
-			a.collecting.Store(false)
-		}()
-	}
+	a.collects.Add(1)
+	go func() {
+		runtime.GC()
+		a.collecting.Store(false)
+	}()
 }
 
-// Figures are the bytes of counts outside the Go heap: mapped from the
-// system, and in blocks in use (the rest is free for reuse); and the
-// collections the arena started for arrays the storage dropped.
-type Figures struct{ Mapped, Used, Collections int64 }
+// Figures are the arena's: bytes mapped from the system, bytes in spans
+// that hold blocks (about what the arena adds to the RSS), bytes in blocks
+// in use; and the collections the arena started for arrays the storage
+// dropped.
+type Figures struct{ Mapped, Resident, Used, Collections int64 }
 
-// Arena returns the arena's figures, shared by every engine of the
-// process.
+// Stats returns the arena's figures (one arena per process).
 func Stats() Figures {
-	arena.mu.Lock()
-	defer arena.mu.Unlock()
-	return Figures{Mapped: arena.mapped, Used: arena.used, Collections: arena.collects.Load()}
+	a := arena
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return Figures{Mapped: a.mapped, Resident: a.resident, Used: a.used.Load(), Collections: a.collects.Load()}
 }
 
 // Cap returns the words the array can hold.

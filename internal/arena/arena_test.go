@@ -23,8 +23,8 @@ func TestArenaClasses(t *testing.T) {
 		if c > 0 && classSize(c-1) >= n {
 			t.Fatalf("%d words: class %d, but class %d (%d words) fits", n, c, c-1, classSize(c-1))
 		}
-		if spare := size - n; spare*8 > n {
-			t.Fatalf("%d words: class of %d words, more than 12.5%% spare", n, size)
+		if spare := size - n; spare*classesPerDoubling > n {
+			t.Fatalf("%d words: class of %d words, more than 1/%d spare", n, size, classesPerDoubling)
 		}
 	}
 }
@@ -80,4 +80,40 @@ func TestArenaReuse(t *testing.T) {
 	if after.Collections == before.Collections {
 		t.Errorf("10,000 dropped arrays of %d words started no collection", n)
 	}
+}
+
+// TestArenaSpansServeAnyClass: once every block of a span is free, the
+// span leaves the RSS and serves another class: arrays that grow through
+// the classes (as rings and counts do while history loads) do not leave
+// each class's memory behind.
+func TestArenaSpansServeAnyClass(t *testing.T) {
+	hold := make([]Words, 0, 4096)
+	before := Stats()
+	for size := 16; size <= 4096; size += size / 4 {
+		hold = hold[:0]
+		for range 2048 {
+			w := New(size)
+			w.W[size-1] = 1
+			hold = append(hold, w)
+		}
+		for i := range hold {
+			hold[i].Drop()
+			hold[i] = Words{}
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for Stats().Resident-before.Resident > 4*spanBytes*int64(numClasses) {
+		if time.Now().After(deadline) {
+			t.Fatalf("resident %d MiB more after every array was dropped", (Stats().Resident-before.Resident)>>20)
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond) // the cleanups run on their own goroutine
+	}
+	after := Stats()
+	// 2048 arrays of 4096 words alone are 64 MiB: without reuse across
+	// classes the arena would have mapped the sum over all sizes.
+	if grown := after.Mapped - before.Mapped; grown > 160<<20 {
+		t.Errorf("mapped %d MiB more for arrays of at most 64 MiB at once", grown>>20)
+	}
+	t.Logf("mapped %d MiB more, resident %d KiB more, %d collections", (after.Mapped-before.Mapped)>>20, (after.Resident-before.Resident)>>10, after.Collections-before.Collections)
 }

@@ -1,0 +1,211 @@
+package arena
+
+import (
+	"math/bits"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Size classes: exact up to 16 words, then 16 per doubling (at most
+// 6.25% spare) up to maxClassWords; larger arrays are on the Go heap.
+const (
+	classesPerDoubling = 16
+	maxClassWords      = 1 << 13 // 64 KiB: a span holds at least 4 blocks
+
+	spanShift  = 18 // spans of 256 KiB
+	spanBytes  = 1 << spanShift
+	chunkBytes = 64 << 20 // mapped at once
+	chunkSpans = chunkBytes / spanBytes
+)
+
+// classOf returns the size class of n words (n > 0) and its size.
+func classOf(n int) (class uint8, size int) {
+	if n <= classesPerDoubling {
+		return uint8(n - 1), n
+	}
+	// n in (2^k, 2^(k+1)]: classesPerDoubling steps of 2^k/classesPerDoubling.
+	k := bits.Len(uint(n-1)) - 1
+	step := 1 << k / classesPerDoubling
+	j := (n - (1 << k) + step - 1) / step // 1..classesPerDoubling
+	return uint8(classesPerDoubling + (k-logPer)*classesPerDoubling + j - 1), 1<<k + j*step
+}
+
+// logPer is log2(classesPerDoubling).
+const logPer = 4
+
+// classSize returns the words of class c.
+func classSize(c uint8) int {
+	if int(c) < classesPerDoubling {
+		return int(c) + 1
+	}
+	i := int(c) - classesPerDoubling
+	k, j := i/classesPerDoubling+logPer, i%classesPerDoubling+1
+	return 1<<k + j<<(k-logPer)
+}
+
+var numClasses = func() int { c, _ := classOf(maxClassWords); return int(c) + 1 }()
+
+// span is 256 KiB of one chunk, holding blocks of one class, or idle.
+type span struct {
+	base       unsafe.Pointer
+	class      uint8
+	live, used int32 // blocks in use; blocks carved so far (the rest is untouched)
+	free       unsafe.Pointer
+	prev, next *span // in its class's list of spans with room
+	listed     bool
+}
+
+// chunk is a mapping of chunkBytes, aligned to spanBytes.
+type chunk struct {
+	base  unsafe.Pointer
+	spans [chunkSpans]span
+}
+
+func (s *span) blocks() int32 { return int32(spanBytes / 8 / classSize(s.class)) }
+
+type arenaState struct {
+	mu     sync.Mutex
+	chunks []*chunk // by base
+	// room holds per class the spans with free blocks; idle the spans
+	// that hold none (released to the system), never-used spans included.
+	room []*span
+	idle []*span
+	// mapped: bytes mapped; resident: bytes of spans that hold blocks.
+	mapped, resident int64
+	used             atomic.Int64 // bytes of blocks in use
+
+	// dropped is the bytes of arrays the storage dropped and the arena
+	// has not had back yet; collecting is set while a collection the
+	// arena started runs; collects counts them.
+	dropped    atomic.Int64
+	collecting atomic.Bool
+	collects   atomic.Int64
+}
+
+// minDropped is the least dropped bytes that start a collection.
+const minDropped = 16 << 20
+
+// arena is the process's arena.
+var arena = &arenaState{room: make([]*span, numClasses)}
+
+// alloc returns a block of class c, nil if the system refuses memory.
+func (a *arenaState) alloc(c uint8) unsafe.Pointer {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.room[c]
+	if s == nil {
+		if s = a.newSpan(c); s == nil {
+			return nil
+		}
+	}
+	size := classSize(c) * 8
+	var p unsafe.Pointer
+	if s.free != nil {
+		p = s.free
+		s.free = *(*unsafe.Pointer)(p)
+	} else {
+		p = unsafe.Add(s.base, int(s.used)*size)
+		s.used++
+	}
+	s.live++
+	if s.free == nil && s.used == s.blocks() {
+		a.unlist(s)
+	}
+	a.used.Add(int64(size))
+	return p
+}
+
+// release returns block p of class c.
+func (a *arenaState) release(p unsafe.Pointer, c uint8) {
+	size := int64(classSize(c)) * 8
+	a.used.Add(-size)
+	if d := a.dropped.Add(-size); d < 0 {
+		a.dropped.Add(-d) // blocks of storage dropped whole were not counted
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.spanOf(uintptr(p))
+	*(*unsafe.Pointer)(p) = s.free
+	s.free = p
+	s.live--
+	if s.live == 0 {
+		// The span goes back to the system and to any class.
+		a.unlist(s)
+		arenaRelease(s.base, spanBytes)
+		*s = span{base: s.base}
+		a.idle = append(a.idle, s)
+		a.resident -= spanBytes
+		return
+	}
+	if !s.listed {
+		a.list(s)
+	}
+}
+
+// newSpan gives class c an idle span, mapping a chunk when there is none.
+func (a *arenaState) newSpan(c uint8) *span {
+	if len(a.idle) == 0 && !a.newChunk() {
+		return nil
+	}
+	n := len(a.idle)
+	s := a.idle[n-1]
+	a.idle = a.idle[:n-1]
+	*s = span{base: s.base, class: c}
+	a.resident += spanBytes
+	a.list(s)
+	return s
+}
+
+// newChunk maps a chunk aligned to spanBytes and makes its spans idle.
+func (a *arenaState) newChunk() bool {
+	p := arenaMap(chunkBytes + spanBytes)
+	if p == nil {
+		return false
+	}
+	a.mapped += chunkBytes + spanBytes
+	ch := &chunk{base: unsafe.Add(p, int(-uintptr(p)&(spanBytes-1)))}
+	i := sort.Search(len(a.chunks), func(i int) bool { return uintptr(a.chunks[i].base) > uintptr(ch.base) })
+	a.chunks = append(a.chunks, nil)
+	copy(a.chunks[i+1:], a.chunks[i:])
+	a.chunks[i] = ch
+	for j := chunkSpans - 1; j >= 0; j-- { // the lowest spans first
+		ch.spans[j].base = unsafe.Add(ch.base, j<<spanShift)
+		a.idle = append(a.idle, &ch.spans[j])
+	}
+	return true
+}
+
+// spanOf returns the span of address p.
+func (a *arenaState) spanOf(p uintptr) *span {
+	i := sort.Search(len(a.chunks), func(i int) bool { return uintptr(a.chunks[i].base) > p }) - 1
+	if i < 0 || p-uintptr(a.chunks[i].base) >= chunkBytes {
+		panic("arena: released a block it does not hold")
+	}
+	ch := a.chunks[i]
+	return &ch.spans[(p-uintptr(ch.base))>>spanShift]
+}
+
+func (a *arenaState) list(s *span) {
+	s.prev, s.next, s.listed = nil, a.room[s.class], true
+	if s.next != nil {
+		s.next.prev = s
+	}
+	a.room[s.class] = s
+}
+
+func (a *arenaState) unlist(s *span) {
+	if !s.listed {
+		return
+	}
+	if s.prev != nil {
+		s.prev.next = s.next
+	} else {
+		a.room[s.class] = s.next
+	}
+	if s.next != nil {
+		s.next.prev = s.prev
+	}
+	s.prev, s.next, s.listed = nil, nil, false
+}
