@@ -313,7 +313,7 @@ func (r *minuteRing) place(s int, md uint32, shrink bool) []uint64 {
 	shrink = shrink && r.data.Cap() > n+n/8+64
 	if grow || shrink {
 		spare := n/32 + 24
-		nd := arena.New(n + spare)
+		nd := arena.NewGrowing(n + spare)
 		nd.W = nd.W[:n]
 		copy(nd.W, r.data.W[:off])
 		copy(nd.W[off+nl:], r.data.W[off+ol:])

@@ -40,6 +40,7 @@ func engineMetrics(e *budget.Engine) *metrics.Set {
 	// The engine's counts live outside the Go heap (internal/arena): the
 	// go_memstats_* figures do not show them.
 	s.NewGauge(`slogate_engine_counts_bytes{state="mapped"}`, func() float64 { return float64(arena.Stats().Mapped) })
+	s.NewGauge(`slogate_engine_counts_bytes{state="resident"}`, func() float64 { return float64(arena.Stats().Resident) })
 	s.NewGauge(`slogate_engine_counts_bytes{state="used"}`, func() float64 { return float64(arena.Stats().Used) })
 	s.NewGauge(`slogate_engine_counts_collections_total`, func() float64 { return float64(arena.Stats().Collections) })
 	return s

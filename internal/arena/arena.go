@@ -47,20 +47,28 @@ type wordsOwner arenaBlock
 // returns to the arena.
 type arenaBlock struct {
 	p     unsafe.Pointer // outside the Go heap
-	class uint8
+	class uint16         // pool*numClasses + size class
 }
 
 // New returns n zeroed words: an arena block of n's class, or an array
 // on the Go heap when n is beyond the classes or the system refuses
 // memory.
-func New(n int) Words {
+func New(n int) Words { return alloc(n, poolFixed) }
+
+// NewGrowing is New for an array that is replaced by larger or smaller
+// ones often (a minute ring): such arrays share spans only with their
+// kind.
+func NewGrowing(n int) Words { return alloc(n, poolGrowing) }
+
+func alloc(n int, pool uint16) Words {
 	if n <= 0 {
 		return Words{}
 	}
 	if n > maxClassWords {
 		return Words{W: make([]uint64, n)}
 	}
-	c, size := classOf(n)
+	sc, size := classOf(n)
+	c := pool*uint16(numClasses) + uint16(sc)
 	p := arena.alloc(c)
 	if p == nil {
 		return Words{W: make([]uint64, n)}

@@ -50,8 +50,8 @@ var numClasses = func() int { c, _ := classOf(maxClassWords); return int(c) + 1 
 // span is 256 KiB of one chunk, holding blocks of one class, or idle.
 type span struct {
 	base       unsafe.Pointer
-	class      uint8
-	live, used int32 // blocks in use; blocks carved so far (the rest is untouched)
+	class      uint16 // pool*numClasses + size class
+	live, used int32  // blocks in use; blocks carved so far (the rest is untouched)
 	free       unsafe.Pointer
 	prev, next *span // in its class's list of spans with room
 	listed     bool
@@ -63,7 +63,20 @@ type chunk struct {
 	spans [chunkSpans]span
 }
 
-func (s *span) blocks() int32 { return int32(spanBytes / 8 / classSize(s.class)) }
+func (s *span) blocks() int32 { return int32(spanBytes / 8 / poolClassSize(s.class)) }
+
+// Pools keep arrays of different lifetimes in different spans: arrays
+// that grow through many classes (a minute ring while history loads) leave
+// whole spans behind, which return to the system, instead of single
+// blocks among long-lived ones, which would keep those spans resident.
+const (
+	poolFixed   = 0
+	poolGrowing = 1
+	numPools    = 2
+)
+
+// poolClassSize returns the words of a pool's class.
+func poolClassSize(pc uint16) int { return classSize(uint8(pc % uint16(numClasses))) }
 
 type arenaState struct {
 	mu     sync.Mutex
@@ -88,10 +101,11 @@ type arenaState struct {
 const minDropped = 16 << 20
 
 // arena is the process's arena.
-var arena = &arenaState{room: make([]*span, numClasses)}
+var arena = &arenaState{room: make([]*span, numPools*numClasses)}
 
-// alloc returns a block of class c, nil if the system refuses memory.
-func (a *arenaState) alloc(c uint8) unsafe.Pointer {
+// alloc returns a block of pool class c, nil if the system refuses
+// memory.
+func (a *arenaState) alloc(c uint16) unsafe.Pointer {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s := a.room[c]
@@ -100,7 +114,7 @@ func (a *arenaState) alloc(c uint8) unsafe.Pointer {
 			return nil
 		}
 	}
-	size := classSize(c) * 8
+	size := poolClassSize(c) * 8
 	var p unsafe.Pointer
 	if s.free != nil {
 		p = s.free
@@ -117,9 +131,9 @@ func (a *arenaState) alloc(c uint8) unsafe.Pointer {
 	return p
 }
 
-// release returns block p of class c.
-func (a *arenaState) release(p unsafe.Pointer, c uint8) {
-	size := int64(classSize(c)) * 8
+// release returns block p of pool class c.
+func (a *arenaState) release(p unsafe.Pointer, c uint16) {
+	size := int64(poolClassSize(c)) * 8
 	a.used.Add(-size)
 	if d := a.dropped.Add(-size); d < 0 {
 		a.dropped.Add(-d) // blocks of storage dropped whole were not counted
@@ -144,8 +158,9 @@ func (a *arenaState) release(p unsafe.Pointer, c uint8) {
 	}
 }
 
-// newSpan gives class c an idle span, mapping a chunk when there is none.
-func (a *arenaState) newSpan(c uint8) *span {
+// newSpan gives pool class c an idle span, mapping a chunk when there is
+// none.
+func (a *arenaState) newSpan(c uint16) *span {
 	if len(a.idle) == 0 && !a.newChunk() {
 		return nil
 	}
