@@ -43,6 +43,10 @@ type EmitterConfig struct {
 	// 4096 blocks.
 	MaxPending int
 	Log        *slog.Logger
+	// Pacer, if set, makes the compression of each block pause between
+	// pieces of 64 KiB once it has worked a slice (see Pacer): a block of
+	// 10,000 series is a few ms of compression.
+	Pacer *Pacer
 }
 
 // Emitter writes the synthetic series to the upstream. Points are stamped
@@ -138,7 +142,7 @@ func (e *Emitter) Step() int {
 		}
 		e.last[t] = at
 		e.buf = e.cfg.Producer.Write(e.buf, t, at, maxSeriesPerBlock, func(block []byte) {
-			e.zbuf = remotewrite.AppendSnappy(e.zbuf[:0], block)
+			e.zbuf = remotewrite.AppendSnappyPaced(e.zbuf[:0], block, e.cfg.Pacer.Pause)
 			body := append(e.takeBody(len(e.zbuf)), e.zbuf...)
 			e.pending = append(e.pending, pendingBlock{tenant: t, at: at, body: body})
 		})
