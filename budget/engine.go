@@ -55,6 +55,15 @@ type EngineConfig struct {
 	LongestWindow time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Yield, when set, is called by an evaluation (AppendStatus, Evaluate)
+	// between chunks of evalChunk routes, with no lock held. An
+	// evaluation of many routes is a long stretch of CPU work; on one P
+	// (GOMAXPROCS=1) nothing else runs meanwhile, not even the write
+	// handlers whose network events are ready, unless it gives way: Yield
+	// is where it does (see synthetic.Pacer). It must not call the
+	// engine's evaluation. Only NewEngine takes it; Reload keeps the
+	// engine's.
+	Yield func()
 	// NewRoute, when set, is told of every route an Ingest call created
 	// (once a point of it is accepted), and again when a reordered point
 	// moves the route's first event earlier, before that call returns,
@@ -136,6 +145,8 @@ type Engine struct {
 	now     func() time.Time
 	// newRoute is EngineConfig.NewRoute (nil when unset).
 	newRoute func(NewRoute)
+	// yield is EngineConfig.Yield (a no-op when unset).
+	yield func()
 	// cfgMu serializes Reload, AppendState and LoadState: the sources do
 	// not change while a snapshot is written.
 	cfgMu sync.Mutex
@@ -175,6 +186,10 @@ func NewEngine(cfg EngineConfig) *Engine {
 		now:      cfg.Now,
 		caps:     engineCaps{maxRoutes: int64(cfg.MaxRoutes), maxTenants: cfg.MaxTenants},
 		newRoute: cfg.NewRoute,
+		yield:    cfg.Yield,
+	}
+	if e.yield == nil {
+		e.yield = func() {}
 	}
 	e.maxAge.Store(cfg.LongestWindow.Milliseconds() + e.horizon)
 	e.index.Store(newSourceIndex(e.sources, make([]uint64, len(e.sources))))

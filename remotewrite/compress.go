@@ -9,6 +9,7 @@ package remotewrite
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -133,4 +134,45 @@ func AppendSnappy(dst, src []byte) []byte {
 	dst = slices.Grow(dst, n)
 	enc := snappy.Encode(dst[len(dst):len(dst)+n], src)
 	return dst[:len(dst)+len(enc)]
+}
+
+// snappyPiece is how much of its input AppendSnappyPaced compresses
+// between two calls of pause: the block size of the snappy encoder, which
+// compresses every 64 KiB of its input on its own. So the pieces' encoded
+// elements, after one length header for the whole, are the very bytes
+// AppendSnappy writes.
+const snappyPiece = 1 << 16
+
+// AppendSnappyPaced is AppendSnappy calling pause between pieces of
+// 64 KiB of src (50-100 µs of work each), so that a goroutine compressing
+// a large block can give way to others (see synthetic.Pacer). Its output
+// is the same as AppendSnappy's.
+func AppendSnappyPaced(dst, src []byte, pause func()) []byte {
+	dst = slices.Grow(dst, snappy.MaxEncodedLen(len(src)))
+	dst = binary.AppendUvarint(dst, uint64(len(src)))
+	for first := true; len(src) > 0; first = false {
+		if !first {
+			pause()
+		}
+		p := src[:min(len(src), snappyPiece)]
+		src = src[len(p):]
+		// Encode writes the piece's own length header first: the elements
+		// after it move over it.
+		n := snappy.MaxEncodedLen(len(p))
+		dst = slices.Grow(dst, n)
+		l := len(dst)
+		enc := snappy.Encode(dst[l:l+n], p)
+		hdr := uvarintLen(uint64(len(p)))
+		dst = append(dst, enc[hdr:]...)
+	}
+	return dst
+}
+
+// uvarintLen is the length of the varint encoding of x.
+func uvarintLen(x uint64) int {
+	n := 1
+	for ; x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n
 }

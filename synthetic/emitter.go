@@ -43,6 +43,10 @@ type EmitterConfig struct {
 	// 4096 blocks.
 	MaxPending int
 	Log        *slog.Logger
+	// Pacer, if set, makes the compression of each block pause between
+	// pieces of 64 KiB once it has worked a slice (see Pacer): a block of
+	// 10,000 series is a few ms of compression.
+	Pacer *Pacer
 }
 
 // Emitter writes the synthetic series to the upstream. Points are stamped
@@ -120,11 +124,15 @@ func (e *Emitter) Run(ctx context.Context) {
 	}
 }
 
-// Step evaluates every tenant whose watermark crossed a new interval
-// boundary and tries to write everything pending. It returns the number of
-// blocks still pending.
+// Step tries to write the blocks pending from earlier steps, then
+// evaluates every tenant whose watermark crossed a new interval boundary
+// and writes its blocks as they come, until a write fails. It returns the
+// number of blocks still pending.
 func (e *Emitter) Step() int {
 	step := e.cfg.Interval.Milliseconds()
+	// What earlier steps could not write goes first; while the upstream
+	// fails, a step tries once.
+	sending := e.flush() == 0
 	for _, t := range e.cfg.Producer.Tenants() {
 		wm := e.cfg.Producer.Watermark(t)
 		if wm <= 0 {
@@ -138,9 +146,17 @@ func (e *Emitter) Step() int {
 		}
 		e.last[t] = at
 		e.buf = e.cfg.Producer.Write(e.buf, t, at, maxSeriesPerBlock, func(block []byte) {
-			e.zbuf = remotewrite.AppendSnappy(e.zbuf[:0], block)
+			e.zbuf = remotewrite.AppendSnappyPaced(e.zbuf[:0], block, e.cfg.Pacer.Pause)
 			body := append(e.takeBody(len(e.zbuf)), e.zbuf...)
 			e.pending = append(e.pending, pendingBlock{tenant: t, at: at, body: body})
+			// Each block goes out once it is ready, before the next one is
+			// rendered: the upstream ingests a step's series spread over
+			// the (paced) step rather than in one burst at its end, and
+			// one body is in memory rather than all of them. After a
+			// failure the rest waits for the next step.
+			if sending {
+				sending = e.flushLocked() == 0
+			}
 		})
 		if over := len(e.pending) - e.cfg.MaxPending; over > 0 {
 			e.dropped.Add(over)
@@ -148,13 +164,21 @@ func (e *Emitter) Step() int {
 		}
 		e.mu.Unlock()
 	}
-	return e.flush()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.npending.Store(int64(len(e.pending)))
+	return len(e.pending)
 }
 
 // flush writes pending blocks in order until one fails.
 func (e *Emitter) flush() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.flushLocked()
+}
+
+// flushLocked is flush with e.mu held.
+func (e *Emitter) flushLocked() int {
 	defer func() { e.npending.Store(int64(len(e.pending))) }()
 	for len(e.pending) > 0 {
 		b := e.pending[0]
@@ -180,7 +204,8 @@ func (e *Emitter) flush() int {
 }
 
 // maxFreeBodies bounds the bodies kept for reuse: a step of 20,000 routes
-// writes about 30 blocks.
+// writes about 30 blocks, one at a time while the upstream takes them, all
+// of them while it is unavailable.
 const maxFreeBodies = 256
 
 // takeBody returns an empty buffer for a body of n bytes: a free one that

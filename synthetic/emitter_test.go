@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,5 +72,66 @@ func TestEmitterStepReusesBuffers(t *testing.T) {
 	t.Logf("%.0f bytes allocated per step writing %.0f bytes of series (%d requests)", perStep, written, got.Load())
 	if perStep > written/20 {
 		t.Errorf("a step allocates %.0f bytes for %.0f bytes of series, want at most a twentieth", perStep, written)
+	}
+}
+
+// orderProducer writes n blocks per step and records, before each one,
+// how many blocks the upstream had received.
+type orderProducer struct {
+	blockProducer
+	got    *atomic.Int64
+	before []int64
+}
+
+func (p *orderProducer) Write(buf []byte, t budget.Tenant, at int64, maxSeries int, flush func([]byte)) []byte {
+	for range p.n {
+		p.before = append(p.before, p.got.Load())
+		flush(p.block)
+	}
+	return buf
+}
+
+// TestEmitterSendsBlocksAsTheyCome: a step writes each block before the
+// next one is rendered; while the upstream fails, the blocks wait, and
+// the next step writes them first, in order.
+func TestEmitterSendsBlocksAsTheyCome(t *testing.T) {
+	var got atomic.Int64
+	var failing atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		got.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	client, err := vmclient.New(vmclient.Config{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &orderProducer{blockProducer: blockProducer{n: 3, block: []byte("block")}, got: &got}
+	e := NewEmitter(EmitterConfig{Client: client, Producer: p, Interval: time.Second})
+	p.wm.Store(1_000_000)
+	if n := e.Step(); n != 0 {
+		t.Fatalf("%d blocks pending", n)
+	}
+	if want := []int64{0, 1, 2}; !slices.Equal(p.before, want) {
+		t.Fatalf("blocks the upstream had before each block: %v, want %v (each written before the next)", p.before, want)
+	}
+	failing.Store(true)
+	p.wm.Add(1000)
+	if n := e.Step(); n != 3 {
+		t.Fatalf("%d blocks pending while the upstream fails, want 3", n)
+	}
+	failing.Store(false)
+	p.before = p.before[:0]
+	p.wm.Add(1000)
+	if n := e.Step(); n != 0 {
+		t.Fatalf("%d blocks pending once the upstream is back", n)
+	}
+	// The three kept blocks go first, then each new one.
+	if want := []int64{3 + 3, 3 + 3 + 1, 3 + 3 + 2}; !slices.Equal(p.before, want) {
+		t.Fatalf("blocks the upstream had before each block: %v, want %v", p.before, want)
 	}
 }

@@ -43,6 +43,10 @@ type Renderer struct {
 	// SlothNames returns at each evaluation (nil: the defaults).
 	Sloth      bool
 	SlothNames func() SlothNames
+	// Pacer, if set, makes Write pause between routes (and services) once
+	// it has worked a slice: see Pacer. The engine pauses its evaluation
+	// itself (budget.EngineConfig.Yield).
+	Pacer *Pacer
 
 	mu       sync.Mutex
 	w        seriesWriter
@@ -86,6 +90,7 @@ func (s *Renderer) Write(buf []byte, t budget.Tenant, at int64, maxSeries int, f
 	w := &s.w
 	w.dst, w.ts, w.n, w.max, w.flush = buf[:0], at, 0, maxSeries, flush
 	for i := range routes {
+		s.Pacer.Pause()
 		st := &routes[i]
 		w.route(st)
 		if s.Sloth {
@@ -93,6 +98,7 @@ func (s *Renderer) Write(buf []byte, t budget.Tenant, at int64, maxSeries int, f
 		}
 	}
 	for i := range services {
+		s.Pacer.Pause()
 		st := &services[i]
 		w.service(st)
 		if s.Sloth {

@@ -38,7 +38,11 @@ type app struct {
 	windows *store.Maintenance
 	srv     *proxy.Server
 	emitter *synthetic.Emitter
-	ops     *opsMetrics
+	// pacer makes the evaluation step (the engine's evaluation, the
+	// rendering and compression of the synthetic series) give way to the
+	// writes; the API's evaluations share it.
+	pacer *synthetic.Pacer
+	ops   *opsMetrics
 }
 
 // serve is slogate's main job: wire, restore the state and replay what
@@ -88,7 +92,7 @@ func newApp(o options, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{o: o, log: log, cfg: cfg, client: client, ops: newOpsMetrics(time.Now())}
+	a := &app{o: o, log: log, cfg: cfg, client: client, pacer: synthetic.NewPacer(0), ops: newOpsMetrics(time.Now())}
 	a.live.Store(cfg)
 	a.engine = budget.NewEngine(a.engineConfig(cfg))
 	a.keeper = newStateKeeper(a.engine, o.StateDir, log, a.ops)
@@ -191,9 +195,10 @@ func (a *app) wireHTTP() error {
 	}
 	a.emitter = synthetic.NewEmitter(synthetic.EmitterConfig{
 		Client:   a.client,
-		Producer: &synthetic.Renderer{Engine: a.engine, Sloth: a.o.CompatSloth, SlothNames: a.slothNames},
+		Producer: &synthetic.Renderer{Engine: a.engine, Sloth: a.o.CompatSloth, SlothNames: a.slothNames, Pacer: a.pacer},
 		Interval: a.o.EvalInterval,
 		Log:      a.log,
+		Pacer:    a.pacer,
 	})
 	a.srv.AddMetrics(a.emitter)
 	a.srv.AddMetrics(engineMetrics(a.engine))
@@ -282,6 +287,7 @@ func (a *app) engineConfig(cfg *config.Config) budget.EngineConfig {
 		MaxRoutes:     a.o.MaxRoutes,
 		MaxTenants:    a.o.MaxTenants,
 		NewRoute:      a.noteRoute,
+		Yield:         a.pacer.Pause,
 		LongestWindow: maxWindowLength(cfg),
 	}
 }
