@@ -189,7 +189,9 @@ func (h *harness) memoryRow(m *memResult) {
 		coarse = "2h" // the engine keeps a year in days
 	}
 	args := []string{"-url=" + h.putURL + "/api/v1/write", "-routes=" + strconv.Itoa(m.Routes),
-		"-from=" + strconv.FormatInt(m.FromMs, 10), "-coarseStep=" + coarse, "-live=" + h.cfg.memLiveMax.String(), "-events", "-stopOnStdin"}
+		"-from=" + strconv.FormatInt(m.FromMs, 10), "-coarseStep=" + coarse, "-live=" + h.cfg.memLiveMax.String(), "-events", "-stopOnStdin",
+		// Requests as vmagent sends them (-remoteWrite.maxRowsPerBlock).
+		"-maxSamples=10000"}
 	cmd := exec.Command("taskset", append([]string{"-c", cpuLoad, h.bin.history}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var stdout bytes.Buffer
