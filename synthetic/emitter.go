@@ -203,13 +203,15 @@ func (e *Emitter) flushLocked() int {
 	return 0
 }
 
-// maxFreeBodies bounds the bodies kept for reuse: a step of 20,000 routes
-// writes about 30 blocks, one at a time while the upstream takes them, all
-// of them while it is unavailable.
-const maxFreeBodies = 256
+// maxFreeBodies bounds the bodies kept for reuse: blocks go out one at a
+// time while the upstream takes them (a step of 20,000 routes writes about
+// 30 of about 1 MB), so a few bodies serve every step; the bodies of a
+// backlog after an outage are not kept.
+const maxFreeBodies = 4
 
 // takeBody returns an empty buffer for a body of n bytes: a free one that
-// is large enough, else a new one of exactly n. e.mu is held.
+// is large enough, else a new one with room for somewhat larger blocks.
+// e.mu is held.
 func (e *Emitter) takeBody(n int) []byte {
 	for i := len(e.free) - 1; i >= 0; i-- {
 		if b := e.free[i]; cap(b) >= n {
@@ -219,12 +221,23 @@ func (e *Emitter) takeBody(n int) []byte {
 			return b[:0]
 		}
 	}
-	return make([]byte, 0, n)
+	return make([]byte, 0, n+n/4)
 }
 
 // putBody keeps a written block's body for reuse. e.mu is held.
 func (e *Emitter) putBody(b []byte) {
 	if len(e.free) < maxFreeBodies {
 		e.free = append(e.free, b[:0])
+		return
+	}
+	// Full: keep the larger bodies, which serve any block.
+	small := 0
+	for i := range e.free {
+		if cap(e.free[i]) < cap(e.free[small]) {
+			small = i
+		}
+	}
+	if cap(b) > cap(e.free[small]) {
+		e.free[small] = b[:0]
 	}
 }

@@ -1,6 +1,7 @@
 package synthetic
 
 import (
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -73,6 +74,55 @@ func TestEmitterStepReusesBuffers(t *testing.T) {
 	if perStep > written/20 {
 		t.Errorf("a step allocates %.0f bytes for %.0f bytes of series, want at most a twentieth", perStep, written)
 	}
+}
+
+// TestEmitterKeepsFewBodies: blocks of varying size, written one at a
+// time, leave a few bodies for reuse between steps, not one per block.
+func TestEmitterKeepsFewBodies(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	client, err := vmclient.New(vmclient.Config{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	p := &sizesProducer{rng: rng}
+	e := NewEmitter(EmitterConfig{Client: client, Producer: p, Interval: time.Second})
+	p.wm.Store(1_000_000)
+	for range 30 {
+		p.wm.Add(1000)
+		if n := e.Step(); n != 0 {
+			t.Fatalf("%d blocks pending", n)
+		}
+	}
+	kept := 0
+	for _, b := range e.free {
+		kept += cap(b)
+	}
+	// 30 steps of 8 blocks of up to 1 MiB (compressing to about a third).
+	if len(e.free) > maxFreeBodies || kept > maxFreeBodies*(1<<20) {
+		t.Errorf("%d bodies of %d bytes kept for reuse, want at most %d of a block's size", len(e.free), kept, maxFreeBodies)
+	}
+}
+
+// sizesProducer writes 8 blocks of random sizes per step.
+type sizesProducer struct {
+	blockProducer
+	rng *rand.Rand
+}
+
+func (p *sizesProducer) Write(buf []byte, t budget.Tenant, at int64, maxSeries int, flush func([]byte)) []byte {
+	for range 8 {
+		n := 1<<16 + p.rng.IntN(1<<20-1<<16)
+		buf = buf[:0]
+		for i := range n {
+			buf = append(buf, byte(p.rng.Uint32()>>(i&7)))
+		}
+		flush(buf)
+	}
+	return buf
 }
 
 // orderProducer writes n blocks per step and records, before each one,
