@@ -108,10 +108,10 @@ func TestEmitterKeepsFewBodies(t *testing.T) {
 	for _, b := range e.free {
 		kept += cap(b)
 	}
-	// 30 steps of 8 blocks of up to 1 MiB (compressing to about a third).
-	t.Logf("free %d kept %d", len(e.free), kept)
-	if len(e.free) > maxFreeBodies || kept > maxFreeBodies*(1<<20) {
-		t.Errorf("%d bodies of %d bytes kept for reuse, want at most %d of a block's size", len(e.free), kept, maxFreeBodies)
+	// 30 steps of 8 blocks of up to 1 MiB of random bytes (which snappy
+	// does not shrink), 16 of them written at once after the outage.
+	if len(e.free) > 4 || kept > 4*(1<<20)*3/2 {
+		t.Errorf("%d bodies of %d bytes kept for reuse, want at most 4 of a block's size and a half", len(e.free), kept)
 	}
 }
 
