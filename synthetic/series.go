@@ -25,18 +25,19 @@ type Evaluator interface {
 
 // appendEvaluator is an Evaluator that evaluates into the caller's slices
 // (budget.Engine is one): the Renderer then reuses its slices and renders
-// without allocating in steady state.
+// without allocating in steady state, routes a chunk at a time.
 type appendEvaluator interface {
-	AppendStatus(dst []budget.RouteStatus, t budget.Tenant, at int64) []budget.RouteStatus
+	EachStatus(buf []budget.RouteStatus, t budget.Tenant, at int64, fn func([]budget.RouteStatus)) []budget.RouteStatus
 	AppendServiceStatus(dst []budget.ServiceStatus, t budget.Tenant, at int64) []budget.ServiceStatus
 }
 
 // Renderer renders the engine's route and service statuses as the
 // synthetic series of the public contract (README "Synthetic series"). It
 // implements Producer. Write calls are serialized. With an engine that
-// evaluates into the caller's slices (budget.Engine), the Renderer keeps
-// the slices of its largest tenant (about 1 KiB per route) instead of
-// allocating them at every evaluation.
+// evaluates into the caller's slices (budget.Engine), the Renderer renders
+// the routes a chunk at a time as they are evaluated and keeps one chunk's
+// statuses and its largest tenant's services instead of allocating them at
+// every evaluation.
 type Renderer struct {
 	Engine Evaluator
 	// Sloth adds the Sloth-compatible series (sloth.go), named by what
@@ -50,8 +51,24 @@ type Renderer struct {
 
 	mu       sync.Mutex
 	w        seriesWriter
+	names    SlothNames // of the Write in progress
 	routes   []budget.RouteStatus
 	services []budget.ServiceStatus
+	// writeRoutes is renderRoutes, made once.
+	writeRoutes func([]budget.RouteStatus)
+}
+
+// renderRoutes writes the series of routes (s.mu is held by Write).
+func (s *Renderer) renderRoutes(routes []budget.RouteStatus) {
+	w := &s.w
+	for i := range routes {
+		s.Pacer.Pause()
+		st := &routes[i]
+		w.route(st)
+		if s.Sloth {
+			w.sloth(&s.names, st.Route, nil, &st.Objective, &st.Windows, &st.SLO)
+		}
+	}
 }
 
 // Tenants lists the engine's tenants.
@@ -75,34 +92,32 @@ func (s *Renderer) Append(dst []byte, t budget.Tenant, at int64) []byte {
 func (s *Renderer) Write(buf []byte, t budget.Tenant, at int64, maxSeries int, flush func([]byte)) []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	routes, services := s.routes, s.services
-	ae, reuse := s.Engine.(appendEvaluator)
-	if reuse {
-		routes = ae.AppendStatus(routes[:0], t, at)
-		services = ae.AppendServiceStatus(services[:0], t, at)
-	} else {
-		routes, services = s.Engine.Evaluate(t, at), s.Engine.EvaluateServices(t, at)
-	}
-	var names SlothNames
+	s.names = SlothNames{}
 	if s.Sloth && s.SlothNames != nil {
-		names = s.SlothNames()
+		s.names = s.SlothNames()
 	}
+	names := &s.names
 	w := &s.w
 	w.dst, w.ts, w.n, w.max, w.flush = buf[:0], at, 0, maxSeries, flush
-	for i := range routes {
-		s.Pacer.Pause()
-		st := &routes[i]
-		w.route(st)
-		if s.Sloth {
-			w.sloth(&names, st.Route, nil, &st.Objective, &st.Windows, &st.SLO)
-		}
+	if s.writeRoutes == nil {
+		s.writeRoutes = s.renderRoutes // once: a method value allocates
+	}
+	services := s.services
+	ae, reuse := s.Engine.(appendEvaluator)
+	if reuse {
+		s.routes = ae.EachStatus(s.routes, t, at, s.writeRoutes)
+		clear(s.routes[:cap(s.routes)]) // one chunk; not what it points to
+		services = ae.AppendServiceStatus(services[:0], t, at)
+	} else {
+		s.renderRoutes(s.Engine.Evaluate(t, at))
+		services = s.Engine.EvaluateServices(t, at)
 	}
 	for i := range services {
 		s.Pacer.Pause()
 		st := &services[i]
 		w.service(st)
 		if s.Sloth {
-			w.sloth(&names, st.Service, st.Labels, &st.Objective, &st.Windows, &st.SLO)
+			w.sloth(names, st.Service, st.Labels, &st.Objective, &st.Windows, &st.SLO)
 		}
 	}
 	if w.max > 0 && len(w.dst) > 0 {
@@ -114,9 +129,8 @@ func (s *Renderer) Write(buf []byte, t budget.Tenant, at int64, maxSeries int, f
 	// routes forgotten meanwhile, the caller's buffer and flush).
 	w.dst, w.flush = nil, nil
 	if reuse {
-		clear(routes)
 		clear(services)
-		s.routes, s.services = routes, services
+		s.services = services
 	}
 	return out
 }

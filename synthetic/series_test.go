@@ -206,8 +206,12 @@ func TestSyntheticServiceSloth(t *testing.T) {
 // appendEngine evaluates into the caller's slices, as budget.Engine does.
 type appendEngine struct{ fakeEvaluator }
 
-func (f *appendEngine) AppendStatus(dst []budget.RouteStatus, _ budget.Tenant, _ int64) []budget.RouteStatus {
-	return append(dst, f.routes...)
+func (f *appendEngine) EachStatus(buf []budget.RouteStatus, _ budget.Tenant, _ int64, fn func([]budget.RouteStatus)) []budget.RouteStatus {
+	for start := 0; start < len(f.routes); start += 2 { // chunks of 2
+		buf = append(buf[:0], f.routes[start:min(start+2, len(f.routes))]...)
+		fn(buf)
+	}
+	return buf[:0]
 }
 
 func (f *appendEngine) AppendServiceStatus(dst []budget.ServiceStatus, _ budget.Tenant, _ int64) []budget.ServiceStatus {
