@@ -87,6 +87,10 @@ type TimeSeries struct {
 // labels: what the engine needs to find a series it knows.
 type SeriesKey struct {
 	// Name is the metric name: the value of the first __name__ label.
+	// Kept series of one metric that follow each other share one string
+	// (the first one's bytes), so that a caller comparing the names of
+	// consecutive series compares pointers rather than bytes it would
+	// have to read back from memory.
 	Name string
 	// Raw hashes the series' label fields as they are on the wire (tags
 	// and lengths included, in order): equal label fields, equal Raw. It
@@ -151,6 +155,8 @@ type WriteRequest struct {
 
 	labels  []Label
 	samples []Sample
+	// name is the Key.Name of the last series a lazy scan kept.
+	name string
 }
 
 // Reset forgets the scanned series but keeps the memory.
@@ -161,6 +167,17 @@ func (wr *WriteRequest) Reset() {
 	clear(wr.labels)
 	wr.labels = wr.labels[:0]
 	wr.samples = wr.samples[:0]
+	wr.name = ""
+}
+
+// keyName returns the metric name of a kept series for its SeriesKey:
+// the last kept series' name when they are equal (the bytes just read by
+// the scan, in the cache), else name itself.
+func (wr *WriteRequest) keyName(name []byte) string {
+	if string(name) != wr.name {
+		wr.name = toString(name)
+	}
+	return wr.name
 }
 
 var nameLabel = []byte("__name__")
@@ -305,7 +322,7 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 	}
 	wr.Series = append(wr.Series, TimeSeries{
 		Samples: wr.samples[s0:len(wr.samples):len(wr.samples)],
-		Key:     SeriesKey{Name: toString(name), Raw: maphash.Bytes(rawSeed, msg[:labEnd]), msg: msg},
+		Key:     SeriesKey{Name: wr.keyName(name), Raw: maphash.Bytes(rawSeed, msg[:labEnd]), msg: msg},
 	})
 	return nil
 }
@@ -477,7 +494,7 @@ func (wr *WriteRequest) lazySeries(msg, name []byte, lim *Limits) error {
 	}
 	wr.Series = append(wr.Series, TimeSeries{
 		Samples: wr.samples[s0:len(wr.samples):len(wr.samples)],
-		Key:     SeriesKey{Name: toString(name), Raw: raw.Sum64(), msg: msg},
+		Key:     SeriesKey{Name: wr.keyName(name), Raw: raw.Sum64(), msg: msg},
 	})
 	return nil
 }
