@@ -3,7 +3,6 @@ package remotewrite
 import (
 	"bytes"
 	"fmt"
-	"hash/maphash"
 	"testing"
 	"unsafe"
 
@@ -119,17 +118,16 @@ func FuzzUnmarshalLazy(f *testing.F) {
 // rawOf is SeriesKey.Raw by its definition: the hash of the label fields
 // of a TimeSeries message, tags and lengths included, in order.
 func rawOf(msg []byte) uint64 {
-	var h maphash.Hash
-	h.SetSeed(rawSeed)
+	var fields []byte
 	for b := msg; len(b) > 0; {
 		f := b
 		field, wt, n := readTag(b)
 		b, _ = skipField(b[n:], wt)
 		if field == 1 && wt == wireBytes {
-			h.Write(f[:len(f)-len(b)])
+			fields = append(fields, f[:len(f)-len(b)]...)
 		}
 	}
-	return h.Sum64()
+	return rawHash(rawSeed, fields)
 }
 
 // TestLazyRawKey: a series keeps its raw key whether its label fields are

@@ -17,7 +17,6 @@ package remotewrite
 import (
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"math"
 	"unsafe"
 )
@@ -94,14 +93,11 @@ type SeriesKey struct {
 	Name string
 	// Raw hashes the series' label fields as they are on the wire (tags
 	// and lengths included, in order): equal label fields, equal Raw. It
-	// is seeded per process (hash/maphash): never persist it.
+	// is seeded per process (rawHash): never persist it.
 	Raw uint64
 	// msg is the TimeSeries message; nil when the scan was not lazy.
 	msg []byte
 }
-
-// rawSeed seeds SeriesKey.Raw.
-var rawSeed = maphash.MakeSeed()
 
 // Lazy reports whether the key is set: Labels were not decoded.
 func (k *SeriesKey) Lazy() bool { return k.msg != nil }
@@ -157,6 +153,8 @@ type WriteRequest struct {
 	samples []Sample
 	// name is the Key.Name of the last series a lazy scan kept.
 	name string
+	// raw is lazySeries' scratch space for the label fields of a series.
+	raw []byte
 }
 
 // Reset forgets the scanned series but keeps the memory.
@@ -322,7 +320,7 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 	}
 	wr.Series = append(wr.Series, TimeSeries{
 		Samples: wr.samples[s0:len(wr.samples):len(wr.samples)],
-		Key:     SeriesKey{Name: wr.keyName(name), Raw: maphash.Bytes(rawSeed, msg[:labEnd]), msg: msg},
+		Key:     SeriesKey{Name: wr.keyName(name), Raw: rawHash(rawSeed, msg[:labEnd]), msg: msg},
 	})
 	return nil
 }
@@ -457,8 +455,7 @@ func (wr *WriteRequest) decodeSeries(msg []byte, lim *Limits) error {
 // the label fields as scanSeries does.
 func (wr *WriteRequest) lazySeries(msg, name []byte, lim *Limits) error {
 	s0 := len(wr.samples)
-	var raw maphash.Hash
-	raw.SetSeed(rawSeed)
+	wr.raw = wr.raw[:0] // the label fields, for rawHash
 	for b := msg; len(b) > 0; {
 		f := b
 		field, wt, n := readTag(b)
@@ -483,7 +480,7 @@ func (wr *WriteRequest) lazySeries(msg, name []byte, lim *Limits) error {
 				wr.Refused++
 				return nil
 			}
-			raw.Write(f[:len(f)-len(rest)])
+			wr.raw = append(wr.raw, f[:len(f)-len(rest)]...)
 		case 2:
 			s, err := readSample(v)
 			if err != nil {
@@ -494,7 +491,7 @@ func (wr *WriteRequest) lazySeries(msg, name []byte, lim *Limits) error {
 	}
 	wr.Series = append(wr.Series, TimeSeries{
 		Samples: wr.samples[s0:len(wr.samples):len(wr.samples)],
-		Key:     SeriesKey{Name: wr.keyName(name), Raw: raw.Sum64(), msg: msg},
+		Key:     SeriesKey{Name: wr.keyName(name), Raw: rawHash(rawSeed, wr.raw), msg: msg},
 	})
 	return nil
 }
