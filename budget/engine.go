@@ -242,7 +242,7 @@ func (e *Engine) Ingest(t Tenant, labels []Label, samples []Sample) {
 		}
 	}
 	fresh := false
-	e.ingestLocked(ts, t, srcs, h, &labelsOf{labels: labels}, samples, &fresh)
+	_, _ = e.ingestLocked(ts, t, srcs, h, &labelsOf{labels: labels}, samples, &fresh)
 }
 
 // IngestWrite counts the series of a scanned remote write, as Ingest
@@ -284,21 +284,31 @@ func (e *Engine) IngestWrite(t Tenant, series []remotewrite.TimeSeries) {
 			continue
 		}
 		lab := labelsOf{series: s, buf: &ts.labelBuf}
-		var h uint64
-		if s.Key.Lazy() {
-			var ok bool
-			if h, ok = ts.raw[s.Key.Raw]; !ok {
-				h = seriesHash(t, lab.get())
-				decoded = true
-				if len(ts.raw) >= maxRaw {
-					clear(ts.raw)
-				}
-				ts.raw[s.Key.Raw] = h
-			}
-		} else {
-			h = seriesHash(t, s.Labels)
+		if !s.Key.Lazy() {
+			used, _ := e.ingestLocked(ts, t, srcs, seriesHash(t, s.Labels), &lab, s.Samples, &fresh)
+			decoded = used || decoded
+			continue
 		}
-		decoded = e.ingestLocked(ts, t, srcs, h, &lab, s.Samples, &fresh) || decoded
+		ent, ok := ts.raw[s.Key.Raw]
+		if ok && ent.s != nil && len(srcs) == 1 && ent.s.key == seriesKey(ent.h, srcs[0]) {
+			// A known series of a metric one source reads: its state
+			// without a second lookup.
+			e.countOne(ts, t, ent.s, s.Samples, &fresh)
+			continue
+		}
+		if !ok {
+			ent.h = seriesHash(t, lab.get())
+			decoded = true
+			if len(ts.raw) >= maxRaw {
+				clear(ts.raw)
+			}
+		}
+		used, s0 := e.ingestLocked(ts, t, srcs, ent.h, &lab, s.Samples, &fresh)
+		decoded = used || decoded
+		if !ok || (s0 != nil && s0 != ent.s) {
+			ent.s = s0
+			ts.raw[s.Key.Raw] = ent
+		}
 	}
 	if decoded {
 		// The labels alias the write's buffer: do not keep it alive.
@@ -324,13 +334,13 @@ func (l *labelsOf) get() []Label {
 }
 
 // ingestLocked counts the samples of the series of hash h, read by the
-// sources srcs, under ts.mu. It reports whether it needed the labels.
-func (e *Engine) ingestLocked(ts *tenantState, t Tenant, srcs []uint16, h uint64, lab *labelsOf, samples []Sample, fresh *bool) bool {
+// sources srcs, under ts.mu. It reports whether it needed the labels, and
+// returns the series' state for srcs[0] (nil when there is none).
+func (e *Engine) ingestLocked(ts *tenantState, t Tenant, srcs []uint16, h uint64, lab *labelsOf, samples []Sample, fresh *bool) (used bool, s0 *series) {
 	var states [maxSourcesPerMetric]*series
 	n := 0
 	stray := false // a new series without an accepted sample: not created
-	used := false
-	for _, si := range srcs[:min(len(srcs), maxSourcesPerMetric)] {
+	for j, si := range srcs[:min(len(srcs), maxSourcesPerMetric)] {
 		key := seriesKey(h, si)
 		s := ts.series[key]
 		if s == nil {
@@ -351,12 +361,28 @@ func (e *Engine) ingestLocked(ts *tenantState, t Tenant, srcs []uint16, h uint64
 				continue
 			}
 		}
+		if j == 0 {
+			s0 = s
+		}
 		states[n] = s
 		n++
 	}
 	if n == 0 && !stray {
-		return used
+		return used, s0
 	}
+	e.countLocked(ts, t, states[:n], samples, fresh)
+	return used, s0
+}
+
+// countOne is countLocked of a series one source reads.
+func (e *Engine) countOne(ts *tenantState, t Tenant, s *series, samples []Sample, fresh *bool) {
+	states := [1]*series{s}
+	e.countLocked(ts, t, states[:], samples, fresh)
+}
+
+// countLocked counts samples, the samples of one series, for its states
+// (one per source that reads it; none for a stray), under ts.mu.
+func (e *Engine) countLocked(ts *tenantState, t Tenant, states []*series, samples []Sample, fresh *bool) {
 	for _, smp := range samples {
 		v, ok := counterValue(smp.Value)
 		if !ok {
@@ -371,14 +397,13 @@ func (e *Engine) ingestLocked(ts *tenantState, t Tenant, srcs []uint16, h uint64
 			ts.stats.Past++
 			continue
 		}
-		for _, s := range states[:n] {
+		for _, s := range states {
 			ts.ingestPoint(s, point{ts: smp.Timestamp, v: v})
 		}
 	}
 	if e.newRoute != nil {
-		e.reportFirstEvents(t, states[:n])
+		e.reportFirstEvents(t, states)
 	}
-	return used
 }
 
 // metricNameOf returns the value of __name__ ("" when absent). Senders put

@@ -97,6 +97,11 @@ func TestEngineCounterRules(t *testing.T) {
 	f("reorder", []pt{{0, 10}, {120, 20}, {60, 15}}, 20)
 	f("reorder reveals reset", []pt{{0, 10}, {120, 12}, {60, 2}}, 22)
 	f("reorder before first", []pt{{60, 15}, {0, 10}, {120, 20}}, 20)
+	// A reordered point in its successor's minute changes that minute once.
+	f("reorder in one minute", []pt{{0, 10}, {40, 20}, {20, 15}}, 20)
+	f("reorder in one minute reveals reset", []pt{{0, 10}, {40, 12}, {20, 2}}, 22)
+	f("reorder in one minute before reset", []pt{{0, 10}, {40, 5}, {20, 20}}, 25)
+	f("reorder in one minute, gone flat", []pt{{0, 10}, {40, 10}, {20, 10}}, 10)
 	f("NaN", []pt{{0, 10}, {60, math.NaN()}, {120, 20}}, 20)
 	f("staleness marker", []pt{{0, 10}, {60, staleNaN}, {120, 20}}, 20)
 	f("inf and negative", []pt{{0, 10}, {60, math.Inf(1)}, {90, -3}, {120, 20}}, 20)

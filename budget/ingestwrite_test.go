@@ -113,3 +113,64 @@ func seriesKeys(e *Engine, tn Tenant) []uint64 {
 	slices.Sort(keys)
 	return keys
 }
+
+// TestIngestWriteForgetAndReload: a lazy write counts into the state the
+// engine has now, not one the tenant's raw keys knew before its route was
+// forgotten or a reload moved or dropped its source.
+func TestIngestWriteForgetAndReload(t *testing.T) {
+	now := t0
+	day := func(src *Source, _ []Label) Objective {
+		o := DefaultObjective(src)
+		o.Window.Length = 24 * time.Hour
+		return o
+	}
+	cfg := EngineConfig{Sources: []Source{webSource()}, Resolve: day, Now: func() time.Time { return time.UnixMilli(now) }}
+	one, lazy := NewEngine(cfg), NewEngine(cfg)
+	var wr remotewrite.WriteRequest
+	wr.Lazy = true
+	put := func(labels []Label, ts int64, v float64) {
+		t.Helper()
+		now = max(now, ts)
+		in := []remotewrite.TimeSeries{{Labels: labels, Samples: []Sample{{Value: v, Timestamp: ts}}}}
+		one.Ingest(Tenant{}, labels, in[0].Samples)
+		if err := wr.Unmarshal(remotewrite.AppendWriteRequest(nil, in), lazy.Wants, remotewrite.Limits{}); err != nil {
+			t.Fatal(err)
+		}
+		lazy.IngestWrite(Tenant{}, wr.Series)
+	}
+	check := func(what string) {
+		t.Helper()
+		if got, want := lazy.Stats(), one.Stats(); got != want {
+			t.Errorf("%s: stats %+v, want %+v", what, got, want)
+		}
+		if got, want := lazy.Evaluate(Tenant{}, now), one.Evaluate(Tenant{}, now); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: evaluates to\n%+v\nwant\n%+v", what, got, want)
+		}
+	}
+	hour := time.Hour.Milliseconds()
+	put(req("a", "200", "i1"), t0, 1)
+	put(req("a", "200", "i1"), t0+minute, 5)
+	put(req("b", "200", "i2"), t0+25*hour, 1)
+	check("a forgotten") // Evaluate forgets a
+	if s := lazy.Stats(); s.RoutesForgotten != 1 {
+		t.Fatalf("stats %+v, want a forgotten", s)
+	}
+	put(req("a", "200", "i1"), t0+25*hour+minute, 50) // a new route again
+	put(req("a", "200", "i1"), t0+25*hour+2*minute, 60)
+	check("a back")
+
+	// The web source moves to index 1, then is dropped.
+	api := webSource()
+	api.Name, api.Metric = "api", "api_requests_total"
+	for _, srcs := range [][]Source{{api, webSource()}, {api}, {api, webSource()}} {
+		for _, e := range []*Engine{one, lazy} {
+			e.Reload(EngineConfig{Sources: srcs, Resolve: day, Now: cfg.Now})
+		}
+		put(req("a", "200", "i1"), now+minute, 70)
+		put(req("a", "500", "i1"), now+minute, 3)
+		check(fmt.Sprintf("after a reload to %d sources", len(srcs)))
+	}
+	if s := lazy.Stats(); s.SamplesCounted == 0 || s.Series == 0 {
+		t.Fatalf("nothing counted: %+v", s)
+	}
+}

@@ -41,9 +41,18 @@ type tenantState struct {
 	labelBuf   []Label  // reused by IngestWrite for the labels of new series
 	// raw maps the hash of a series' label fields on the wire
 	// (remotewrite.SeriesKey.Raw) to its seriesHash, so that IngestWrite
-	// hashes the labels of a series only once. It is bounded by maxRaw
-	// and cleared when full.
-	raw map[uint64]uint64
+	// hashes the labels of a series only once, and to its state. It is
+	// bounded by maxRaw and cleared when full, and when series are
+	// dropped (detach): it must not keep a state alive or hand it out.
+	raw map[uint64]rawEntry
+}
+
+// rawEntry is what tenantState.raw knows of a series: its seriesHash, and
+// its state for the first source that reads its metric (nil when none).
+// IngestWrite uses s only while s.key is the key of h for that source.
+type rawEntry struct {
+	h uint64
+	s *series
 }
 
 // maxRaw bounds tenantState.raw.
@@ -61,7 +70,7 @@ func newTenantState(t Tenant, nsrc, nsvc int) *tenantState {
 		ignored: make(map[uint64]struct{}),
 		targets: make(map[uint64]*target),
 		routes:  make([]map[string]*route, nsrc),
-		raw:     make(map[uint64]uint64),
+		raw:     make(map[uint64]rawEntry),
 	}
 	for i := range ts.routes {
 		ts.routes[i] = make(map[string]*route)
@@ -325,6 +334,7 @@ func (t *tenantState) forgetStale() (n int) {
 	}
 	if forgot {
 		clear(t.ignored)
+		clear(t.raw) // it may hold states just dropped
 	}
 	t.forgetServices()
 	return n

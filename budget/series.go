@@ -207,11 +207,20 @@ func (t *tenantState) ingestOutOfOrder(s *series, p point) {
 	pred, succ := s.hist[i-1], s.hist[i]
 	t.stats.SamplesCounted++
 	t.stats.Reorders++
-	if d := counterDelta(pred.v, p.v); d != 0 {
-		t.addEvents(s, p.ts, int64(d))
+	d := int64(counterDelta(pred.v, p.v))
+	fix := int64(counterDelta(p.v, succ.v)) - int64(counterDelta(pred.v, succ.v))
+	if floorDiv64(p.ts, minuteMs) == floorDiv64(succ.ts, minuteMs) {
+		// One minute takes both changes: their sum, which is zero unless
+		// the counter reset between pred and succ. (Apart, the minute
+		// would saturate at the 32-bit count in between: at over 4
+		// billion events a minute per route.)
+		d, fix = d+fix, 0
 	}
-	if was, now := counterDelta(pred.v, succ.v), counterDelta(p.v, succ.v); was != now {
-		t.addEvents(s, succ.ts, int64(now)-int64(was))
+	if d != 0 {
+		t.addEvents(s, p.ts, d)
+	}
+	if fix != 0 {
+		t.addEvents(s, succ.ts, fix)
 	}
 	s.insert(i, p)
 }

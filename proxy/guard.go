@@ -19,18 +19,29 @@ import (
 // keep is the scanner's callback for every metric name of a write: a
 // reserved name flags the write, any other is asked of the engine.
 func (ws *writeState) keep(name []byte) bool {
-	// The series of a metric mostly come in a row: the answer for the
-	// last name asked stands. It is never a reserved name, which must
-	// flag the write.
-	if ws.lastName != nil && string(name) == string(ws.lastName) {
-		return ws.lastKeep
+	// The series of a metric mostly come in a row, or two metrics
+	// interleaved (the targets of a scrape): the answers for the last two
+	// names asked stand. They are never reserved names, which must flag
+	// the write.
+	if k := &ws.lastNames; k[0].name != nil && string(name) == string(k[0].name) {
+		return k[0].keep
+	} else if k[1].name != nil && string(name) == string(k[1].name) {
+		k[0], k[1] = k[1], k[0]
+		return k[0].keep
 	}
 	if ws.reserved != nil && ws.reserved(name) {
 		ws.forged = true
 		return false
 	}
-	ws.lastName, ws.lastKeep = name, ws.wants(name)
-	return ws.lastKeep
+	keep := ws.wants(name)
+	ws.lastNames[1], ws.lastNames[0] = ws.lastNames[0], nameAnswer{name, keep}
+	return keep
+}
+
+// nameAnswer is keep's answer for a metric name.
+type nameAnswer struct {
+	name []byte // aliases the write's body
+	keep bool
 }
 
 // dropReserved rebuilds a write that holds reserved series without them:

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +96,31 @@ func TestAdminPathsRefused(t *testing.T) {
 	h.up.status = 204
 	if code, _, _ := h.post(t, "/api/v1/admin/tsdb/delete_series", "", nil); code != 204 || len(h.up.paths) != 1 {
 		t.Fatalf("allowed admin path: got %d, upstream saw %v", code, h.up.paths)
+	}
+}
+
+// TestKeepRemembersTwoNames: keep asks the engine once per run of two
+// interleaved metrics, answers as the engine does, and flags a reserved
+// name whatever came before it.
+func TestKeepRemembersTwoNames(t *testing.T) {
+	var asked []string
+	ws := &writeState{
+		wants:    func(n []byte) bool { asked = append(asked, string(n)); return string(n) == "sli" },
+		reserved: reservedForTest,
+	}
+	var got []bool
+	for _, n := range []string{"sli", "node", "sli", "node", "node", "sli", "slo_x", "sli", "other", "sli", "node"} {
+		got = append(got, ws.keep([]byte(n)))
+	}
+	want := []bool{true, false, true, false, false, true, false, true, false, true, false}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("keep answered %v, want %v", got, want)
+	}
+	// node drops out of the last two names when other comes.
+	if s := strings.Join(asked, ","); s != "sli,node,other,node" {
+		t.Errorf("the engine was asked %s, want sli,node,other,node", s)
+	}
+	if !ws.forged {
+		t.Error("a reserved name between remembered ones did not flag the write")
 	}
 }

@@ -168,10 +168,9 @@ type writeState struct {
 	filtered, out []byte
 	// labels holds the decoded labels of one series for dropReserved.
 	labels []remotewrite.Label
-	// lastName is the last name keep asked the engine about (it aliases
-	// the body), lastKeep the answer.
-	lastName []byte
-	lastKeep bool
+	// lastNames are the last two names keep asked the engine about, the
+	// latest first, with the answers.
+	lastNames [2]nameAnswer
 }
 
 // NewServer returns a Server for cfg.

@@ -178,7 +178,7 @@ func (s *Server) ingest(ws *writeState, tenant budget.Tenant) {
 func (ws *writeState) reset() {
 	ws.wr.Reset()
 	ws.forged = false
-	ws.lastName = nil
+	ws.lastNames = [2]nameAnswer{}
 }
 
 // answer sets a one-line plain-text answer. It resets the response headers:

@@ -3,8 +3,8 @@ package remotewrite
 import (
 	"bytes"
 	"fmt"
-	"hash/maphash"
 	"testing"
+	"unsafe"
 
 	"github.com/golang/snappy"
 	"github.com/klauspost/compress/zstd"
@@ -105,6 +105,9 @@ func FuzzUnmarshalLazy(f *testing.F) {
 			if got.Key.Name != name {
 				t.Fatalf("lazy series %d: name %q, want %q", i, got.Key.Name, name)
 			}
+			if prev := lazy.Series[max(i-1, 0)].Key.Name; i > 0 && name == prev && len(name) > 0 && unsafe.StringData(got.Key.Name) != unsafe.StringData(prev) {
+				t.Fatalf("lazy series %d: name %q is not the previous series' string", i, name)
+			}
 			if raw := rawOf(got.Key.msg); got.Key.Raw != raw {
 				t.Fatalf("lazy series %d: raw key %#x, want %#x", i, got.Key.Raw, raw)
 			}
@@ -115,17 +118,16 @@ func FuzzUnmarshalLazy(f *testing.F) {
 // rawOf is SeriesKey.Raw by its definition: the hash of the label fields
 // of a TimeSeries message, tags and lengths included, in order.
 func rawOf(msg []byte) uint64 {
-	var h maphash.Hash
-	h.SetSeed(rawSeed)
+	var fields []byte
 	for b := msg; len(b) > 0; {
 		f := b
 		field, wt, n := readTag(b)
 		b, _ = skipField(b[n:], wt)
 		if field == 1 && wt == wireBytes {
-			h.Write(f[:len(f)-len(b)])
+			fields = append(fields, f[:len(f)-len(b)]...)
 		}
 	}
-	return h.Sum64()
+	return rawHash(rawSeed, fields)
 }
 
 // TestLazyRawKey: a series keeps its raw key whether its label fields are
@@ -169,5 +171,29 @@ func TestLazyRawKey(t *testing.T) {
 	}
 	if key(body) == key(AppendWriteRequest(nil, series("503"))) {
 		t.Error("another status value has the same raw key")
+	}
+}
+
+// TestLazyNamesShared: kept series of one metric in a row share one name
+// string (IngestWrite compares names of consecutive series), whatever
+// series lie between them unkept; another metric starts another string.
+func TestLazyNamesShared(t *testing.T) {
+	series := func(name, host string) TimeSeries {
+		return TimeSeries{Labels: []Label{{Name: "__name__", Value: name}, {Name: "host", Value: host}},
+			Samples: []Sample{{Value: 1, Timestamp: 2}}}
+	}
+	body := AppendWriteRequest(nil, []TimeSeries{
+		series("m", "a"), series("other", "a"), series("m", "b"), series("m", "c"), series("n", "a"), series("n", "b"),
+	})
+	wr := WriteRequest{Lazy: true}
+	if err := wr.Unmarshal(body, func(name []byte) bool { return string(name) != "other" }, Limits{}); err != nil || len(wr.Series) != 5 {
+		t.Fatalf("scan: %v, %d series, want 5", err, len(wr.Series))
+	}
+	p := func(i int) *byte { return unsafe.StringData(wr.Series[i].Key.Name) }
+	if p(0) != p(1) || p(1) != p(2) || p(3) != p(4) {
+		t.Error("series of one metric in a row do not share their name")
+	}
+	if p(2) == p(3) || wr.Series[3].Key.Name != "n" {
+		t.Errorf("series of metric n: name %q, shared with m: %v", wr.Series[3].Key.Name, p(2) == p(3))
 	}
 }

@@ -17,7 +17,6 @@ package remotewrite
 import (
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"math"
 	"unsafe"
 )
@@ -87,17 +86,18 @@ type TimeSeries struct {
 // labels: what the engine needs to find a series it knows.
 type SeriesKey struct {
 	// Name is the metric name: the value of the first __name__ label.
+	// Kept series of one metric that follow each other share one string
+	// (the first one's bytes), so that a caller comparing the names of
+	// consecutive series compares pointers rather than bytes it would
+	// have to read back from memory.
 	Name string
 	// Raw hashes the series' label fields as they are on the wire (tags
 	// and lengths included, in order): equal label fields, equal Raw. It
-	// is seeded per process (hash/maphash): never persist it.
+	// is seeded per process (rawHash): never persist it.
 	Raw uint64
 	// msg is the TimeSeries message; nil when the scan was not lazy.
 	msg []byte
 }
-
-// rawSeed seeds SeriesKey.Raw.
-var rawSeed = maphash.MakeSeed()
 
 // Lazy reports whether the key is set: Labels were not decoded.
 func (k *SeriesKey) Lazy() bool { return k.msg != nil }
@@ -151,6 +151,10 @@ type WriteRequest struct {
 
 	labels  []Label
 	samples []Sample
+	// name is the Key.Name of the last series a lazy scan kept.
+	name string
+	// raw is lazySeries' scratch space for the label fields of a series.
+	raw []byte
 }
 
 // Reset forgets the scanned series but keeps the memory.
@@ -161,6 +165,17 @@ func (wr *WriteRequest) Reset() {
 	clear(wr.labels)
 	wr.labels = wr.labels[:0]
 	wr.samples = wr.samples[:0]
+	wr.name = ""
+}
+
+// keyName returns the metric name of a kept series for its SeriesKey:
+// the last kept series' name when they are equal (the bytes just read by
+// the scan, in the cache), else name itself.
+func (wr *WriteRequest) keyName(name []byte) string {
+	if string(name) != wr.name {
+		wr.name = toString(name)
+	}
+	return wr.name
 }
 
 var nameLabel = []byte("__name__")
@@ -305,7 +320,7 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 	}
 	wr.Series = append(wr.Series, TimeSeries{
 		Samples: wr.samples[s0:len(wr.samples):len(wr.samples)],
-		Key:     SeriesKey{Name: toString(name), Raw: maphash.Bytes(rawSeed, msg[:labEnd]), msg: msg},
+		Key:     SeriesKey{Name: wr.keyName(name), Raw: rawHash(rawSeed, msg[:labEnd]), msg: msg},
 	})
 	return nil
 }
@@ -440,8 +455,7 @@ func (wr *WriteRequest) decodeSeries(msg []byte, lim *Limits) error {
 // the label fields as scanSeries does.
 func (wr *WriteRequest) lazySeries(msg, name []byte, lim *Limits) error {
 	s0 := len(wr.samples)
-	var raw maphash.Hash
-	raw.SetSeed(rawSeed)
+	wr.raw = wr.raw[:0] // the label fields, for rawHash
 	for b := msg; len(b) > 0; {
 		f := b
 		field, wt, n := readTag(b)
@@ -466,7 +480,7 @@ func (wr *WriteRequest) lazySeries(msg, name []byte, lim *Limits) error {
 				wr.Refused++
 				return nil
 			}
-			raw.Write(f[:len(f)-len(rest)])
+			wr.raw = append(wr.raw, f[:len(f)-len(rest)]...)
 		case 2:
 			s, err := readSample(v)
 			if err != nil {
@@ -477,7 +491,7 @@ func (wr *WriteRequest) lazySeries(msg, name []byte, lim *Limits) error {
 	}
 	wr.Series = append(wr.Series, TimeSeries{
 		Samples: wr.samples[s0:len(wr.samples):len(wr.samples)],
-		Key:     SeriesKey{Name: toString(name), Raw: raw.Sum64(), msg: msg},
+		Key:     SeriesKey{Name: wr.keyName(name), Raw: rawHash(rawSeed, wr.raw), msg: msg},
 	})
 	return nil
 }
