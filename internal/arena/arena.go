@@ -22,7 +22,7 @@
 // the arena: arrays that the storage replaces (a ring that grows, counts
 // that widen) would wait for a collection that the heap's growth starts.
 // So the storage says when it drops an array (Words.Drop), and when the
-// dropped bytes reach a quarter of the blocks in use (at least 16 MiB)
+// dropped bytes reach an eighth of the blocks in use (at least 8 MiB)
 // the arena starts a collection itself.
 package arena
 
@@ -91,7 +91,7 @@ func (w *Words) Drop() {
 	}
 	a := arena
 	d := a.dropped.Add(int64(w.Bytes()))
-	if d < minDropped || d < (a.used.Load()-d)/4 || !a.collecting.CompareAndSwap(false, true) {
+	if d < minDropped || d < (a.used.Load()-d)/8 || !a.collecting.CompareAndSwap(false, true) {
 		return
 	}
 	a.collects.Add(1)

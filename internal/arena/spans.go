@@ -98,7 +98,7 @@ type arenaState struct {
 }
 
 // minDropped is the least dropped bytes that start a collection.
-const minDropped = 16 << 20
+const minDropped = 8 << 20
 
 // arena is the process's arena.
 var arena = &arenaState{room: make([]*span, numPools*numClasses)}
