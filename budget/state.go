@@ -3,6 +3,7 @@ package budget
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"runtime"
@@ -104,14 +105,24 @@ const (
 // above). It runs concurrently with Ingest and Evaluate, locking each
 // tenant for one chunk of routes at a time; Reload and LoadState wait.
 func (e *Engine) AppendState(dst []byte) ([]byte, error) {
+	out := &appendWriter{b: dst}
+	if err := e.WriteState(out); err != nil {
+		return dst, err
+	}
+	return out.b, nil
+}
+
+// WriteState writes what AppendState appends to w, as it is encoded: the
+// state is never in memory as a whole. An error of w ends it.
+func (e *Engine) WriteState(w io.Writer) error {
 	e.cfgMu.Lock()
 	defer e.cfgMu.Unlock()
-	dst = append(dst, stateMagic...)
-	dst = append(dst, stateVersion, codecZstd)
-	out := &appendWriter{b: dst}
-	zw, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithWindowSize(stateWindow))
+	if _, err := w.Write(append([]byte(stateMagic), stateVersion, codecZstd)); err != nil {
+		return err
+	}
+	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithWindowSize(stateWindow))
 	if err != nil {
-		return dst[:len(dst)-len(stateMagic)-2], fmt.Errorf("cannot compress state: %w", err)
+		return fmt.Errorf("cannot compress state: %w", err)
 	}
 	var werr error
 	flush := func(raw []byte) []byte { // the body goes through zstd in pieces
@@ -137,9 +148,9 @@ func (e *Engine) AppendState(dst []byte) ([]byte, error) {
 		werr = err
 	}
 	if werr != nil {
-		return out.b[:len(dst)-len(stateMagic)-2], fmt.Errorf("cannot compress state: %w", werr)
+		return fmt.Errorf("cannot compress state: %w", werr)
 	}
-	return out.b, nil
+	return nil
 }
 
 // appendWriter is an io.Writer appending to b.

@@ -35,24 +35,19 @@ func (OSFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
 // WriteFileAtomic implements FS.
 func (OSFS) WriteFileAtomic(path string, data []byte) error { return WriteFileAtomic(path, data) }
 
-// writeSyncClose writes data to f, fsyncs and closes it; f is closed on
-// every path.
-func writeSyncClose(f *os.File, data []byte) error {
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
 // WriteFileAtomic replaces path with data: written to a temporary file in
 // the same directory, fsynced, renamed over path, and the directory
 // fsynced, so that a crash leaves either the old or the new file.
 func WriteFileAtomic(path string, data []byte) error {
+	return writeAtomic(path, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
+}
+
+// writeAtomic is WriteFileAtomic with the contents written by write into
+// the temporary file.
+func writeAtomic(path string, write func(*os.File) error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -60,7 +55,15 @@ func WriteFileAtomic(path string, data []byte) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // no-op after the rename
-	if err := writeSyncClose(f, data); err != nil {
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {

@@ -7,11 +7,13 @@
 package store
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -49,6 +51,56 @@ func WriteSnapshot(path string, payload []byte) error {
 		return fmt.Errorf("cannot write snapshot %s: %w", path, err)
 	}
 	return nil
+}
+
+// WriteSnapshotFrom writes a snapshot whose payload write produces, as
+// WriteSnapshot does, without holding the payload in memory: it goes to
+// the temporary file as it comes, then the length goes into the header
+// and the checksum is computed reading the file back. It returns the
+// payload's length.
+func WriteSnapshotFrom(path string, write func(io.Writer) error) (int64, error) {
+	var n int64
+	err := writeAtomic(path, func(f *os.File) error {
+		header := append([]byte(snapMagic), make([]byte, 4+8)...)
+		binary.LittleEndian.PutUint32(header[len(snapMagic):], snapVersion)
+		if _, err := f.Write(header); err != nil {
+			return err
+		}
+		cw := &countingWriter{w: bufio.NewWriterSize(f, 1<<20)}
+		if err := write(cw); err != nil {
+			return err
+		}
+		if err := cw.w.Flush(); err != nil {
+			return err
+		}
+		n = cw.n
+		binary.LittleEndian.PutUint64(header[len(snapMagic)+4:], uint64(n))
+		if _, err := f.WriteAt(header[len(snapMagic)+4:], int64(len(snapMagic)+4)); err != nil {
+			return err
+		}
+		sum := crc32.New(castagnoli)
+		if _, err := io.Copy(sum, io.NewSectionReader(f, 0, int64(snapHeader)+n)); err != nil {
+			return err
+		}
+		_, err := f.WriteAt(binary.LittleEndian.AppendUint32(nil, sum.Sum32()), int64(snapHeader)+n)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cannot write snapshot %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w *bufio.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	k, err := c.w.Write(p)
+	c.n += int64(k)
+	return k, err
 }
 
 // ReadSnapshot reads and verifies a snapshot file and returns its
