@@ -85,6 +85,8 @@ func setBits(words []uint64, i int, w uint8, v uint64) {
 // minutes of a block that left the ring are not cleared and never read.
 type minuteRing struct {
 	data arena.Words
+	// seals counts the hours sealed since the array last grew.
+	seals uint16
 	// meta holds per slot the block's offset in data (the low 16 bits: at
 	// most 74 blocks of 1 + 60 * 66 bits), wt and wz (6 bits each), and
 	// the flags metaZig and metaBase; it is a view of metaWords.
@@ -219,6 +221,7 @@ func (r *minuteRing) setAt(s, k int, good, total uint64) {
 func (r *minuteRing) seal(m int64) {
 	s, _ := r.slot(m)
 	if r.meta[s]>>metaWt != 0 {
+		r.seals = min(r.seals+1, math.MaxUint16)
 		r.repack(s, -1, 0, 0)
 	}
 }
@@ -306,13 +309,18 @@ func (r *minuteRing) place(s int, md uint32, shrink bool) []uint64 {
 		nl = blockWords(md)
 	}
 	n := len(r.data.W) + nl - ol
-	// The array grows with room for a few blocks (n/32 + 24 words, up to
-	// 6.25% more for its size class), and shrinks when more than that is
-	// spare.
+	// The array grows by half (a ring filling up, as history replays,
+	// grows a few times, not once per hour), and shrinks to a few blocks
+	// of room (n/32 + 24 words, up to 6.25% more for its size class) when
+	// it has more than that spare and has not grown for a quarter of the
+	// hours it holds: a ring that stopped filling up stays tight.
 	grow := n > r.data.Cap()
-	shrink = shrink && r.data.Cap() > n+n/8+64
+	shrink = shrink && int(r.seals) >= len(r.meta)/4 && r.data.Cap() > n+n/8+64
 	if grow || shrink {
 		spare := n/32 + 24
+		if grow {
+			spare, r.seals = n/2+24, 0
+		}
 		nd := arena.NewGrowing(n + spare)
 		nd.W = nd.W[:n]
 		copy(nd.W, r.data.W[:off])

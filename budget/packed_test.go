@@ -187,3 +187,40 @@ func TestMinuteRingLive(t *testing.T) {
 	t.Logf("ring: %d words (%d capacity), %d blocks with a base, %d allocations in 10 hours",
 		len(b.ring.data.W), cap(b.ring.data.W), based, after.Mallocs-before.Mallocs)
 }
+
+// TestMinuteRingReplay: a ring that fills an hour at a time, as history
+// replays (one point an hour), grows a few times rather than every few
+// hours, and once full and sealed it holds little spare room.
+func TestMinuteRingReplay(t *testing.T) {
+	const slots = 74
+	var r minuteRing
+	r.init(slots)
+	reallocs := 0
+	var last *uint64
+	for h := int64(0); h < 400; h++ {
+		if h >= slots-1 {
+			r.release((h - slots + 1) * 60)
+		}
+		r.set(h*60+30, 23_000+uint64(h%7), 24_000+uint64(h%11))
+		if h >= 2 {
+			r.seal((h - 2) * 60)
+		}
+		if p := &r.data.W[0]; p != last {
+			reallocs++
+			last = p
+		}
+	}
+	if reallocs > 15 {
+		t.Errorf("%d arrays for 400 hours of a ring of %d hours, want a few", reallocs, slots)
+	}
+	n, c := len(r.data.W), r.data.Cap()
+	if c > n+n/8+64 {
+		t.Errorf("full ring of %d words in an array of %d", n, c)
+	}
+	for h := int64(400 - slots + 1); h < 400; h++ {
+		if g, tot := r.get(h*60 + 30); g != 23_000+uint64(h%7) || tot != 24_000+uint64(h%11) {
+			t.Fatalf("hour %d: %d/%d", h, g, tot)
+		}
+	}
+	t.Logf("%d arrays, %d words in %d", reallocs, n, c)
+}
