@@ -319,7 +319,8 @@ func (r *minuteRing) place(s int, md uint32, shrink bool) []uint64 {
 	if grow || shrink {
 		spare := n/32 + 24
 		if grow {
-			spare, r.seals = n/2+24, 0
+			// By half, but within the arena while the ring fits there.
+			spare, r.seals = max(min(n/2+24, arena.MaxWords-n), spare), 0
 		}
 		nd := arena.NewGrowing(n + spare)
 		nd.W = nd.W[:n]

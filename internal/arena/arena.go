@@ -14,7 +14,7 @@
 // garbage collector finds the owner unreachable. So a copy of a route's
 // storage (a relayout, a status, a test) keeps its blocks alive as long
 // as it is reachable, and nothing frees a block that is still in use.
-// Blocks of one class share spans of 256 KiB; a span whose last block is
+// Blocks of one class share spans of 64 KiB; a span whose last block is
 // freed goes back to the system (its pages are released) and to any class
 // that needs a span next, so memory freed by one size serves another.
 //
@@ -49,6 +49,10 @@ type arenaBlock struct {
 	p     unsafe.Pointer // outside the Go heap
 	class uint16         // pool*numClasses + size class
 }
+
+// MaxWords is the largest array the arena holds; larger ones are on the
+// Go heap.
+const MaxWords = maxClassWords
 
 // New returns n zeroed words: an arena block of n's class, or an array
 // on the Go heap when n is beyond the classes or the system refuses

@@ -12,9 +12,11 @@ import (
 // 6.25% spare) up to maxClassWords; larger arrays are on the Go heap.
 const (
 	classesPerDoubling = 16
-	maxClassWords      = 1 << 13 // 64 KiB: a span holds at least 4 blocks
+	maxClassWords      = 1 << 12 // 32 KiB: a span holds at least 2 blocks
 
-	spanShift  = 18 // spans of 256 KiB
+	// Spans of 64 KiB: each class in use has one span partly filled, so
+	// small spans waste little at any number of classes.
+	spanShift  = 16
 	spanBytes  = 1 << spanShift
 	chunkBytes = 64 << 20 // mapped at once
 	chunkSpans = chunkBytes / spanBytes
@@ -47,7 +49,7 @@ func classSize(c uint8) int {
 
 var numClasses = func() int { c, _ := classOf(maxClassWords); return int(c) + 1 }()
 
-// span is 256 KiB of one chunk, holding blocks of one class, or idle.
+// span is 64 KiB of one chunk, holding blocks of one class, or idle.
 type span struct {
 	base       unsafe.Pointer
 	class      uint16 // pool*numClasses + size class
