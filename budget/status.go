@@ -97,14 +97,51 @@ func (e *Engine) AppendStatus(dst []RouteStatus, t Tenant, at int64) []RouteStat
 		if start > 0 {
 			e.yield()
 		}
-		ts.mu.Lock()
-		for i, r := range routes[start:min(start+evalChunk, len(routes))] {
-			r.b.advance(ts.head, r.masks, &ts.scratch, nil)
-			e.routeStatus(ts, r, at, mT, &dst[n+start+i])
-		}
-		ts.mu.Unlock()
+		chunk := routes[start:min(start+evalChunk, len(routes))]
+		e.statusChunk(ts, chunk, at, mT, dst[n+start:n+start+len(chunk)])
 	}
 	return dst
+}
+
+// EachStatus is Evaluate a chunk of routes at a time: it evaluates up to
+// evalChunk routes of tenant t at eval time at into buf, calls fn with
+// them (the tenant's lock released), and goes on with the next chunk, in
+// Evaluate's order, yielding between chunks as AppendStatus does. A caller
+// that streams the statuses keeps one chunk of them instead of every
+// route's. The statuses are valid until fn returns; an error of fn stops
+// the evaluation and is returned. It returns buf, grown, for reuse.
+func (e *Engine) EachStatus(t Tenant, at int64, buf []RouteStatus, fn func([]RouteStatus) error) ([]RouteStatus, error) {
+	ts := e.lookupTenant(t)
+	if ts == nil {
+		return buf, nil
+	}
+	mT := floorDiv64(at, minuteMs)
+	ts.mu.Lock()
+	e.caps.forgot(ts.forgetStale())
+	routes := ts.sortedRoutes() // never changed in place: see AppendStatus
+	ts.mu.Unlock()
+	buf = slices.Grow(buf[:0], evalChunk)[:evalChunk]
+	for start := 0; start < len(routes); start += evalChunk {
+		if start > 0 {
+			e.yield()
+		}
+		chunk := routes[start:min(start+evalChunk, len(routes))]
+		e.statusChunk(ts, chunk, at, mT, buf[:len(chunk)])
+		if err := fn(buf[:len(chunk)]); err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// statusChunk evaluates routes into dst (as long) under the tenant's lock.
+func (e *Engine) statusChunk(ts *tenantState, routes []*route, at, mT int64, dst []RouteStatus) {
+	ts.mu.Lock()
+	for i, r := range routes {
+		r.b.advance(ts.head, r.masks, &ts.scratch, nil)
+		e.routeStatus(ts, r, at, mT, &dst[i])
+	}
+	ts.mu.Unlock()
 }
 
 // evalChunk is how many routes AppendStatus evaluates per hold of the
