@@ -163,6 +163,7 @@ func do(h fasthttp.RequestHandler, method, uri string, headers ...string) *fasth
 		ctx.Request.Header.Set(headers[i], headers[i+1])
 	}
 	h(&ctx)
+	ctx.Response.Body() // reads a streamed body to the end
 	var resp fasthttp.Response
 	ctx.Response.CopyTo(&resp)
 	return &resp
