@@ -363,6 +363,48 @@ func (a *API) Evaluate() SLOsJSON {
 	return out
 }
 
+// eachSLO evaluates as Evaluate does and calls route with each route's
+// status and service with each service's, per tenant its routes first,
+// converted one at a time instead of gathered: the page keeps rows, not
+// every status twice over. The callbacks may keep what the statuses point
+// to, not the statuses.
+func (a *API) eachSLO(route func(*SLOStatus), service func(*ServiceJSON)) {
+	s, _ := a.scratch.Get().(*sloScratch)
+	if s == nil {
+		s = &sloScratch{}
+	}
+	defer func() {
+		clear(s.routes)
+		a.scratch.Put(s)
+	}()
+	step := a.stepMillis()
+	ce, chunked := a.Engine.(chunkEvaluator)
+	var one SLOStatus
+	for _, t := range a.Engine.Tenants() {
+		wm := a.Engine.Watermark(t)
+		if wm <= 0 {
+			continue
+		}
+		at := wm - wm%step
+		each := func(sts []budget.RouteStatus) error {
+			for i := range sts {
+				one = statusJSON(&sts[i], at)
+				route(&one)
+			}
+			return nil
+		}
+		if chunked {
+			s.routes, _ = ce.EachStatus(t, at, s.routes, each) // each fails never
+		} else {
+			_ = each(a.Engine.Evaluate(t, at))
+		}
+		for _, st := range a.Engine.EvaluateServices(t, at) {
+			svc := serviceJSON(&st, at)
+			service(&svc)
+		}
+	}
+}
+
 func statusJSON(st *budget.RouteStatus, at int64) SLOStatus {
 	o := SLOStatus{
 		Tenant:      tenantString(st.Tenant),
