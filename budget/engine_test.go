@@ -3,7 +3,6 @@ package budget
 import (
 	"fmt"
 	"math"
-	"reflect"
 	"regexp"
 	"testing"
 	"time"
@@ -519,30 +518,5 @@ func TestEngineConcurrent(t *testing.T) {
 	}
 	if good != workers*(points-1) {
 		t.Errorf("good %d, want %d", good, workers*(points-1))
-	}
-}
-
-// TestEachStatusAsAppendStatus: the chunks EachStatus hands out are, in
-// order, what AppendStatus returns, and the buffer it returns holds no
-// status.
-func TestEachStatusAsAppendStatus(t *testing.T) {
-	e, at := newLoadedEngine(3*evalChunk + 5)
-	want := e.AppendStatus(nil, Tenant{}, at)
-	var got []RouteStatus
-	chunks := 0
-	buf := e.EachStatus(nil, Tenant{}, at, func(c []RouteStatus) {
-		chunks++
-		got = append(got, c...)
-	})
-	if chunks != 4 {
-		t.Errorf("%d chunks, want 4", chunks)
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("EachStatus gave %d statuses, not AppendStatus' %d", len(got), len(want))
-	}
-	for _, st := range buf[:cap(buf)] {
-		if st.Route != "" {
-			t.Fatalf("EachStatus' buffer keeps route %s", st.Route)
-		}
 	}
 }

@@ -74,66 +74,74 @@ func (e *Engine) Evaluate(t Tenant, at int64) []RouteStatus {
 // AppendStatus is Evaluate appending to dst: a caller that reuses dst
 // evaluates without allocating.
 func (e *Engine) AppendStatus(dst []RouteStatus, t Tenant, at int64) []RouteStatus {
-	routes, ts := e.statusRoutes(t)
+	ts := e.lookupTenant(t)
+	if ts == nil {
+		return dst
+	}
+	mT := floorDiv64(at, minuteMs)
+	ts.mu.Lock()
+	e.caps.forgot(ts.forgetStale())
+	// The sorted slice is never changed in place (a new route or a
+	// forgotten one makes a new one), so it can be walked in chunks.
+	routes := ts.sortedRoutes()
+	ts.mu.Unlock()
 	n := len(dst)
 	dst = slices.Grow(dst, len(routes))[:n+len(routes)]
+	// The tenant's lock is taken per chunk of routes, not for the whole
+	// evaluation: Ingest of the same tenant waits at most one chunk
+	// (a few hundred µs), not the whole evaluation (tens of ms at 20,000
+	// routes). Between chunks, with the lock released, the evaluation
+	// yields (EngineConfig.Yield): on one P a write handler must not wait
+	// for the whole evaluation to get the CPU either.
 	for start := 0; start < len(routes); start += evalChunk {
-		e.evalChunk(ts, routes, start, at, dst[n+start:])
+		if start > 0 {
+			e.yield()
+		}
+		chunk := routes[start:min(start+evalChunk, len(routes))]
+		e.statusChunk(ts, chunk, at, mT, dst[n+start:n+start+len(chunk)])
 	}
 	return dst
 }
 
-// EachStatus evaluates tenant t at event time at (Unix ms), as Evaluate
-// does, a chunk of routes at a time: it hands each chunk's statuses to fn,
-// in Evaluate's order, and returns buf (which holds one chunk) for reuse.
-// fn must not keep the statuses; it runs without the tenant's lock. A
-// caller that renders statuses as they come keeps one chunk in memory
-// rather than every route's.
-func (e *Engine) EachStatus(buf []RouteStatus, t Tenant, at int64, fn func([]RouteStatus)) []RouteStatus {
-	routes, ts := e.statusRoutes(t)
-	buf = slices.Grow(buf[:0], evalChunk)[:evalChunk]
-	for start := 0; start < len(routes); start += evalChunk {
-		chunk := buf[:min(evalChunk, len(routes)-start)]
-		e.evalChunk(ts, routes, start, at, chunk)
-		fn(chunk)
-	}
-	clear(buf)
-	return buf[:0]
-}
-
-// statusRoutes returns the routes of tenant t in Evaluate's order, after
-// forgetting stale ones; nil for an unknown tenant.
-func (e *Engine) statusRoutes(t Tenant) ([]*route, *tenantState) {
+// EachStatus is Evaluate a chunk of routes at a time: it evaluates up to
+// evalChunk routes of tenant t at eval time at into buf, calls fn with
+// them (the tenant's lock released), and goes on with the next chunk, in
+// Evaluate's order, yielding between chunks as AppendStatus does. A caller
+// that streams the statuses keeps one chunk of them instead of every
+// route's. The statuses are valid until fn returns; an error of fn stops
+// the evaluation and is returned. It returns buf, grown, for reuse.
+func (e *Engine) EachStatus(t Tenant, at int64, buf []RouteStatus, fn func([]RouteStatus) error) ([]RouteStatus, error) {
 	ts := e.lookupTenant(t)
 	if ts == nil {
-		return nil, nil
-	}
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	e.caps.forgot(ts.forgetStale())
-	// The sorted slice is never changed in place (a new route or a
-	// forgotten one makes a new one), so it can be walked in chunks.
-	return ts.sortedRoutes(), ts
-}
-
-// evalChunk evaluates routes[start:start+evalChunk] into dst. The
-// tenant's lock is taken per chunk of routes, not for the whole
-// evaluation: Ingest of the same tenant waits at most one chunk (a few
-// hundred µs), not the whole evaluation (tens of ms at 20,000 routes).
-// Before every chunk but the first, with the lock released, the
-// evaluation yields (EngineConfig.Yield): on one P a write handler must
-// not wait for the whole evaluation to get the CPU either.
-func (e *Engine) evalChunk(ts *tenantState, routes []*route, start int, at int64, dst []RouteStatus) {
-	if start > 0 {
-		e.yield()
+		return buf, nil
 	}
 	mT := floorDiv64(at, minuteMs)
 	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	for i, r := range routes[start:min(start+evalChunk, len(routes))] {
+	e.caps.forgot(ts.forgetStale())
+	routes := ts.sortedRoutes() // never changed in place: see AppendStatus
+	ts.mu.Unlock()
+	buf = slices.Grow(buf[:0], evalChunk)[:evalChunk]
+	for start := 0; start < len(routes); start += evalChunk {
+		if start > 0 {
+			e.yield()
+		}
+		chunk := routes[start:min(start+evalChunk, len(routes))]
+		e.statusChunk(ts, chunk, at, mT, buf[:len(chunk)])
+		if err := fn(buf[:len(chunk)]); err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// statusChunk evaluates routes into dst (as long) under the tenant's lock.
+func (e *Engine) statusChunk(ts *tenantState, routes []*route, at, mT int64, dst []RouteStatus) {
+	ts.mu.Lock()
+	for i, r := range routes {
 		r.b.advance(ts.head, r.masks, &ts.scratch, nil)
 		e.routeStatus(ts, r, at, mT, &dst[i])
 	}
+	ts.mu.Unlock()
 }
 
 // evalChunk is how many routes AppendStatus evaluates per hold of the

@@ -27,7 +27,7 @@ type Evaluator interface {
 // (budget.Engine is one): the Renderer then reuses its slices and renders
 // without allocating in steady state, routes a chunk at a time.
 type appendEvaluator interface {
-	EachStatus(buf []budget.RouteStatus, t budget.Tenant, at int64, fn func([]budget.RouteStatus)) []budget.RouteStatus
+	EachStatus(t budget.Tenant, at int64, buf []budget.RouteStatus, fn func([]budget.RouteStatus) error) ([]budget.RouteStatus, error)
 	AppendServiceStatus(dst []budget.ServiceStatus, t budget.Tenant, at int64) []budget.ServiceStatus
 }
 
@@ -55,11 +55,11 @@ type Renderer struct {
 	routes   []budget.RouteStatus
 	services []budget.ServiceStatus
 	// writeRoutes is renderRoutes, made once.
-	writeRoutes func([]budget.RouteStatus)
+	writeRoutes func([]budget.RouteStatus) error
 }
 
 // renderRoutes writes the series of routes (s.mu is held by Write).
-func (s *Renderer) renderRoutes(routes []budget.RouteStatus) {
+func (s *Renderer) renderRoutes(routes []budget.RouteStatus) error {
 	w := &s.w
 	for i := range routes {
 		s.Pacer.Pause()
@@ -69,6 +69,7 @@ func (s *Renderer) renderRoutes(routes []budget.RouteStatus) {
 			w.sloth(&s.names, st.Route, nil, &st.Objective, &st.Windows, &st.SLO)
 		}
 	}
+	return nil
 }
 
 // Tenants lists the engine's tenants.
@@ -105,11 +106,11 @@ func (s *Renderer) Write(buf []byte, t budget.Tenant, at int64, maxSeries int, f
 	services := s.services
 	ae, reuse := s.Engine.(appendEvaluator)
 	if reuse {
-		s.routes = ae.EachStatus(s.routes, t, at, s.writeRoutes)
-		clear(s.routes[:cap(s.routes)]) // one chunk; not what it points to
+		s.routes, _ = ae.EachStatus(t, at, s.routes, s.writeRoutes) // renderRoutes fails never
+		clear(s.routes[:cap(s.routes)])                             // one chunk; not what it points to
 		services = ae.AppendServiceStatus(services[:0], t, at)
 	} else {
-		s.renderRoutes(s.Engine.Evaluate(t, at))
+		_ = s.renderRoutes(s.Engine.Evaluate(t, at))
 		services = s.Engine.EvaluateServices(t, at)
 	}
 	for i := range services {

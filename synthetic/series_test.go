@@ -206,12 +206,14 @@ func TestSyntheticServiceSloth(t *testing.T) {
 // appendEngine evaluates into the caller's slices, as budget.Engine does.
 type appendEngine struct{ fakeEvaluator }
 
-func (f *appendEngine) EachStatus(buf []budget.RouteStatus, _ budget.Tenant, _ int64, fn func([]budget.RouteStatus)) []budget.RouteStatus {
+func (f *appendEngine) EachStatus(_ budget.Tenant, _ int64, buf []budget.RouteStatus, fn func([]budget.RouteStatus) error) ([]budget.RouteStatus, error) {
 	for start := 0; start < len(f.routes); start += 2 { // chunks of 2
 		buf = append(buf[:0], f.routes[start:min(start+2, len(f.routes))]...)
-		fn(buf)
+		if err := fn(buf); err != nil {
+			return buf, err
+		}
 	}
-	return buf[:0]
+	return buf, nil
 }
 
 func (f *appendEngine) AppendServiceStatus(dst []budget.ServiceStatus, _ budget.Tenant, _ int64) []budget.ServiceStatus {

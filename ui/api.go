@@ -1,10 +1,13 @@
 package ui
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -20,15 +23,181 @@ type API struct {
 	// Step is the evaluation interval: statuses are evaluated at the
 	// tenant watermark aligned down to it, as the synthetic series are.
 	Step time.Duration
+
+	scratch sync.Pool // of *sloScratch
 }
 
-// ServeSLOs answers GET /slogate/api/v1/slos.
+// ServeSLOs answers GET /slogate/api/v1/slos. The answer is streamed
+// (chunked): routes are evaluated a chunk at a time when the engine can
+// (budget.Engine.EachStatus) and appended to a pooled buffer by the
+// hand-written encoder (api_json.go), so that a call allocates a constant,
+// not the answer's Go values (about 2.5 kB of JSON per route).
 func (a *API) ServeSLOs(ctx *fasthttp.RequestCtx) {
 	if !ctx.IsGet() && !ctx.IsHead() {
 		methodNotAllowed(ctx, "GET")
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, a.Evaluate())
+	ctx.SetContentType("application/json")
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	if ctx.IsHead() {
+		return
+	}
+	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		// An error is the client's going away: nothing left to tell it.
+		if err := a.WriteSLOs(w); err == nil {
+			_ = w.Flush()
+		}
+	})
+}
+
+// chunkEvaluator is an Evaluator that hands out route statuses a chunk at
+// a time and evaluates services into the caller's slice (budget.Engine
+// is one).
+type chunkEvaluator interface {
+	EachStatus(t budget.Tenant, at int64, buf []budget.RouteStatus, fn func([]budget.RouteStatus) error) ([]budget.RouteStatus, error)
+	AppendServiceStatus(dst []budget.ServiceStatus, t budget.Tenant, at int64) []budget.ServiceStatus
+}
+
+// sloScratch is the memory of one WriteSLOs, reused by the next call: a
+// chunk of route statuses, the services of a tenant, the JSON not yet
+// written.
+type sloScratch struct {
+	buf      []byte
+	routes   []budget.RouteStatus
+	services []budget.ServiceStatus
+	order    []int
+	tenants  []tenantAt
+	stamp    []byte
+}
+
+// tenantAt is a tenant and its eval time (Unix ms).
+type tenantAt struct {
+	t  budget.Tenant
+	at int64
+}
+
+// sloFlushBytes is how much JSON WriteSLOs gathers before it writes.
+const sloFlushBytes = 64 << 10
+
+// maxPooledServices bounds the service statuses kept for the next call.
+const maxPooledServices = 1024
+
+// WriteSLOs writes the answer of GET /slogate/api/v1/slos to w: the
+// document encoding/json writes for Evaluate() with two-space indent,
+// evaluated and written a chunk of routes at a time. Every tenant is
+// evaluated at its current step, its routes and services at the same
+// time. It returns w's first error.
+func (a *API) WriteSLOs(w io.Writer) error {
+	s, _ := a.scratch.Get().(*sloScratch)
+	if s == nil {
+		s = &sloScratch{}
+	}
+	defer func() {
+		clear(s.routes) // the statuses point into the engine's labels
+		if cap(s.services) > maxPooledServices {
+			s.services = nil
+		}
+		clear(s.services[:cap(s.services)])
+		s.services = s.services[:0]
+		a.scratch.Put(s)
+	}()
+	step := a.stepMillis()
+	s.tenants = s.tenants[:0]
+	for _, t := range a.Engine.Tenants() {
+		if wm := a.Engine.Watermark(t); wm > 0 {
+			s.tenants = append(s.tenants, tenantAt{t: t, at: wm - wm%step})
+		}
+	}
+	ce, chunked := a.Engine.(chunkEvaluator)
+	s.buf = append(s.buf[:0], "{\n  \"slos\": ["...)
+	n := 0 // statuses written
+	flush := func() error {
+		if len(s.buf) < sloFlushBytes {
+			return nil
+		}
+		_, err := w.Write(s.buf)
+		s.buf = s.buf[:0]
+		return err
+	}
+	for _, ta := range s.tenants {
+		s.stamp = appendStamp(s.stamp[:0], ta.at)
+		writeRoutes := func(sts []budget.RouteStatus) error {
+			for i := range sts {
+				s.buf = appendElem(s.buf, n)
+				s.buf, s.order = appendRouteJSON(s.buf, &sts[i], ta.at, s.stamp, s.order)
+				n++
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		var err error
+		if chunked {
+			s.routes, err = ce.EachStatus(ta.t, ta.at, s.routes, writeRoutes)
+		} else {
+			err = writeRoutes(a.Engine.Evaluate(ta.t, ta.at))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	s.buf = appendEnd(s.buf, n)
+	s.buf = append(s.buf, ",\n  \"services\": ["...)
+	n = 0
+	for _, ta := range s.tenants {
+		s.stamp = appendStamp(s.stamp[:0], ta.at)
+		sts := s.services[:0]
+		if chunked {
+			sts = ce.AppendServiceStatus(sts, ta.t, ta.at)
+			s.services = sts
+		} else {
+			sts = a.Engine.EvaluateServices(ta.t, ta.at)
+		}
+		for i := range sts {
+			s.buf = appendElem(s.buf, n)
+			s.buf, s.order = appendServiceJSON(s.buf, &sts[i], ta.at, s.stamp, s.order)
+			n++
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	s.buf = appendEnd(s.buf, n)
+	s.buf = append(s.buf, "\n}\n"...)
+	_, err := w.Write(s.buf)
+	s.buf = s.buf[:0]
+	return err
+}
+
+// appendElem starts the n-th element of an array at level 2.
+func appendElem(dst []byte, n int) []byte {
+	if n > 0 {
+		dst = append(dst, ',')
+	}
+	return append(dst, "\n    "...)
+}
+
+// appendEnd closes an array at level 1 of n elements: [] when empty.
+func appendEnd(dst []byte, n int) []byte {
+	if n == 0 {
+		return append(dst, ']')
+	}
+	return append(dst, "\n  ]"...)
+}
+
+// appendStamp appends the quoted RFC 3339 time of at (Unix ms).
+func appendStamp(dst []byte, at int64) []byte {
+	dst = append(dst, '"')
+	dst = time.UnixMilli(at).UTC().AppendFormat(dst, time.RFC3339)
+	return append(dst, '"')
+}
+
+func (a *API) stepMillis() int64 {
+	if step := a.Step.Milliseconds(); step > 0 {
+		return step
+	}
+	return 15_000
 }
 
 func methodNotAllowed(ctx *fasthttp.RequestCtx, allow string) {
@@ -176,10 +345,7 @@ type BudgetJ struct {
 // Evaluate evaluates every tenant at its current step: routes and
 // services at the same time.
 func (a *API) Evaluate() SLOsJSON {
-	step := a.Step.Milliseconds()
-	if step <= 0 {
-		step = 15_000
-	}
+	step := a.stepMillis()
 	out := SLOsJSON{SLOs: []SLOStatus{}, Services: []ServiceJSON{}} // [] rather than null without data
 	for _, t := range a.Engine.Tenants() {
 		wm := a.Engine.Watermark(t)
@@ -195,6 +361,48 @@ func (a *API) Evaluate() SLOsJSON {
 		}
 	}
 	return out
+}
+
+// eachSLO evaluates as Evaluate does and calls route with each route's
+// status and service with each service's, per tenant its routes first,
+// converted one at a time instead of gathered: the page keeps rows, not
+// every status twice over. The callbacks may keep what the statuses point
+// to, not the statuses.
+func (a *API) eachSLO(route func(*SLOStatus), service func(*ServiceJSON)) {
+	s, _ := a.scratch.Get().(*sloScratch)
+	if s == nil {
+		s = &sloScratch{}
+	}
+	defer func() {
+		clear(s.routes)
+		a.scratch.Put(s)
+	}()
+	step := a.stepMillis()
+	ce, chunked := a.Engine.(chunkEvaluator)
+	var one SLOStatus
+	for _, t := range a.Engine.Tenants() {
+		wm := a.Engine.Watermark(t)
+		if wm <= 0 {
+			continue
+		}
+		at := wm - wm%step
+		each := func(sts []budget.RouteStatus) error {
+			for i := range sts {
+				one = statusJSON(&sts[i], at)
+				route(&one)
+			}
+			return nil
+		}
+		if chunked {
+			s.routes, _ = ce.EachStatus(t, at, s.routes, each) // each fails never
+		} else {
+			_ = each(a.Engine.Evaluate(t, at))
+		}
+		for _, st := range a.Engine.EvaluateServices(t, at) {
+			svc := serviceJSON(&st, at)
+			service(&svc)
+		}
+	}
 }
 
 func statusJSON(st *budget.RouteStatus, at int64) SLOStatus {

@@ -163,6 +163,7 @@ func do(h fasthttp.RequestHandler, method, uri string, headers ...string) *fasth
 		ctx.Request.Header.Set(headers[i], headers[i+1])
 	}
 	h(&ctx)
+	ctx.Response.Body() // reads a streamed body to the end
 	var resp fasthttp.Response
 	ctx.Response.CopyTo(&resp)
 	return &resp
@@ -349,6 +350,11 @@ func TestPageStatic(t *testing.T) {
 	}
 	if resp := do(api.Handle, "GET", "/slogate/", "Accept-Encoding", "gzip"); string(resp.Header.ContentEncoding()) != "gzip" {
 		t.Errorf("the page is not compressed for a client that accepts gzip")
+	} else if body, err := resp.BodyGunzip(); err != nil || !strings.HasPrefix(string(body), "<!doctype html>") || !strings.HasSuffix(strings.TrimSpace(string(body)), "</html>") {
+		t.Errorf("the compressed page does not decompress to the whole page: %v %q", err, body)
+	}
+	if resp := do(api.Handle, "HEAD", "/slogate/"); resp.StatusCode() != 200 || len(resp.Body()) != 0 {
+		t.Errorf("HEAD /slogate/: %d with %d bytes of body, want 200 and none", resp.StatusCode(), len(resp.Body()))
 	}
 	if got := do(api.Handle, "POST", "/slogate/").StatusCode(); got != 405 {
 		t.Errorf("POST /slogate/: %d, want 405", got)

@@ -104,24 +104,13 @@ func (p *Page) view(query, sortBy string) *pageView {
 	soon := upcomingWindows(masks, now)
 	terms := strings.Fields(strings.ToLower(query))
 	groups := map[string]*viewGroup{}
-	eval := p.cfg.API.Evaluate()
-	for _, st := range eval.Services {
-		r := viewServiceRow(&st)
+	// Rows are made as the statuses are evaluated, routes first per
+	// tenant; the services' risks are listed before the routes'.
+	var routeRisks []viewRisk
+	route := func(st *SLOStatus) {
+		r := viewRowOf(st, soon)
 		r.Hidden = !matchesTerms(r.Search, terms)
-		v.Services = append(v.Services, r)
-		if !r.Hidden {
-			v.ServicesShown++
-			for _, w := range r.Warnings {
-				v.AtRisk = append(v.AtRisk, viewRisk{ID: r.ID, Text: serviceTitle(&st) + ": " + w})
-			}
-		}
-		v.EvaluatedAt = max(v.EvaluatedAt, st.EvaluatedAt)
-	}
-	sortRows(v.Services, sortBy)
-	for _, st := range eval.SLOs {
-		r := viewRowOf(&st, soon)
-		r.Hidden = !matchesTerms(r.Search, terms)
-		title := groupTitle(&st)
+		title := groupTitle(st)
 		g := groups[title]
 		if g == nil {
 			g = &viewGroup{Title: title}
@@ -132,11 +121,26 @@ func (p *Page) view(query, sortBy string) *pageView {
 		if !r.Hidden {
 			v.Shown++
 			for _, w := range r.Warnings {
-				v.AtRisk = append(v.AtRisk, viewRisk{ID: r.ID, Text: title + " · " + r.Route + ": " + w})
+				routeRisks = append(routeRisks, viewRisk{ID: r.ID, Text: title + " · " + r.Route + ": " + w})
 			}
 		}
 		v.EvaluatedAt = max(v.EvaluatedAt, st.EvaluatedAt)
 	}
+	service := func(st *ServiceJSON) {
+		r := viewServiceRow(st)
+		r.Hidden = !matchesTerms(r.Search, terms)
+		v.Services = append(v.Services, r)
+		if !r.Hidden {
+			v.ServicesShown++
+			for _, w := range r.Warnings {
+				v.AtRisk = append(v.AtRisk, viewRisk{ID: r.ID, Text: serviceTitle(st) + ": " + w})
+			}
+		}
+		v.EvaluatedAt = max(v.EvaluatedAt, st.EvaluatedAt)
+	}
+	p.cfg.API.eachSLO(route, service)
+	v.AtRisk = append(v.AtRisk, routeRisks...)
+	sortRows(v.Services, sortBy)
 	if v.EvaluatedAt != "" {
 		v.EvaluatedAt = fmtRFC3339(v.EvaluatedAt)
 	}
