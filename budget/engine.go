@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/slogate/slogate/internal/arena"
 	"github.com/slogate/slogate/remotewrite"
 	"github.com/slogate/slogate/slo"
 )
@@ -629,4 +630,17 @@ func (e *Engine) Stats() EngineStats {
 	}
 	out.TenantsRefused = e.caps.tenantsRefused.Load()
 	return out
+}
+
+// CountsMemory are the bytes of the engines' counts, which live outside
+// the Go heap (package internal/arena): mapped from the system, resident
+// (in spans that hold counts), used (in counts; the rest is free for
+// reuse); and the garbage collections started to reuse what the storage
+// replaced. One figure for every engine of the process.
+type CountsMemory struct{ Mapped, Resident, Used, Collections int64 }
+
+// ReadCountsMemory returns the process's CountsMemory.
+func ReadCountsMemory() CountsMemory {
+	f := arena.Stats()
+	return CountsMemory{Mapped: f.Mapped, Resident: f.Resident, Used: f.Used, Collections: f.Collections}
 }

@@ -8,7 +8,8 @@
 // It must not import os, io/fs, path/filepath, net or anything that speaks
 // HTTP or YAML (TestPure checks it): files belong to package store, the
 // configuration file to package config, the wire to package remotewrite,
-// whose Label and Sample types it shares.
+// whose Label and Sample types it shares. Its counts live outside the Go
+// heap, in memory that package internal/arena maps (memory, not IO).
 package budget
 
 import (

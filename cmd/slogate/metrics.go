@@ -7,7 +7,6 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/slogate/slogate/budget"
-	"github.com/slogate/slogate/internal/arena"
 	"github.com/slogate/slogate/store"
 )
 
@@ -39,10 +38,10 @@ func engineMetrics(e *budget.Engine) *metrics.Set {
 	}
 	// The engine's counts live outside the Go heap (internal/arena): the
 	// go_memstats_* figures do not show them.
-	s.NewGauge(`slogate_engine_counts_bytes{state="mapped"}`, func() float64 { return float64(arena.Stats().Mapped) })
-	s.NewGauge(`slogate_engine_counts_bytes{state="resident"}`, func() float64 { return float64(arena.Stats().Resident) })
-	s.NewGauge(`slogate_engine_counts_bytes{state="used"}`, func() float64 { return float64(arena.Stats().Used) })
-	s.NewGauge(`slogate_engine_counts_collections_total`, func() float64 { return float64(arena.Stats().Collections) })
+	s.NewGauge(`slogate_engine_counts_bytes{state="mapped"}`, func() float64 { return float64(budget.ReadCountsMemory().Mapped) })
+	s.NewGauge(`slogate_engine_counts_bytes{state="resident"}`, func() float64 { return float64(budget.ReadCountsMemory().Resident) })
+	s.NewGauge(`slogate_engine_counts_bytes{state="used"}`, func() float64 { return float64(budget.ReadCountsMemory().Used) })
+	s.NewGauge(`slogate_engine_counts_collections_total`, func() float64 { return float64(budget.ReadCountsMemory().Collections) })
 	return s
 }
 
