@@ -39,7 +39,7 @@ lint: deps
 # objects at random.
 test: test-deps lint
 	$(GO) test -race -count=1 -timeout $(GO_TEST_TIMEOUT) ./...
-	$(GO) test -count=1 -run 'Alloc' ./budget ./maintenance ./proxy ./remotewrite
+	$(GO) test -count=1 -run 'Alloc' ./budget ./maintenance ./proxy ./remotewrite ./synthetic ./ui
 
 # VictoriaMetrics, slogate, vmagent and Caddy in front of demo backends: a
 # month of history first, then days of live traffic (an incident, a planned
