@@ -309,8 +309,9 @@ func (r *minuteRing) place(s int, md uint32, shrink bool) []uint64 {
 		nl = blockWords(md)
 	}
 	n := len(r.data.W) + nl - ol
-	// The array grows by half (a ring filling up, as history replays,
-	// grows a few times, not once per hour), and shrinks to a few blocks
+	// The array grows by half while it keeps growing (a ring filling up,
+	// as history replays, grows a few times, not once per hour), else by
+	// a few blocks, and shrinks to a few blocks
 	// of room (n/32 + 24 words, up to 6.25% more for its size class) when
 	// it has more than that spare and has not grown for a quarter of the
 	// hours it holds: a ring that stopped filling up stays tight.
@@ -318,9 +319,16 @@ func (r *minuteRing) place(s int, md uint32, shrink bool) []uint64 {
 	shrink = shrink && int(r.seals) >= len(r.meta)/4 && r.data.Cap() > n+n/8+64
 	if grow || shrink {
 		spare := n/32 + 24
+		if grow && r.filling() {
+			// A ring with hours still empty is filling up (history
+			// replaying): by half, but within the arena while the ring
+			// fits there. A full ring that needs a little more (a wider
+			// hour) gets a little: every route crosses the hour at once,
+			// and 1.5 times every ring would be a spike.
+			spare = max(min(n/2+24, arena.MaxWords-n), spare)
+		}
 		if grow {
-			// By half, but within the arena while the ring fits there.
-			spare, r.seals = max(min(n/2+24, arena.MaxWords-n), spare), 0
+			r.seals = 0
 		}
 		nd := arena.NewGrowing(n + spare)
 		nd.W = nd.W[:n]
@@ -343,6 +351,18 @@ func (r *minuteRing) place(s int, md uint32, shrink bool) []uint64 {
 		}
 	}
 	return blk
+}
+
+// filling reports whether more than two of the ring's hours have no
+// block: it is still filling up.
+func (r *minuteRing) filling() bool {
+	empty := 0
+	for _, md := range r.meta {
+		if md>>metaWt == 0 {
+			empty++
+		}
+	}
+	return empty > 2
 }
 
 // reset sets every minute to 0 and releases the blocks.
