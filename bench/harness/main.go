@@ -80,6 +80,7 @@ type config struct {
 	// year) and of the scale row; memLive is their steady-state phase.
 	memRoutes, scaleRoutes int
 	memLive, memLiveMax    time.Duration
+	memWindows             string
 }
 
 type binaries struct {
@@ -143,6 +144,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.maxPregen, "maxPregen", 9000, "most zstd bodies the load generator prepares before a phase (about 100 KB each)")
 	groups := fs.String("groups", "vm,sink,scaling,memory,scale", "comma-separated phase groups to run: vm, sink, scaling, memory (-memRoutes with a full 30d and a full calendar year of history), scale (-scaleRoutes, 30d)")
 	fs.IntVar(&cfg.memRoutes, "memRoutes", 20_000, "routes of the memory rows")
+	fs.StringVar(&cfg.memWindows, "memWindows", "30d,year", "comma-separated windows of the memory rows (30d, year)")
 	fs.IntVar(&cfg.scaleRoutes, "scaleRoutes", 100_000, "routes of the scale row")
 	fs.DurationVar(&cfg.memLive, "memLive", time.Minute, "shortest steady-state phase of the memory and scale rows: live writes every 15s after the history, RSS sampled every 100ms, until slogate has also run 3 garbage collections")
 	fs.DurationVar(&cfg.memLiveMax, "memLiveMax", 2*time.Minute, "longest steady-state phase of the memory and scale rows")

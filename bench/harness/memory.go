@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,7 +114,11 @@ func (m *memResult) evalInterval() float64 {
 func (h *harness) memoryRows() {
 	var rows []memResult
 	if h.cfg.groups["memory"] {
-		rows = append(rows, memResult{Routes: h.cfg.memRoutes, Window: win30d}, memResult{Routes: h.cfg.memRoutes, Window: winYear})
+		for _, w := range []string{win30d, winYear} {
+			if slices.Contains(strings.Split(h.cfg.memWindows, ","), w) {
+				rows = append(rows, memResult{Routes: h.cfg.memRoutes, Window: w})
+			}
+		}
 	}
 	if h.cfg.groups["scale"] {
 		rows = append(rows, memResult{Routes: h.cfg.scaleRoutes, Window: win30d})
