@@ -403,12 +403,18 @@ func (h *harness) startVMAgent(tag, cpus, upURL, enc string) (*proc.Proc, error)
 // startPut starts the process under test, listening on addr, and waits until
 // its /health answers; h.putURL is its base URL.
 func (h *harness) startPut(name, cpus, bin, addr string, args ...string) (*proc.Proc, error) {
+	return h.startPutWithin(30*time.Second, name, cpus, bin, addr, args...)
+}
+
+// startPutWithin is startPut that waits up to wait for /health: a slogate
+// that restores a large snapshot answers only once it has loaded it.
+func (h *harness) startPutWithin(wait time.Duration, name, cpus, bin, addr string, args ...string) (*proc.Proc, error) {
 	p, err := h.start(name, cpus, bin, args...)
 	if err != nil {
 		return nil, err
 	}
 	h.putURL = "http://" + addr
-	if err := waitReady(p, h.putURL+"/health", 30*time.Second); err != nil {
+	if err := waitReady(p, h.putURL+"/health", wait); err != nil {
 		h.stop(p, 5*time.Second)
 		return nil, err
 	}
