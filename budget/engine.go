@@ -137,6 +137,8 @@ type Engine struct {
 	services []Service
 	resolve  func(src *Source, route []Label) Objective
 	release  slo.ReleasePolicy
+	// objectives are the routes' resolved objectives, shared.
+	objectives objectiveCache
 	// index maps metric names to source indexes; Reload swaps it (while it
 	// holds every tenant's lock), so Wants reads it without a lock.
 	index   atomic.Pointer[sourceIndex]
@@ -540,9 +542,11 @@ func (e *Engine) SetMasks(masks []Mask) {
 	for _, ts := range *e.tenants.Load() {
 		ts.mu.Lock()
 		ts.advanceAll()
+		var buf []Label
 		for _, routes := range ts.routes {
 			for _, r := range routes {
-				matched := matchMasks(ms, r.maskLabels)
+				buf = r.appendMaskLabels(buf[:0])
+				matched := matchMasks(ms, buf)
 				if len(matched) == 0 && len(r.masks) == 0 {
 					continue
 				}

@@ -263,11 +263,15 @@ func TestEngineMemoryPerRoute(t *testing.T) {
 // settleArena collects until the arena's blocks in use stop changing:
 // the cleanups that return blocks run after a collection, on their own.
 func settleArena() {
-	used := int64(-1)
-	for i := 0; i < 100 && arena.Stats().Used != used; i++ {
-		used = arena.Stats().Used
+	used, same := int64(-1), 0
+	for i := 0; i < 200 && same < 3; i++ {
 		runtime.GC()
-		runtime.Gosched()
+		time.Sleep(time.Millisecond) // the cleanup goroutine runs
+		if u := arena.Stats().Used; u != used {
+			used, same = u, 0
+		} else {
+			same++
+		}
 	}
 }
 

@@ -198,7 +198,7 @@ func (t *tenantState) remap(e *Engine, remap []int, masks []Mask) {
 			}
 			r.src = &e.sources[ni]
 			r.setObjective(e.objectiveFor(r.src, r.labels), masks)
-			if lay := layoutFor(r.obj); !lay.same(r.b.lay) {
+			if lay := layoutFor(r.ro.obj); !lay.same(r.b.lay) {
 				r.b = r.b.relayout(r.b.ringLen, lay, r.masks, &t.scratch)
 			} else {
 				r.b.recomputeExclusion(r.masks, &t.scratch)

@@ -2,6 +2,7 @@ package budget
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,19 +93,14 @@ type route struct {
 	// immutable and shared with RouteStatus.
 	labels []Label
 	name   string
-	obj    Objective
-	// windowLabel is obj.Window.Label(), the compliance window's name.
-	windowLabel string
-	// maskLabels are what masks match: identity labels, contract labels,
-	// then source, slo and route.
-	maskLabels []Label
-	masks      []Mask // the current masks that match maskLabels
+	ro     *routeObjective // shared by the routes of the same objective
+	masks  []Mask          // the current masks that match appendMaskLabels
 	// newest is the newest accepted point of the route's series (ms); the
 	// route is forgotten when it is older than the tenant watermark minus
-	// forgetAfter (ms), the longest its compliance window can be.
-	newest, forgetAfter int64
-	series              []*series
-	b                   buckets
+	// ro.forgetAfter (ms), the longest its compliance window can be.
+	newest int64
+	series []*series
+	b      buckets
 	// svcs are the service SLIs the route belongs to.
 	svcs []*svcState
 
@@ -224,7 +220,7 @@ func (t *tenantState) routeFor(e *Engine, si int, labels []Label) *route {
 	}
 	r := &route{src: src, key: key, labels: ident, name: strings.Join(vals, "/")}
 	r.setObjective(e.objectiveFor(src, ident), *e.masks.Load())
-	r.b.init(e.ringLen, layoutFor(r.obj))
+	r.b.init(e.ringLen, layoutFor(r.ro.obj))
 	r.newest = t.wm
 	r.first = math.MaxInt64
 	r.svcs = t.servicesFor(e, r)
@@ -235,7 +231,7 @@ func (t *tenantState) routeFor(e *Engine, si int, labels []Label) *route {
 
 // objectiveFor resolves the objective of a route of src with identity
 // labels ident; a rolling window shorter than a minute gets the default.
-func (e *Engine) objectiveFor(src *Source, ident []Label) Objective {
+func (e *Engine) objectiveFor(src *Source, ident []Label) *routeObjective {
 	obj := DefaultObjective(src)
 	if e.resolve != nil {
 		obj = e.resolve(src, ident)
@@ -243,22 +239,74 @@ func (e *Engine) objectiveFor(src *Source, ident []Label) Objective {
 	if obj.Window.Kind == slo.Rolling && obj.Window.Length < time.Minute {
 		obj.Window = DefaultObjective(src).Window
 	}
-	return obj
+	return e.objectives.get(obj)
 }
 
-// setObjective gives r (src, labels and name set) the objective obj and
+// setObjective gives r (src, labels and name set) the objective ro and
 // the masks of all that match it.
-func (r *route) setObjective(obj Objective, all []Mask) {
-	r.obj, r.windowLabel = obj, obj.Window.Label()
-	r.maskLabels = make([]Label, 0, len(r.labels)+len(obj.Contract)+3)
-	r.maskLabels = append(r.maskLabels, r.labels...)
-	r.maskLabels = append(r.maskLabels, obj.Contract...)
-	r.maskLabels = append(r.maskLabels,
+func (r *route) setObjective(ro *routeObjective, all []Mask) {
+	r.ro = ro
+	var buf [16]Label
+	r.masks = matchMasks(all, r.appendMaskLabels(buf[:0]))
+}
+
+// appendMaskLabels appends what masks match to dst: identity labels,
+// contract labels, then source, slo and route. They are put together when
+// masks are matched (a window set or changed, a new route), not kept with
+// every route.
+func (r *route) appendMaskLabels(dst []Label) []Label {
+	dst = append(dst, r.labels...)
+	dst = append(dst, r.ro.obj.Contract...)
+	return append(dst,
 		Label{Name: "source", Value: r.src.Name},
-		Label{Name: "slo", Value: obj.Name},
+		Label{Name: "slo", Value: r.ro.obj.Name},
 		Label{Name: "route", Value: r.name})
-	r.masks = matchMasks(all, r.maskLabels)
-	r.forgetAfter = WindowMaxLength(obj.Window).Milliseconds()
+}
+
+// routeObjective is a route's objective and what is derived from it. The
+// routes of one objective share one (objectives.get): a copy in every
+// route was about 200 bytes of heap per route.
+type routeObjective struct {
+	obj Objective
+	// windowLabel is obj.Window.Label(), the compliance window's name.
+	windowLabel string
+	// forgetAfter is WindowMaxLength(obj.Window) in ms.
+	forgetAfter int64
+}
+
+// objectiveCache hands out the routeObjective of an objective, the same one
+// for equal objectives among the last maxObjectives distinct ones.
+type objectiveCache struct {
+	mu   sync.Mutex
+	list []*routeObjective
+}
+
+// maxObjectives bounds the objectives remembered; beyond it (objectives
+// per route, or many reloads) the list starts over, and routes that
+// resolved before keep theirs.
+const maxObjectives = 256
+
+func (o *objectiveCache) get(obj Objective) *routeObjective {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i := len(o.list) - 1; i >= 0; i-- {
+		if sameObjective(&o.list[i].obj, &obj) {
+			return o.list[i]
+		}
+	}
+	ro := &routeObjective{obj: obj, windowLabel: obj.Window.Label(), forgetAfter: WindowMaxLength(obj.Window).Milliseconds()}
+	if len(o.list) >= maxObjectives {
+		o.list = o.list[:0]
+	}
+	o.list = append(o.list, ro)
+	return ro
+}
+
+// sameObjective reports whether a and b are the same objective, field by
+// field.
+func sameObjective(a, b *Objective) bool {
+	return a.Name == b.Name && a.SLO == b.SLO && a.SLA == b.SLA && a.Window == b.Window && a.Slices == b.Slices &&
+		slices.Equal(a.Contract, b.Contract) && slices.Equal(a.Credits, b.Credits)
 }
 
 // WindowMaxLength is the longest a compliance window can be: a calendar
@@ -317,7 +365,7 @@ func (t *tenantState) forgetStale() (n int) {
 	forgot := false
 	for _, routes := range t.routes {
 		for k, r := range routes {
-			if r.newest >= t.wm-r.forgetAfter {
+			if r.newest >= t.wm-r.ro.forgetAfter {
 				continue
 			}
 			delete(routes, k)

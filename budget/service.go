@@ -136,7 +136,7 @@ func (t *tenantState) servicesFor(e *Engine, r *route) []*svcState {
 	var out []*svcState
 	for i := range e.services {
 		def := &e.services[i]
-		if !def.Match.Match(r.labels, r.obj.Contract, r.src.Name) {
+		if !def.Match.Match(r.labels, r.ro.obj.Contract, r.src.Name) {
 			continue
 		}
 		var kb strings.Builder
@@ -166,7 +166,7 @@ func byValue(r *route, name string) string {
 	if v, ok := labelValue(r.labels, name); ok {
 		return v
 	}
-	if v, ok := labelValue(r.obj.Contract, name); ok {
+	if v, ok := labelValue(r.ro.obj.Contract, name); ok {
 		return v
 	}
 	if name == "source" {

@@ -372,7 +372,7 @@ func (d *stateDecoder) buckets(rt *route, wm0 int64) int64 {
 	if rt == nil {
 		return d.decodeBuckets(nil, foldLayout{}, nil, wm0)
 	}
-	return d.decodeBuckets(&rt.b, layoutFor(rt.obj), rt.masks, wm0)
+	return d.decodeBuckets(&rt.b, layoutFor(rt.ro.obj), rt.masks, wm0)
 }
 
 // decodeBuckets decodes buckets into dst with layout want and exclusions

@@ -135,7 +135,7 @@ func sameState(t *testing.T, a, b *Engine) {
 				r.b.advance(ta.head, r.masks, &ta.scratch, nil)
 				o.b.advance(tb.head, o.masks, &tb.scratch, nil)
 				if diff := bucketsDiff(&o.b, &r.b); diff != "" || o.newest != r.newest || len(o.series) != len(r.series) ||
-					len(o.masks) != len(r.masks) || o.forgetAfter != r.forgetAfter {
+					len(o.masks) != len(r.masks) || o.ro.forgetAfter != r.ro.forgetAfter {
 					t.Fatalf("tenant %v: route %q differs: %s", tn, k, diff)
 				}
 			}

@@ -170,9 +170,9 @@ func (t *tenantState) sortedRoutes() []*route {
 
 // routeStatus fills st for route r at eval time at, minute mT.
 func (e *Engine) routeStatus(ts *tenantState, r *route, at, mT int64, st *RouteStatus) {
-	*st = RouteStatus{Tenant: ts.id, Source: r.src.Name, Labels: r.labels, Route: r.name, Objective: r.obj}
+	*st = RouteStatus{Tenant: ts.id, Source: r.src.Name, Labels: r.labels, Route: r.name, Objective: r.ro.obj}
 	var os objStatus
-	e.objectiveStatus(ts, &r.b, nil, r.masks, &r.obj, r.windowLabel, at, mT, &os)
+	e.objectiveStatus(ts, &r.b, nil, r.masks, &r.ro.obj, r.ro.windowLabel, at, mT, &os)
 	st.Windows, st.SLO, st.SLA, st.HasSLA = os.windows, os.slo, os.sla, os.hasSLA
 	st.Release, st.Slices, st.WindowSlices = os.release, os.slices, os.windowSlices
 	st.CreditPercent, st.HasCredit = os.credit, os.hasCredit

@@ -48,23 +48,32 @@ func TestArenaReuse(t *testing.T) {
 	// The owner's cleanup returns the block after a collection finds it
 	// unreachable; cleanups run on their own goroutine.
 	deadline := time.Now().Add(10 * time.Second)
-	for {
+	// Other spans of the class (earlier runs of the test) may have room
+	// too: the arrays taken meanwhile are held, so that the block turns
+	// up among the next ones.
+	var taken []Words
+	for found := false; !found; {
 		runtime.GC()
-		x := New(n)
-		if &x.W[0] == p {
-			for i := range x.W {
-				if x.W[i] != 0 {
-					t.Fatalf("word %d of a reused block is %d", i, x.W[i])
+		time.Sleep(time.Millisecond) // let the cleanup goroutine run
+		for range 64 {
+			x := New(n)
+			taken = append(taken, x)
+			if &x.W[0] == p {
+				for i := range x.W {
+					if x.W[i] != 0 {
+						t.Fatalf("word %d of a reused block is %d", i, x.W[i])
+					}
 				}
+				found = true
+				break
 			}
-			break
 		}
-		if time.Now().After(deadline) {
+		if !found && time.Now().After(deadline) {
 			t.Fatal("the block of an unreachable array was not reused")
 		}
-		runtime.KeepAlive(x)
-		time.Sleep(time.Millisecond) // let the cleanup goroutine run
 	}
+	runtime.KeepAlive(taken)
+	taken = nil
 	// Arrays the storage drops start collections of their own: the Go
 	// heap (16 bytes an array) would not.
 	before := Stats()

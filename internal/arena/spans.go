@@ -2,6 +2,7 @@ package arena
 
 import (
 	"math/bits"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,7 @@ type span struct {
 	base       unsafe.Pointer
 	class      uint16 // pool*numClasses + size class
 	live, used int32  // blocks in use; blocks carved so far (the rest is untouched)
+	released   int32  // bytes of the free blocks' pages given back to the system
 	free       unsafe.Pointer
 	prev, next *span // in its class's list of spans with room
 	listed     bool
@@ -121,6 +123,10 @@ func (a *arenaState) alloc(c uint16) unsafe.Pointer {
 	if s.free != nil {
 		p = s.free
 		s.free = *(*unsafe.Pointer)(p)
+		if _, n := pagesWithin(p, size); n > 0 {
+			s.released -= int32(n) // touched again when the caller clears the block
+			a.resident += int64(n)
+		}
 	} else {
 		p = unsafe.Add(s.base, int(s.used)*size)
 		s.used++
@@ -134,11 +140,24 @@ func (a *arenaState) alloc(c uint16) unsafe.Pointer {
 }
 
 // release returns block p of pool class c.
+//
+// The whole pages within a free block go back to the system at once,
+// not only when the span's last block is freed: the long-lived blocks of
+// a span keep it in use, and the blocks freed among them (a ring that
+// grew into a larger class, counts that widened) would otherwise stay
+// resident until a block of their class takes their place. Most blocks
+// of a full route are several pages long. The block is nobody's now, so
+// its pages are released before it is listed; its first word, the free
+// list's link, is kept.
 func (a *arenaState) release(p unsafe.Pointer, c uint16) {
 	size := int64(poolClassSize(c)) * 8
 	a.used.Add(-size)
 	if d := a.dropped.Add(-size); d < 0 {
 		a.dropped.Add(-d) // blocks of storage dropped whole were not counted
+	}
+	q, n := pagesWithin(p, int(size))
+	if n > 0 {
+		arenaRelease(q, n)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -146,19 +165,35 @@ func (a *arenaState) release(p unsafe.Pointer, c uint16) {
 	*(*unsafe.Pointer)(p) = s.free
 	s.free = p
 	s.live--
+	s.released += int32(n)
+	a.resident -= int64(n)
 	if s.live == 0 {
 		// The span goes back to the system and to any class.
 		a.unlist(s)
 		arenaRelease(s.base, spanBytes)
+		a.resident -= spanBytes - int64(s.released)
 		*s = span{base: s.base}
 		a.idle = append(a.idle, s)
-		a.resident -= spanBytes
 		return
 	}
 	if !s.listed {
 		a.list(s)
 	}
 }
+
+// pagesWithin returns the whole system pages of block [p, p+size) after
+// its first word: what release gives back to the system.
+func pagesWithin(p unsafe.Pointer, size int) (unsafe.Pointer, int) {
+	lo := (uintptr(p) + 8 + pageBytes - 1) &^ (pageBytes - 1)
+	hi := (uintptr(p) + uintptr(size)) &^ (pageBytes - 1)
+	if hi <= lo {
+		return nil, 0
+	}
+	return unsafe.Add(p, lo-uintptr(p)), int(hi - lo)
+}
+
+// pageBytes is the system's page size.
+var pageBytes = uintptr(os.Getpagesize())
 
 // newSpan gives pool class c an idle span, mapping a chunk when there is
 // none.
