@@ -51,6 +51,10 @@ type memResult struct {
 	// the live phase: before its next collection the heap grows to NextGC.
 	HeapAlloc float64 `json:"heap_alloc_bytes"`
 	NextGC    float64 `json:"next_gc_bytes"`
+	// HeapIdleResident is the Go heap's free pages not yet given back to
+	// the system (HeapIdle - HeapReleased): resident, and where the heap
+	// grows first.
+	HeapIdleResident float64 `json:"heap_idle_resident_bytes"`
 	// The engine's counts off the Go heap at the end of the live phase:
 	// in blocks in use, and resident (slogate_engine_counts_bytes).
 	CountsUsed     float64 `json:"counts_used_bytes"`
@@ -77,17 +81,24 @@ type memResult struct {
 // heap's growth before its next collection: the heap grows from HeapAlloc
 // at the end to its goal NextGC (with the default GOGC=100, twice the
 // heap live after the last collection) before the next collection frees
-// it. So the figure is the larger of the peak and the RSS at the end plus
-// that growth: an upper bound of what the process reaches once it
-// collects regularly (the growth may reuse pages already resident).
+// it, first into its free pages that are still resident. So the figure
+// is the larger of the peak and the RSS at the end plus the growth beyond
+// those pages: an upper bound of what the process reaches once it
+// collects regularly.
 func (m *memResult) steadyRSS() (rss int64, projected bool) {
 	if m.GCCycles >= minGC || m.HeapAlloc <= 0 || m.NextGC <= 0 {
 		return m.PeakRSS, false
 	}
-	if bound := m.EndRSS + int64(max(0, m.NextGC-m.HeapAlloc)); bound > m.PeakRSS {
+	if bound := m.EndRSS + m.heapGrowth(); bound > m.PeakRSS {
 		return bound, true
 	}
 	return m.PeakRSS, false
+}
+
+// heapGrowth is what the Go heap may add to the RSS before its next
+// collection: its growth to NextGC beyond its free resident pages.
+func (m *memResult) heapGrowth() int64 {
+	return int64(max(0, m.NextGC-m.HeapAlloc-m.HeapIdleResident))
 }
 
 // perRoute is the steady-state RSS per route.
@@ -287,6 +298,7 @@ func (h *harness) memoryRow(m *memResult) {
 			m.EndRSS, m.HWM, _ = proc.MemoryStatus(pid)
 			m.HeapAlloc = h.scrape("go_memstats_heap_alloc_bytes")
 			m.NextGC = h.scrape("go_memstats_next_gc_bytes")
+			m.HeapIdleResident = max(0, h.scrape("go_memstats_heap_idle_bytes")-h.scrape("go_memstats_heap_released_bytes"))
 			m.CountsUsed = h.scrape(`slogate_engine_counts_bytes{state="used"}`)
 			m.CountsResident = h.scrape(`slogate_engine_counts_bytes{state="resident"}`)
 			if w := s1.at.Sub(s0.at).Seconds(); w > 0 {
@@ -374,8 +386,8 @@ func (r *report) memoryChecks(w func(string, ...any)) {
 		rss, projected := m.steadyRSS()
 		how := fmt.Sprintf("peak %.0f MiB over %.0fs (%.0f GC cycles)", mib(rss), m.LiveSeconds, m.GCCycles)
 		if projected {
-			how = fmt.Sprintf("%.0f MiB = RSS at the end %.0f MiB + the heap's growth to its goal %.0f → %.0f MiB before the next collection (%.0f GC cycles in %.0fs; peak %.0f MiB)",
-				mib(rss), mib(m.EndRSS), m.HeapAlloc/(1<<20), m.NextGC/(1<<20), m.GCCycles, m.LiveSeconds, mib(m.PeakRSS))
+			how = fmt.Sprintf("%.0f MiB = RSS at the end %.0f MiB + the heap's growth to its goal %.0f → %.0f MiB before the next collection, less its %.0f MiB of free resident pages (%.0f GC cycles in %.0fs; peak %.0f MiB)",
+				mib(rss), mib(m.EndRSS), m.HeapAlloc/(1<<20), m.NextGC/(1<<20), m.HeapIdleResident/(1<<20), m.GCCycles, m.LiveSeconds, mib(m.PeakRSS))
 		}
 		w("| steady-state RSS per route, %s routes, full %s history, continuous writes | ≤ %d KiB | %s ÷ %s routes = **%.1f KiB**%s | %s |\n",
 			commas(m.Routes), windowName(m.Window), c.target>>10, how, commas(m.Routes), m.perRoute()/1024,
@@ -420,7 +432,7 @@ func (r *report) memoryTable(w func(string, ...any)) {
 		return
 	}
 	w("## Memory and scale (slogate → sink)\n\n")
-	w("Every route is a busy ingress-nginx route (status 200 at 200-599 requests a minute, ±20%% from minute to minute, 503 at 0-0.75 a minute) holding a full window of history, written through slogate by bench/history with old timestamps (one sample a minute for the last 73h, one an hour or two before). Then live writes, one sample per series every 15s, for %s or more: RSS is sampled every 100ms, peak = steady state with default GOGC; with fewer than %d collections in the phase, the RSS at its end plus the growth of the Go heap to its goal (twice the heap live after a collection, default GOGC) before the next collection, an upper bound. CPU per step: slogate's CPU in the live phase per 15s evaluation step, per route (evaluation, synthetic series to the sink, the step's writes, GC). Snapshot: the file slogate writes when it stops (SIGTERM), the time that stop took, and the time a new slogate took to restore it and answer /health.\n\n", r.cfg.memLive, minGC)
+	w("Every route is a busy ingress-nginx route (status 200 at 200-599 requests a minute, ±20%% from minute to minute, 503 at 0-0.75 a minute) holding a full window of history, written through slogate by bench/history with old timestamps (one sample a minute for the last 73h, one an hour or two before). Then live writes, one sample per series every 15s, for %s or more: RSS is sampled every 100ms, peak = steady state with default GOGC; with fewer than %d collections in the phase, the RSS at its end plus the growth of the Go heap to its goal (twice the heap live after a collection, default GOGC) before the next collection beyond its free pages still resident, an upper bound. CPU per step: slogate's CPU in the live phase per 15s evaluation step, per route (evaluation, synthetic series to the sink, the step's writes, GC). Snapshot: the file slogate writes when it stops (SIGTERM), the time that stop took, and the time a new slogate took to restore it and answer /health.\n\n", r.cfg.memLive, minGC)
 	w("| routes | window | history samples / time | RSS after history MiB | peak RSS MiB (GC cycles) | steady-state RSS MiB | per route KiB | CPU per step per route | snapshot MiB (per route) | stop / restore s | RSS restored MiB | other | notes |\n")
 	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for i := range r.mem {
@@ -443,7 +455,7 @@ func (r *report) memoryTable(w func(string, ...any)) {
 			notes = append(notes, fmt.Sprintf("at the end: counts %.0f MiB in use, %.0f resident; Go heap %.0f MiB, goal %.0f", m.CountsUsed/(1<<20), m.CountsResident/(1<<20), m.HeapAlloc/(1<<20), m.NextGC/(1<<20)))
 		}
 		if _, projected := m.steadyRSS(); projected {
-			notes = append(notes, fmt.Sprintf("%.0f GC cycles: steady state = RSS at the end + the heap's growth to its GC goal", m.GCCycles))
+			notes = append(notes, fmt.Sprintf("%.0f GC cycles: steady state = RSS at the end + the heap's growth to its GC goal beyond its free resident pages", m.GCCycles))
 		}
 		if m.Other > noisyCores {
 			notes = append(notes, fmt.Sprintf("noisy: other processes used %.2f cores", m.Other))
