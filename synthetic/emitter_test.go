@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -191,5 +192,51 @@ func TestEmitterSendsBlocksAsTheyCome(t *testing.T) {
 	// The three kept blocks go first, then each new one.
 	if want := []int64{3 + 3, 3 + 3 + 1, 3 + 3 + 2}; !slices.Equal(p.before, want) {
 		t.Fatalf("blocks the upstream had before each block: %v, want %v", p.before, want)
+	}
+}
+
+// TestEmitterSpreadsBlocks: the blocks of a step reach the upstream spread
+// over about Spread (after the first step, which tells how many blocks a
+// step has), not at once; and a stopping emitter does not wait.
+func TestEmitterSpreadsBlocks(t *testing.T) {
+	var mu sync.Mutex
+	var arrived []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		arrived = append(arrived, time.Now())
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	client, err := vmclient.New(vmclient.Config{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const blocks, spread = 5, 400 * time.Millisecond
+	p := &blockProducer{n: blocks, block: make([]byte, 1000)}
+	e := NewEmitter(EmitterConfig{Client: client, Producer: p, Interval: time.Second, Spread: spread})
+	span := func() time.Duration {
+		mu.Lock()
+		arrived = arrived[:0]
+		mu.Unlock()
+		p.wm.Add(1000)
+		if n := e.Step(); n != 0 {
+			t.Fatalf("%d blocks pending", n)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(arrived) != blocks {
+			t.Fatalf("%d blocks arrived, want %d", len(arrived), blocks)
+		}
+		return arrived[blocks-1].Sub(arrived[0])
+	}
+	p.wm.Store(1_000_000)
+	first := span()
+	if second, want := span(), spread*(blocks-1)/blocks; second < want {
+		t.Errorf("the blocks of a step arrived within %v, want them spread over %v or more (first step: %v)", second, want, first)
+	}
+	close(e.done) // as Run does when told to stop
+	if last := span(); last > spread/2 {
+		t.Errorf("a stopping emitter took %v to write a step's blocks", last)
 	}
 }
