@@ -269,3 +269,20 @@ func TestBodyTooLarge(t *testing.T) {
 		t.Fatalf("got %q, want a 413", buf[:n])
 	}
 }
+
+// TestWriteServerTiming: an accepted write says how long the upstream
+// took (Server-Timing: upstream;dur=<ms>), at least the time the upstream
+// held it.
+func TestWriteServerTiming(t *testing.T) {
+	h := newHarness(t, time.Second)
+	h.up.hang = 30 * time.Millisecond
+	code, _, hdr := h.post(t, "/api/v1/write", "snappy", writeBody())
+	v, ok := strings.CutPrefix(string(hdr.Peek("Server-Timing")), "upstream;dur=")
+	if code != fasthttp.StatusNoContent || !ok {
+		t.Fatalf("got %d with Server-Timing %q, want 204 with upstream;dur=", code, hdr.Peek("Server-Timing"))
+	}
+	ms, err := strconv.ParseFloat(v, 64)
+	if err != nil || ms < 30 || ms > 1000 {
+		t.Fatalf("upstream;dur=%s, want the upstream's 30 ms or a little more", v)
+	}
+}

@@ -59,7 +59,7 @@ type memResult struct {
 	// in blocks in use, and resident (slogate_engine_counts_bytes).
 	CountsUsed     float64 `json:"counts_used_bytes"`
 	CountsResident float64 `json:"counts_resident_bytes"`
-	LiveCPU   float64 `json:"live_cpu_s"`
+	LiveCPU        float64 `json:"live_cpu_s"`
 	// Engine counters at the end.
 	Counted float64 `json:"samples_counted"`
 	Ignored float64 `json:"samples_ignored"`

@@ -78,19 +78,16 @@ type lgSummary struct {
 	SamplesPerSec   float64          `json:"samples_per_s"`
 	RequestsPerSec  float64          `json:"requests_per_s"`
 	BytesPerRequest float64          `json:"bytes_per_request"`
-	Latency         struct {
-		Count int     `json:"count"`
-		P50   float64 `json:"p50"`
-		P99   float64 `json:"p99"`
-		P999  float64 `json:"p999"`
-		Max   float64 `json:"max"`
-	} `json:"latency_ms"`
-	Sent         int64 `json:"requests_sent_total"`
-	Pregenerated int   `json:"bodies_pregenerated"`
-	Inline       int64 `json:"bodies_encoded_inline"`
-	Late         int64 `json:"late_dispatches"`
-	Series       int   `json:"series"`
-	Blocks       int   `json:"blocks_per_round"`
+	Latency         latencyMs        `json:"latency_ms"`
+	// Added is the latency less the upstream's time, per request whose
+	// answer said it (slogate's Server-Timing: upstream;dur=).
+	Added        latencyMs `json:"added_ms"`
+	Sent         int64     `json:"requests_sent_total"`
+	Pregenerated int       `json:"bodies_pregenerated"`
+	Inline       int64     `json:"bodies_encoded_inline"`
+	Late         int64     `json:"late_dispatches"`
+	Series       int       `json:"series"`
+	Blocks       int       `json:"blocks_per_round"`
 }
 
 // result is a measured phase.
@@ -398,6 +395,15 @@ func (h *harness) startVMAgent(tag, cpus, upURL, enc string) (*proc.Proc, error)
 		args = append(args, "-remoteWrite.forcePromProto")
 	}
 	return h.startPut(tag+"-vmagent", cpus, h.bin.vmagent, addr, args...)
+}
+
+// latencyMs are a loadgen's latency percentiles, in ms.
+type latencyMs struct {
+	Count int     `json:"count"`
+	P50   float64 `json:"p50"`
+	P99   float64 `json:"p99"`
+	P999  float64 `json:"p999"`
+	Max   float64 `json:"max"`
 }
 
 // startPut starts the process under test, listening on addr, and waits until

@@ -246,6 +246,16 @@ func (r *report) checks(w func(string, ...any)) {
 			}
 			add99 := s.LG.Latency.P99 - d.LG.Latency.P99
 			add50 := s.LG.Latency.P50 - d.LG.Latency.P50
+			if up == upVM && s.LG.Added.Count > 0 {
+				// VictoriaMetrics' own p99 moves by tens of ms from one
+				// window to the next (its slow seconds show in the traces
+				// of both phases): per request, slogate's answer says how
+				// long VictoriaMetrics took, and the rest is slogate's.
+				w("| added p99 latency at 50%% of slogate's max, %s, → %s (%s samples/s): per request, latency − VictoriaMetrics' time (Server-Timing) | ≤ %.0f ms | p99 **%.1f ms** (p50 %.1f ms, %d requests); windows compared: p99 %.1f − %.1f = %.1f ms%s | %s |\n",
+					enc, upName(up), si(s.Rate*float64(s.LG.samplesPerRequest())), targetAddedP99ms, s.LG.Added.P99, s.LG.Added.P50, s.LG.Added.Count,
+					s.LG.Latency.P99, d.LG.Latency.P99, add99, noise(s, d), status(s.LG.Added.P99 <= targetAddedP99ms))
+				continue
+			}
 			w("| added p99 latency at 50%% of slogate's max, %s, → %s (%s samples/s) | ≤ %.0f ms | p99 %.1f − %.1f = **%.1f ms** (p50 %+.1f ms)%s | %s |\n",
 				enc, upName(up), si(s.Rate*float64(s.LG.samplesPerRequest())), targetAddedP99ms, s.LG.Latency.P99, d.LG.Latency.P99, add99, add50, noise(s, d), status(add99 <= targetAddedP99ms))
 		}

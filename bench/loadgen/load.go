@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,12 +50,16 @@ type outcome struct {
 	done    time.Time
 	latency time.Duration
 	status  int // 0 for a transport error
+	// upstream is the time the target's upstream took, as the target
+	// said (Server-Timing: upstream;dur=<ms>); 0 if it did not.
+	upstream time.Duration
 }
 
 // workerStats are one worker's measured requests; merged at the end.
 type workerStats struct {
 	latencies []time.Duration
-	trace     []TraceEntry // only with LoadConfig.Trace
+	added     []time.Duration // latency - upstream, of requests that said upstream
+	trace     []TraceEntry    // only with LoadConfig.Trace
 	ok        int64
 	bytes     int64
 	errors    map[string]int64
@@ -64,12 +69,16 @@ type workerStats struct {
 
 // Result is what a run measured in its window.
 type Result struct {
-	Window       time.Duration
-	OK           int64
-	Bytes        int64
-	Errors       map[string]int64
-	Latencies    []time.Duration // sorted
-	Sent         int64           // requests started, warm-up included
+	Window    time.Duration
+	OK        int64
+	Bytes     int64
+	Errors    map[string]int64
+	Latencies []time.Duration // sorted
+	// Added are, sorted, the latencies less the upstream's time of the
+	// requests whose answer said it (slogate's Server-Timing): what the
+	// target added to each.
+	Added        []time.Duration
+	Sent         int64 // requests started, warm-up included
 	Inline, Late int64
 	LastRound    int64
 	// Trace is every measured request, in no order (LoadConfig.Trace).
@@ -112,7 +121,7 @@ func runLoad(cfg LoadConfig) (*Result, error) {
 		b, err := bs.Encode(buf, int(k%nb), cfg.Round0+k/nb)
 		return b, true, err
 	}
-	send := func(b []byte) int {
+	send := func(b []byte) (int, time.Duration) {
 		req := fasthttp.AcquireRequest()
 		resp := fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseRequest(req)
@@ -126,9 +135,9 @@ func runLoad(cfg LoadConfig) (*Result, error) {
 		}
 		req.SetBodyRaw(b)
 		if err := hc.DoTimeout(req, resp, cfg.Timeout); err != nil {
-			return 0
+			return 0, 0
 		}
-		return resp.StatusCode()
+		return resp.StatusCode(), upstreamTiming(resp.Header.Peek("Server-Timing"))
 	}
 
 	start := time.Now()
@@ -154,6 +163,9 @@ func runLoad(cfg LoadConfig) (*Result, error) {
 			return
 		}
 		st.latencies = append(st.latencies, o.latency)
+		if o.upstream > 0 {
+			st.added = append(st.added, o.latency-o.upstream)
+		}
 		if cfg.Trace {
 			st.trace = append(st.trace, TraceEntry{Done: o.done.Sub(t0), Latency: o.latency, Status: o.status})
 		}
@@ -193,9 +205,9 @@ func runLoad(cfg LoadConfig) (*Result, error) {
 						st.inline++
 					}
 					s := time.Now()
-					code := send(b)
+					code, up := send(b)
 					d := time.Now()
-					record(st, outcome{done: d, latency: d.Sub(s), status: code}, len(b))
+					record(st, outcome{done: d, latency: d.Sub(s), status: code, upstream: up}, len(b))
 				}
 			})
 		}
@@ -236,9 +248,9 @@ func runLoad(cfg LoadConfig) (*Result, error) {
 				if inline && s.After(from) {
 					from = s
 				}
-				code := send(b)
+				code, up := send(b)
 				d := time.Now()
-				record(st, outcome{done: d, latency: d.Sub(from), status: code}, len(b))
+				record(st, outcome{done: d, latency: d.Sub(from), status: code, upstream: up}, len(b))
 			}
 		})
 	}
@@ -274,13 +286,34 @@ func merge(stats []*workerStats, cfg LoadConfig, sent, nb int64, err error) (*Re
 		r.Inline += st.inline
 		r.Late += st.late
 		r.Latencies = append(r.Latencies, st.latencies...)
+		r.Added = append(r.Added, st.added...)
 		r.Trace = append(r.Trace, st.trace...)
 		for k, v := range st.errors {
 			r.Errors[k] += v
 		}
 	}
 	slices.Sort(r.Latencies)
+	slices.Sort(r.Added)
 	return r, nil
+}
+
+// upstreamTiming parses "upstream;dur=<ms>" of a Server-Timing header; 0
+// when it is absent or malformed.
+func upstreamTiming(v []byte) time.Duration {
+	for part := range strings.SplitSeq(string(v), ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if name != "upstream" {
+			continue
+		}
+		for p := range strings.SplitSeq(params, ";") {
+			if d, ok := strings.CutPrefix(strings.TrimSpace(p), "dur="); ok {
+				if ms, err := strconv.ParseFloat(d, 64); err == nil && ms > 0 {
+					return time.Duration(ms * float64(time.Millisecond))
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // percentile returns the q-quantile (0..1) of sorted latencies, nearest

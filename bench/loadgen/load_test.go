@@ -136,3 +136,19 @@ func TestPercentile(t *testing.T) {
 		t.Error("percentile of nothing is not 0")
 	}
 }
+
+func TestUpstreamTiming(t *testing.T) {
+	for v, want := range map[string]time.Duration{
+		"upstream;dur=12.345":        12345 * time.Microsecond,
+		"db;dur=3, upstream;dur=0.5": 500 * time.Microsecond,
+		"upstream;desc=\"vm\";dur=2": 2 * time.Millisecond,
+		"":                           0,
+		"upstream":                   0,
+		"upstream;dur=x":             0,
+		"other;dur=4":                0,
+	} {
+		if got := upstreamTiming([]byte(v)); got != want {
+			t.Errorf("upstreamTiming(%q) = %v, want %v", v, got, want)
+		}
+	}
+}

@@ -69,14 +69,18 @@ type Summary struct {
 	RequestsPerSec  float64          `json:"requests_per_s"`
 	BytesPerRequest float64          `json:"bytes_per_request"`
 	Latency         LatencySummary   `json:"latency_ms"`
-	Sent            int64            `json:"requests_sent_total"`
-	Pregenerated    int              `json:"bodies_pregenerated"`
-	Inline          int64            `json:"bodies_encoded_inline"`
-	Late            int64            `json:"late_dispatches"`
-	Round0          int64            `json:"first_round"`
-	LastRound       int64            `json:"last_round"`
-	StartMs         int64            `json:"start_ms"`
-	LastTimestampMs int64            `json:"last_timestamp_ms"`
+	// Added is the latency less the upstream's time, over the requests
+	// whose answer said it (Server-Timing: upstream;dur=): what the
+	// target itself added. Count 0 when none did.
+	Added           LatencySummary `json:"added_ms"`
+	Sent            int64          `json:"requests_sent_total"`
+	Pregenerated    int            `json:"bodies_pregenerated"`
+	Inline          int64          `json:"bodies_encoded_inline"`
+	Late            int64          `json:"late_dispatches"`
+	Round0          int64          `json:"first_round"`
+	LastRound       int64          `json:"last_round"`
+	StartMs         int64          `json:"start_ms"`
+	LastTimestampMs int64          `json:"last_timestamp_ms"`
 }
 
 // LatencySummary holds percentiles in milliseconds over the window.
@@ -245,20 +249,26 @@ func summarize(res *Result, p *Payload, cfg LoadConfig) Summary {
 	if res.OK > 0 {
 		s.BytesPerRequest = float64(res.Bytes) / float64(res.OK)
 	}
+	s.Latency = latencySummary(res.Latencies)
+	s.Added = latencySummary(res.Added)
+	return s
+}
+
+// latencySummary summarizes sorted latencies.
+func latencySummary(l []time.Duration) LatencySummary {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	l := res.Latencies
-	s.Latency.Count = len(l)
+	s := LatencySummary{Count: len(l)}
 	if len(l) > 0 {
 		var sum time.Duration
 		for _, d := range l {
 			sum += d
 		}
-		s.Latency.Mean = ms(sum / time.Duration(len(l)))
-		s.Latency.P50 = ms(percentile(l, 0.50))
-		s.Latency.P90 = ms(percentile(l, 0.90))
-		s.Latency.P99 = ms(percentile(l, 0.99))
-		s.Latency.P999 = ms(percentile(l, 0.999))
-		s.Latency.Max = ms(l[len(l)-1])
+		s.Mean = ms(sum / time.Duration(len(l)))
+		s.P50 = ms(percentile(l, 0.50))
+		s.P90 = ms(percentile(l, 0.90))
+		s.P99 = ms(percentile(l, 0.99))
+		s.P999 = ms(percentile(l, 0.999))
+		s.Max = ms(l[len(l)-1])
 	}
 	return s
 }
