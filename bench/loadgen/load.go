@@ -90,6 +90,8 @@ type Result struct {
 type TraceEntry struct {
 	Done, Latency time.Duration
 	Status        int
+	// Upstream is the upstream's time the target said (0: none).
+	Upstream time.Duration
 }
 
 // runLoad sends the load and returns what the measured window saw.
@@ -167,7 +169,7 @@ func runLoad(cfg LoadConfig) (*Result, error) {
 			st.added = append(st.added, o.latency-o.upstream)
 		}
 		if cfg.Trace {
-			st.trace = append(st.trace, TraceEntry{Done: o.done.Sub(t0), Latency: o.latency, Status: o.status})
+			st.trace = append(st.trace, TraceEntry{Done: o.done.Sub(t0), Latency: o.latency, Status: o.status, Upstream: o.upstream})
 		}
 		if o.status/100 == 2 {
 			st.ok++

@@ -277,9 +277,9 @@ func latencySummary(l []time.Duration) LatencySummary {
 func writeTrace(path string, trace []TraceEntry) error {
 	slices.SortFunc(trace, func(a, b TraceEntry) int { return cmp.Compare(a.Done, b.Done) })
 	var b strings.Builder
-	b.WriteString("done_ms,latency_ms,status\n")
+	b.WriteString("done_ms,latency_ms,status,upstream_ms\n")
 	for _, e := range trace {
-		fmt.Fprintf(&b, "%.3f,%.3f,%d\n", float64(e.Done.Microseconds())/1000, float64(e.Latency.Microseconds())/1000, e.Status)
+		fmt.Fprintf(&b, "%.3f,%.3f,%d,%.3f\n", float64(e.Done.Microseconds())/1000, float64(e.Latency.Microseconds())/1000, e.Status, float64(e.Upstream.Microseconds())/1000)
 	}
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("cannot write trace: %w", err)
