@@ -1,11 +1,11 @@
 package arena
 
 import (
+	"os"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
-	"os"
-	"syscall"
 	"unsafe"
 )
 
