@@ -490,18 +490,24 @@ func (r *report) projection(w func(string, ...any)) {
 		commas(a.Routes), commas(b.Routes), commas(b.Routes), shards, commas(target))
 	w("| figure | fixed | per route | %s routes measured / fitted | one shard (%s) | %d shards | one process of %s |\n|---|---|---|---|---|---|---|\n",
 		commas(a.Routes), commas(b.Routes), shards, commas(target))
-	lin := func(name string, ya, yb float64, unit string, scale float64, perFmt string) {
+	// lin writes a figure; the shards' column sums it, or for a time (the
+	// shards stop and restore in parallel) is one shard's.
+	lin := func(name string, ya, yb float64, unit string, scale float64, perFmt string, parallel bool) {
 		fixed, per := fit(ya, yb)
 		at := func(n int) float64 { return fixed + per*float64(n) }
 		f := func(v float64) string { return fmt.Sprintf("%.2f %s", v/scale, unit) }
-		w("| %s | %s | "+perFmt+" | %s / %s | %s | %s | %s |\n", name, f(fixed), per, f(ya), f(at(a.Routes)), f(at(b.Routes)), f(float64(shards)*at(b.Routes)), f(at(target)))
+		all := f(float64(shards) * at(b.Routes))
+		if parallel {
+			all = f(at(b.Routes)) + " (in parallel)"
+		}
+		w("| %s | %s | "+perFmt+" | %s / %s | %s | %s | %s |\n", name, f(fixed), per, f(ya), f(at(a.Routes)), f(at(b.Routes)), all, f(at(target)))
 	}
 	ra, _ := a.steadyRSS()
 	rb, _ := b.steadyRSS()
-	lin("steady-state RSS", float64(ra), float64(rb), "GiB", 1<<30, "%.0f B")
-	lin("snapshot size", float64(a.SnapshotBytes), float64(b.SnapshotBytes), "GiB", 1<<30, "%.0f B")
-	lin("snapshot time (stop)", a.StopSeconds, b.StopSeconds, "s", 1, "%.2g s")
-	lin("restore time (start)", a.RestoreSeconds, b.RestoreSeconds, "s", 1, "%.2g s")
-	lin("CPU per 15s step", a.LiveCPU/(a.LiveSeconds/a.evalInterval()), b.LiveCPU/(b.LiveSeconds/b.evalInterval()), "CPU-s", 1, "%.2g CPU-s")
-	w("\nShards are independent: the %d-shard column is the sum of their RSS and snapshots; their times are those of one shard, in parallel. CPU per step above 15 CPU-seconds means one process cannot keep up with its evaluation interval on one core.\n\n", shards)
+	lin("steady-state RSS", float64(ra), float64(rb), "GiB", 1<<30, "%.0f B", false)
+	lin("snapshot size", float64(a.SnapshotBytes), float64(b.SnapshotBytes), "GiB", 1<<30, "%.0f B", false)
+	lin("snapshot time (stop)", a.StopSeconds, b.StopSeconds, "s", 1, "%.2g s", true)
+	lin("restore time (start)", a.RestoreSeconds, b.RestoreSeconds, "s", 1, "%.2g s", true)
+	lin("CPU per 15s step", a.LiveCPU/(a.LiveSeconds/a.evalInterval()), b.LiveCPU/(b.LiveSeconds/b.evalInterval()), "CPU-s", 1, "%.2g CPU-s", false)
+	w("\nShards are independent: the %d-shard column is the sum of their RSS, snapshots and CPU; their stop and restore times are those of one shard, in parallel. CPU per step above 15 CPU-seconds means one process cannot keep up with its evaluation interval on one core.\n\n", shards)
 }
