@@ -132,11 +132,14 @@ func (e *Emitter) WritePrometheus(w io.Writer) { e.set.WritePrometheus(w) }
 func (e *Emitter) Run(ctx context.Context) {
 	t := time.NewTicker(e.cfg.Interval)
 	defer t.Stop()
+	// A stop cuts short the waits between blocks of a step under way, and
+	// the last step writes without them.
+	stop := context.AfterFunc(ctx, func() { close(e.done) })
+	defer stop()
 	for {
 		e.Step()
 		select {
 		case <-ctx.Done():
-			close(e.done)
 			e.Step()
 			return
 		case <-t.C:

@@ -1,6 +1,7 @@
 package synthetic
 
 import (
+	"context"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -238,5 +239,45 @@ func TestEmitterSpreadsBlocks(t *testing.T) {
 	close(e.done) // as Run does when told to stop
 	if last := span(); last > spread/2 {
 		t.Errorf("a stopping emitter took %v to write a step's blocks", last)
+	}
+}
+
+// TestEmitterRunStopsWaiting: a stop during a step's waits between blocks
+// ends them; Run returns without waiting the rest of the spread.
+func TestEmitterRunStopsWaiting(t *testing.T) {
+	var got atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	client, err := vmclient.New(vmclient.Config{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const blocks, spread = 5, 10 * time.Second // 2s between blocks once the first step told the count
+	p := &blockProducer{n: blocks, block: make([]byte, 1000)}
+	p.wm.Store(1_000_000)
+	e := NewEmitter(EmitterConfig{Client: client, Producer: p, Interval: 20 * time.Millisecond, Spread: spread})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.Run(ctx); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for got.Load() <= blocks { // the second step is under way, waiting
+		if time.Now().After(deadline) {
+			t.Fatalf("%d blocks written", got.Load())
+		}
+		p.wm.Add(20)
+		time.Sleep(time.Millisecond)
+	}
+	stopped := time.Now()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(spread / 2):
+		t.Fatalf("Run still waiting %v after the stop", spread/2)
+	}
+	if d := time.Since(stopped); d > time.Second {
+		t.Errorf("Run took %v to return after the stop", d)
 	}
 }
