@@ -68,14 +68,7 @@ func appendRouteJSON(dst []byte, st *budget.RouteStatus, at int64, evaluatedAt [
 	}
 	dst = appendKey(dst, 3, "objective", false)
 	dst = appendObjective(dst, &st.Objective, at)
-	dst = appendKey(dst, 3, "evaluatedAt", false)
-	dst = append(dst, evaluatedAt...)
-	dst = appendKey(dst, 3, "availability", false)
-	dst = appendAvailability(dst, &st.Windows)
-	dst = appendKey(dst, 3, "requests", false)
-	dst = append(dst, '{')
-	dst = appendUintField(dst, 4, "good", st.Good, true)
-	dst = appendUintField(dst, 4, "bad", st.Bad, false)
+	dst = appendRequests(dst, evaluatedAt, &st.Windows, st.Good, st.Bad)
 	dst = appendUintField(dst, 4, "excludedGood", st.ExcludedGood, false)
 	dst = appendUintField(dst, 4, "excludedBad", st.ExcludedBad, false)
 	dst = appendClose(dst, 3, '}')
@@ -117,18 +110,25 @@ func appendServiceJSON(dst []byte, st *budget.ServiceStatus, at int64, evaluated
 	dst = appendObjective(dst, &st.Objective, at)
 	dst = appendKey(dst, 3, "routes", false)
 	dst = strconv.AppendInt(dst, int64(st.Routes), 10)
-	dst = appendKey(dst, 3, "evaluatedAt", false)
-	dst = append(dst, evaluatedAt...)
-	dst = appendKey(dst, 3, "availability", false)
-	dst = appendAvailability(dst, &st.Windows)
-	dst = appendKey(dst, 3, "requests", false)
-	dst = append(dst, '{')
-	dst = appendUintField(dst, 4, "good", st.Good, true)
-	dst = appendUintField(dst, 4, "bad", st.Bad, false)
+	dst = appendRequests(dst, evaluatedAt, &st.Windows, st.Good, st.Bad)
 	dst = appendClose(dst, 3, '}')
 	dst = appendStatusTail(dst, &st.Objective, &st.Windows, &st.SLO, &st.SLA, st.HasSLA, st.MaintenanceActive, st.Release,
 		st.Slices, st.WindowSlices, st.CreditPercent, st.HasCredit)
 	return appendClose(dst, 2, '}'), order
+}
+
+// appendRequests appends the fields routes and services share from
+// "evaluatedAt" on (level 3), up to the good and bad events of the open
+// "requests" object, which the caller closes.
+func appendRequests(dst, evaluatedAt []byte, ws *[slo.NumWindows]slo.WindowStatus, good, bad uint64) []byte {
+	dst = appendKey(dst, 3, "evaluatedAt", false)
+	dst = append(dst, evaluatedAt...)
+	dst = appendKey(dst, 3, "availability", false)
+	dst = appendAvailability(dst, ws)
+	dst = appendKey(dst, 3, "requests", false)
+	dst = append(dst, '{')
+	dst = appendUintField(dst, 4, "good", good, true)
+	return appendUintField(dst, 4, "bad", bad, false)
 }
 
 // appendStatusTail appends the fields routes and services share after
