@@ -33,20 +33,28 @@ func (p *blockProducer) Write(buf []byte, t budget.Tenant, at int64, maxSeries i
 	return buf
 }
 
+// testUpstream serves handler as the emitter's upstream until the test
+// ends and returns a client of it.
+func testUpstream(t *testing.T, handler http.HandlerFunc) *vmclient.Client {
+	t.Helper()
+	srv := httptest.NewServer(handler)
+	t.Cleanup(srv.Close)
+	client, err := vmclient.New(vmclient.Config{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
 // TestEmitterStepReusesBuffers: in steady state a step allocates a small
 // fraction of what it writes: the compressor's scratch space and the
 // blocks' bodies are reused, not allocated per block.
 func TestEmitterStepReusesBuffers(t *testing.T) {
 	var got atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	client := testUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		got.Add(1)
 		w.WriteHeader(http.StatusNoContent)
-	}))
-	defer srv.Close()
-	client, err := vmclient.New(vmclient.Config{URL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	block := make([]byte, 1<<20)
 	for i := range block {
 		block[i] = byte(i * 7 / 13) // compressible, as series are
@@ -83,18 +91,13 @@ func TestEmitterStepReusesBuffers(t *testing.T) {
 // the upstream left a step's blocks pending.
 func TestEmitterKeepsFewBodies(t *testing.T) {
 	var down atomic.Bool
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	client := testUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		if down.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
-	}))
-	defer srv.Close()
-	client, err := vmclient.New(vmclient.Config{URL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	rng := rand.New(rand.NewPCG(1, 2))
 	p := &sizesProducer{rng: rng}
 	e := NewEmitter(EmitterConfig{Client: client, Producer: p, Interval: time.Second})
@@ -157,19 +160,14 @@ func (p *orderProducer) Write(buf []byte, t budget.Tenant, at int64, maxSeries i
 func TestEmitterSendsBlocksAsTheyCome(t *testing.T) {
 	var got atomic.Int64
 	var failing atomic.Bool
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	client := testUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		if failing.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
 		got.Add(1)
 		w.WriteHeader(http.StatusNoContent)
-	}))
-	defer srv.Close()
-	client, err := vmclient.New(vmclient.Config{URL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	p := &orderProducer{blockProducer: blockProducer{n: 3, block: []byte("block")}, got: &got}
 	e := NewEmitter(EmitterConfig{Client: client, Producer: p, Interval: time.Second})
 	p.wm.Store(1_000_000)
@@ -202,17 +200,12 @@ func TestEmitterSendsBlocksAsTheyCome(t *testing.T) {
 func TestEmitterSpreadsBlocks(t *testing.T) {
 	var mu sync.Mutex
 	var arrived []time.Time
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	client := testUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		arrived = append(arrived, time.Now())
 		mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
-	}))
-	defer srv.Close()
-	client, err := vmclient.New(vmclient.Config{URL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	const blocks, spread = 5, 400 * time.Millisecond
 	p := &blockProducer{n: blocks, block: make([]byte, 1000)}
 	e := NewEmitter(EmitterConfig{Client: client, Producer: p, Interval: time.Second, Spread: spread})
@@ -246,15 +239,10 @@ func TestEmitterSpreadsBlocks(t *testing.T) {
 // ends them; Run returns without waiting the rest of the spread.
 func TestEmitterRunStopsWaiting(t *testing.T) {
 	var got atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	client := testUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		got.Add(1)
 		w.WriteHeader(http.StatusNoContent)
-	}))
-	defer srv.Close()
-	client, err := vmclient.New(vmclient.Config{URL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	const blocks, spread = 5, 10 * time.Second // 2s between blocks once the first step told the count
 	p := &blockProducer{n: blocks, block: make([]byte, 1000)}
 	p.wm.Store(1_000_000)
