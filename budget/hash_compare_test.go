@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/slogate/slogate/internal/wyhash"
 )
 
 // seriesHash against xxhash on ingress label sets: ingress-nginx (14
@@ -17,7 +18,7 @@ import (
 //
 //   - wyhash: seriesHash.
 //   - xxhash-strings: xxhash.Sum64String of each name and value, read in
-//     place, the two folded with hashMix and the label hashes summed.
+//     place, the two folded with wyhash.Mix and the label hashes summed.
 //   - xxhash-digest: one xxhash.Digest per label, name and value written
 //     with a separator.
 //   - xxhash-copy: each label copied into a stack buffer (name, 0xff,
@@ -103,11 +104,11 @@ func xxhashStrings(t Tenant, labels []Label) uint64 {
 		}
 		// Name and value hashed apart: the boundary between them is kept by
 		// folding the two hashes asymmetrically.
-		sum += hashMix(xxhash.Sum64String(labels[i].Name)^hashP0, xxhash.Sum64String(labels[i].Value)^hashP1)
+		sum += wyhash.Mix(xxhash.Sum64String(labels[i].Name)^wyhash.P0, xxhash.Sum64String(labels[i].Value)^wyhash.P1)
 		n++
 	}
 	tenant := uint64(t.AccountID)<<32 | uint64(t.ProjectID)
-	return hashMix(sum^tenant^hashP0, uint64(n)^hashP1)
+	return wyhash.Mix(sum^tenant^wyhash.P0, uint64(n)^wyhash.P1)
 }
 
 func xxhashDigest(t Tenant, labels []Label) uint64 {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/slogate/slogate/internal/wyhash"
 	"github.com/slogate/slogate/slo"
 )
 
@@ -342,9 +343,9 @@ func matchMasks(masks []Mask, labels []Label) []Mask {
 // targetFor returns the target (job, instance) of a series of a source of
 // epoch epoch (see sourceIndex.epochs).
 func (t *tenantState) targetFor(labels []Label, epoch uint64) *target {
-	key := hashString(hashString(hashP1, labelOr(labels, "job"))^hashP3, labelOr(labels, "instance"))
+	key := hashString(hashString(wyhash.P1, labelOr(labels, "job"))^wyhash.P3, labelOr(labels, "instance"))
 	if epoch != 0 {
-		key = hashMix(key^epoch, hashP2)
+		key = wyhash.Mix(key^epoch, wyhash.P2)
 	}
 	tg := t.targets[key]
 	if tg == nil {

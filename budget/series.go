@@ -12,7 +12,7 @@ package budget
 // (targetFor), not the labels: another hash would drop the counting state
 // of every snapshot taken before it.
 
-import "math/bits"
+import "github.com/slogate/slogate/internal/wyhash"
 
 // Counting rules (the exact semantics of design.md, "Semantics that make the
 // numbers exact"), applied per series to its TIME-SORTED points:
@@ -328,27 +328,13 @@ func seriesHash(t Tenant, labels []Label) uint64 {
 		if len(labels[i].Name) == len("__name__") && labels[i].Name == "__name__" {
 			continue
 		}
-		h := hashString(hashP2, labels[i].Name)
-		h = hashString(h^hashP3, labels[i].Value) // P3 marks a value
-		sum += hashMix(h^hashP0, hashP1)
+		h := hashString(wyhash.P2, labels[i].Name)
+		h = hashString(h^wyhash.P3, labels[i].Value) // P3 marks a value
+		sum += wyhash.Mix(h^wyhash.P0, wyhash.P1)
 		n++
 	}
 	tenant := uint64(t.AccountID)<<32 | uint64(t.ProjectID)
-	return hashMix(sum^tenant^hashP0, uint64(n)^hashP1)
-}
-
-// Constants of wyhash v4.
-const (
-	hashP0 = 0xa0761d6478bd642f
-	hashP1 = 0xe7037ed1a0b428db
-	hashP2 = 0x8ebc6af09c88c6e3
-	hashP3 = 0x589965cc75374cc3
-)
-
-// hashMix folds a and b: the xor of the halves of their 128-bit product.
-func hashMix(a, b uint64) uint64 {
-	hi, lo := bits.Mul64(a, b)
-	return hi ^ lo
+	return wyhash.Mix(sum^tenant^wyhash.P0, uint64(n)^wyhash.P1)
 }
 
 // hashString folds s, with its length, into state h. The result also
@@ -367,14 +353,14 @@ func hashString(h uint64, s string) uint64 {
 		a, b = load64(s), load64(s[n-8:])
 	default:
 		for t := s; len(t) > 16; t = t[16:] {
-			h = hashMix(load64(t)^hashP1, load64(t[8:])^h)
+			h = wyhash.Mix(load64(t)^wyhash.P1, load64(t[8:])^h)
 		}
 		a, b = load64(s[n-16:]), load64(s[n-8:])
 	}
 	// The length goes through its own multiply: xored into the data word
 	// it would collide strings whose data words differ by the same bits
 	// as their lengths ("ab" and "abb" read the same three bytes).
-	return hashMix(a^hashP1, b^hashMix(h^uint64(n), hashP2)^hashP0) ^ h
+	return wyhash.Mix(a^wyhash.P1, b^wyhash.Mix(h^uint64(n), wyhash.P2)^wyhash.P0) ^ h
 }
 
 // load32 and load64 read little-endian words; the compiler turns them into

@@ -14,26 +14,13 @@ package remotewrite
 
 import (
 	"encoding/binary"
-	"math/bits"
 	"math/rand/v2"
+
+	"github.com/slogate/slogate/internal/wyhash"
 )
 
 // rawSeed seeds SeriesKey.Raw.
 var rawSeed = rand.Uint64()
-
-// Constants of wyhash v4.
-const (
-	rawP0 = 0xa0761d6478bd642f
-	rawP1 = 0xe7037ed1a0b428db
-	rawP2 = 0x8ebc6af09c88c6e3
-	rawP3 = 0x589965cc75374cc3
-)
-
-// rawMix folds a and b: the xor of the halves of their 128-bit product.
-func rawMix(a, b uint64) uint64 {
-	hi, lo := bits.Mul64(a, b)
-	return hi ^ lo
-}
 
 // rawHash hashes b with seed. Each fold also xors the lane's state in
 // (feed-forward), so that a product of zero does not erase what came
@@ -41,19 +28,19 @@ func rawMix(a, b uint64) uint64 {
 func rawHash(seed uint64, b []byte) uint64 {
 	n := len(b)
 	src := b
-	h := rawMix(seed^rawP0, rawP1) ^ seed
+	h := wyhash.Mix(seed^wyhash.P0, wyhash.P1) ^ seed
 	if len(b) > 48 {
-		h1, h2 := h^rawP2, h^rawP3
+		h1, h2 := h^wyhash.P2, h^wyhash.P3
 		for len(b) > 48 {
-			h = rawMix(le64(b)^rawP1, le64(b[8:])^h) ^ h
-			h1 = rawMix(le64(b[16:])^rawP2, le64(b[24:])^h1) ^ h1
-			h2 = rawMix(le64(b[32:])^rawP3, le64(b[40:])^h2) ^ h2
+			h = wyhash.Mix(le64(b)^wyhash.P1, le64(b[8:])^h) ^ h
+			h1 = wyhash.Mix(le64(b[16:])^wyhash.P2, le64(b[24:])^h1) ^ h1
+			h2 = wyhash.Mix(le64(b[32:])^wyhash.P3, le64(b[40:])^h2) ^ h2
 			b = b[48:]
 		}
-		h = rawMix(h^rawP0, h1^rawMix(h2^rawP1, rawP2)) ^ h
+		h = wyhash.Mix(h^wyhash.P0, h1^wyhash.Mix(h2^wyhash.P1, wyhash.P2)) ^ h
 	}
 	for len(b) > 16 {
-		h = rawMix(le64(b)^rawP1, le64(b[8:])^h) ^ h
+		h = wyhash.Mix(le64(b)^wyhash.P1, le64(b[8:])^h) ^ h
 		b = b[16:]
 	}
 	// The last 1 to 16 bytes, read as wyhash reads them: when more came
@@ -70,5 +57,5 @@ func rawHash(seed uint64, b []byte) uint64 {
 		x = uint64(src[0])<<16 | uint64(src[n>>1])<<8 | uint64(src[n-1])
 	}
 	// The length through its own multiply, as budget's hashString does.
-	return rawMix(x^rawP1, y^rawMix(h^uint64(n), rawP2)^rawP0) ^ h
+	return wyhash.Mix(x^wyhash.P1, y^wyhash.Mix(h^uint64(n), wyhash.P2)^wyhash.P0) ^ h
 }

@@ -11,17 +11,18 @@ import (
 // import (README "Packages"). A package comment states the same rule; this
 // keeps both true.
 var layout = map[string][]string{
-	"remotewrite":    nil,
-	"internal/arena": nil,
-	"slo":            nil,
-	"budget":         {"internal/arena", "remotewrite", "slo"},
-	"maintenance":    {"budget", "slo"},
-	"config":         {"budget", "maintenance", "slo"},
-	"store":          {"budget", "maintenance"},
-	"vmclient":       {"budget"},
-	"synthetic":      {"budget", "remotewrite", "slo", "vmclient"},
-	"proxy":          {"budget", "remotewrite", "vmclient"},
-	"ui":             {"budget", "config", "maintenance", "slo", "store", "synthetic", "vmclient"},
+	"internal/wyhash": nil,
+	"remotewrite":     {"internal/wyhash"},
+	"internal/arena":  nil,
+	"slo":             nil,
+	"budget":          {"internal/arena", "internal/wyhash", "remotewrite", "slo"},
+	"maintenance":     {"budget", "slo"},
+	"config":          {"budget", "maintenance", "slo"},
+	"store":           {"budget", "maintenance"},
+	"vmclient":        {"budget"},
+	"synthetic":       {"budget", "remotewrite", "slo", "vmclient"},
+	"proxy":           {"budget", "remotewrite", "vmclient"},
+	"ui":              {"budget", "config", "maintenance", "slo", "store", "synthetic", "vmclient"},
 	// openslo translates OpenSLO documents to and from config files:
 	// bytes in, bytes out, no HTTP and no state.
 	"openslo":     {"budget", "config", "slo"},
