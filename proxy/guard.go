@@ -19,23 +19,35 @@ import (
 // keep is the scanner's callback for every metric name of a write: a
 // reserved name flags the write, any other is asked of the engine.
 func (ws *writeState) keep(name []byte) bool {
-	// The series of a metric mostly come in a row, or two metrics
-	// interleaved (the targets of a scrape): the answers for the last two
-	// names asked stand. They are never reserved names, which must flag
-	// the write.
-	if k := &ws.lastNames; k[0].name != nil && string(name) == string(k[0].name) {
-		return k[0].keep
-	} else if k[1].name != nil && string(name) == string(k[1].name) {
-		k[0], k[1] = k[1], k[0]
-		return k[0].keep
+	// A write holds the series of a few dozen metrics, mostly in runs: the
+	// answers for the names asked so far in this write stand, kept in a
+	// small direct-mapped table. They are never reserved names, which
+	// must flag the write.
+	a := &ws.names[nameSlot(name)]
+	if a.name != nil && string(name) == string(a.name) {
+		return a.keep
 	}
 	if ws.reserved != nil && ws.reserved(name) {
 		ws.forged = true
 		return false
 	}
 	keep := ws.wants(name)
-	ws.lastNames[1], ws.lastNames[0] = ws.lastNames[0], nameAnswer{name, keep}
+	*a = nameAnswer{name, keep}
 	return keep
+}
+
+// nameSlots is the size of writeState.names.
+const nameSlots = 64
+
+// nameSlot is the slot of a metric name in writeState.names: from its
+// length and two of its bytes, which tell apart the names of a scrape
+// (common prefixes and suffixes) well enough, and cost no loop.
+func nameSlot(name []byte) int {
+	n := len(name)
+	if n == 0 {
+		return 0
+	}
+	return int(uint(n)^uint(name[n/2])<<1^uint(name[n*3/4])<<3) & (nameSlots - 1)
 }
 
 // nameAnswer is keep's answer for a metric name.

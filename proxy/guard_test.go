@@ -99,28 +99,39 @@ func TestAdminPathsRefused(t *testing.T) {
 	}
 }
 
-// TestKeepRemembersTwoNames: keep asks the engine once per run of two
-// interleaved metrics, answers as the engine does, and flags a reserved
-// name whatever came before it.
-func TestKeepRemembersTwoNames(t *testing.T) {
+// TestKeepRemembersNames: within a write keep asks the engine once per
+// metric name, answers as the engine does also for names that share a
+// slot, flags a reserved name whatever came before it, and forgets the
+// answers with the write.
+func TestKeepRemembersNames(t *testing.T) {
 	var asked []string
 	ws := &writeState{
 		wants:    func(n []byte) bool { asked = append(asked, string(n)); return string(n) == "sli" },
 		reserved: reservedForTest,
 	}
+	// "sli" and "xli" differ in neither length nor the bytes nameSlot reads.
+	if nameSlot([]byte("sli")) != nameSlot([]byte("xli")) {
+		t.Fatal("the test's colliding names do not collide")
+	}
 	var got []bool
-	for _, n := range []string{"sli", "node", "sli", "node", "node", "sli", "slo_x", "sli", "other", "sli", "node"} {
+	for _, n := range []string{"sli", "node", "sli", "node", "other", "sli", "slo_x", "sli", "other", "xli", "sli", "node"} {
 		got = append(got, ws.keep([]byte(n)))
 	}
-	want := []bool{true, false, true, false, false, true, false, true, false, true, false}
+	want := []bool{true, false, true, false, false, true, false, true, false, false, true, false}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("keep answered %v, want %v", got, want)
 	}
-	// node drops out of the last two names when other comes.
-	if s := strings.Join(asked, ","); s != "sli,node,other,node" {
-		t.Errorf("the engine was asked %s, want sli,node,other,node", s)
+	// xli takes sli's slot, so sli is asked once more after it.
+	if s := strings.Join(asked, ","); s != "sli,node,other,xli,sli" {
+		t.Errorf("the engine was asked %s, want sli,node,other,xli,sli", s)
 	}
 	if !ws.forged {
 		t.Error("a reserved name between remembered ones did not flag the write")
+	}
+	ws.reset()
+	asked = nil
+	ws.keep([]byte("node"))
+	if len(asked) != 1 {
+		t.Errorf("after a reset the engine was asked %v, want node again", asked)
 	}
 }

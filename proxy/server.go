@@ -168,9 +168,9 @@ type writeState struct {
 	filtered, out []byte
 	// labels holds the decoded labels of one series for dropReserved.
 	labels []remotewrite.Label
-	// lastNames are the last two names keep asked the engine about, the
-	// latest first, with the answers.
-	lastNames [2]nameAnswer
+	// names are names keep asked the engine about in this write, with
+	// the answers, at nameSlot.
+	names [nameSlots]nameAnswer
 }
 
 // NewServer returns a Server for cfg.

@@ -180,7 +180,7 @@ func (s *Server) ingest(ws *writeState, tenant budget.Tenant) {
 func (ws *writeState) reset() {
 	ws.wr.Reset()
 	ws.forged = false
-	ws.lastNames = [2]nameAnswer{}
+	ws.names = [nameSlots]nameAnswer{}
 }
 
 // answer sets a one-line plain-text answer. It resets the response headers:
