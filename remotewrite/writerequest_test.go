@@ -2,9 +2,11 @@ package remotewrite
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 
@@ -222,4 +224,41 @@ func benchSeries(n, sliPercent int) []TimeSeries {
 		out[i].Samples = []Sample{{Value: float64(i) * 1.5, Timestamp: 1_700_000_000_000 + int64(i)}}
 	}
 	return out
+}
+
+// TestFastSample: whatever the bytes, fastSample either declines or
+// decodes what readSample decodes; it takes the form AppendWriteRequest
+// writes, for timestamps of up to 9 varint bytes.
+func TestFastSample(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, ts := range []int64{0, 1, 127, 128, 1_700_000_000_000, 1<<56 - 1, 1 << 62, -1} {
+		smp := binary.LittleEndian.AppendUint64([]byte{0x09}, math.Float64bits(1.5))
+		smp = appendVarint(append(smp, 0x10), uint64(ts))
+		got, ok := fastSample(smp)
+		if want := ts >= 0; ok != want {
+			t.Errorf("timestamp %d: fastSample ok = %v, want %v", ts, ok, want)
+		}
+		if ok && (got.Value != 1.5 || got.Timestamp != ts) {
+			t.Errorf("timestamp %d: fastSample got %+v", ts, got)
+		}
+	}
+	buf := make([]byte, 20)
+	for range 200_000 {
+		b := buf[:11+rng.IntN(9)]
+		for j := range b {
+			b[j] = byte(rng.Uint32())
+			if rng.IntN(2) == 0 {
+				b[j] &= 0x7f
+			}
+		}
+		b[0], b[9] = 0x09, 0x10
+		got, ok := fastSample(b)
+		if !ok {
+			continue
+		}
+		want, err := readSample(b)
+		if err != nil || math.Float64bits(got.Value) != math.Float64bits(want.Value) || got.Timestamp != want.Timestamp {
+			t.Fatalf("% x: fastSample %+v, readSample %+v, %v", b, got, want, err)
+		}
+	}
 }
