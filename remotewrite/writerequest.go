@@ -196,12 +196,15 @@ func (wr *WriteRequest) Unmarshal(src []byte, keep func(name []byte) bool, lim L
 	for len(src) > 0 {
 		// Fast path: a TimeSeries field (tag 0x0a) with a length of one or
 		// two bytes, as nearly every series has (under 16 KiB).
-		if len(src) >= 3 && src[0] == 0x0a && src[2] < 0x80 {
+		if len(src) >= 2 && src[0] == 0x0a {
 			hdr, l := 2, int(src[1])
 			if l >= 0x80 {
-				hdr, l = 3, l&0x7f|int(src[2])<<7
+				hdr, l = 3, -1 // a longer length: the general decoder
+				if len(src) >= 3 && src[2] < 0x80 {
+					l = int(src[1])&0x7f | int(src[2])<<7
+				}
 			}
-			if hdr+l <= len(src) {
+			if l >= 0 && hdr+l <= len(src) {
 				if err := wr.scanSeries(src[hdr:hdr+l], keep, &lim); err != nil {
 					return err
 				}
