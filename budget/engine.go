@@ -520,7 +520,7 @@ func (e *Engine) Watermark(t Tenant) int64 {
 	if ts == nil {
 		return 0
 	}
-	ts.mu.Lock()
+	ts.lock()
 	defer ts.mu.Unlock()
 	if ts.wm == noData {
 		return 0
@@ -540,7 +540,7 @@ func (e *Engine) SetMasks(masks []Mask) {
 	ms := slices.Clone(masks)
 	e.masks.Store(&ms)
 	for _, ts := range *e.tenants.Load() {
-		ts.mu.Lock()
+		ts.lock()
 		ts.advanceAll()
 		var buf []Label
 		for _, routes := range ts.routes {
@@ -623,7 +623,7 @@ func (s *EngineStats) add(o *EngineStats) {
 func (e *Engine) Stats() EngineStats {
 	var out EngineStats
 	for _, ts := range *e.tenants.Load() {
-		ts.mu.Lock()
+		ts.lock()
 		st := ts.stats
 		for _, routes := range ts.routes {
 			st.Routes += uint64(len(routes))

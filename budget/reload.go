@@ -147,7 +147,7 @@ func (e *Engine) Reload(cfg EngineConfig) {
 	e.assignEpochs(epochs)
 	tenants := *e.tenants.Load()
 	for _, ts := range tenants {
-		ts.mu.Lock()
+		ts.lock()
 	}
 	e.sources, e.resolve, e.release = sources, cfg.Resolve, cfg.Release
 	oldServices := e.services

@@ -47,6 +47,18 @@ type tenantState struct {
 	// bounded by maxRaw and cleared when full, and when series are
 	// dropped (detach): it must not keep a state alive or hand it out.
 	raw map[uint64]rawEntry
+	// pending lists the routes that may hold deferred contributions
+	// (route.inPend); flushPending applies them. Every path but the
+	// ingest paths flushes them right after taking mu (lock), so no one
+	// else sees a route's counts without them.
+	pending []*route
+}
+
+// lock takes mu and applies the deferred contributions: what every path
+// but the ingest paths does, since they read or change the counts.
+func (t *tenantState) lock() {
+	t.mu.Lock()
+	t.flushPending()
 }
 
 // rawEntry is what tenantState.raw knows of a series: its seriesHash, and
@@ -100,8 +112,14 @@ type route struct {
 	// route is forgotten when it is older than the tenant watermark minus
 	// ro.forgetAfter (ms), the longest its compliance window can be.
 	newest int64
-	series []*series
-	b      buckets
+	// pend holds the in-order contributions to minute pendMin that
+	// addEvents deferred (see tenantState.pending); inPend says whether
+	// there are any.
+	pend    [2]uint64 // good, total
+	pendMin int64
+	inPend  bool
+	series  []*series
+	b       buckets
 	// svcs are the service SLIs the route belongs to.
 	svcs []*svcState
 

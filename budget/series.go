@@ -139,7 +139,10 @@ func counterDelta(prev, v uint64) uint64 {
 func (t *tenantState) ingestPoint(s *series, p point) {
 	if p.ts > t.wm {
 		t.wm = p.ts
-		t.head = floorDiv64(p.ts, minuteMs)
+		if h := floorDiv64(p.ts, minuteMs); h != t.head {
+			t.flushPending() // deferred at the old head: see deferEvents
+			t.head = h
+		}
 	}
 	if p.ts > s.route.newest {
 		s.route.newest = p.ts
@@ -291,10 +294,78 @@ func (t *tenantState) lowerEarliest(tg *target, ts int64) {
 func (t *tenantState) addEvents(s *series, ts int64, d int64) {
 	g, n := s.class.split(d)
 	r := s.route
+	m := floorDiv64(ts, minuteMs)
+	if d > 0 && m == t.head && len(r.svcs) == 0 {
+		t.deferEvents(r, m, g, n)
+		return
+	}
+	if r.inPend {
+		t.flushRoute(r)
+	}
+	t.applyEvents(r, m, g, n)
+}
+
+// Deferred contributions. Most points are in order and count in the
+// tenant's head minute, where a route's counts take several cache lines
+// that are cold by the route's next point (the ring's meta word and
+// minute words, the hour sums). So addEvents keeps a route's positive
+// contributions to the head minute in the route itself (route.pend) and
+// applies their sum once: when the head moves (ingestPoint), before any
+// other change of the route's counts (addEvents), and before anyone else
+// reads or changes them (tenantState.lock). The sum of positive
+// contributions applied at once is exactly what applying them one by one
+// gives: a minute's count saturates at 2^32-1 either way (addSat32), and
+// the hour sums get the same change. Routes of services are not deferred:
+// a service's minute sums the changes of its routes in the order they
+// come.
+
+// maxPending bounds tenantState.pending; when full it is flushed.
+const maxPending = 1 << 16
+
+// pendCap caps a route's deferred sum: beyond 2^32 the minute saturates
+// whatever the rest, and the sum of two contributions (< 2^62 each) fits.
+const pendCap = 1 << 33
+
+// deferEvents adds the positive contribution g, n to minute m of route r
+// for later.
+func (t *tenantState) deferEvents(r *route, m, g, n int64) {
+	if !r.inPend || r.pendMin != m {
+		if r.inPend {
+			t.flushRoute(r)
+		}
+		if len(t.pending) >= maxPending {
+			t.flushPending()
+		}
+		r.inPend, r.pendMin = true, m
+		t.pending = append(t.pending, r)
+	}
+	r.pend[0] = min(r.pend[0]+uint64(g), pendCap)
+	r.pend[1] = min(r.pend[1]+uint64(n), pendCap)
+}
+
+// flushRoute applies the deferred contributions of r.
+func (t *tenantState) flushRoute(r *route) {
+	g, n := int64(r.pend[0]), int64(r.pend[1])
+	r.inPend, r.pend = false, [2]uint64{}
+	t.applyEvents(r, r.pendMin, g, n)
+}
+
+// flushPending applies the deferred contributions of every route.
+func (t *tenantState) flushPending() {
+	for _, r := range t.pending {
+		if r.inPend {
+			t.flushRoute(r)
+		}
+	}
+	clear(t.pending)
+	t.pending = t.pending[:0]
+}
+
+// applyEvents adds g, n to minute m of route r's counts.
+func (t *tenantState) applyEvents(r *route, m, g, n int64) {
 	if r.b.head < t.head {
 		r.b.advance(t.head, r.masks, &t.scratch, nil)
 	}
-	m := floorDiv64(ts, minuteMs)
 	dg, dn, ok := r.b.add(m, g, n, r.masks, &t.scratch)
 	if !ok {
 		t.stats.Expired++

@@ -255,7 +255,7 @@ func (e *Engine) AppendServiceStatus(dst []ServiceStatus, t Tenant, at int64) []
 		return dst
 	}
 	mT := floorDiv64(at, minuteMs)
-	ts.mu.Lock()
+	ts.lock()
 	defer ts.mu.Unlock()
 	e.caps.forgot(ts.forgetStale())
 	for _, sv := range ts.sortedServices() {

@@ -190,7 +190,7 @@ func (t *tenantState) appendState(dst []byte, e *Engine, flush func([]byte) []by
 		r  *route
 		si int
 	}
-	t.mu.Lock()
+	t.lock()
 	wm0 := t.wm
 	var refs []ref
 	for si, routes := range t.routes {
@@ -206,7 +206,7 @@ func (t *tenantState) appendState(dst []byte, e *Engine, flush func([]byte) []by
 	dst = binary.LittleEndian.AppendUint32(dst, t.id.ProjectID)
 	dst = binary.AppendVarint(dst, wm0)
 	for i := 0; i < len(refs); {
-		t.mu.Lock()
+		t.lock()
 		for n, mark := 0, len(dst); i < len(refs) && n < stateChunkRoutes && len(dst)-mark < stateChunkBytes; i, n = i+1, n+1 {
 			if rf := refs[i]; t.routes[rf.si][rf.r.key] == rf.r { // not forgotten meanwhile
 				// As Evaluate would: the ring ends at the tenant's head, so
@@ -223,7 +223,7 @@ func (t *tenantState) appendState(dst []byte, e *Engine, flush func([]byte) []by
 	}
 	dst = append(dst, 0)
 
-	t.mu.Lock()
+	t.lock()
 	defer t.mu.Unlock()
 	dst = t.appendServices(dst, e, wm0)
 	dst = binary.AppendVarint(dst, t.wm-wm0)

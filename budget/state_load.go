@@ -60,7 +60,7 @@ func (e *Engine) LoadState(data []byte) error {
 			m[n.id] = n
 			continue
 		}
-		ts.mu.Lock()
+		ts.lock()
 		ts.wm, ts.head, ts.series, ts.targets, ts.routes, ts.stats = n.wm, n.head, n.series, n.targets, n.routes, n.stats
 		ts.svcs, ts.sortedSvcs = n.svcs, nil
 		clear(ts.ignored)

@@ -101,8 +101,9 @@ func sameStatus(t *testing.T, what string, a, b *Engine, at int64) {
 }
 
 // sameState compares the internal state of two engines, derived data
-// included (the rebuilt sums and exclusion bits), after advancing every
-// route to its tenant's head (which changes no result).
+// included (the rebuilt sums and exclusion bits), after applying deferred
+// contributions and advancing every route to its tenant's head (which
+// changes no result).
 func sameState(t *testing.T, a, b *Engine) {
 	t.Helper()
 	for _, tn := range a.Tenants() {
@@ -110,6 +111,8 @@ func sameState(t *testing.T, a, b *Engine) {
 		if tb == nil {
 			t.Fatalf("tenant %v missing", tn)
 		}
+		ta.flushPending() // as every reader does (tenantState.lock)
+		tb.flushPending()
 		if ta.wm != tb.wm || ta.head != tb.head || len(ta.series) != len(tb.series) || len(ta.targets) != len(tb.targets) {
 			t.Fatalf("tenant %v: wm %d/%d head %d/%d series %d/%d targets %d/%d", tn, tb.wm, ta.wm, tb.head, ta.head,
 				len(tb.series), len(ta.series), len(tb.targets), len(ta.targets))

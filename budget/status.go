@@ -79,7 +79,7 @@ func (e *Engine) AppendStatus(dst []RouteStatus, t Tenant, at int64) []RouteStat
 		return dst
 	}
 	mT := floorDiv64(at, minuteMs)
-	ts.mu.Lock()
+	ts.lock()
 	e.caps.forgot(ts.forgetStale())
 	// The sorted slice is never changed in place (a new route or a
 	// forgotten one makes a new one), so it can be walked in chunks.
@@ -116,7 +116,7 @@ func (e *Engine) EachStatus(t Tenant, at int64, buf []RouteStatus, fn func([]Rou
 		return buf, nil
 	}
 	mT := floorDiv64(at, minuteMs)
-	ts.mu.Lock()
+	ts.lock()
 	e.caps.forgot(ts.forgetStale())
 	routes := ts.sortedRoutes() // never changed in place: see AppendStatus
 	ts.mu.Unlock()
@@ -136,7 +136,7 @@ func (e *Engine) EachStatus(t Tenant, at int64, buf []RouteStatus, fn func([]Rou
 
 // statusChunk evaluates routes into dst (as long) under the tenant's lock.
 func (e *Engine) statusChunk(ts *tenantState, routes []*route, at, mT int64, dst []RouteStatus) {
-	ts.mu.Lock()
+	ts.lock()
 	for i, r := range routes {
 		r.b.advance(ts.head, r.masks, &ts.scratch, nil)
 		e.routeStatus(ts, r, at, mT, &dst[i])
