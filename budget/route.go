@@ -112,14 +112,15 @@ type route struct {
 	// route is forgotten when it is older than the tenant watermark minus
 	// ro.forgetAfter (ms), the longest its compliance window can be.
 	newest int64
-	// pend holds the in-order contributions to minute pendMin that
-	// addEvents deferred (see tenantState.pending); inPend says whether
+	// pend holds the contributions that addEvents deferred to the
+	// minutes of block pendBlock (see deferEvents): good and total of
+	// minute pendBlock*pendMinutes+i at pend[i]. inPend says whether
 	// there are any.
-	pend    [2]uint64 // good, total
-	pendMin int64
-	inPend  bool
-	series  []*series
-	b       buckets
+	pend      [pendMinutes][2]uint32
+	pendBlock int64
+	inPend    bool
+	series    []*series
+	b         buckets
 	// svcs are the service SLIs the route belongs to.
 	svcs []*svcState
 

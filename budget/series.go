@@ -140,7 +140,9 @@ func (t *tenantState) ingestPoint(s *series, p point) {
 	if p.ts > t.wm {
 		t.wm = p.ts
 		if h := floorDiv64(p.ts, minuteMs); h != t.head {
-			t.flushPending() // deferred at the old head: see deferEvents
+			if floorDiv64(h, pendMinutes) != floorDiv64(t.head, pendMinutes) {
+				t.flushPending() // the head leaves the block: see deferEvents
+			}
 			t.head = h
 		}
 	}
@@ -295,7 +297,8 @@ func (t *tenantState) addEvents(s *series, ts int64, d int64) {
 	g, n := s.class.split(d)
 	r := s.route
 	m := floorDiv64(ts, minuteMs)
-	if d > 0 && m == t.head && len(r.svcs) == 0 {
+	if d > 0 && len(r.svcs) == 0 && r.b.head != noHead && r.b.ringLen > 2*pendMinutes &&
+		floorDiv64(m, pendMinutes) == floorDiv64(t.head, pendMinutes) {
 		t.deferEvents(r, m, g, n)
 		return
 	}
@@ -309,45 +312,60 @@ func (t *tenantState) addEvents(s *series, ts int64, d int64) {
 // tenant's head minute, where a route's counts take several cache lines
 // that are cold by the route's next point (the ring's meta word and
 // minute words, the hour sums). So addEvents keeps a route's positive
-// contributions to the head minute in the route itself (route.pend) and
-// applies their sum once: when the head moves (ingestPoint), before any
-// other change of the route's counts (addEvents), and before anyone else
-// reads or changes them (tenantState.lock). The sum of positive
-// contributions applied at once is exactly what applying them one by one
-// gives: a minute's count saturates at 2^32-1 either way (addSat32), and
-// the hour sums get the same change. Routes of services are not deferred:
-// a service's minute sums the changes of its routes in the order they
-// come.
+// contributions to the minutes of the head's block of pendMinutes
+// minutes in the route itself (route.pend), and applies them once: when
+// the head leaves the block (ingestPoint), before any other change of the
+// route's counts (addEvents), and before anyone else reads or changes
+// them (tenantState.lock). Applied then, they give exactly the counts that
+// applying them one by one gives:
+//   - A minute's count saturates at 2^32-1 whether positive contributions
+//     are added one by one or summed first (addSat32), so the deferred sums
+//     saturate there too (addSat32 of a count and 2^32-1 is 2^32-1), and
+//     the hour sums get the same change.
+//   - The route's ring is advanced to the tenant's head first, as it would
+//     have been, at the latest, by the next contribution: advancing is
+//     the same in one step or several, and the block's minutes are still
+//     in the ring (ringLen > 2*pendMinutes), where their exclusion bits
+//     were set when the head reached them.
+//   - A route whose ring has not advanced yet, which sets where it
+//     starts, and routes of services, whose minutes sum the changes of
+//     their routes in the order they come, are not deferred.
+
+// pendMinutes is the length of a block of deferred minutes.
+const pendMinutes = 4
 
 // maxPending bounds tenantState.pending; when full it is flushed.
 const maxPending = 1 << 16
 
-// pendCap caps a route's deferred sum: beyond 2^32 the minute saturates
-// whatever the rest, and the sum of two contributions (< 2^62 each) fits.
-const pendCap = 1 << 33
-
 // deferEvents adds the positive contribution g, n to minute m of route r
 // for later.
 func (t *tenantState) deferEvents(r *route, m, g, n int64) {
-	if !r.inPend || r.pendMin != m {
+	blk := floorDiv64(m, pendMinutes)
+	if !r.inPend || r.pendBlock != blk {
 		if r.inPend {
 			t.flushRoute(r)
 		}
 		if len(t.pending) >= maxPending {
 			t.flushPending()
 		}
-		r.inPend, r.pendMin = true, m
+		r.inPend, r.pendBlock = true, blk
 		t.pending = append(t.pending, r)
 	}
-	r.pend[0] = min(r.pend[0]+uint64(g), pendCap)
-	r.pend[1] = min(r.pend[1]+uint64(n), pendCap)
+	p := &r.pend[m-blk*pendMinutes]
+	p[0] = uint32(addSat32(uint64(p[0]), g))
+	p[1] = uint32(addSat32(uint64(p[1]), n))
 }
 
 // flushRoute applies the deferred contributions of r.
 func (t *tenantState) flushRoute(r *route) {
-	g, n := int64(r.pend[0]), int64(r.pend[1])
-	r.inPend, r.pend = false, [2]uint64{}
-	t.applyEvents(r, r.pendMin, g, n)
+	r.inPend = false
+	for i := range r.pend {
+		if p := &r.pend[i]; p[0]|p[1] != 0 {
+			g, n := int64(p[0]), int64(p[1])
+			*p = [2]uint32{}
+			t.applyEvents(r, r.pendBlock*pendMinutes+int64(i), g, n)
+		}
+	}
 }
 
 // flushPending applies the deferred contributions of every route.
