@@ -292,7 +292,7 @@ func (e *Engine) IngestWrite(t Tenant, series []remotewrite.TimeSeries) {
 			decoded = used || decoded
 			continue
 		}
-		ent, ok := ts.raw[s.Key.Raw]
+		ent, ok := ts.raw.get(s.Key.Raw)
 		if ok && ent.s != nil && len(srcs) == 1 && ent.s.key == seriesKey(ent.h, srcs[0]) {
 			// A known series of a metric one source reads: its state
 			// without a second lookup.
@@ -302,15 +302,15 @@ func (e *Engine) IngestWrite(t Tenant, series []remotewrite.TimeSeries) {
 		if !ok {
 			ent.h = seriesHash(t, lab.get())
 			decoded = true
-			if len(ts.raw) >= maxRaw {
-				clear(ts.raw)
+			if ts.raw.len() >= maxRaw {
+				ts.raw.reset()
 			}
 		}
 		used, s0 := e.ingestLocked(ts, t, srcs, ent.h, &lab, s.Samples, &fresh)
 		decoded = used || decoded
 		if !ok || (s0 != nil && s0 != ent.s) {
 			ent.s = s0
-			ts.raw[s.Key.Raw] = ent
+			ts.raw.set(s.Key.Raw, ent)
 		}
 	}
 	if decoded {

@@ -212,7 +212,7 @@ func (t *tenantState) remap(e *Engine, remap []int, masks []Mask) {
 	}
 	t.series = series
 	clear(t.ignored) // keyed by the old indexes, and a new source may count them
-	clear(t.raw)     // it may hold states just dropped
+	t.raw.reset()    // it may hold states just dropped
 	t.sorted = nil
 }
 

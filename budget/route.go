@@ -46,7 +46,7 @@ type tenantState struct {
 	// hashes the labels of a series only once, and to its state. It is
 	// bounded by maxRaw and cleared when full, and when series are
 	// dropped (detach): it must not keep a state alive or hand it out.
-	raw map[uint64]rawEntry
+	raw rawTable
 	// pending lists the routes that may hold deferred contributions
 	// (route.inPend); flushPending applies them. Every path but the
 	// ingest paths flushes them right after taking mu (lock), so no one
@@ -84,7 +84,6 @@ func newTenantState(t Tenant, nsrc, nsvc int) *tenantState {
 		ignored: make(map[uint64]struct{}),
 		targets: make(map[uint64]*target),
 		routes:  make([]map[string]*route, nsrc),
-		raw:     make(map[uint64]rawEntry),
 	}
 	for i := range ts.routes {
 		ts.routes[i] = make(map[string]*route)
@@ -402,7 +401,7 @@ func (t *tenantState) forgetStale() (n int) {
 	}
 	if forgot {
 		clear(t.ignored)
-		clear(t.raw) // it may hold states just dropped
+		t.raw.reset() // it may hold states just dropped
 	}
 	t.forgetServices()
 	return n
