@@ -98,6 +98,30 @@ func newTenantState(t Tenant, nsrc, nsvc int) *tenantState {
 // route is one route of one source of a tenant: its identity, objective,
 // maintenance masks and time buckets.
 type route struct {
+	// The fields that counting a point reads or writes come first,
+	// followed by the buckets, whose first fields are the ring's length
+	// and head: a point touches the route's first two cache lines only.
+
+	// newest is the newest accepted point of the route's series (ms); the
+	// route is forgotten when it is older than the tenant watermark minus
+	// ro.forgetAfter (ms), the longest its compliance window can be.
+	newest int64
+	// first is the earliest first point of the route's series (ms) as
+	// told to EngineConfig.NewRoute: math.MaxInt64 for a route created
+	// here until one is accepted, 0 (never told) for a route of a
+	// snapshot, which replays from the snapshot on.
+	first int64
+	// svcs are the service SLIs the route belongs to.
+	svcs []*svcState
+	// pend holds the contributions that addEvents deferred to the
+	// minutes of block pendBlock (see deferEvents): good and total of
+	// minute pendBlock*pendMinutes+i at pend[i]. inPend says whether
+	// there are any.
+	pendBlock int64
+	pend      [pendMinutes][2]uint32
+	inPend    bool
+	b         buckets
+
 	src *Source
 	key string // identity values joined by 0xff (unambiguous)
 	// labels are the identity labels in src.RouteLabels order (absent
@@ -107,27 +131,7 @@ type route struct {
 	name   string
 	ro     *routeObjective // shared by the routes of the same objective
 	masks  []Mask          // the current masks that match appendMaskLabels
-	// newest is the newest accepted point of the route's series (ms); the
-	// route is forgotten when it is older than the tenant watermark minus
-	// ro.forgetAfter (ms), the longest its compliance window can be.
-	newest int64
-	// pend holds the contributions that addEvents deferred to the
-	// minutes of block pendBlock (see deferEvents): good and total of
-	// minute pendBlock*pendMinutes+i at pend[i]. inPend says whether
-	// there are any.
-	pend      [pendMinutes][2]uint32
-	pendBlock int64
-	inPend    bool
-	series    []*series
-	b         buckets
-	// svcs are the service SLIs the route belongs to.
-	svcs []*svcState
-
-	// first is the earliest first point of the route's series (ms) as
-	// told to EngineConfig.NewRoute: math.MaxInt64 for a route created
-	// here until one is accepted, 0 (never told) for a route of a
-	// snapshot, which replays from the snapshot on.
-	first int64
+	series []*series
 }
 
 // newSeries classifies a series not seen before for source si and creates
