@@ -155,6 +155,10 @@ type WriteRequest struct {
 	name string
 	// raw is lazySeries' scratch space for the label fields of a series.
 	raw []byte
+	// known are the label fields a lazy scan checked (known.go);
+	// knownHits counts the series read with them.
+	known     *knownLabels
+	knownHits int
 }
 
 // Reset forgets the scanned series but keeps the memory.
@@ -251,7 +255,11 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 	labels := 0
 	skip := false
 	lazy, slow := wr.Lazy, false
-	kept := false // lazy: the name is known and wanted
+	kept := false  // lazy: the name is known and wanted
+	named := false // lazy: a label after the first went to scanLabel
+	// tailEnd is where the series' last field, one sample, starts and
+	// tailRaw the raw hash of the fields before it (0: not found).
+	tailEnd, tailRaw := 0, uint64(0)
 	s0 := len(wr.samples)
 	labEnd := 0 // lazy: the end of the last label field
 	for i := 0; i < len(msg); {
@@ -281,6 +289,7 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 				} else if labEnd = end; len(k) != 0 && string(k) != "__name__" {
 					continue // what maybeName answers for it
 				}
+				named = true // keep may hear of it: not a known series
 			}
 			if name != nil && !maybeName(msg[start:end]) {
 				continue // inlined: the common label after the name
@@ -292,6 +301,14 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 				kept = true
 				slow = slow || labels != 1 || start != 2 || !fitLabel(msg[start:end], lim)
 				labEnd = end
+				if !slow {
+					if tail, ok := tailSample(msg); ok && tail >= end {
+						tailEnd, tailRaw = tail, rawHash(rawSeed, msg[:tail])
+						if wr.known != nil && wr.known.lim == *lim && wr.known.has(tailRaw) {
+							return wr.knownSeries(msg, name, tailEnd, tailRaw)
+						}
+					}
+				}
 			}
 			continue
 		}
@@ -336,9 +353,34 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 		wr.samples = wr.samples[:s0]
 		return wr.lazySeries(msg, name, lim)
 	}
+	raw := tailRaw
+	if tailEnd != labEnd || tailRaw == 0 {
+		raw = rawHash(rawSeed, msg[:labEnd])
+	} else if !named && len(wr.samples)-s0 == 1 {
+		// Checked label fields, then one sample: known.go.
+		if wr.known == nil || wr.known.lim != *lim {
+			wr.known = &knownLabels{lim: *lim}
+		}
+		wr.known.add(raw)
+	}
 	wr.Series = append(wr.Series, TimeSeries{
 		Samples: wr.samples[s0:len(wr.samples):len(wr.samples)],
-		Key:     SeriesKey{Name: wr.keyName(name), Raw: rawHash(rawSeed, msg[:labEnd]), msg: msg},
+		Key:     SeriesKey{Name: wr.keyName(name), Raw: raw, msg: msg},
+	})
+	return nil
+}
+
+// knownSeries adds the kept series of fields msg, whose label fields
+// msg[:tail] of raw hash raw are known (known.go), and whose last field,
+// at tail, is one sample.
+func (wr *WriteRequest) knownSeries(msg, name []byte, tail int, raw uint64) error {
+	smp, _ := fastSample(msg[tail+2:]) // tailSample checked its form
+	wr.knownHits++
+	wr.samples = append(wr.samples, smp)
+	n := len(wr.samples)
+	wr.Series = append(wr.Series, TimeSeries{
+		Samples: wr.samples[n-1 : n : n],
+		Key:     SeriesKey{Name: wr.keyName(name), Raw: raw, msg: msg},
 	})
 	return nil
 }
