@@ -159,7 +159,7 @@ func TestMinuteRingLive(t *testing.T) {
 	for _, r := range tn.routes[0] {
 		b = &r.b
 	}
-	tn.mu.Lock()
+	tn.lock() // as a reader: deferred contributions applied
 	defer tn.mu.Unlock()
 	for m := b.ringStart(); m <= b.head-1; m++ { // the head's minute may be partial
 		g, n := b.ring.get(m)

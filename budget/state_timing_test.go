@@ -39,6 +39,7 @@ func fillBuckets(e *Engine) {
 		return uint64(1000+600*math.Sin(2*math.Pi*float64(m)/1440)) + rng.Uint64N(60)
 	}
 	ts := e.lookupTenant(Tenant{})
+	ts.flushPending() // as a reader would: the counts are set below
 	for _, r := range ts.routes[0] {
 		b := &r.b
 		b.advance(ts.head, nil, &ts.scratch, nil)

@@ -248,7 +248,8 @@ func (wr *WriteRequest) Unmarshal(src []byte, keep func(name []byte) bool, lim L
 // in the common form (the name first, then the other labels, then
 // samples, every field with one-byte lengths) checks the labels and
 // decodes the samples on the way, and hashes its label fields in one go;
-// anything else is left to lazySeries.
+// one whose label fields it checked before is read from its end instead
+// (known.go); anything else is left to lazySeries.
 func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limits) error {
 	wr.SeriesTotal++
 	var name []byte
