@@ -87,11 +87,12 @@ type minuteRing struct {
 	data arena.Words
 	// seals counts the hours sealed since the array last grew.
 	seals uint16
-	// meta holds per slot the block's offset in data (the low 16 bits: at
-	// most 74 blocks of 1 + 60 * 66 bits), wt and wz (6 bits each), and
-	// the flags metaZig and metaBase; it is a view of metaWords.
-	meta      []uint32
+	// metaWords holds per slot a uint32 (meta): the block's offset in data
+	// (the low 16 bits: at most 74 blocks of 1 + 60 * 66 bits), wt and wz
+	// (6 bits each), and the flags metaZig and metaBase; slots is their
+	// number.
 	metaWords arena.Words
+	slots     uint16
 }
 
 const (
@@ -102,11 +103,16 @@ const (
 )
 
 func (r *minuteRing) init(slots int) {
-	mw := arena.New((slots + 1) / 2)
-	*r = minuteRing{metaWords: mw}
-	if slots > 0 {
-		r.meta = unsafe.Slice((*uint32)(unsafe.Pointer(&mw.W[0])), 2*len(mw.W))[:slots]
+	*r = minuteRing{metaWords: arena.New((slots + 1) / 2), slots: uint16(slots)}
+}
+
+// meta returns the slots' meta words (a view of metaWords: a route keeps
+// no slice header for it).
+func (r *minuteRing) meta() []uint32 {
+	if r.slots == 0 {
+		return nil
 	}
+	return unsafe.Slice((*uint32)(unsafe.Pointer(&r.metaWords.W[0])), int(r.slots))
 }
 
 // blockWords returns the words of a block of meta md.
@@ -120,7 +126,7 @@ func blockWords(md uint32) int {
 
 func (r *minuteRing) slot(m int64) (s int, k int) {
 	h := floorDiv64(m, 60)
-	return int(floorMod64(h, int64(len(r.meta)))), int(m - h*60)
+	return int(floorMod64(h, int64(r.slots))), int(m - h*60)
 }
 
 // get returns the good and total counts of minute m.
@@ -145,7 +151,7 @@ func (r *minuteRing) block(m int64) (hourBlock, int) {
 
 // blockAt returns the block in slot s.
 func (r *minuteRing) blockAt(s int) hourBlock {
-	md := r.meta[s]
+	md := r.meta()[s]
 	if md>>metaWt == 0 {
 		return hourBlock{}
 	}
@@ -220,7 +226,7 @@ func (r *minuteRing) setAt(s, k int, good, total uint64) {
 // need: for an hour that is complete, whose smallest total is known.
 func (r *minuteRing) seal(m int64) {
 	s, _ := r.slot(m)
-	if r.meta[s]>>metaWt != 0 {
+	if r.meta()[s]>>metaWt != 0 {
 		r.seals = min(r.seals+1, math.MaxUint16)
 		r.repack(s, -1, 0, 0)
 	}
@@ -230,7 +236,7 @@ func (r *minuteRing) seal(m int64) {
 // the ring.
 func (r *minuteRing) release(m int64) {
 	s, _ := r.slot(m)
-	if r.meta[s]>>metaWt != 0 {
+	if r.meta()[s]>>metaWt != 0 {
 		r.place(s, 0, false)
 	}
 }
@@ -299,7 +305,8 @@ func (r *minuteRing) repack(s, k int, good, total uint64) {
 // which fills again as it advances: replaying history would otherwise
 // shrink and grow it over and over.
 func (r *minuteRing) place(s int, md uint32, shrink bool) []uint64 {
-	old := r.meta[s]
+	meta := r.meta()
+	old := meta[s]
 	off := int(old & 0xffff)
 	ol, nl := 0, 0
 	if old>>metaWt != 0 {
@@ -316,7 +323,7 @@ func (r *minuteRing) place(s int, md uint32, shrink bool) []uint64 {
 	// it has more than that spare and has not grown for a quarter of the
 	// hours it holds: a ring that stopped filling up stays tight.
 	grow := n > r.data.Cap()
-	shrink = shrink && int(r.seals) >= len(r.meta)/4 && r.data.Cap() > n+n/8+64
+	shrink = shrink && int(r.seals) >= int(r.slots)/4 && r.data.Cap() > n+n/8+64
 	if grow || shrink {
 		spare := n/32 + 24
 		if grow && r.filling() {
@@ -344,10 +351,10 @@ func (r *minuteRing) place(s int, md uint32, shrink bool) []uint64 {
 	}
 	blk := r.data.W[off : off+nl]
 	clear(blk)
-	r.meta[s] = uint32(off) | md&^0xffff
+	meta[s] = uint32(off) | md&^0xffff
 	if nl != ol {
-		for j := s + 1; j < len(r.meta); j++ {
-			r.meta[j] = uint32(int(r.meta[j]&0xffff)+nl-ol) | r.meta[j]&^0xffff
+		for j := s + 1; j < len(meta); j++ {
+			meta[j] = uint32(int(meta[j]&0xffff)+nl-ol) | meta[j]&^0xffff
 		}
 	}
 	return blk
@@ -357,7 +364,7 @@ func (r *minuteRing) place(s int, md uint32, shrink bool) []uint64 {
 // block: it is still filling up.
 func (r *minuteRing) filling() bool {
 	empty := 0
-	for _, md := range r.meta {
+	for _, md := range r.meta() {
 		if md>>metaWt == 0 {
 			empty++
 		}
@@ -368,7 +375,7 @@ func (r *minuteRing) filling() bool {
 // reset sets every minute to 0 and releases the blocks.
 func (r *minuteRing) reset() {
 	r.data.W = r.data.W[:0]
-	clear(r.meta)
+	clear(r.meta())
 }
 
 // bytes returns the bytes the ring's counts take.

@@ -168,7 +168,7 @@ func TestMinuteRingLive(t *testing.T) {
 		}
 	}
 	words, based := 0, 0
-	for _, md := range b.ring.meta {
+	for _, md := range b.ring.meta() {
 		if md>>metaWt != 0 {
 			words += blockWords(md)
 		}
@@ -182,7 +182,7 @@ func TestMinuteRingLive(t *testing.T) {
 	// Totals of 800 to 1004 per minute (4 samples) take 10 bits, 8 above
 	// the hour's smallest; bad counts of 0 to 4: 3 bits.
 	if based < 70 || len(b.ring.data.W) > 74*(1+(60*(8+3)+63)/64) {
-		t.Errorf("%d of %d blocks with a base, %d words", based, len(b.ring.meta), len(b.ring.data.W))
+		t.Errorf("%d of %d blocks with a base, %d words", based, b.ring.slots, len(b.ring.data.W))
 	}
 	t.Logf("ring: %d words (%d capacity), %d blocks with a base, %d allocations in 10 hours",
 		len(b.ring.data.W), cap(b.ring.data.W), based, after.Mallocs-before.Mallocs)

@@ -48,7 +48,7 @@ type tenantState struct {
 	// dropped (detach): it must not keep a state alive or hand it out.
 	raw rawTable
 	// pending lists the routes that may hold deferred contributions
-	// (route.inPend); flushPending applies them. Every path but the
+	// (route.pend); flushPending applies them. Every path but the
 	// ingest paths flushes them right after taking mu (lock), so no one
 	// else sees a route's counts without them.
 	pending []*route
@@ -114,13 +114,10 @@ type route struct {
 	// svcs are the service SLIs the route belongs to.
 	svcs []*svcState
 	// pend holds the contributions that addEvents deferred to the
-	// minutes of block pendBlock (see deferEvents): good and total of
-	// minute pendBlock*pendMinutes+i at pend[i]. inPend says whether
-	// there are any.
-	pendBlock int64
-	pend      [pendMinutes][2]uint32
-	inPend    bool
-	b         buckets
+	// minutes of the tenant head's block (see deferEvents): good and
+	// total of its minute i at pend[i]. All zero when there are none.
+	pend [pendMinutes][2]uint32
+	b    buckets
 
 	src *Source
 	key string // identity values joined by 0xff (unambiguous)

@@ -302,9 +302,7 @@ func (t *tenantState) addEvents(s *series, ts int64, d int64) {
 		t.deferEvents(r, m, g, n)
 		return
 	}
-	if r.inPend {
-		t.flushRoute(r)
-	}
+	t.flushRoute(r)
 	t.applyEvents(r, m, g, n)
 }
 
@@ -330,40 +328,45 @@ func (t *tenantState) addEvents(s *series, ts int64, d int64) {
 //   - A route whose ring has not advanced yet, which sets where it
 //     starts, and routes of services, whose minutes sum the changes of
 //     their routes in the order they come, are not deferred.
+//
+// The deferred minutes are always those of the head's block, so the route
+// does not keep which they are; a deferred sum is never zero, so the
+// route does not keep whether it has any. Both would take the route into
+// a larger size class of the Go heap.
 
 // pendMinutes is the length of a block of deferred minutes.
-const pendMinutes = 4
+const pendMinutes = 2
 
 // maxPending bounds tenantState.pending; when full it is flushed.
 const maxPending = 1 << 16
 
-// deferEvents adds the positive contribution g, n to minute m of route r
-// for later.
+// pendBase returns the first minute of the block of deferred minutes.
+func (t *tenantState) pendBase() int64 {
+	return floorDiv64(t.head, pendMinutes) * pendMinutes
+}
+
+// deferEvents adds the positive contribution g, n to minute m, of the
+// head's block, of route r for later.
 func (t *tenantState) deferEvents(r *route, m, g, n int64) {
-	blk := floorDiv64(m, pendMinutes)
-	if !r.inPend || r.pendBlock != blk {
-		if r.inPend {
-			t.flushRoute(r)
-		}
+	if r.pend == [pendMinutes][2]uint32{} {
 		if len(t.pending) >= maxPending {
 			t.flushPending()
 		}
-		r.inPend, r.pendBlock = true, blk
 		t.pending = append(t.pending, r)
 	}
-	p := &r.pend[m-blk*pendMinutes]
+	p := &r.pend[m-t.pendBase()]
 	p[0] = uint32(addSat32(uint64(p[0]), g))
 	p[1] = uint32(addSat32(uint64(p[1]), n))
 }
 
 // flushRoute applies the deferred contributions of r.
 func (t *tenantState) flushRoute(r *route) {
-	r.inPend = false
+	base := t.pendBase()
 	for i := range r.pend {
 		if p := &r.pend[i]; p[0]|p[1] != 0 {
 			g, n := int64(p[0]), int64(p[1])
 			*p = [2]uint32{}
-			t.applyEvents(r, r.pendBlock*pendMinutes+int64(i), g, n)
+			t.applyEvents(r, base+int64(i), g, n)
 		}
 	}
 }
@@ -371,9 +374,7 @@ func (t *tenantState) flushRoute(r *route) {
 // flushPending applies the deferred contributions of every route.
 func (t *tenantState) flushPending() {
 	for _, r := range t.pending {
-		if r.inPend {
-			t.flushRoute(r)
-		}
+		t.flushRoute(r)
 	}
 	clear(t.pending)
 	t.pending = t.pending[:0]
