@@ -40,7 +40,7 @@ func (c *engineCaps) forgot(n int) {
 func (e *Engine) recountRoutes() {
 	var n int64
 	for _, ts := range *e.tenants.Load() {
-		ts.lock()
+		ts.mu.Lock()
 		for _, routes := range ts.routes {
 			n += int64(len(routes))
 		}

@@ -520,7 +520,7 @@ func (e *Engine) Watermark(t Tenant) int64 {
 	if ts == nil {
 		return 0
 	}
-	ts.lock()
+	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if ts.wm == noData {
 		return 0
@@ -623,7 +623,7 @@ func (s *EngineStats) add(o *EngineStats) {
 func (e *Engine) Stats() EngineStats {
 	var out EngineStats
 	for _, ts := range *e.tenants.Load() {
-		ts.lock()
+		ts.mu.Lock()
 		st := ts.stats
 		for _, routes := range ts.routes {
 			st.Routes += uint64(len(routes))

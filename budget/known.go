@@ -12,7 +12,7 @@ func (e *Engine) KnowsRoute(t Tenant, labels []Label) bool {
 	if ts == nil {
 		return false
 	}
-	ts.lock()
+	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	// Under the tenant's lock the index and the sources agree: Reload
 	// changes both while it holds every tenant's lock.

@@ -64,7 +64,7 @@ func (e *Engine) HasRoute(t Tenant, source string, ident []Label) bool {
 	if ts == nil {
 		return false
 	}
-	ts.lock()
+	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	for si := range e.sources {
 		if e.sources[si].Name != source || si >= len(ts.routes) {

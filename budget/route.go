@@ -48,14 +48,15 @@ type tenantState struct {
 	// dropped (detach): it must not keep a state alive or hand it out.
 	raw rawTable
 	// pending lists the routes that may hold deferred contributions
-	// (route.pend); flushPending applies them. Every path but the
-	// ingest paths flushes them right after taking mu (lock), so no one
-	// else sees a route's counts without them.
+	// (route.pend); flushPending applies them. Every other path that
+	// reads or changes a route's counts flushes them right after taking
+	// mu (lock), so none sees the counts without them.
 	pending []*route
 }
 
 // lock takes mu and applies the deferred contributions: what every path
-// but the ingest paths does, since they read or change the counts.
+// that reads or changes a route's counts does, ingest aside. Paths that
+// read only the watermark, the stats or which routes exist take mu.
 func (t *tenantState) lock() {
 	t.mu.Lock()
 	t.flushPending()
