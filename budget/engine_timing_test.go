@@ -309,3 +309,31 @@ func engineMemoryPerRoute(t *testing.T, name string, resolve func(*Source, []Lab
 	runtime.KeepAlive(e)
 	return perRoute
 }
+
+// BenchmarkIngestReordered: as BenchmarkIngest (14 labels), but each
+// series' points arrive shuffled within windows of 8 scrapes (2 minutes),
+// as a sender with a backlog sends them over several connections: most
+// points are reorders inside the series' history.
+func BenchmarkIngestReordered(b *testing.B) {
+	series := nginxSeries(2000, []string{"200", "201", "304", "404", "503"})
+	e := NewEngine(EngineConfig{Sources: []Source{nginxSource()}})
+	ts0 := time.Now().Add(-24 * time.Hour).UnixMilli()
+	for _, l := range series {
+		e.Ingest(Tenant{}, l, []Sample{{Value: 0, Timestamp: ts0}})
+	}
+	perm := [8]int64{3, 0, 6, 1, 7, 2, 5, 4}
+	samples := make([]Sample, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	round := int64(0)
+	for i := 0; i < b.N; i++ {
+		j := i % len(series)
+		if j == 0 {
+			round++
+		}
+		k := round&^7 + perm[round&7] + 8 // the scrape this round carries
+		samples[0] = Sample{Value: float64(3 * k), Timestamp: ts0 + 15_000*k}
+		e.Ingest(Tenant{}, series[j], samples)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/sample")
+}

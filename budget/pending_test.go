@@ -15,6 +15,7 @@ import (
 // resets and jumps that saturate a minute's 32-bit counts, on few routes
 // so that their minutes take many contributions.
 func TestDeferredMatchesDirect(t *testing.T) {
+	var cancels uint64
 	for seed := range uint64(20) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		series := nginxSeries(3, []string{"200", "404", "503"})
@@ -62,6 +63,10 @@ func TestDeferredMatchesDirect(t *testing.T) {
 		}
 		if deferred == 0 {
 			t.Fatalf("seed %d: nothing was deferred", seed)
+		}
+		cancels += lazy.lookupTenant(Tenant{}).cancels
+		if seed == 19 && cancels == 0 {
+			t.Fatalf("no reorder took its change off a deferred sum in %d seeds", seed+1)
 		}
 		if sat := saturatedMinutes(lazy); sat == 0 {
 			t.Fatalf("seed %d: no minute saturated", seed)

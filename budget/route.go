@@ -52,6 +52,9 @@ type tenantState struct {
 	// reads or changes a route's counts flushes them right after taking
 	// mu (lock), so none sees the counts without them.
 	pending []*route
+	// cancels counts the negative changes cancelDeferred took off deferred
+	// sums (for tests).
+	cancels uint64
 }
 
 // lock takes mu and applies the deferred contributions: what every path

@@ -12,7 +12,11 @@ package budget
 // (targetFor), not the labels: another hash would drop the counting state
 // of every snapshot taken before it.
 
-import "github.com/slogate/slogate/internal/wyhash"
+import (
+	"math"
+
+	"github.com/slogate/slogate/internal/wyhash"
+)
 
 // Counting rules (the exact semantics of design.md, "Semantics that make the
 // numbers exact"), applied per series to its TIME-SORTED points:
@@ -297,10 +301,15 @@ func (t *tenantState) addEvents(s *series, ts int64, d int64) {
 	g, n := s.class.split(d)
 	r := s.route
 	m := floorDiv64(ts, minuteMs)
-	if d > 0 && len(r.svcs) == 0 && r.b.head != noHead && r.b.ringLen > 2*pendMinutes &&
+	if len(r.svcs) == 0 && r.b.head != noHead && r.b.ringLen > 2*pendMinutes &&
 		floorDiv64(m, pendMinutes) == floorDiv64(t.head, pendMinutes) {
-		t.deferEvents(r, m, g, n)
-		return
+		if d > 0 {
+			t.deferEvents(r, m, g, n)
+			return
+		}
+		if t.cancelDeferred(r, m, g, n) {
+			return
+		}
 	}
 	t.flushRoute(r)
 	t.applyEvents(r, m, g, n)
@@ -329,10 +338,17 @@ func (t *tenantState) addEvents(s *series, ts int64, d int64) {
 //     starts, and routes of services, whose minutes sum the changes of
 //     their routes in the order they come, are not deferred.
 //
+//   - A negative change (a reordered point moving events from its
+//     successor's minute to its own) is taken off the deferred sums only
+//     where that gives the same counts (cancelDeferred); otherwise the
+//     route's sums are applied first and the change with them.
+//
 // The deferred minutes are always those of the head's block, so the route
-// does not keep which they are; a deferred sum is never zero, so the
-// route does not keep whether it has any. Both would take the route into
-// a larger size class of the Go heap.
+// does not keep which they are; whether it has any is whether its sums
+// are non-zero, so it keeps no flag either. Both would take the route into
+// a larger size class of the Go heap. (A route whose sums were cancelled
+// to zero may be listed in pending twice; its second flush applies
+// nothing.)
 
 // pendMinutes is the length of a block of deferred minutes.
 const pendMinutes = 2
@@ -357,6 +373,32 @@ func (t *tenantState) deferEvents(r *route, m, g, n int64) {
 	p := &r.pend[m-t.pendBase()]
 	p[0] = uint32(addSat32(uint64(p[0]), g))
 	p[1] = uint32(addSat32(uint64(p[1]), n))
+}
+
+// cancelDeferred takes the negative contribution g, n to minute m, of the
+// head's block, of route r off the deferred sums of that minute, and
+// reports whether it could: a reordered point moves events from its
+// successor's minute to its own, and the successor's contribution is
+// usually still deferred. It can when the deferred sums cover the change
+// and neither the sums nor the minute's counts plus the sums reach
+// 2^32-1: applying the sums and then the change one by one never clamps
+// or saturates then, so taking the change off the sums gives the same
+// counts. A minute the route's ring has not reached yet holds nothing.
+func (t *tenantState) cancelDeferred(r *route, m, g, n int64) bool {
+	p := &r.pend[m-t.pendBase()]
+	pg, pn := int64(p[0]), int64(p[1])
+	if pg+g < 0 || pn+n < 0 || pg == math.MaxUint32 || pn == math.MaxUint32 {
+		return false
+	}
+	if m <= r.b.head && m >= r.b.ringStart() {
+		cg, cn := r.b.ring.get(m)
+		if cg+uint64(pg) >= math.MaxUint32 || cn+uint64(pn) >= math.MaxUint32 {
+			return false
+		}
+	}
+	p[0], p[1] = uint32(pg+g), uint32(pn+n)
+	t.cancels++
+	return true
 }
 
 // flushRoute applies the deferred contributions of r.
