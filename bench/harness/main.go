@@ -32,6 +32,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -334,16 +335,29 @@ func (h *harness) startVM() error {
 	if err := waitReady(p, h.vmURL+"/health", time.Minute); err != nil {
 		return err
 	}
-	// Register the whole series universe (300,000 series at 1%, of which the
-	// 10% universe is a subset) before anything is measured: creating a
-	// series costs VictoriaMetrics far more than appending to one.
+	// Register the whole series universe of the 1% phases (320,000 series,
+	// one round) before anything is measured: creating a series costs
+	// VictoriaMetrics far more than appending to one.
 	h.logf("priming VictoriaMetrics with the series universe")
+	series := h.sliSeries(1)
 	cmd := exec.Command("taskset", "-c", h.allCPUs, h.bin.loadgen, "-url="+h.vmURL+"/api/v1/write",
-		"-requests=30", "-conns=4", "-warmup=0s", "-duration=3m")
+		"-sliSeries="+strconv.Itoa(series), "-requests="+strconv.Itoa(series/(samplesPerBlock/100)),
+		"-conns=4", "-warmup=0s", "-duration=3m")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("cannot prime VictoriaMetrics: %w\n%s", err, out)
 	}
 	return nil
+}
+
+// samplesPerBlock is the generator's default block size.
+const samplesPerBlock = 10_000
+
+// sliSeries is the generator's ingress series universe at sli percent: at
+// least 2 x the closed loop's connections blocks per round, so that no
+// series has two samples in flight together (loadgen's InOrderSLISeries;
+// bench/README.md, "The load"). Every phase of a share uses the same one.
+func (h *harness) sliSeries(sli int) int {
+	return max(3000, 2*max(h.cfg.conns, 1)*samplesPerBlock*sli/100)
 }
 
 func (h *harness) startSink() error {

@@ -201,7 +201,7 @@ func (h *harness) runPhase(sc scenario) result {
 	}
 
 	args := []string{
-		"-url=" + target, "-encoding=" + sc.Enc, "-sli=" + strconv.Itoa(sc.SLI),
+		"-url=" + target, "-encoding=" + sc.Enc, "-sli=" + strconv.Itoa(sc.SLI), "-sliSeries=" + strconv.Itoa(h.sliSeries(sc.SLI)),
 		"-warmup=" + h.cfg.warmup.String(), "-duration=" + h.window(sc.Open).String(),
 		"-events", "-gate", "-pregen=" + strconv.Itoa(sc.Pregen), "-timeout=10s",
 		"-start=" + strconv.FormatInt(h.startMs, 10), "-pregenCache=" + filepath.Join(h.tmp, "bodies"),

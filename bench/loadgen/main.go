@@ -102,8 +102,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		encName     = fs.String("encoding", "snappy", "snappy (Prometheus remote write) or zstd (VictoriaMetrics remote write protocol)")
 		sli         = fs.Int("sli", 1, "percent of ingress-nginx series in every block")
 		perBlock    = fs.Int("samplesPerBlock", 10_000, "samples (series) per request")
-		routes      = fs.Int("routes", 2000, "distinct ingress routes")
-		sliSeries   = fs.Int("sliSeries", 3000, "ingress series (routes x status 200/404/503) in the universe, rounded up to whole blocks")
+		routes      = fs.Int("routes", 0, "distinct ingress routes; 0 means enough for -sliSeries at 12 status codes per route, at least 2000")
+		sliSeries   = fs.Int("sliSeries", 0, "ingress series (routes x status codes) in the universe, rounded up to whole blocks; 0 means at least 3000 and 2 x -conns blocks per round, so that a series' samples are not in flight together (see InOrderSLISeries; the open loop counts at most 16 in flight)")
 		startMs     = fs.Int64("start", 0, "timestamp of round 0 in Unix ms; 0 means now-70h rounded to the interval (inside slogate's 72h minute horizon and far from its 10m future limit)")
 		interval    = fs.Duration("interval", 15*time.Second, "timestamp advance per round (the scrape interval)")
 		round0      = fs.Int64("round0", 0, "round of the first request; continue a previous run against the same process with its last_round+1")
@@ -162,6 +162,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		*startMs = (time.Now().Add(-70*time.Hour).UnixMilli() / iv) * iv
 	}
 
+	if *sliSeries == 0 {
+		// The open loop's -conns is a limit; at the bench's rates far
+		// fewer requests are in flight than the closed loop's default.
+		inFlight := *conns
+		if open {
+			inFlight = min(inFlight, 16)
+		}
+		*sliSeries = InOrderSLISeries(*perBlock, *sli, inFlight)
+	}
+	if *routes == 0 {
+		*routes = max(2000, (*sliSeries+len(ingressStatuses)-1)/len(ingressStatuses))
+	}
 	pcfg := PayloadConfig{
 		SamplesPerBlock: *perBlock, SLIPercent: *sli, Routes: *routes, SLISeries: *sliSeries,
 		Start: *startMs, IntervalMs: interval.Milliseconds(),

@@ -31,9 +31,10 @@ type PayloadConfig struct {
 	// Routes is the number of distinct ingress routes (namespace, ingress,
 	// host, path). Default 2,000.
 	Routes int
-	// SLISeries is the number of ingress series (routes x status codes
-	// 200/404/503) in the universe; rounded up to fill whole blocks.
-	// Default 3,000, i.e. 30 blocks per round at 1% and 3 at 10%.
+	// SLISeries is the number of ingress series (routes x up to 12 status
+	// codes) in the universe; rounded up to fill whole blocks. Default
+	// 3,000, i.e. 30 blocks per round at 1% and 3 at 10%; the command
+	// takes InOrderSLISeries.
 	SLISeries int
 	// Start is the timestamp of round 0 in Unix milliseconds; it must lie
 	// in [2^35, 2^42) so that every timestamp encodes as a 6-byte varint
@@ -106,8 +107,8 @@ func NewPayload(cfg PayloadConfig) (*Payload, error) {
 	if p.sliPerBlock > 0 {
 		nBlocks = (cfg.SLISeries + p.sliPerBlock - 1) / p.sliPerBlock
 	}
-	if p.sliPerBlock > 0 && nBlocks*p.sliPerBlock > 3*cfg.Routes {
-		return nil, fmt.Errorf("cannot build payload: %d ingress series need more than 3 status codes on %d routes", nBlocks*p.sliPerBlock, cfg.Routes)
+	if p.sliPerBlock > 0 && nBlocks*p.sliPerBlock > len(ingressStatuses)*cfg.Routes {
+		return nil, fmt.Errorf("cannot build payload: %d ingress series need more than %d status codes on %d routes", nBlocks*p.sliPerBlock, len(ingressStatuses), cfg.Routes)
 	}
 	series := make([]remotewrite.TimeSeries, 1)
 	var labels []remotewrite.Label
@@ -147,6 +148,25 @@ func NewPayload(cfg PayloadConfig) (*Payload, error) {
 	p.seriesTotal = sli + node
 	p.sliSeriesNum = sli
 	return p, nil
+}
+
+// InOrderSLISeries returns the ingress series of a universe with at least
+// 3,000 of them and at least 2 x conns blocks per round at sliPercent of
+// perBlock samples. A sender that keeps up sends a series' samples one
+// scrape interval apart, so never two of them at once; so does the
+// generator then: a block's next round is 2 x conns requests later, after
+// the requests in flight with it have long been answered. With every
+// series in every block (one block per round, as 3,000 series at 30%
+// give), conns rounds of each series would be in flight together and
+// arrive in any order: a reorder storm (half the SLI samples reordered,
+// some older than the engine's reorder history) that no sender that
+// keeps up produces.
+func InOrderSLISeries(perBlock, sliPercent, conns int) int {
+	per := perBlock * sliPercent / 100
+	if per <= 0 {
+		return 3000
+	}
+	return max(3000, 2*max(conns, 1)*per)
 }
 
 // Blocks is the number of blocks (requests) per round.
@@ -214,7 +234,7 @@ func putVarint6(b []byte, v uint64) {
 // path), slogate's ingress-nginx preset; 2,000 routes spread over 40
 // namespaces, 500 ingresses and 100 hosts, served by 3 controller pods.
 var (
-	ingressStatuses = [...]string{"200", "404", "503"}
+	ingressStatuses = [...]string{"200", "404", "503", "201", "204", "301", "304", "400", "401", "403", "429", "500"}
 	ingressMethods  = [...]string{"GET", "GET", "GET", "POST"}
 	ingressPods     = [...]string{"ingress-nginx-controller-5c8d66c76d-4fvzq", "ingress-nginx-controller-5c8d66c76d-b7wxk", "ingress-nginx-controller-5c8d66c76d-mq2pz"}
 	ingressPodIPs   = [...]string{"10.244.1.17:10254", "10.244.2.9:10254", "10.244.3.41:10254"}
@@ -222,11 +242,16 @@ var (
 
 // ingressSeries returns the labels of ingress series j, in the order
 // Prometheus and vmagent send them (__name__ first, then sorted), and how
-// its counter grows: route j % routes, status 200, 404, 503 shifting with
-// every pass over the routes so that each (route, status) is distinct.
+// its counter grows: route j % routes; in the first three passes over the
+// routes status 200, 404, 503 shifting with every pass, then one further
+// status code per pass, so that each (route, status) is distinct.
 func ingressSeries(dst []remotewrite.Label, j, routes int) ([]remotewrite.Label, sampleVar) {
 	r := j % routes
-	status := ingressStatuses[(r+j/routes)%len(ingressStatuses)]
+	pass := j / routes
+	if pass < 3 {
+		pass = (r + pass) % 3
+	}
+	status := ingressStatuses[pass%len(ingressStatuses)]
 	pod := r % len(ingressPods)
 	ns := fmt.Sprintf("team-%02d", r%40)
 	dst = append(dst,
@@ -245,10 +270,13 @@ func ingressSeries(dst []remotewrite.Label, j, routes int) ([]remotewrite.Label,
 		remotewrite.Label{Name: "status", Value: status},
 	)
 	v := sampleVar{base: float64(1_000 + 37*r)}
-	switch status {
-	case "200":
+	switch status[0] {
+	case '2', '3':
 		v.inc = float64(50 + r%150)
-	case "404":
+		if status != "200" {
+			v.inc = float64(1 + r%20)
+		}
+	case '4':
 		v.inc = float64(r % 7)
 	default:
 		v.inc = float64(r % 3)

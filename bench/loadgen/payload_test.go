@@ -235,3 +235,22 @@ func TestPregenerateCache(t *testing.T) {
 		t.Fatalf("cache file: %v", err)
 	}
 }
+
+// TestInOrderSLISeries: the universe the command takes by default has at
+// least 2 x conns blocks per round at every share, so a series' samples
+// are 2 x conns requests apart, and fits the routes the command gives it.
+func TestInOrderSLISeries(t *testing.T) {
+	for _, sli := range []int{1, 10, 30} {
+		for _, conns := range []int{1, 4, 16} {
+			n := InOrderSLISeries(10_000, sli, conns)
+			routes := max(2000, (n+len(ingressStatuses)-1)/len(ingressStatuses))
+			p, err := NewPayload(PayloadConfig{SLIPercent: sli, SLISeries: n, Routes: routes, Start: testStart})
+			if err != nil {
+				t.Fatalf("%d%%, %d conns: %v", sli, conns, err)
+			}
+			if p.Blocks() < 2*conns || p.SLISeries() < 3000 {
+				t.Fatalf("%d%%, %d conns: %d blocks per round, %d SLI series; want at least %d and 3000", sli, conns, p.Blocks(), p.SLISeries(), 2*conns)
+			}
+		}
+	}
+}
