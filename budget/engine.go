@@ -273,8 +273,24 @@ func (e *Engine) IngestWrite(t Tenant, series []remotewrite.TimeSeries) {
 	var name string
 	var srcs []uint16
 	named, decoded := false, false
+	// A large raw table, the series' states and their routes do not stay
+	// in the cache between scrapes: ask for the slot of the series 24
+	// ahead, for the state of the one 16 ahead, whose slot is in by now,
+	// and for the route of the one 8 ahead. A small one stays.
+	pf := len(ts.raw.slots) >= prefetchSlots
 	for i := range series {
 		s := &series[i]
+		if pf {
+			if j := i + prefetchSlot; j < len(series) && series[j].Key.Lazy() {
+				ts.raw.prefetch(series[j].Key.Raw)
+			}
+			if j := i + prefetchState; j < len(series) && series[j].Key.Lazy() {
+				ts.raw.prefetchState(series[j].Key.Raw, false)
+			}
+			if j := i + prefetchRoute; j < len(series) && series[j].Key.Lazy() {
+				ts.raw.prefetchState(series[j].Key.Raw, true)
+			}
+		}
 		if len(s.Samples) == 0 {
 			continue
 		}
@@ -319,6 +335,18 @@ func (e *Engine) IngestWrite(t Tenant, series []remotewrite.TimeSeries) {
 		ts.labelBuf = ts.labelBuf[:0]
 	}
 }
+
+// How far ahead IngestWrite asks for the raw table's slot of a series, for
+// its state and for its route (see package prefetch): far enough for
+// memory to answer while the series in between are counted.
+// IngestWrite prefetches for a tenant of at least prefetchSlots raw table
+// slots (24 bytes each: 16,384 slots, 384 KiB, hold 12,288 series).
+const (
+	prefetchSlot  = 24
+	prefetchState = 16
+	prefetchRoute = 8
+	prefetchSlots = 1 << 14
+)
 
 // labelsOf gives ingestLocked the labels of a series: labels, or those of
 // series, decoded into *buf on first use.

@@ -1,5 +1,11 @@
 package budget
 
+import (
+	"unsafe"
+
+	"github.com/slogate/slogate/internal/prefetch"
+)
+
 // rawTable maps the hash of a series' label fields on the wire
 // (remotewrite.SeriesKey.Raw) to what the tenant knows of the series
 // (tenantState.raw). It is an open-addressing table with linear probing,
@@ -83,4 +89,32 @@ func (t *rawTable) len() int { return t.n }
 func (t *rawTable) reset() {
 	clear(t.slots)
 	t.n = 0
+}
+
+// prefetch asks for the slot key k starts at (see package prefetch), for
+// a get of k a few series later.
+func (t *rawTable) prefetch(k uint64) {
+	if len(t.slots) > 0 {
+		prefetch.Line(unsafe.Pointer(&t.slots[rawKey(k)&uint64(len(t.slots)-1)]))
+	}
+}
+
+// prefetchState asks for the state of the series of key k, when its slot
+// (prefetched a few series before) names one; with route, for the first
+// two cache lines of its route instead (the state prefetched before),
+// which are all that counting a point in order reads of it.
+func (t *rawTable) prefetchState(k uint64, route bool) {
+	if len(t.slots) == 0 {
+		return
+	}
+	k = rawKey(k)
+	sl := &t.slots[k&uint64(len(t.slots)-1)]
+	if sl.key != k || sl.ent.s == nil {
+		return
+	}
+	if !route {
+		prefetch.Range(unsafe.Pointer(sl.ent.s), unsafe.Sizeof(series{}))
+	} else if r := sl.ent.s.route; r != nil {
+		prefetch.Range(unsafe.Pointer(r), 128)
+	}
 }
