@@ -2,6 +2,7 @@ package remotewrite
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -14,6 +15,7 @@ func TestKnownLabels(t *testing.T) {
 	keep := func(name []byte) bool { return string(name) == "nginx_ingress_controller_requests" }
 	var wr WriteRequest
 	wr.Lazy = true
+	wr.known = new(knownLabels) // not the process' set, which other tests fill
 	scan := func(body []byte, lim Limits) string {
 		t.Helper()
 		wr.Reset()
@@ -86,5 +88,76 @@ func TestTailSample(t *testing.T) {
 	}
 	if _, ok := tailSample([]byte{0x12, 11, 0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0x10}); ok {
 		t.Fatal("a truncated series: tailSample ok")
+	}
+}
+
+// TestKnownLabelsShared: the process' set serves every lazy WriteRequest:
+// a scan on one finds the label fields a scan on another checked, under
+// the same Limits only.
+func TestKnownLabelsShared(t *testing.T) {
+	series := benchSeries(150, 30)
+	body := AppendWriteRequest(nil, series)
+	keep := func(name []byte) bool { return string(name) == "nginx_ingress_controller_requests" }
+	lim := Limits{MaxLabelLen: 77} // Limits no other test scans with
+	var a, b WriteRequest
+	a.Lazy, b.Lazy = true, true
+	if err := a.Unmarshal(body, keep, lim); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Unmarshal(body, keep, lim); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Series) == 0 || a.knownHits != 0 || b.knownHits != len(b.Series) || a.known != b.known {
+		t.Fatalf("%d series read as known by the first WriteRequest, %d of %d by the second; want none, all", a.knownHits, b.knownHits, len(b.Series))
+	}
+	var c WriteRequest
+	c.Lazy = true
+	if err := c.Unmarshal(body, keep, Limits{MaxLabelLen: 78}); err != nil {
+		t.Fatal(err)
+	}
+	if c.knownHits != 0 {
+		t.Fatalf("other Limits: %d series read as known, want 0", c.knownHits)
+	}
+}
+
+// TestKnownQueueOrder: queued series (known.go) are resolved in order
+// among series that are not queued (kept series of other forms, refused,
+// unwanted), and before a series that is not queued adds samples, so a lazy scan gives the full scan's series, samples and
+// labels, the first time and once the fields are known, whatever the mix.
+func TestKnownQueueOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	keep := func(name []byte) bool { return string(name) != "node_cpu_seconds_total" }
+	for round := range 200 {
+		series := benchSeries(1+rng.IntN(60), 30)
+		for i := range series {
+			switch rng.IntN(8) {
+			case 0: // a second sample: not the known form
+				series[i].Samples = append(series[i].Samples, Sample{Value: 2, Timestamp: 3})
+			case 1: // a label over the Limits below: refused
+				series[i].Labels[len(series[i].Labels)-1].Value = "a-value-longer-than-forty-bytes-of-the-limits"
+			case 2: // another kept metric
+				series[i].Labels[0].Value = "traefik_service_requests_total"
+			case 3: // a second name label: keep must hear of it
+				series[i].Labels = append(series[i].Labels, Label{Name: "", Value: "other_name"})
+			case 4: // the name not first: walked at once, not queued
+				l := series[i].Labels
+				l[0], l[1] = l[1], l[0]
+			case 5: // no sample: walked at once, not queued
+				series[i].Samples = nil
+			}
+		}
+		data := AppendWriteRequest(nil, series)
+		lim := Limits{MaxLabelLen: 40}
+		var full, lazy WriteRequest
+		lazy.Lazy = true
+		lazy.known = new(knownLabels)
+		errFull := full.Unmarshal(data, keep, lim)
+		for pass := range 2 {
+			lazy.Reset()
+			lazyPass(t, pass, data, keep, lim, &full, errFull, &lazy)
+		}
+		if round == 199 && lazy.knownHits == 0 {
+			t.Fatal("no series was read as known")
+		}
 	}
 }

@@ -155,10 +155,16 @@ type WriteRequest struct {
 	name string
 	// raw is lazySeries' scratch space for the label fields of a series.
 	raw []byte
-	// known are the label fields a lazy scan checked (known.go);
-	// knownHits counts the series read with them.
+	// known are the label fields lazy scans checked (known.go): the
+	// process' set unless a test gives its own; limKey keys them by the
+	// Limits of the scan; knownHits counts the series read with them.
 	known     *knownLabels
+	limKey    uint64
 	knownHits int
+	// pend queues the kept series waiting for known's answer, npend of
+	// them from pend0 on (known.go).
+	pend         [pendDepth]pendingSeries
+	pend0, npend int
 }
 
 // Reset forgets the scanned series but keeps the memory.
@@ -170,6 +176,7 @@ func (wr *WriteRequest) Reset() {
 	wr.labels = wr.labels[:0]
 	wr.samples = wr.samples[:0]
 	wr.name = ""
+	wr.pend, wr.pend0, wr.npend = [pendDepth]pendingSeries{}, 0, 0
 }
 
 // keyName returns the metric name of a kept series for its SeriesKey:
@@ -197,6 +204,12 @@ var nameLabel = []byte("__name__")
 func (wr *WriteRequest) Unmarshal(src []byte, keep func(name []byte) bool, lim Limits) error {
 	wr.Reset()
 	lim.defaults()
+	if wr.Lazy {
+		if wr.known == nil {
+			wr.known = sharedKnown()
+		}
+		wr.limKey = limitsKey(&lim)
+	}
 	for len(src) > 0 {
 		// Fast path: a TimeSeries field (tag 0x0a) with a length of one or
 		// two bytes, as nearly every series has (under 16 KiB).
@@ -209,8 +222,13 @@ func (wr *WriteRequest) Unmarshal(src []byte, keep func(name []byte) bool, lim L
 				}
 			}
 			if l >= 0 && hdr+l <= len(src) {
-				if err := wr.scanSeries(src[hdr:hdr+l], keep, &lim); err != nil {
+				if err := wr.scanSeries(src[hdr:hdr+l], keep, &lim, nil); err != nil {
 					return err
+				}
+				if wr.npend == pendDepth {
+					if err := wr.resolve(1, keep, &lim); err != nil {
+						return err
+					}
 				}
 				src = src[hdr+l:]
 				continue
@@ -233,9 +251,17 @@ func (wr *WriteRequest) Unmarshal(src []byte, keep func(name []byte) bool, lim L
 			return fmt.Errorf("cannot read TimeSeries: %w", err)
 		}
 		src = rest
-		if err := wr.scanSeries(msg, keep, &lim); err != nil {
+		if err := wr.scanSeries(msg, keep, &lim, nil); err != nil {
 			return err
 		}
+		if wr.npend == pendDepth {
+			if err := wr.resolve(1, keep, &lim); err != nil {
+				return err
+			}
+		}
+	}
+	if err := wr.resolve(pendDepth, keep, &lim); err != nil {
+		return err
 	}
 	wr.fixSeries()
 	return nil
@@ -248,10 +274,11 @@ func (wr *WriteRequest) Unmarshal(src []byte, keep func(name []byte) bool, lim L
 // in the common form (the name first, then the other labels, then
 // samples, every field with one-byte lengths) checks the labels and
 // decodes the samples on the way, and hashes its label fields in one go;
-// one whose label fields it checked before is read from its end instead
-// (known.go); anything else is left to lazySeries.
-func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limits) error {
-	wr.SeriesTotal++
+// one that may be a series whose label fields it checked before is
+// queued and read from its end if it is (known.go); anything else is
+// left to lazySeries. resume, when set, is a queued series that was not
+// known: the walk goes on after its first label.
+func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limits, resume *pendingSeries) error {
 	var name []byte
 	labels := 0
 	skip := false
@@ -263,7 +290,14 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 	tailEnd, tailRaw := 0, uint64(0)
 	s0 := len(wr.samples)
 	labEnd := 0 // lazy: the end of the last label field
-	for i := 0; i < len(msg); {
+	i0 := 0
+	if resume != nil {
+		name, labels, kept, labEnd, i0 = resume.name, 1, true, resume.lab, resume.lab
+		tailEnd, tailRaw = resume.tail, resume.raw
+	} else {
+		wr.SeriesTotal++
+	}
+	for i := i0; i < len(msg); {
 		// Fast path: a one-byte tag of a labels (0x0a) or samples (0x12)
 		// field with a one-byte length, which is nearly every field on the
 		// wire. Everything else goes through the general decoder.
@@ -305,11 +339,15 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 				if !slow {
 					if tail, ok := tailSample(msg); ok && tail >= end {
 						tailEnd, tailRaw = tail, rawHash(rawSeed, msg[:tail])
-						if wr.known != nil && wr.known.lim == *lim && wr.known.has(tailRaw) {
-							return wr.knownSeries(msg, name, tailEnd, tailRaw)
-						}
+						wr.queue(pendingSeries{msg: msg, name: name, lab: end, tail: tail, raw: tailRaw})
+						return nil
 					}
 				}
+				// The queued series come first: this one adds samples.
+				if err := wr.resolve(pendDepth, keep, lim); err != nil {
+					return err
+				}
+				s0 = len(wr.samples)
 			}
 			continue
 		}
@@ -359,10 +397,7 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 		raw = rawHash(rawSeed, msg[:labEnd])
 	} else if !named && len(wr.samples)-s0 == 1 {
 		// Checked label fields, then one sample: known.go.
-		if wr.known == nil || wr.known.lim != *lim {
-			wr.known = &knownLabels{lim: *lim}
-		}
-		wr.known.add(raw)
+		wr.known.add(knownKey(raw, wr.limKey))
 	}
 	wr.Series = append(wr.Series, TimeSeries{
 		Samples: wr.samples[s0:len(wr.samples):len(wr.samples)],
@@ -374,7 +409,7 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 // knownSeries adds the kept series of fields msg, whose label fields
 // msg[:tail] of raw hash raw are known (known.go), and whose last field,
 // at tail, is one sample.
-func (wr *WriteRequest) knownSeries(msg, name []byte, tail int, raw uint64) error {
+func (wr *WriteRequest) knownSeries(msg, name []byte, tail int, raw uint64) {
 	smp, _ := fastSample(msg[tail+2:]) // tailSample checked its form
 	wr.knownHits++
 	wr.samples = append(wr.samples, smp)
@@ -383,7 +418,6 @@ func (wr *WriteRequest) knownSeries(msg, name []byte, tail int, raw uint64) erro
 		Samples: wr.samples[n-1 : n : n],
 		Key:     SeriesKey{Name: wr.keyName(name), Raw: raw, msg: msg},
 	})
-	return nil
 }
 
 // fitLabel reports whether a label is {1: name, 2: value} with one-byte
