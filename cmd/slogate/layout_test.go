@@ -11,18 +11,19 @@ import (
 // import (README "Packages"). A package comment states the same rule; this
 // keeps both true.
 var layout = map[string][]string{
-	"internal/wyhash": nil,
-	"remotewrite":     {"internal/wyhash"},
-	"internal/arena":  nil,
-	"slo":             nil,
-	"budget":          {"internal/arena", "internal/wyhash", "remotewrite", "slo"},
-	"maintenance":     {"budget", "slo"},
-	"config":          {"budget", "maintenance", "slo"},
-	"store":           {"budget", "maintenance"},
-	"vmclient":        {"budget"},
-	"synthetic":       {"budget", "remotewrite", "slo", "vmclient"},
-	"proxy":           {"budget", "remotewrite", "vmclient"},
-	"ui":              {"budget", "config", "maintenance", "slo", "store", "synthetic", "vmclient"},
+	"internal/wyhash":   nil,
+	"internal/prefetch": nil,
+	"remotewrite":       {"internal/prefetch", "internal/wyhash"},
+	"internal/arena":    nil,
+	"slo":               nil,
+	"budget":            {"internal/arena", "internal/prefetch", "internal/wyhash", "remotewrite", "slo"},
+	"maintenance":       {"budget", "slo"},
+	"config":            {"budget", "maintenance", "slo"},
+	"store":             {"budget", "maintenance"},
+	"vmclient":          {"budget"},
+	"synthetic":         {"budget", "remotewrite", "slo", "vmclient"},
+	"proxy":             {"budget", "remotewrite", "vmclient"},
+	"ui":                {"budget", "config", "maintenance", "slo", "store", "synthetic", "vmclient"},
 	// openslo translates OpenSLO documents to and from config files:
 	// bytes in, bytes out, no HTTP and no state.
 	"openslo":     {"budget", "config", "slo"},
