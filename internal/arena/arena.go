@@ -39,15 +39,11 @@ type Words struct {
 }
 
 // wordsOwner owns one arena block; see the package comment. It holds the
-// block's address and class (an object with a pointer: an owner must not
-// come from the allocator of tiny objects, whose cleanups may never run).
-type wordsOwner arenaBlock
-
-// arenaBlock is a block's address and class, what its owner's cleanup
-// returns to the arena.
-type arenaBlock struct {
-	p     unsafe.Pointer // outside the Go heap
-	class uint16         // pool*numClasses + size class
+// block's address: an object with a pointer, so that it does not come
+// from the allocator of tiny objects, whose cleanups may never run. Its
+// 8 bytes and the cleanup's 24 are what a block costs on the Go heap.
+type wordsOwner struct {
+	p unsafe.Pointer // outside the Go heap
 }
 
 // MaxWords is the largest array the arena holds; larger ones are on the
@@ -79,13 +75,15 @@ func alloc(n int, pool uint16) Words {
 	}
 	w := unsafe.Slice((*uint64)(p), size)
 	clear(w)
-	own := &wordsOwner{p: p, class: c}
-	runtime.AddCleanup(own, releaseBlock, arenaBlock{p: p, class: c})
+	own := &wordsOwner{p: p}
+	// The cleanup's argument is the address alone (its span knows the
+	// class): a smaller closure.
+	runtime.AddCleanup(own, releaseBlock, p)
 	return Words{W: w[:n], own: own}
 }
 
 // releaseBlock is the cleanup of a block's owner.
-func releaseBlock(b arenaBlock) { arena.release(b.p, b.class) }
+func releaseBlock(p unsafe.Pointer) { arena.release(p) }
 
 // Drop says that the storage no longer holds w: its block returns to the
 // arena once no copy holds it either. It does not touch w.
@@ -124,3 +122,14 @@ func (w *Words) Cap() int { return cap(w.W) }
 
 // Bytes returns the bytes the array takes.
 func (w *Words) Bytes() int { return 8 * cap(w.W) }
+
+// Static returns n zeroed bytes outside the Go heap that stay for the
+// life of the process (a table made once), nil when the system refuses.
+// Their pages count in the RSS once touched; the Go heap, and so the
+// garbage collector's goal, does not see them.
+func Static(n int) unsafe.Pointer {
+	if n <= 0 {
+		return nil
+	}
+	return arenaMap(n)
+}

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestArenaClasses(t *testing.T) {
@@ -127,4 +128,50 @@ func TestArenaSpansServeAnyClass(t *testing.T) {
 		t.Errorf("mapped %d MiB more for arrays of at most 64 MiB at once", grown>>20)
 	}
 	t.Logf("mapped %d MiB more, resident %d KiB more, %d collections", (after.Mapped-before.Mapped)>>20, (after.Resident-before.Resident)>>10, after.Collections-before.Collections)
+}
+
+// TestBlockHeapCost: a block costs the Go heap its owner and its cleanup,
+// 32 bytes, which the garbage collector's goal doubles. The counts of a
+// full route are several blocks; the cost is per block, so it is kept
+// small.
+func TestBlockHeapCost(t *testing.T) {
+	const n = 50_000
+	hold := make([]Words, n)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range hold {
+		hold[i] = New(4)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+	if per > 36 {
+		t.Fatalf("a block costs %.1f bytes of Go heap, want at most 36 (owner 8, cleanup 24)", per)
+	}
+	if hold[0].own == nil {
+		t.Fatal("a block of 4 words is on the Go heap, not in the arena")
+	}
+	runtime.KeepAlive(hold)
+}
+
+// TestStatic: a static table is zeroed and writable, outside the Go heap.
+func TestStatic(t *testing.T) {
+	if Static(0) != nil {
+		t.Fatal("Static(0) returned memory")
+	}
+	p := Static(1 << 20)
+	if p == nil {
+		if runtime.GOOS == "linux" {
+			t.Fatal("Static(1 MiB) = nil on linux")
+		}
+		t.Skip("no mapped memory on " + runtime.GOOS)
+	}
+	b := unsafe.Slice((*byte)(p), 1<<20)
+	for i := 0; i < len(b); i += 4096 {
+		if b[i] != 0 {
+			t.Fatalf("byte %d is %d, not zero", i, b[i])
+		}
+		b[i] = 1
+	}
 }

@@ -139,7 +139,7 @@ func (a *arenaState) alloc(c uint16) unsafe.Pointer {
 	return p
 }
 
-// release returns block p of pool class c.
+// release returns block p.
 //
 // The whole pages within a free block go back to the system at once,
 // not only when the span's last block is freed: the long-lived blocks of
@@ -149,7 +149,10 @@ func (a *arenaState) alloc(c uint16) unsafe.Pointer {
 // of a full route are several pages long. The block is nobody's now, so
 // its pages are released before it is listed; its first word, the free
 // list's link, is kept.
-func (a *arenaState) release(p unsafe.Pointer, c uint16) {
+func (a *arenaState) release(p unsafe.Pointer) {
+	a.mu.Lock()
+	c := a.spanOf(uintptr(p)).class
+	a.mu.Unlock()
 	size := int64(poolClassSize(c)) * 8
 	a.used.Add(-size)
 	if d := a.dropped.Add(-size); d < 0 {
