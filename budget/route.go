@@ -236,10 +236,14 @@ func (t *tenantState) routeFor(e *Engine, si int, labels []Label) *route {
 		t.stats.RoutesRefusedTotal++
 		return nil
 	}
+	// The identity values are the key's substrings: no copy of their own.
 	ident := make([]Label, len(src.RouteLabels))
 	vals := make([]string, len(src.RouteLabels))
+	off := 0
 	for i, name := range src.RouteLabels {
-		vals[i] = strings.Clone(labelOr(labels, name))
+		n := len(labelOr(labels, name))
+		vals[i] = key[off : off+n]
+		off += n + 1
 		ident[i] = Label{Name: name, Value: vals[i]}
 	}
 	r := &route{src: src, key: key, labels: ident, name: strings.Join(vals, "/")}
