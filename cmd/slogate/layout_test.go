@@ -13,7 +13,7 @@ import (
 var layout = map[string][]string{
 	"internal/wyhash":   nil,
 	"internal/prefetch": nil,
-	"remotewrite":       {"internal/prefetch", "internal/wyhash"},
+	"remotewrite":       {"internal/arena", "internal/prefetch", "internal/wyhash"},
 	"internal/arena":    nil,
 	"slo":               nil,
 	"budget":            {"internal/arena", "internal/prefetch", "internal/wyhash", "remotewrite", "slo"},
