@@ -211,16 +211,22 @@ func (r *report) checks(w func(string, ...any)) {
 				enc, upName(c.up), c.how, targetCPURatio, s.cpuPerMillion(), v.cpuPerMillion(), ratio, note, noise(s, v), status(ratio <= targetCPURatio))
 		}
 	}
-	// vmagent's work does not depend on the SLI share; slogate's does.
+	// At 30% both process the same stream, whose SLI series carry more
+	// labels than the rest: a sample costs vmagent more too. The ratio
+	// to vmagent at 1% is shown beside it.
 	for _, enc := range []string{"snappy", "zstd"} {
 		v := r.find(vmagent, upSink, enc, 1, false, "max")
 		if v == nil || v.cpuPerMillion() == 0 {
 			continue
 		}
 		if s := r.find(slogate, upSink, enc, 30, false, "max"); s != nil {
-			ratio := s.cpuPerMillion() / v.cpuPerMillion()
-			w("| CPU per sample, slogate / vmagent, %s, **30%%** SLI, → sink, each at its max | ≤ %.2f | %.3f / %.3f CPU-s per 1M samples = **%.3f**%s | %s |\n",
-				enc, targetCPURatio30, s.cpuPerMillion(), v.cpuPerMillion(), ratio, noise(s, v), status(ratio <= targetCPURatio30))
+			v30, same := r.find(vmagent, upSink, enc, 30, false, "max"), "at 30%"
+			if v30 == nil || v30.cpuPerMillion() == 0 {
+				v30, same = v, "at 1% (no 30% run)"
+			}
+			ratio := s.cpuPerMillion() / v30.cpuPerMillion()
+			w("| CPU per sample, slogate / vmagent, %s, **30%%** SLI, → sink, each at its max (vmagent %s) | ≤ %.2f | %.3f / %.3f CPU-s per 1M samples = **%.3f**%s; against vmagent at 1%%: %.3f / %.3f = %.3f | %s |\n",
+				enc, same, targetCPURatio30, s.cpuPerMillion(), v30.cpuPerMillion(), ratio, noise(s, v30), s.cpuPerMillion(), v.cpuPerMillion(), s.cpuPerMillion()/v.cpuPerMillion(), status(ratio <= targetCPURatio30))
 		}
 		if s := r.find(slogate, upSink, enc, 10, false, "max"); s != nil {
 			ratio := s.cpuPerMillion() / v.cpuPerMillion()
