@@ -151,7 +151,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.memLiveMax, "memLiveMax", 2*time.Minute, "longest steady-state phase of the memory and scale rows")
 	fs.StringVar(&cfg.slogateRev, "slogate.rev", "", "build slogate from this git revision (git archive, the working tree is not touched) instead of the working tree, e.g. HEAD~3")
 	fs.StringVar(&cfg.slogateBin, "slogate.bin", "", "use this slogate binary instead of building one")
-	fs.DurationVar(&cfg.budget, "budget", 30*time.Minute, "time budget of the whole run; phases that would end after it are skipped")
+	fs.DurationVar(&cfg.budget, "budget", 50*time.Minute, "time budget of the whole run; phases that would end after it are skipped")
 	encs := fs.String("enc", "snappy,zstd", "comma-separated encodings of the vm and sink groups")
 	rows := fs.String("rows", "max,sli,vmagent,latency", "comma-separated kinds of phase of the vm and sink groups: max (direct and slogate at 1%, closed loop), sli (slogate at 10% and 30%), vmagent, latency (50% load; runs slogate's maximum for its rate)")
 	if err := fs.Parse(args); err != nil {
