@@ -53,7 +53,7 @@ demo:
 
 # The comparative benchmark: slogate against VictoriaMetrics written to
 # directly and against vmagent, real binaries on 127.0.0.1, pinned with
-# taskset (about 35 minutes on 2 cores, up to 12 GiB of memory); writes bench/RESULTS.md, logs and
+# taskset (about 40 minutes on 2 cores, up to 12 GiB of memory); writes bench/RESULTS.md, logs and
 # raw figures in bench/out/ (git-ignored). Microbenchmarks and the benchstat
 # recipe: bench/README.md. Extra harness flags: make bench BENCH_FLAGS='-duration=4s'
 bench: deps

@@ -32,6 +32,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -58,6 +59,8 @@ type config struct {
 	binDir   string
 	warmup   time.Duration
 	duration time.Duration
+	// repeat is how many times a phase that a CPU check reads runs.
+	repeat int
 	// latencyWindow is the window of the open-loop phases: long enough to
 	// hold one evaluation of slogate's engine (every 15s), so that p99
 	// does not depend on whether a tick happened to fall in the window.
@@ -139,6 +142,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.binDir, "bin", cmp.Or(os.Getenv("SLOGATE_BIN_DIR"), ".bin"), "directory holding victoria-metrics and vmagent (make deps), relative to the repository root unless absolute; default $SLOGATE_BIN_DIR, else .bin")
 	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "load before each measured window")
 	fs.DurationVar(&cfg.duration, "duration", 8*time.Second, "measured window of each closed-loop (maximum throughput) phase")
+	fs.IntVar(&cfg.repeat, "repeat", 3, "runs of each phase a CPU check reads (slogate and vmagent at their maximum into the sink, and at 50% load into VictoriaMetrics); the run of median CPU per sample is reported")
 	fs.DurationVar(&cfg.latencyWindow, "latencyWindow", 16*time.Second, "measured window of each open-loop (50% load, latency) phase; keep it over slogate's 15s evaluation interval")
 	fs.IntVar(&cfg.conns, "conns", 16, "connections of the closed loop")
 	fs.DurationVar(&cfg.drainMax, "drainMax", 20*time.Second, "longest wait for vmagent's queue to drain after a window")
@@ -151,7 +155,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.memLiveMax, "memLiveMax", 2*time.Minute, "longest steady-state phase of the memory and scale rows")
 	fs.StringVar(&cfg.slogateRev, "slogate.rev", "", "build slogate from this git revision (git archive, the working tree is not touched) instead of the working tree, e.g. HEAD~3")
 	fs.StringVar(&cfg.slogateBin, "slogate.bin", "", "use this slogate binary instead of building one")
-	fs.DurationVar(&cfg.budget, "budget", 50*time.Minute, "time budget of the whole run; phases that would end after it are skipped")
+	fs.DurationVar(&cfg.budget, "budget", 60*time.Minute, "time budget of the whole run; phases that would end after it are skipped")
 	encs := fs.String("enc", "snappy,zstd", "comma-separated encodings of the vm and sink groups")
 	rows := fs.String("rows", "max,sli,vmagent,latency", "comma-separated kinds of phase of the vm and sink groups: max (direct and slogate at 1%, closed loop), sli (slogate at 10% and 30%), vmagent, latency (50% load; runs slogate's maximum for its rate)")
 	if err := fs.Parse(args); err != nil {
@@ -407,24 +411,53 @@ func (h *harness) phase(sc scenario) result {
 			sc.LoadCPUs = cpuLoadVM
 		}
 	}
-	t := time.Now()
+	n := max(1, sc.Repeat)
 	// A phase takes its warm-up and window plus about 10s (start, pregen,
-	// drain); skip it rather than overrun the budget.
-	if need := h.cfg.warmup + h.window(sc.Open) + 10*time.Second; time.Since(h.started)+need > h.cfg.budget {
+	// drain) per run; skip it rather than overrun the budget.
+	if need := time.Duration(n) * (h.cfg.warmup + h.window(sc.Open) + 10*time.Second); time.Since(h.started)+need > h.cfg.budget {
 		r := result{scenario: sc, Name: sc.name(), Err: fmt.Sprintf("skipped: the run would exceed -budget=%s", h.cfg.budget)}
 		h.results = append(h.results, r)
 		h.logf("%-58s SKIPPED (time budget)", r.Name)
 		return r
 	}
-	r := h.runPhase(sc)
-	h.results = append(h.results, r)
-	if r.Err != "" {
-		h.logf("%-58s ERROR %s", r.Name, r.Err)
-	} else {
-		h.logf("%-58s %6.0fk samples/s  put %.2f cores  %6.1f CPU-s/1M  p50 %6.1f ms  p99 %7.1f ms  other %.2f cores  (%s)",
-			r.Name, r.LG.SamplesPerSec/1e3, r.cores(), r.cpuPerMillion(), r.LG.Latency.P50, r.LG.Latency.P99, r.Other, time.Since(t).Round(time.Second))
+	var runs []result
+	for range n {
+		t := time.Now()
+		r := h.runPhase(sc)
+		if r.Err != "" {
+			h.logf("%-58s ERROR %s", r.Name, r.Err)
+		} else {
+			h.logf("%-58s %6.0fk samples/s  put %.2f cores  %6.1f CPU-s/1M  p50 %6.1f ms  p99 %7.1f ms  other %.2f cores  (%s)",
+				r.Name, r.LG.SamplesPerSec/1e3, r.cores(), r.cpuPerMillion(), r.LG.Latency.P50, r.LG.Latency.P99, r.Other, time.Since(t).Round(time.Second))
+		}
+		runs = append(runs, r)
 	}
+	r := medianRun(runs)
+	h.results = append(h.results, r)
 	return r
+}
+
+// medianRun returns, of the runs of one phase, the one of median CPU per
+// sample (the lower one of an even number) with every run's figure in
+// Runs, in order; failed runs do not count, unless every run failed.
+func medianRun(runs []result) result {
+	var ok []result
+	var cpu []float64
+	for _, r := range runs {
+		if r.Err == "" {
+			ok = append(ok, r)
+			cpu = append(cpu, r.cpuPerMillion())
+		}
+	}
+	if len(ok) == 0 {
+		return runs[len(runs)-1]
+	}
+	slices.SortStableFunc(ok, func(a, b result) int { return cmp.Compare(a.cpuPerMillion(), b.cpuPerMillion()) })
+	m := ok[(len(ok)-1)/2]
+	if len(runs) > 1 {
+		m.Runs = cpu
+	}
+	return m
 }
 
 // window is the measured window of a closed (false) or open (true) loop.
@@ -485,7 +518,11 @@ func (h *harness) group(ctx context.Context, up string) {
 		}
 		var sl result
 		if rows["max"] || rows["latency"] || (rows["sli"] && up == upSink) {
-			sl = run(scenario{Target: slogate, SLI: 1, Pregen: guess("slogate"), Label: "max"})
+			sc := scenario{Target: slogate, SLI: 1, Pregen: guess("slogate"), Label: "max"}
+			if up == upSink {
+				sc.Repeat = h.cfg.repeat // read by the CPU checks
+			}
+			sl = run(sc)
 			keep("slogate", sl)
 		}
 		if up == upSink && enc == "snappy" && h.cfg.groups["scaling"] {
@@ -494,14 +531,14 @@ func (h *harness) group(ctx context.Context, up string) {
 		}
 		if up == upSink && rows["sli"] {
 			keep("slogate10", run(scenario{Target: slogate, SLI: 10, Pregen: guess("slogate10"), Label: "max"}))
-			keep("slogate30", run(scenario{Target: slogate, SLI: 30, Pregen: guess("slogate30"), Label: "max"}))
+			keep("slogate30", run(scenario{Target: slogate, SLI: 30, Pregen: guess("slogate30"), Label: "max", Repeat: h.cfg.repeat}))
 		}
 		if up == upSink && rows["vmagent"] {
-			keep("vmagent", run(scenario{Target: vmagent, SLI: 1, Pregen: guess("vmagent"), Label: "max"}))
+			keep("vmagent", run(scenario{Target: vmagent, SLI: 1, Pregen: guess("vmagent"), Label: "max", Repeat: h.cfg.repeat}))
 			if rows["sli"] {
 				// The 30% row's ratio compares the same stream: SLI series
 				// carry more labels, so a sample costs vmagent more too.
-				keep("vmagent30", run(scenario{Target: vmagent, SLI: 30, Pregen: guess("vmagent30"), Label: "max"}))
+				keep("vmagent30", run(scenario{Target: vmagent, SLI: 30, Pregen: guess("vmagent30"), Label: "max", Repeat: h.cfg.repeat}))
 			}
 		}
 		half := sl.LG.RequestsPerSec / 2
@@ -516,7 +553,11 @@ func (h *harness) group(ctx context.Context, up string) {
 			targets = targets[:2]
 		}
 		for _, t := range targets {
-			run(scenario{Target: t, SLI: 1, Open: true, Rate: half, Pregen: h.pregen(enc, half, true), Label: labelHalf})
+			sc := scenario{Target: t, SLI: 1, Open: true, Rate: half, Pregen: h.pregen(enc, half, true), Label: labelHalf}
+			if up == upVM && t != direct {
+				sc.Repeat = h.cfg.repeat // read by the CPU check at the same rate
+			}
+			run(sc)
 		}
 	}
 }

@@ -45,6 +45,9 @@ type scenario struct {
 	// generator's default, 15s (a scrape interval).
 	IntervalMs int64  `json:"interval_ms,omitempty"`
 	Label      string `json:"label"` // "max", "50% load", "2 cores"
+	// Repeat is how many times the phase runs (0 or 1: once); the run of
+	// median CPU per sample is its result.
+	Repeat int `json:"repeat,omitempty"`
 }
 
 func (s scenario) name() string {
@@ -110,7 +113,10 @@ type result struct {
 	// SLISamples is slogate_sli_samples_total after the run: how many SLI
 	// samples slogate handed to its engine (0 while it is a pure proxy).
 	SLISamples float64 `json:"slogate_sli_samples,omitempty"`
-	Err        string  `json:"error,omitempty"`
+	// Runs is the CPU-s per million samples of every run of a repeated
+	// phase, in order; the result is the run of their median.
+	Runs []float64 `json:"cpu_per_million_runs,omitempty"`
+	Err  string    `json:"error,omitempty"`
 }
 
 // errRate is the share of requests in the window that failed.

@@ -152,7 +152,7 @@ func (r *report) markdown() string {
 	w("| VictoriaMetrics, vmagent | %s |\n", m.VMVersion)
 	w("| command | `%s` |\n", r.command)
 	w("| run time | %s |\n", r.total.Round(time.Second))
-	w("| phases | warm-up %s, then a measured window of %s (maximum throughput: closed loop, %d connections) or %s (latency: open loop, up to 64 requests in flight) |\n", r.cfg.warmup, r.cfg.duration, r.cfg.conns, r.cfg.latencyWindow)
+	w("| phases | warm-up %s, then a measured window of %s (maximum throughput: closed loop, %d connections) or %s (latency: open loop, up to 64 requests in flight); a phase that a CPU check reads runs %d times, its run of median CPU per sample counts |\n", r.cfg.warmup, r.cfg.duration, r.cfg.conns, r.cfg.latencyWindow, max(1, r.cfg.repeat))
 	w("| load average (1m 5m 15m) | start %s, end %s |\n", m.LoadAvgFrom, m.LoadAvgTo)
 	w("| CPU layout | process under test on CPU %s; into the sink, load generator and sink on CPU %s; into VictoriaMetrics, VictoriaMetrics alone on CPU %s and the load generator on CPU %s |\n\n", cpuPut, cpuLoad, cpuUpstream, cpuLoadVM)
 
@@ -403,6 +403,13 @@ func sliSampleMicros(one, x *result) float64 {
 // notes flags what makes a row less than clean.
 func notes(x *result) string {
 	var n []string
+	if len(x.Runs) > 1 {
+		f := make([]string, len(x.Runs))
+		for i, c := range x.Runs {
+			f[i] = fmt.Sprintf("%.3f", c)
+		}
+		n = append(n, fmt.Sprintf("median of %d runs (CPU-s/1M %s)", len(x.Runs), strings.Join(f, ", ")))
+	}
 	if e := x.errRate(); e > 0 {
 		n = append(n, fmt.Sprintf("%.1f%% errors %v", 100*e, x.LG.Errors))
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +118,31 @@ func TestMemoryReport(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Log(md)
+	}
+}
+
+// TestMedianRun: a repeated phase reports its run of median CPU per
+// sample, with every run's figure; failed runs do not count.
+func TestMedianRun(t *testing.T) {
+	run := func(cpu float64, err string) result {
+		return result{Put: procStats{CPU: cpu}, LG: lgSummary{Samples: 1e6, Requests: 100}, Err: err}
+	}
+	m := medianRun([]result{run(0.3, ""), run(0.1, ""), run(0.2, "")})
+	if m.cpuPerMillion() != 0.2 || !slices.Equal(m.Runs, []float64{0.3, 0.1, 0.2}) {
+		t.Fatalf("median of 0.3, 0.1, 0.2: %.3f, runs %v", m.cpuPerMillion(), m.Runs)
+	}
+	if n := notes(&m); !strings.Contains(n, "median of 3 runs (CPU-s/1M 0.300, 0.100, 0.200)") {
+		t.Fatalf("notes %q", n)
+	}
+	m = medianRun([]result{run(0.3, ""), run(0, "boom"), run(0.1, "")})
+	if m.Err != "" || m.cpuPerMillion() != 0.1 || len(m.Runs) != 2 {
+		t.Fatalf("median of 0.3, failed, 0.1: %.3f err %q runs %v", m.cpuPerMillion(), m.Err, m.Runs)
+	}
+	m = medianRun([]result{run(0, "a"), run(0, "b")})
+	if m.Err != "b" {
+		t.Fatalf("every run failed: err %q, want the last", m.Err)
+	}
+	if m = medianRun([]result{run(0.4, "")}); m.Runs != nil || m.cpuPerMillion() != 0.4 {
+		t.Fatalf("one run: %.3f runs %v", m.cpuPerMillion(), m.Runs)
 	}
 }
