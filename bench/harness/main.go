@@ -61,6 +61,9 @@ type config struct {
 	duration time.Duration
 	// repeat is how many times a phase that a CPU check reads runs.
 	repeat int
+	// scattered has the generator send a route's ingress series far
+	// apart (loadgen -scattered).
+	scattered bool
 	// latencyWindow is the window of the open-loop phases: long enough to
 	// hold one evaluation of slogate's engine (every 15s), so that p99
 	// does not depend on whether a tick happened to fall in the window.
@@ -142,6 +145,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.binDir, "bin", cmp.Or(os.Getenv("SLOGATE_BIN_DIR"), ".bin"), "directory holding victoria-metrics and vmagent (make deps), relative to the repository root unless absolute; default $SLOGATE_BIN_DIR, else .bin")
 	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "load before each measured window")
 	fs.DurationVar(&cfg.duration, "duration", 8*time.Second, "measured window of each closed-loop (maximum throughput) phase")
+	fs.BoolVar(&cfg.scattered, "scattered", false, "the generator sends the ingress series of one route far apart, every SLI sample another route's (loadgen -scattered), instead of together as a scrape lists them")
 	fs.IntVar(&cfg.repeat, "repeat", 3, "runs of each phase a CPU check reads (slogate and vmagent at their maximum into the sink, and at 50% load into VictoriaMetrics); the run of median CPU per sample is reported")
 	fs.DurationVar(&cfg.latencyWindow, "latencyWindow", 16*time.Second, "measured window of each open-loop (50% load, latency) phase; keep it over slogate's 15s evaluation interval")
 	fs.IntVar(&cfg.conns, "conns", 16, "connections of the closed loop")

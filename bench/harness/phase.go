@@ -212,6 +212,9 @@ func (h *harness) runPhase(sc scenario) result {
 		"-events", "-gate", "-pregen=" + strconv.Itoa(sc.Pregen), "-timeout=10s",
 		"-start=" + strconv.FormatInt(h.startMs, 10), "-pregenCache=" + filepath.Join(h.tmp, "bodies"),
 	}
+	if h.cfg.scattered {
+		args = append(args, "-scattered")
+	}
 	if sc.Open {
 		// Every request of the window, to see when the slow ones happen.
 		args = append(args, "-mode=open", "-conns=64", "-rate="+strconv.FormatFloat(sc.Rate, 'f', 2, 64),

@@ -117,6 +117,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		pregen      = fs.Int("pregen", 0, "bodies encoded before sending starts, on every CPU (zstd: use about rate x (warmup+duration)); later ones are encoded inline")
 		pregenCache = fs.String("pregenCache", "", "directory where pregenerated bodies are kept and reused by later runs with the same payload, -start and -round0 (give -start explicitly)")
 		gate        = fs.Bool("gate", false, "after preparing, print {\"event\":\"ready\"} on stderr and wait for a line on stdin before sending (lets a harness re-pin the CPUs)")
+		scattered   = fs.Bool("scattered", false, "send the ingress series of one route far apart (every SLI sample another route's) instead of together, as a scrape of an ingress controller lists them")
 		traceFile   = fs.String("trace", "", "write every measured request (completion time after the window start, latency, status) as CSV to this file, to see when slow requests happen")
 		events      = fs.Bool("events", false, "print {\"event\":\"measure_start\"} and {\"event\":\"measure_end\"} on stderr at the window boundaries")
 	)
@@ -175,7 +176,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		*routes = max(2000, (*sliSeries+len(ingressStatuses)-1)/len(ingressStatuses))
 	}
 	pcfg := PayloadConfig{
-		SamplesPerBlock: *perBlock, SLIPercent: *sli, Routes: *routes, SLISeries: *sliSeries,
+		SamplesPerBlock: *perBlock, SLIPercent: *sli, Routes: *routes, SLISeries: *sliSeries, Scattered: *scattered,
 		Start: *startMs, IntervalMs: interval.Milliseconds(),
 	}
 	p, err := NewPayload(pcfg)

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/slogate/slogate/remotewrite"
 )
@@ -43,6 +45,12 @@ type PayloadConfig struct {
 	// IntervalMs is how far the timestamps advance per round. Default
 	// 15,000 (a 15s scrape interval).
 	IntervalMs int64
+	// Scattered sends the ingress series of one route far apart (series j
+	// of the universe in order, route j mod Routes): every SLI sample is
+	// another route's. By default a route's series follow each other, as
+	// in a scrape of an ingress controller (client_golang lists a family's
+	// series sorted by label values) that vmagent forwards in order.
+	Scattered bool
 }
 
 func (c *PayloadConfig) defaults() {
@@ -110,6 +118,14 @@ func NewPayload(cfg PayloadConfig) (*Payload, error) {
 	if p.sliPerBlock > 0 && nBlocks*p.sliPerBlock > len(ingressStatuses)*cfg.Routes {
 		return nil, fmt.Errorf("cannot build payload: %d ingress series need more than %d status codes on %d routes", nBlocks*p.sliPerBlock, len(ingressStatuses), cfg.Routes)
 	}
+	// order[k] is the universe's k-th ingress series to send.
+	order := make([]int, nBlocks*p.sliPerBlock)
+	for j := range order {
+		order[j] = j
+	}
+	if !cfg.Scattered {
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(a%cfg.Routes, b%cfg.Routes) })
+	}
 	series := make([]remotewrite.TimeSeries, 1)
 	var labels []remotewrite.Label
 	sli, node := 0, 0
@@ -123,7 +139,7 @@ func NewPayload(cfg PayloadConfig) (*Payload, error) {
 				i/(cfg.SamplesPerBlock/p.sliPerBlock) < p.sliPerBlock
 			var v sampleVar
 			if isSLI {
-				labels, v = ingressSeries(labels[:0], sli, cfg.Routes)
+				labels, v = ingressSeries(labels[:0], order[sli], cfg.Routes)
 				sli++
 			} else {
 				labels, v = nodeSeries(labels[:0], node)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -253,4 +254,58 @@ func TestInOrderSLISeries(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPayloadRouteOrder: by default a route's ingress series follow each
+// other, as a scrape lists them; Scattered sends consecutive ingress
+// series for different routes. Either way the universe is the same.
+func TestPayloadRouteOrder(t *testing.T) {
+	routesOf := func(scattered bool) ([]string, map[string]bool) {
+		p, err := NewPayload(PayloadConfig{SamplesPerBlock: 1000, SLIPercent: 10, Routes: 50, SLISeries: 300, Start: testStart, Scattered: scattered})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var routes []string
+		all := map[string]bool{}
+		for b := range p.Blocks() {
+			var wr remotewrite.WriteRequest
+			if err := wr.Unmarshal(p.Template(b), func([]byte) bool { return true }, remotewrite.Limits{}); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range wr.Series {
+				if s.Labels[0].Value != sliMetric {
+					continue
+				}
+				routes = append(routes, labelValue(s.Labels, "path"))
+				all[seriesKey(s)] = true
+			}
+		}
+		return routes, all
+	}
+	together, u1 := routesOf(false)
+	apart, u2 := routesOf(true)
+	if len(together) != 300 || len(u1) != 300 || len(u2) != 300 || !maps.Equal(u1, u2) {
+		t.Fatalf("universes differ: %d and %d distinct series of %d", len(u1), len(u2), len(together))
+	}
+	seen := map[string]bool{}
+	for i, r := range together {
+		if i > 0 && r != together[i-1] && seen[r] {
+			t.Fatalf("route %s comes back at ingress series %d: its series are not together", r, i)
+		}
+		seen[r] = true
+	}
+	for i := 1; i < len(apart); i++ {
+		if apart[i] == apart[i-1] {
+			t.Fatalf("scattered: ingress series %d and %d are both of route %s", i-1, i, apart[i])
+		}
+	}
+}
+
+func labelValue(labels []remotewrite.Label, name string) string {
+	for _, l := range labels {
+		if l.Name == name {
+			return l.Value
+		}
+	}
+	return ""
 }

@@ -75,8 +75,12 @@ func Pregenerate(bs *Bodies, n int, round0 int64, cacheFile string) ([][]byte, e
 // cacheName names the cache file of a body sequence: everything that
 // decides its bytes is in the name.
 func cacheName(dir string, enc Encoding, cfg PayloadConfig, round0 int64) string {
-	return filepath.Join(dir, fmt.Sprintf("%s-sli%d-spb%d-routes%d-sliseries%d-start%d-iv%d-round%d.bodies",
-		enc, cfg.SLIPercent, cfg.SamplesPerBlock, cfg.Routes, cfg.SLISeries, cfg.Start, cfg.IntervalMs, round0))
+	order := ""
+	if cfg.Scattered {
+		order = "-scattered"
+	}
+	return filepath.Join(dir, fmt.Sprintf("%s-sli%d-spb%d-routes%d-sliseries%d%s-start%d-iv%d-round%d.bodies",
+		enc, cfg.SLIPercent, cfg.SamplesPerBlock, cfg.Routes, cfg.SLISeries, order, cfg.Start, cfg.IntervalMs, round0))
 }
 
 // The cache file is a sequence of bodies, each a little-endian uint32
