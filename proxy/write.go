@@ -247,27 +247,40 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx, dst []byte) ([]byte, error) 
 	}
 	s.setBodyDeadline(ctx)
 	limit := s.cfg.MaxRequestBodySize
-	tooLarge := fmt.Errorf("%w: larger than -maxRequestBodySize=%d bytes", errBodyTooLarge, limit)
+	tooLarge := func() error {
+		return fmt.Errorf("%w: larger than -maxRequestBodySize=%d bytes", errBodyTooLarge, limit)
+	}
 	stream := ctx.RequestBodyStream()
 	if cl := ctx.Request.Header.ContentLength(); cl > limit {
 		s.drain(ctx, stream)
-		return dst[:0], tooLarge
+		return dst[:0], tooLarge()
 	}
 	// Sized from Content-Length (checked above), so that the body is held
-	// once, not in a buffer that doubled past it.
+	// once, not in a buffer that doubled past it. Read up to one byte over
+	// the limit, into dst itself: no reader or buffer of its own to
+	// allocate per request.
+	dst = dst[:0]
 	if cl := ctx.Request.Header.ContentLength(); cl > 0 {
-		dst = slices.Grow(dst[:0], cl+bytes.MinRead)
+		dst = slices.Grow(dst, cl+bytes.MinRead)
 	}
-	buf := bytes.NewBuffer(dst[:0])
-	n, err := buf.ReadFrom(io.LimitReader(stream, int64(limit)+1))
-	if err != nil {
-		return buf.Bytes(), fmt.Errorf("cannot read request body: %w", err)
+	for len(dst) <= limit {
+		if len(dst) == cap(dst) {
+			dst = slices.Grow(dst, bytes.MinRead)
+		}
+		n, err := stream.Read(dst[len(dst):min(cap(dst), limit+1)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return dst, fmt.Errorf("cannot read request body: %w", err)
+		}
 	}
-	if n > int64(limit) {
+	if len(dst) > limit {
 		s.drain(ctx, stream)
-		return buf.Bytes()[:0], tooLarge
+		return dst[:0], tooLarge()
 	}
-	return buf.Bytes(), nil
+	return dst, nil
 }
 
 func (s *Server) drain(ctx *fasthttp.RequestCtx, stream io.Reader) {

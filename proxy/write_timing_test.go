@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"regexp"
@@ -153,6 +154,49 @@ func TestAllocationsServeWrite(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("a write allocates %.1f times per request", allocs)
+	}
+	if st := engine.Stats(); st.SamplesCounted < 100*benchSeries/benchSLIStep {
+		t.Fatalf("the engine counted %d samples, want every SLI sample of the measured writes", st.SamplesCounted)
+	}
+}
+
+// TestAllocationsServeWriteStream: the same for a body read from its
+// stream, as the server hands over every body beyond its first read.
+func TestAllocationsServeWriteStream(t *testing.T) {
+	if testing.CoverMode() != "" || raceEnabled {
+		t.Skip("coverage and race instrumentation allocate")
+	}
+	srv, engine := newWriteServer(t)
+	from := time.Now().Add(-time.Hour).UnixMilli()
+	bodies := writeBodies(130, from)
+	var ctx fasthttp.RequestCtx
+	var rd bytes.Reader
+	serve := func(body []byte) {
+		ctx.Request.Reset()
+		ctx.Response.Reset()
+		ctx.Request.Header.SetMethod(fasthttp.MethodPost)
+		ctx.Request.SetRequestURI("/api/v1/write")
+		ctx.Request.Header.SetContentEncoding("snappy")
+		rd.Reset(body)
+		ctx.Request.SetBodyStream(&rd, len(body))
+		srv.Handle(&ctx)
+		if code := ctx.Response.StatusCode(); code != fasthttp.StatusNoContent {
+			t.Fatalf("write answered %d: %s", code, ctx.Response.Body())
+		}
+	}
+	for _, b := range bodies[:20] {
+		serve(b)
+	}
+	if !ctx.Request.IsBodyStream() {
+		t.Fatal("the request's body is not a stream: the test measures the other path")
+	}
+	k := 20
+	allocs := testing.AllocsPerRun(100, func() {
+		serve(bodies[k])
+		k++
+	})
+	if allocs != 0 {
+		t.Fatalf("a streamed write allocates %.1f times per request", allocs)
 	}
 	if st := engine.Stats(); st.SamplesCounted < 100*benchSeries/benchSLIStep {
 		t.Fatalf("the engine counted %d samples, want every SLI sample of the measured writes", st.SamplesCounted)
