@@ -119,14 +119,21 @@ func newJournaledWriteServer(tb testing.TB, j *memJournal) (*Server, *budget.Eng
 	return srv, engine
 }
 
-// serveBody runs one write through Server.Handle as fasthttp would.
-func serveBody(tb testing.TB, srv *Server, ctx *fasthttp.RequestCtx, body []byte) {
+// serveBody runs one write through Server.Handle as fasthttp would: the
+// body set whole, or with stream, read from it as the server hands over
+// every body beyond its first read.
+func serveBody(tb testing.TB, srv *Server, ctx *fasthttp.RequestCtx, body []byte, stream *bytes.Reader) {
 	ctx.Request.Reset()
 	ctx.Response.Reset()
 	ctx.Request.Header.SetMethod(fasthttp.MethodPost)
 	ctx.Request.SetRequestURI("/api/v1/write")
 	ctx.Request.Header.SetContentEncoding("snappy")
-	ctx.Request.SetBodyRaw(body)
+	if stream != nil {
+		stream.Reset(body)
+		ctx.Request.SetBodyStream(stream, len(body))
+	} else {
+		ctx.Request.SetBodyRaw(body)
+	}
 	srv.Handle(ctx)
 	if code := ctx.Response.StatusCode(); code != fasthttp.StatusNoContent {
 		tb.Fatalf("write answered %d: %s", code, ctx.Response.Body())
@@ -134,72 +141,41 @@ func serveBody(tb testing.TB, srv *Server, ctx *fasthttp.RequestCtx, body []byte
 }
 
 // TestAllocationsServeWrite: in steady state a write allocates nothing on
-// slogate's side, whatever it holds: every body here counts new samples.
+// slogate's side, whatever it holds (every body here counts new samples),
+// whether its body came whole or as a stream.
 func TestAllocationsServeWrite(t *testing.T) {
 	if testing.CoverMode() != "" || raceEnabled {
 		// make test runs the allocation tests once more without -race.
 		t.Skip("coverage and race instrumentation allocate")
 	}
-	srv, engine := newWriteServer(t)
-	from := time.Now().Add(-time.Hour).UnixMilli()
-	bodies := writeBodies(130, from) // AllocsPerRun calls once more than asked
-	var ctx fasthttp.RequestCtx
-	for _, b := range bodies[:20] { // first sight of every series and route
-		serveBody(t, srv, &ctx, b)
-	}
-	k := 20
-	allocs := testing.AllocsPerRun(100, func() {
-		serveBody(t, srv, &ctx, bodies[k])
-		k++
-	})
-	if allocs != 0 {
-		t.Fatalf("a write allocates %.1f times per request", allocs)
-	}
-	if st := engine.Stats(); st.SamplesCounted < 100*benchSeries/benchSLIStep {
-		t.Fatalf("the engine counted %d samples, want every SLI sample of the measured writes", st.SamplesCounted)
-	}
-}
-
-// TestAllocationsServeWriteStream: the same for a body read from its
-// stream, as the server hands over every body beyond its first read.
-func TestAllocationsServeWriteStream(t *testing.T) {
-	if testing.CoverMode() != "" || raceEnabled {
-		t.Skip("coverage and race instrumentation allocate")
-	}
-	srv, engine := newWriteServer(t)
-	from := time.Now().Add(-time.Hour).UnixMilli()
-	bodies := writeBodies(130, from)
-	var ctx fasthttp.RequestCtx
-	var rd bytes.Reader
-	serve := func(body []byte) {
-		ctx.Request.Reset()
-		ctx.Response.Reset()
-		ctx.Request.Header.SetMethod(fasthttp.MethodPost)
-		ctx.Request.SetRequestURI("/api/v1/write")
-		ctx.Request.Header.SetContentEncoding("snappy")
-		rd.Reset(body)
-		ctx.Request.SetBodyStream(&rd, len(body))
-		srv.Handle(&ctx)
-		if code := ctx.Response.StatusCode(); code != fasthttp.StatusNoContent {
-			t.Fatalf("write answered %d: %s", code, ctx.Response.Body())
-		}
-	}
-	for _, b := range bodies[:20] {
-		serve(b)
-	}
-	if !ctx.Request.IsBodyStream() {
-		t.Fatal("the request's body is not a stream: the test measures the other path")
-	}
-	k := 20
-	allocs := testing.AllocsPerRun(100, func() {
-		serve(bodies[k])
-		k++
-	})
-	if allocs != 0 {
-		t.Fatalf("a streamed write allocates %.1f times per request", allocs)
-	}
-	if st := engine.Stats(); st.SamplesCounted < 100*benchSeries/benchSLIStep {
-		t.Fatalf("the engine counted %d samples, want every SLI sample of the measured writes", st.SamplesCounted)
+	for _, streamed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stream=%v", streamed), func(t *testing.T) {
+			srv, engine := newWriteServer(t)
+			from := time.Now().Add(-time.Hour).UnixMilli()
+			bodies := writeBodies(130, from) // AllocsPerRun calls once more than asked
+			var ctx fasthttp.RequestCtx
+			var stream *bytes.Reader
+			if streamed {
+				stream = new(bytes.Reader)
+			}
+			for _, b := range bodies[:20] { // first sight of every series and route
+				serveBody(t, srv, &ctx, b, stream)
+			}
+			if ctx.Request.IsBodyStream() != streamed {
+				t.Fatalf("the request's body is a stream: %v, want %v", !streamed, streamed)
+			}
+			k := 20
+			allocs := testing.AllocsPerRun(100, func() {
+				serveBody(t, srv, &ctx, bodies[k], stream)
+				k++
+			})
+			if allocs != 0 {
+				t.Fatalf("a write allocates %.1f times per request", allocs)
+			}
+			if st := engine.Stats(); st.SamplesCounted < 100*benchSeries/benchSLIStep {
+				t.Fatalf("the engine counted %d samples, want every SLI sample of the measured writes", st.SamplesCounted)
+			}
+		})
 	}
 }
 
@@ -249,7 +225,7 @@ func benchServeWrite(b *testing.B, sliStep int) float64 {
 	const chunk = 1024
 	bodies := writeBodiesSLIStep(chunk, from, sliStep, benchStepMs)
 	var ctx fasthttp.RequestCtx
-	serveBody(b, srv, &ctx, bodies[0])
+	serveBody(b, srv, &ctx, bodies[0], nil)
 	b.SetBytes(int64(len(bodies[1])))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -265,7 +241,7 @@ func benchServeWrite(b *testing.B, sliStep int) float64 {
 			cpu -= cpuTime() - c
 			b.StartTimer()
 		}
-		serveBody(b, srv, &ctx, bodies[k])
+		serveBody(b, srv, &ctx, bodies[k], nil)
 		k++
 	}
 	cpu += cpuTime()

@@ -150,8 +150,11 @@ func (a *arenaState) alloc(c uint16) unsafe.Pointer {
 // its pages are released before it is listed; its first word, the free
 // list's link, is kept.
 func (a *arenaState) release(p unsafe.Pointer) {
+	// The span (its chunk's, never moved) keeps its class while p is in
+	// use: its pages are given back without the lock held.
 	a.mu.Lock()
-	c := a.spanOf(uintptr(p)).class
+	s := a.spanOf(uintptr(p))
+	c := s.class
 	a.mu.Unlock()
 	size := int64(poolClassSize(c)) * 8
 	a.used.Add(-size)
@@ -164,7 +167,6 @@ func (a *arenaState) release(p unsafe.Pointer) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s := a.spanOf(uintptr(p))
 	*(*unsafe.Pointer)(p) = s.free
 	s.free = p
 	s.live--
