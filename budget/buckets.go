@@ -48,7 +48,7 @@ type sums struct{ rawGood, rawTotal, good, total uint64 }
 
 // buckets is the time storage of one route or service. All minute numbers
 // are floor(Unix ms / 60000). The counts are packed by what they need
-// (packed.go): a busy route's 30d ring takes about 8 KB, a quiet one's
+// (packed.go): a busy route's 30d ring takes about 7 KB, a quiet one's
 // far less.
 type buckets struct {
 	ringLen int64       // minutes in the ring (R)
@@ -58,16 +58,18 @@ type buckets struct {
 	nExcl   int32       // words of excl once needed
 	anyExcl bool        // some exclusion bit may be set
 	ringRaw uint64      // sum of raw good+total over the ring; 0 means empty
-	// hsum holds 4 counts per ring hour h, at 4*(h mod nHour): raw good,
-	// raw total, good and total without excluded minutes.
-	hsum  packed
-	nHour int64
+	// hsum holds 2 counts per ring hour h, at 2*(h mod nHour): raw good
+	// and raw total; hexcl the same of the hour's excluded minutes, so
+	// that the counts without them are the difference. While nothing is
+	// excluded, hexcl is all zero and takes no words.
+	hsum, hexcl packed
+	nHour       int64
 
 	// lay says what a folded unit is; the counts without excluded minutes
 	// of unit u are at u mod unitLen: the total in units, total - good in
 	// unitsBad (zigzag: good may exceed total); and with time slices the
 	// unit's good, bad and excluded slices in sl at 3*(u mod unitLen).
-	lay      foldLayout
+	lay      *foldLayout
 	units    packed
 	unitsBad packed
 	sl       packed
@@ -94,22 +96,20 @@ type buckets struct {
 	born, origin int64
 }
 
-// Word offsets within an hsum entry.
+// Word offsets within an hsum or hexcl entry.
 const (
-	hsRawGood = iota
-	hsRawTotal
-	hsGood
+	hsGood = iota
 	hsTotal
 )
 
 // init sizes the rings: ringLen minutes, and the unit ring of lay.
-func (b *buckets) init(ringLen int64, lay foldLayout) {
+func (b *buckets) init(ringLen int64, lay *foldLayout) {
 	nExcl := (ringLen + 63) / 64
 	nHour := (ringLen+59)/60 + 1 // hours a ring of ringLen minutes can touch
 	*b = buckets{ringLen: ringLen, unitLen: lay.n, lay: lay, head: noHead, unitHead: noHead, nHour: nHour}
 	b.ring.init(int(nHour))
 	b.nExcl = int32(nExcl)
-	b.hsum = newPacked(int(4 * nHour))
+	b.hsum, b.hexcl = newPacked(int(2*nHour)), newPacked(int(2*nHour))
 	b.units, b.unitsBad = newPacked(int(lay.n)), newPacked(int(lay.n))
 	if lay.sl.len > 0 {
 		b.sl = newPacked(int(3 * lay.n))
@@ -121,16 +121,17 @@ func (b *buckets) init(ringLen int64, lay foldLayout) {
 
 func (b *buckets) ringStart() int64 { return b.head - b.ringLen + 1 }
 
-// hsumAt returns the index of the 4 hsum counts of the hour of minute m:
-// 4 times its slot in the ring.
+// hsumAt returns the index of the 2 hsum (and hexcl) counts of the hour
+// of minute m: 2 times its slot in the ring.
 func (b *buckets) hsumAt(m int64) int {
-	return int(4 * floorMod64(floorDiv64(m, 60), b.nHour))
+	return int(2 * floorMod64(floorDiv64(m, 60), b.nHour))
 }
 
-// hsumAdd adds g and n (mod 2^64) to the counts k and k+1 of hsum entry j.
-func (b *buckets) hsumAdd(j, k int, g, n uint64) {
-	b.hsum.add(j+k, g)
-	b.hsum.add(j+k+1, n)
+// hsumAdd adds g and n (mod 2^64) to the counts of entry j of p (hsum or
+// hexcl).
+func hsumAdd(p *packed, j int, g, n uint64) {
+	p.add(j+hsGood, g)
+	p.add(j+hsTotal, n)
 }
 
 // unitAt returns the index of folded unit u in units (2 counts) and sl
@@ -245,16 +246,16 @@ func (b *buckets) fold(m int64, svcEx bool) {
 	}
 	// The minute stays in its block, never read again (minuteRing).
 	hs := b.hsumAt(m)
-	b.hsumAdd(hs, hsRawGood, -g, -n)
+	hsumAdd(&b.hsum, hs, -g, -n)
 	b.ringRaw -= g + n
 	b.foldRawGood += g
 	b.foldRawTotal += n
 	if ex {
+		hsumAdd(&b.hexcl, hs, -g, -n)
 		b.foldExclGood += g
 		b.foldExclTotal += n
 		return
 	}
-	b.hsumAdd(hs, hsGood, -g, -n)
 	b.addUnit(b.unitOf(m), int64(g), int64(n))
 }
 
@@ -288,11 +289,11 @@ func (b *buckets) add(m, g, n int64, masks []Mask, scratch *[]Interval) (dg, dn 
 		b.ring.setAt(s, k, ng, nn)
 		// Apply the change actually made (saturation, clamping) to the sums.
 		ug, un := ng-og, nn-on // mod 2^64: negative changes wrap, sums wrap back
-		hs := 4 * s
-		b.hsumAdd(hs, hsRawGood, ug, un)
+		hs := 2 * s
+		hsumAdd(&b.hsum, hs, ug, un)
 		b.ringRaw += ug + un
-		if !b.anyExcl || !b.isExcl(floorMod64(m, b.ringLen)) {
-			b.hsumAdd(hs, hsGood, ug, un)
+		if b.anyExcl && b.isExcl(floorMod64(m, b.ringLen)) {
+			hsumAdd(&b.hexcl, hs, ug, un)
 		}
 		return int64(ug), int64(un), true
 	}
@@ -356,7 +357,7 @@ func (b *buckets) setExcl(m int64) {
 	b.excl.W[i>>6] |= 1 << (i & 63)
 	b.anyExcl = true
 	g, n := b.ring.get(m)
-	b.hsumAdd(b.hsumAt(m), hsGood, -g, -n)
+	hsumAdd(&b.hexcl, b.hsumAt(m), g, n)
 }
 
 // recomputeExclusion derives every exclusion bit of the ring, and the hour
@@ -364,10 +365,7 @@ func (b *buckets) setExcl(m int64) {
 func (b *buckets) recomputeExclusion(masks []Mask, scratch *[]Interval) {
 	clear(b.excl.W)
 	b.anyExcl = false
-	for j := 0; j < int(4*b.nHour); j += 4 {
-		b.hsum.set(j+hsGood, b.hsum.get(j+hsRawGood))
-		b.hsum.set(j+hsTotal, b.hsum.get(j+hsRawTotal))
-	}
+	b.hexcl.reset()
 	if b.head != noHead && len(masks) > 0 {
 		b.markExcluded(masks, b.ringStart(), b.head, scratch)
 	}
@@ -394,11 +392,12 @@ func (b *buckets) ringSums(a, e int64) sums {
 	if m+60 <= e {
 		j := b.hsumAt(m)
 		for ; m+60 <= e; m += 60 {
-			s.rawGood += b.hsum.get(j + hsRawGood)
-			s.rawTotal += b.hsum.get(j + hsRawTotal)
-			s.good += b.hsum.get(j + hsGood)
-			s.total += b.hsum.get(j + hsTotal)
-			if j += 4; j == int(4*b.nHour) {
+			g, n := b.hsum.get(j+hsGood), b.hsum.get(j+hsTotal)
+			s.rawGood += g
+			s.rawTotal += n
+			s.good += g - b.hexcl.get(j+hsGood)
+			s.total += n - b.hexcl.get(j+hsTotal)
+			if j += 2; j == int(2*b.nHour) {
 				j = 0
 			}
 		}

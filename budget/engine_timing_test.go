@@ -276,7 +276,7 @@ func settleArena() {
 }
 
 // maxPerRoute is the most heap a route may take in TestEngineMemoryPerRoute
-// (a full window of busy history: about 14 KB).
+// (a full window of busy history: about 12 KB).
 const maxPerRoute = 20 << 10
 
 // engineMemoryPerRoute loads 20,000 routes with the objectives of resolve,

@@ -85,14 +85,14 @@ func setBits(words []uint64, i int, w uint8, v uint64) {
 // minutes of a block that left the ring are not cleared and never read.
 type minuteRing struct {
 	data arena.Words
-	// seals counts the hours sealed since the array last grew.
-	seals uint16
 	// metaWords holds per slot a uint32 (meta): the block's offset in data
 	// (the low 16 bits: at most 74 blocks of 1 + 60 * 66 bits), wt and wz
 	// (6 bits each), and the flags metaZig and metaBase; slots is their
 	// number.
 	metaWords arena.Words
 	slots     uint16
+	// seals counts the hours sealed since the array last grew.
+	seals uint16
 }
 
 const (
@@ -318,14 +318,16 @@ func (r *minuteRing) place(s int, md uint32, shrink bool) []uint64 {
 	n := len(r.data.W) + nl - ol
 	// The array grows by half while it keeps growing (a ring filling up,
 	// as history replays, grows a few times, not once per hour), else by
-	// a few blocks, and shrinks to a few blocks
-	// of room (n/32 + 24 words, up to 6.25% more for its size class) when
-	// it has more than that spare and has not grown for a quarter of the
-	// hours it holds: a ring that stopped filling up stays tight.
+	// a block or two, and shrinks to a block or two of room (n/64 + 8
+	// words, and up to 6.25% more for its size class) when it has more
+	// than n/16 + 32 spare and has not grown for a quarter of the hours it
+	// holds: a ring that stopped filling up stays tight. A full ring
+	// holds about the same number of words hour after hour: the hour
+	// that leaves makes room for the one that comes.
 	grow := n > r.data.Cap()
-	shrink = shrink && int(r.seals) >= int(r.slots)/4 && r.data.Cap() > n+n/8+64
+	shrink = shrink && int(r.seals) >= int(r.slots)/4 && r.data.Cap() > n+n/16+32
 	if grow || shrink {
-		spare := n/32 + 24
+		spare := n/64 + 8
 		if grow && r.filling() {
 			// A ring with hours still empty is filling up (history
 			// replaying): by half, but within the arena while the ring
@@ -419,5 +421,5 @@ func (p *packed) bytes() int { return p.words.Bytes() }
 
 // bytes returns the bytes the counts of b take (its rings and units).
 func (b *buckets) bytes() int {
-	return b.ring.bytes() + b.excl.Bytes() + b.hsum.bytes() + b.units.bytes() + b.unitsBad.bytes() + b.sl.bytes()
+	return b.ring.bytes() + b.excl.Bytes() + b.hsum.bytes() + b.hexcl.bytes() + b.units.bytes() + b.unitsBad.bytes() + b.sl.bytes()
 }

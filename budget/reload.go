@@ -226,7 +226,7 @@ func (t *tenantState) remap(e *Engine, remap []int, masks []Mask) {
 // slices stay the same, else the slices start afresh. b's raw sums must
 // be current; nb's exclusion bits and other sums are derived from its
 // counts and masks.
-func (b *buckets) relayout(ringLen int64, lay foldLayout, masks []Mask, scratch *[]Interval) buckets {
+func (b *buckets) relayout(ringLen int64, lay *foldLayout, masks []Mask, scratch *[]Interval) buckets {
 	var nb buckets
 	nb.init(ringLen, lay)
 	if b.head == noHead {
@@ -266,7 +266,7 @@ func (b *buckets) relayout(ringLen int64, lay foldLayout, masks []Mask, scratch 
 	}
 	nb.born, nb.origin = b.born, b.origin
 	if ringLen == b.ringLen { // the same layout: no need to add up again
-		nb.ring, nb.hsum = b.ring, b.hsum
+		nb.ring, nb.hsum = b.ring, b.hsum // hexcl: recomputeExclusion below
 		nb.ringRaw = b.ringRaw
 	} else {
 		for m := max(start, b.ringStart()); m <= b.head; m++ {
@@ -290,7 +290,7 @@ func (b *buckets) sumRing() {
 	if b.head != noHead {
 		for m := b.ringStart(); m <= b.head; m++ {
 			if g, n := b.ring.get(m); g|n != 0 {
-				b.hsumAdd(b.hsumAt(m), hsRawGood, g, n)
+				hsumAdd(&b.hsum, b.hsumAt(m), g, n)
 				b.ringRaw += g + n
 			}
 		}

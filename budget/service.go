@@ -404,6 +404,7 @@ func (t *tenantState) rebuildServiceRing(sv *svcState) {
 	}
 	b.ring.reset()
 	b.hsum.reset()
+	b.hexcl.reset()
 	b.ringRaw = 0
 	rs := b.ringStart()
 	for _, r := range sv.routes {

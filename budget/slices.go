@@ -1,13 +1,14 @@
 package budget
 
 import (
+	"sync"
 	"time"
 
 	"github.com/slogate/slogate/slo"
 )
 
 // foldLayout says what the folded units of a route or service are and
-// whether it judges time slices.
+// whether it judges time slices. Buckets share one (see internLayout).
 type foldLayout struct {
 	// unit is the minutes per unit on the UTC grid (60: hours, 1440:
 	// days); 0 means local days in loc.
@@ -30,7 +31,7 @@ type sliceSpec struct {
 // rolling windows up to 100 days, UTC days for longer ones, local days in
 // the window's time zone for calendar windows; as many as the window's
 // longest instance spans, plus 2.
-func layoutFor(o Objective) foldLayout {
+func layoutFor(o Objective) *foldLayout {
 	var l foldLayout
 	w := o.Window
 	switch {
@@ -53,12 +54,40 @@ func layoutFor(o Objective) foldLayout {
 			l.sl.phase = slo.SlicePhase(l.loc)
 		}
 	}
-	return l
+	return internLayout(l)
+}
+
+// layouts holds the layouts in use, one copy of each, so that each route
+// holds a pointer and not its own copy. Layouts come from the objectives
+// (a few) and from snapshots: beyond maxLayouts (a corrupt snapshot)
+// each gets its own copy.
+var layouts struct {
+	sync.Mutex
+	m map[foldLayout]*foldLayout
+}
+
+const maxLayouts = 256
+
+// internLayout returns the shared copy of l.
+func internLayout(l foldLayout) *foldLayout {
+	layouts.Lock()
+	defer layouts.Unlock()
+	if p := layouts.m[l]; p != nil {
+		return p
+	}
+	p := &l
+	if layouts.m == nil {
+		layouts.m = make(map[foldLayout]*foldLayout)
+	}
+	if len(layouts.m) < maxLayouts {
+		layouts.m[l] = p
+	}
+	return p
 }
 
 // same reports whether two layouts are the same.
-func (l foldLayout) same(o foldLayout) bool {
-	return storesAlike(l, o) && l.sl == o.sl
+func (l *foldLayout) same(o *foldLayout) bool {
+	return l == o || storesAlike(*l, *o) && l.sl == o.sl
 }
 
 // storesAlike reports whether two layouts store alike: the same units and

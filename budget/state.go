@@ -265,7 +265,7 @@ func appendBuckets(dst []byte, b *buckets, wm0 int64) []byte {
 	m0 := floorDiv64(wm0, minuteMs)
 	dst = appendZigzag1(dst, b.head-m0)
 	dst = binary.AppendUvarint(dst, uint64(b.ringLen))
-	l := &b.lay
+	l := b.lay
 	dst = binary.AppendUvarint(dst, uint64(l.unit))
 	if l.unit == 0 {
 		dst = appendStr(dst, l.loc.String())
@@ -387,7 +387,7 @@ func (b *buckets) ringWords(dst []uint64) []uint64 {
 		blk, k := b.ring.block(m)
 		hi := min(b.head+1, m+60-int64(k))
 		hs := b.hsumAt(m)
-		if blk.empty() || b.hsum.get(hs+hsRawGood)|b.hsum.get(hs+hsRawTotal) == 0 {
+		if blk.empty() || b.hsum.get(hs+hsGood)|b.hsum.get(hs+hsTotal) == 0 {
 			// An hour whose raw sums are 0 (they cannot wrap: at most 60 * 2 *
 			// 2^32) holds no events in the ring.
 			for ; m < hi; m++ {

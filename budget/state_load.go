@@ -251,7 +251,7 @@ func (d *stateDecoder) service(ts *tenantState, wm0 int64) {
 	newest := r.ts(wm0, noData)
 	i := slices.IndexFunc(e.services, func(s Service) bool { return s.Name == name })
 	if r.err != nil || i < 0 || len(e.services[i].By) != len(vals) {
-		d.decodeBuckets(nil, foldLayout{}, nil, wm0)
+		d.decodeBuckets(nil, nil, nil, wm0)
 		return
 	}
 	key := strings.Join(vals, "\xff")
@@ -370,7 +370,7 @@ func (d *stateDecoder) route(ts *tenantState, wm0 int64, loaded *[]loadedSeries)
 // dropped) and returns the ring's head.
 func (d *stateDecoder) buckets(rt *route, wm0 int64) int64 {
 	if rt == nil {
-		return d.decodeBuckets(nil, foldLayout{}, nil, wm0)
+		return d.decodeBuckets(nil, nil, nil, wm0)
 	}
 	return d.decodeBuckets(&rt.b, layoutFor(rt.ro.obj), rt.masks, wm0)
 }
@@ -378,7 +378,7 @@ func (d *stateDecoder) buckets(rt *route, wm0 int64) int64 {
 // decodeBuckets decodes buckets into dst with layout want and exclusions
 // from masks (nil dst: decoded and dropped) and returns the ring's head.
 // Buckets stored with another ring length or layout are relaid out.
-func (d *stateDecoder) decodeBuckets(dst *buckets, want foldLayout, masks []Mask, wm0 int64) int64 {
+func (d *stateDecoder) decodeBuckets(dst *buckets, want *foldLayout, masks []Mask, wm0 int64) int64 {
 	r := &d.r
 	hv := r.uvarint()
 	if hv == 0 {
@@ -402,19 +402,20 @@ func (d *stateDecoder) decodeBuckets(dst *buckets, want foldLayout, masks []Mask
 		return noHead
 	}
 	wantRing := min(ringLen, d.e.ringLen)
-	direct := dst != nil && ringLen == wantRing && storesAlike(lay, want)
+	direct := dst != nil && ringLen == wantRing && storesAlike(lay, *want)
 	b := &d.scratch
 	if direct {
 		b = dst
-		lay = want
+		b.init(ringLen, want)
+	} else {
+		b.init(ringLen, internLayout(lay))
 	}
-	b.init(ringLen, lay)
 	b.head = head
 	b.unitHead = b.unitOf(head - ringLen)
 	rs := b.ringStart()
 	d.runs(ringLen, math.MaxUint32, func(k int64, good, total uint64) {
 		b.ring.set(rs+k, good, total)
-		b.hsumAdd(b.hsumAt(rs+k), hsRawGood, good, total)
+		hsumAdd(&b.hsum, b.hsumAt(rs+k), good, total)
 		b.ringRaw += good + total
 	})
 	for h := floorDiv64(rs, 60); h <= floorDiv64(head, 60)-2; h++ {

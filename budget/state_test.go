@@ -159,6 +159,7 @@ func bucketsDiff(a, b *buckets) string {
 	f("excl", exclBits(a), exclBits(b))
 	f("ringRaw", a.ringRaw, b.ringRaw)
 	f("hsum", packedCounts(&a.hsum), packedCounts(&b.hsum))
+	f("hexcl", packedCounts(&a.hexcl), packedCounts(&b.hexcl))
 	f("units", [3][]uint64{packedCounts(&a.units), packedCounts(&a.unitsBad), packedCounts(&a.sl)},
 		[3][]uint64{packedCounts(&b.units), packedCounts(&b.unitsBad), packedCounts(&b.sl)})
 	f("unitLen", a.unitLen, b.unitLen)
