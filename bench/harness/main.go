@@ -405,40 +405,64 @@ func (h *harness) stop(p *proc.Proc, grace time.Duration) {
 }
 
 // phase runs one scenario and keeps its result.
-func (h *harness) phase(sc scenario) result {
-	if sc.PutCPUs == "" {
-		sc.PutCPUs = cpuPut
+func (h *harness) phase(sc scenario) result { return h.phases([]scenario{sc})[0] }
+
+// phases runs scenarios that are compared with each other and keeps their
+// results in order. A scenario that repeats runs in turns with the others
+// (a, b, a, b, ...) rather than all its runs in a row, so that what the
+// machine does over minutes (another tenant of its host, its caches)
+// weighs on each of them alike.
+func (h *harness) phases(scs []scenario) []result {
+	rounds, need := 1, time.Duration(0)
+	for i := range scs {
+		sc := &scs[i]
+		if sc.PutCPUs == "" {
+			sc.PutCPUs = cpuPut
+		}
+		if sc.LoadCPUs == "" {
+			sc.LoadCPUs = cpuLoad
+			if sc.Upstream == upVM {
+				sc.LoadCPUs = cpuLoadVM
+			}
+		}
+		n := max(1, sc.Repeat)
+		rounds = max(rounds, n)
+		// A run takes its warm-up and window plus about 10s (start,
+		// pregen, drain).
+		need += time.Duration(n) * (h.cfg.warmup + h.window(sc.Open) + 10*time.Second)
 	}
-	if sc.LoadCPUs == "" {
-		sc.LoadCPUs = cpuLoad
-		if sc.Upstream == upVM {
-			sc.LoadCPUs = cpuLoadVM
+	out := make([]result, len(scs))
+	// Skip them rather than overrun the budget.
+	if time.Since(h.started)+need > h.cfg.budget {
+		for i, sc := range scs {
+			out[i] = result{scenario: sc, Name: sc.name(), Err: fmt.Sprintf("skipped: the run would exceed -budget=%s", h.cfg.budget)}
+			h.logf("%-58s SKIPPED (time budget)", out[i].Name)
+		}
+		h.results = append(h.results, out...)
+		return out
+	}
+	runs := make([][]result, len(scs))
+	for k := range rounds {
+		for i, sc := range scs {
+			if k >= max(1, sc.Repeat) {
+				continue
+			}
+			t := time.Now()
+			r := h.runPhase(sc)
+			if r.Err != "" {
+				h.logf("%-58s ERROR %s", r.Name, r.Err)
+			} else {
+				h.logf("%-58s %6.0fk samples/s  put %.2f cores  %6.1f CPU-s/1M  p50 %6.1f ms  p99 %7.1f ms  other %.2f cores  (%s)",
+					r.Name, r.LG.SamplesPerSec/1e3, r.cores(), r.cpuPerMillion(), r.LG.Latency.P50, r.LG.Latency.P99, r.Other, time.Since(t).Round(time.Second))
+			}
+			runs[i] = append(runs[i], r)
 		}
 	}
-	n := max(1, sc.Repeat)
-	// A phase takes its warm-up and window plus about 10s (start, pregen,
-	// drain) per run; skip it rather than overrun the budget.
-	if need := time.Duration(n) * (h.cfg.warmup + h.window(sc.Open) + 10*time.Second); time.Since(h.started)+need > h.cfg.budget {
-		r := result{scenario: sc, Name: sc.name(), Err: fmt.Sprintf("skipped: the run would exceed -budget=%s", h.cfg.budget)}
-		h.results = append(h.results, r)
-		h.logf("%-58s SKIPPED (time budget)", r.Name)
-		return r
+	for i := range scs {
+		out[i] = medianRun(runs[i])
 	}
-	var runs []result
-	for range n {
-		t := time.Now()
-		r := h.runPhase(sc)
-		if r.Err != "" {
-			h.logf("%-58s ERROR %s", r.Name, r.Err)
-		} else {
-			h.logf("%-58s %6.0fk samples/s  put %.2f cores  %6.1f CPU-s/1M  p50 %6.1f ms  p99 %7.1f ms  other %.2f cores  (%s)",
-				r.Name, r.LG.SamplesPerSec/1e3, r.cores(), r.cpuPerMillion(), r.LG.Latency.P50, r.LG.Latency.P99, r.Other, time.Since(t).Round(time.Second))
-		}
-		runs = append(runs, r)
-	}
-	r := medianRun(runs)
-	h.results = append(h.results, r)
-	return r
+	h.results = append(h.results, out...)
+	return out
 }
 
 // medianRun returns, of the runs of one phase, the one of median CPU per
@@ -556,12 +580,19 @@ func (h *harness) group(ctx context.Context, up string) {
 		if !rows["vmagent"] {
 			targets = targets[:2]
 		}
-		for _, t := range targets {
-			sc := scenario{Target: t, SLI: 1, Open: true, Rate: half, Pregen: h.pregen(enc, half, true), Label: labelHalf}
-			if up == upVM && t != direct {
+		// Direct once, then slogate and vmagent in turns (phases): the CPU
+		// check at the same rate compares the two.
+		run(scenario{Target: direct, SLI: 1, Open: true, Rate: half, Pregen: h.pregen(enc, half, true), Label: labelHalf})
+		var scs []scenario
+		for _, t := range targets[1:] {
+			sc := scenario{Target: t, Upstream: up, Enc: enc, SLI: 1, Open: true, Rate: half, Pregen: h.pregen(enc, half, true), Label: labelHalf}
+			if up == upVM {
 				sc.Repeat = h.cfg.repeat // read by the CPU check at the same rate
 			}
-			run(sc)
+			scs = append(scs, sc)
+		}
+		if ctx.Err() == nil {
+			h.phases(scs)
 		}
 	}
 }

@@ -152,7 +152,7 @@ func (r *report) markdown() string {
 	w("| VictoriaMetrics, vmagent | %s |\n", m.VMVersion)
 	w("| command | `%s` |\n", r.command)
 	w("| run time | %s |\n", r.total.Round(time.Second))
-	w("| phases | warm-up %s, then a measured window of %s (maximum throughput: closed loop, %d connections) or %s (latency: open loop, up to 64 requests in flight); a phase that a CPU check reads runs %d times, its run of median CPU per sample counts |\n", r.cfg.warmup, r.cfg.duration, r.cfg.conns, r.cfg.latencyWindow, max(1, r.cfg.repeat))
+	w("| phases | warm-up %s, then a measured window of %s (maximum throughput: closed loop, %d connections) or %s (latency: open loop, up to 64 requests in flight); a phase that a CPU check reads runs %d times, its run of median CPU per sample counts; slogate and vmagent at the same rate into VictoriaMetrics run in turns |\n", r.cfg.warmup, r.cfg.duration, r.cfg.conns, r.cfg.latencyWindow, max(1, r.cfg.repeat))
 	w("| load average (1m 5m 15m) | start %s, end %s |\n", m.LoadAvgFrom, m.LoadAvgTo)
 	w("| CPU layout | process under test on CPU %s; into the sink, load generator and sink on CPU %s; into VictoriaMetrics, VictoriaMetrics alone on CPU %s and the load generator on CPU %s |\n\n", cpuPut, cpuLoad, cpuUpstream, cpuLoadVM)
 
