@@ -150,7 +150,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.latencyWindow, "latencyWindow", 16*time.Second, "measured window of each open-loop (50% load, latency) phase; keep it over slogate's 15s evaluation interval")
 	fs.IntVar(&cfg.conns, "conns", 16, "connections of the closed loop")
 	fs.DurationVar(&cfg.drainMax, "drainMax", 20*time.Second, "longest wait for vmagent's queue to drain after a window")
-	fs.IntVar(&cfg.maxPregen, "maxPregen", 9000, "most zstd bodies the load generator prepares before a phase (about 100 KB each)")
+	fs.IntVar(&cfg.maxPregen, "maxPregen", 16000, "most zstd bodies the load generator prepares before a phase (about 80 KB each)")
 	groups := fs.String("groups", "vm,sink,scaling,memory,scale", "comma-separated phase groups to run: vm, sink, scaling, memory (-memRoutes with a full 30d and a full calendar year of history), scale (-scaleRoutes, 30d)")
 	fs.IntVar(&cfg.memRoutes, "memRoutes", 20_000, "routes of the memory rows")
 	fs.StringVar(&cfg.memWindows, "memWindows", "30d,year", "comma-separated windows of the memory rows (30d, year)")
