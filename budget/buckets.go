@@ -60,8 +60,9 @@ type buckets struct {
 	ringRaw uint64      // sum of raw good+total over the ring; 0 means empty
 	// hsum holds 2 counts per ring hour h, at 2*(h mod nHour): raw good
 	// and raw total; hexcl the same of the hour's excluded minutes, so
-	// that the counts without them are the difference. While nothing is
-	// excluded, hexcl is all zero and takes no words.
+	// that the counts without them are the difference. hexcl takes no
+	// words until a minute is excluded, and none again once the exclusions
+	// are derived afresh without any (recomputeExclusion).
 	hsum, hexcl packed
 	nHour       int64
 
@@ -365,7 +366,8 @@ func (b *buckets) setExcl(m int64) {
 func (b *buckets) recomputeExclusion(masks []Mask, scratch *[]Interval) {
 	clear(b.excl.W)
 	b.anyExcl = false
-	b.hexcl.reset()
+	b.hexcl.words.Drop()
+	b.hexcl = newPacked(int(2 * b.nHour))
 	if b.head != noHead && len(masks) > 0 {
 		b.markExcluded(masks, b.ringStart(), b.head, scratch)
 	}

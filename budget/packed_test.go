@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/slogate/slogate/slo"
 )
 
 // TestPackedRandom checks packed arrays against plain ones: counts of every
@@ -235,4 +237,32 @@ func TestMinuteRingReplay(t *testing.T) {
 		t.Errorf("a full ring of %d words in %d grew to %d words for %d", n, c, c2, n2)
 	}
 	t.Logf("%d arrays, %d words in %d", reallocs, n, c)
+}
+
+// TestHourExclSums: a minute excluded leaves its hour's raw sums and
+// takes its counts off the sums without exclusions; the hour sums of
+// excluded minutes take words only while exclusions were derived.
+func TestHourExclSums(t *testing.T) {
+	var b buckets
+	var scratch []Interval
+	b.init(3*60, layoutFor(Objective{Name: "availability", SLO: 0.99, Window: slo.Window{Kind: slo.Rolling, Length: 24 * time.Hour}}))
+	head := int64(100 * 60)
+	b.advance(head, nil, &scratch, nil)
+	m := head - 1 // the last minute of hour 99
+	b.add(m, 5, 7, nil, &scratch)
+	b.setExcl(m)
+	if b.hexcl.words.Cap() == 0 {
+		t.Fatal("an excluded minute, and no words for the hour sums of excluded minutes")
+	}
+	s := b.ringSums(m-59, m+1) // hour 99, from its hour sums
+	if s.rawGood != 5 || s.rawTotal != 7 || s.good != 0 || s.total != 0 {
+		t.Errorf("hour sums %+v, want raw 5/7 and 0/0 without the excluded minute", s)
+	}
+	b.recomputeExclusion(nil, &scratch)
+	if n := b.hexcl.words.Cap(); n != 0 {
+		t.Errorf("no exclusions, and %d words for the hour sums of excluded minutes", n)
+	}
+	if s := b.ringSums(m-59, m+1); s.good != 5 || s.total != 7 {
+		t.Errorf("hour sums %+v after the exclusions went, want 5/7", s)
+	}
 }
