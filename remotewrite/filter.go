@@ -79,7 +79,7 @@ func dropSeries(msg []byte, drop func([]byte) bool) (bool, error) {
 		}
 		msg = rest
 		if field == 1 {
-			if err := scanLabel(v, &name, &skip, seen); err != nil {
+			if err := scanLabel(v, &name, &skip, seen, nil); err != nil {
 				return false, err
 			}
 		}

@@ -208,3 +208,51 @@ func TestLazyNamesShared(t *testing.T) {
 		t.Errorf("series of metric n: name %q, shared with m: %v", wr.Series[3].Key.Name, p(2) == p(3))
 	}
 }
+
+// FuzzScanShortcuts: the scan's shortcuts (skipRefused for the fields of a
+// refused series, asked for a run of one name) change nothing but speed.
+// Full and lazy scans keep, refuse and fail as the scan without them does,
+// and keep hears the same names.
+func FuzzScanShortcuts(f *testing.F) {
+	f.Add(AppendWriteRequest(nil, testSeries()), false)
+	f.Add(AppendWriteRequest(nil, benchSeries(20, 10)), true)
+	f.Add(AppendWriteRequest(nil, []TimeSeries{
+		{Labels: []Label{{Name: "__name__", Value: "a"}, {Name: "", Value: "forged"}}, Samples: []Sample{{Value: 1, Timestamp: 2}}},
+		{Labels: []Label{{Name: "__name__", Value: "a"}, {Name: "job", Value: "a"}, {Name: "__name__", Value: "nginx_x"}}},
+	}), false)
+	f.Fuzz(func(t *testing.T, data []byte, lazy bool) {
+		scan := func(on bool) (WriteRequest, map[string]bool, error) {
+			shortcuts = on
+			defer func() { shortcuts = true }()
+			heard := map[string]bool{}
+			keep := func(name []byte) bool {
+				heard[string(name)] = true
+				return len(name)%3 != 1
+			}
+			wr := WriteRequest{Lazy: lazy}
+			err := wr.Unmarshal(data, keep, Limits{})
+			return wr, heard, err
+		}
+		ref, refHeard, refErr := scan(false)
+		got, gotHeard, gotErr := scan(true)
+		if (refErr == nil) != (gotErr == nil) {
+			t.Fatalf("without shortcuts: %v, with: %v", refErr, gotErr)
+		}
+		if fmt.Sprint(gotHeard) != fmt.Sprint(refHeard) {
+			t.Fatalf("keep heard %v, want %v", gotHeard, refHeard)
+		}
+		if refErr != nil {
+			return
+		}
+		if got.SeriesTotal != ref.SeriesTotal || got.Refused != ref.Refused || len(got.Series) != len(ref.Series) {
+			t.Fatalf("with shortcuts: %d series, %d refused, %d kept; without: %d, %d, %d",
+				got.SeriesTotal, got.Refused, len(got.Series), ref.SeriesTotal, ref.Refused, len(ref.Series))
+		}
+		for i := range ref.Series {
+			w, g := &ref.Series[i], &got.Series[i]
+			if g.Key.Name != w.Key.Name || g.Key.Raw != w.Key.Raw || fmt.Sprint(g.AppendLabels(nil)) != fmt.Sprint(w.AppendLabels(nil)) || fmt.Sprint(g.Samples) != fmt.Sprint(w.Samples) {
+				t.Fatalf("series %d: %+v, want %+v", i, g, w)
+			}
+		}
+	})
+}

@@ -165,6 +165,8 @@ type WriteRequest struct {
 	// them from pend0 on (known.go).
 	pend         [pendDepth]pendingSeries
 	pend0, npend int
+	// asked is keep's answer for the last metric name asked.
+	asked asked
 }
 
 // Reset forgets the scanned series but keeps the memory.
@@ -177,6 +179,7 @@ func (wr *WriteRequest) Reset() {
 	wr.samples = wr.samples[:0]
 	wr.name = ""
 	wr.pend, wr.pend0, wr.npend = [pendDepth]pendingSeries{}, 0, 0
+	wr.asked = asked{}
 }
 
 // keyName returns the metric name of a kept series for its SeriesKey:
@@ -192,9 +195,10 @@ func (wr *WriteRequest) keyName(name []byte) string {
 var nameLabel = []byte("__name__")
 
 // Unmarshal scans src, a decompressed WriteRequest. For every series it
-// reads the metric name and asks keep; series keep refuses are not decoded
-// (their labels are only walked, see below). Kept series are decoded into
-// wr.Series, aliasing src. Errors wrap ErrMalformed.
+// reads the metric name and asks keep, once for a run of series of the
+// same name (keep must answer by the name alone); series keep refuses are
+// not decoded (their labels are only walked, see below). Kept series are
+// decoded into wr.Series, aliasing src. Errors wrap ErrMalformed.
 //
 // keep is also called, its answer ignored, with every further non-empty
 // value of a label that VictoriaMetrics would take for the metric name (a
@@ -329,10 +333,19 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 			if name != nil && !maybeName(msg[start:end]) {
 				continue // inlined: the common label after the name
 			}
-			if err := scanLabel(msg[start:end], &name, &skip, keep); err != nil {
+			if err := scanLabel(msg[start:end], &name, &skip, keep, &wr.asked); err != nil {
 				return err
 			}
-			if lazy && !kept && name != nil && !skip {
+			if skip && shortcuts {
+				// Refused: only what could still fail the write or name
+				// it (skipRefused) needs this loop.
+				i = skipRefused(msg, i)
+				continue
+			}
+			if skip {
+				continue
+			}
+			if lazy && !kept && name != nil {
 				kept = true
 				slow = slow || labels != 1 || start != 2 || !fitLabel(msg[start:end], lim)
 				labEnd = end
@@ -372,7 +385,7 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 		i = len(msg) - len(rest)
 		if field == 1 {
 			labels++
-			if err := scanLabel(v, &name, &skip, keep); err != nil {
+			if err := scanLabel(v, &name, &skip, keep, &wr.asked); err != nil {
 				return err
 			}
 		}
@@ -404,6 +417,35 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 		Key:     SeriesKey{Name: wr.keyName(name), Raw: raw, msg: msg},
 	})
 	return nil
+}
+
+// skipRefused returns where the fields of a refused series, from i on,
+// stop being ones the scan loop would only step over: the end of msg, or
+// the first field that is not in the fast form (one-byte tag 0x0a or
+// 0x12 and length, inside msg) or is a label maybeName cannot rule out.
+// A refused series is nobody's SLI; what the loop still does with its
+// fields is report the malformed and hand further names to keep.
+func skipRefused(msg []byte, i int) int {
+	for i+1 < len(msg) {
+		tag, l := msg[i], int(msg[i+1])
+		end := i + 2 + l
+		if l >= 0x80 || end > len(msg) {
+			return i
+		}
+		switch tag {
+		case 0x12:
+		case 0x0a:
+			// maybeName, on the label at i+2.
+			if l < 2 || msg[i+2] != 0x0a || msg[i+3] == 0 ||
+				(msg[i+3] == 8 && l >= 10 && string(msg[i+4:i+12]) == "__name__") {
+				return i
+			}
+		default:
+			return i
+		}
+		i = end
+	}
+	return i
 }
 
 // knownSeries adds the kept series of fields msg, whose label fields
@@ -444,13 +486,13 @@ func (wr *WriteRequest) lazySample(b []byte) bool {
 // scanLabel handles one label of a series: the first __name__ sets *name
 // and asks keep (*skip when refused); any later label VictoriaMetrics
 // could take for the name goes to keep too.
-func scanLabel(label []byte, name *[]byte, skip *bool, keep func([]byte) bool) error {
+func scanLabel(label []byte, name *[]byte, skip *bool, keep func([]byte) bool, last *asked) error {
 	if *name == nil {
 		if err := findName(label, name); err != nil {
 			return err
 		}
 		if *name != nil {
-			*skip = !keep(*name)
+			*skip = !last.ask(*name, keep)
 			return nil
 		}
 	}
@@ -465,6 +507,30 @@ func scanLabel(label []byte, name *[]byte, skip *bool, keep func([]byte) bool) e
 		keep(v)
 	}
 	return nil
+}
+
+// shortcuts enables skipRefused and asked; FuzzScanShortcuts turns them
+// off for its reference scan.
+var shortcuts = true
+
+// asked is keep's answer for the metric name of the series before, so
+// that a run of series of one name (a scrape lists a metric's series
+// together) asks keep once: keep answers by the name alone.
+type asked struct {
+	name []byte // aliases the request; nil: none yet
+	keep bool
+}
+
+// ask returns keep(name), from a for a repeated name; a nil a always asks.
+func (a *asked) ask(name []byte, keep func([]byte) bool) bool {
+	if a == nil || !shortcuts {
+		return keep(name)
+	}
+	if a.name != nil && string(name) == string(a.name) {
+		return a.keep
+	}
+	a.name, a.keep = name, keep(name)
+	return a.keep
 }
 
 // maybeName is a cheap test whether a label may be a metric name label:
