@@ -15,6 +15,7 @@ import (
 	"slices"
 
 	"github.com/golang/snappy"
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -108,7 +109,17 @@ func (d *Decompressor) Decompress(dst, src []byte, enc Encoding) ([]byte, error)
 		if cap(dst) < n {
 			dst = make([]byte, n)
 		}
-		out, err := snappy.Decode(dst[:cap(dst)], src)
+		// s2 decodes a snappy block as golang/snappy does, about 20%
+		// faster. It also takes S2's extensions, which no snappy encoder
+		// writes: such a body is the upstream's to refuse (its decoder is
+		// snappy's), and slogate counts nothing it refused. It refuses a
+		// length header of over 5 bytes (a padded varint), which snappy
+		// takes: that rare body is snappy's.
+		decode := s2.Decode
+		if _, hdr := binary.Uvarint(src); hdr > 5 {
+			decode = snappy.Decode
+		}
+		out, err := decode(dst[:cap(dst)], src)
 		if err != nil {
 			return dst[:0], fmt.Errorf("cannot decode snappy block: %w: %w", ErrMalformed, err)
 		}

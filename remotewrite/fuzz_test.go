@@ -33,8 +33,10 @@ func FuzzUnmarshal(f *testing.F) {
 	})
 }
 
-// FuzzDecompress feeds arbitrary bodies to both decompressors: no panic, and
-// never more output than the limit.
+// FuzzDecompress feeds arbitrary bodies to both decompressors: no panic,
+// never more output than the limit, and a snappy block that golang/snappy
+// (the upstream's decoder) decodes within the limit decodes to the same
+// bytes.
 func FuzzDecompress(f *testing.F) {
 	plain := AppendWriteRequest(nil, testSeries())
 	f.Add(snappy.Encode(nil, plain), false)
@@ -53,6 +55,14 @@ func FuzzDecompress(f *testing.F) {
 		out, err := d.Decompress(nil, body, e)
 		if err == nil && len(out) > d.MaxSize() {
 			t.Fatalf("decompressed %d bytes, over the limit %d", len(out), d.MaxSize())
+		}
+		if isZstd {
+			return
+		}
+		if n, lenErr := snappy.DecodedLen(body); lenErr == nil && n <= d.MaxSize() {
+			if want, wantErr := snappy.Decode(nil, body); wantErr == nil && (err != nil || !bytes.Equal(out, want)) {
+				t.Fatalf("snappy decodes %d bytes; Decompress: %d bytes, %v", len(want), len(out), err)
+			}
 		}
 	})
 }
