@@ -14,8 +14,9 @@ import (
 // SLI series), without decompression:
 //
 //   - scan: WriteRequest.Unmarshal.
-//   - easyproto-skip: the same algorithm (read __name__, skip an unwanted
-//     series, decode a kept one) on easyproto.FieldContext.
+//   - easyproto-skip: the same algorithm (read __name__, walk the other
+//     labels of an unwanted series only for a second name, decode a kept
+//     one) on easyproto.FieldContext.
 //   - easyproto-full: easyproto decoding every series' labels and samples,
 //     then keeping the wanted ones.
 //   - prompb: VictoriaMetrics' lib/prompb.WriteRequestUnmarshaler (pooled,
@@ -135,6 +136,7 @@ func easyprotoSeries(wr *WriteRequest, msg []byte, keep func([]byte) bool, lim *
 	if skip {
 		var name []byte
 		labels := 0
+		refused := false
 		for b := msg; len(b) > 0; {
 			var err error
 			if b, err = fc.NextField(b); err != nil {
@@ -144,24 +146,27 @@ func easyprotoSeries(wr *WriteRequest, msg []byte, keep func([]byte) bool, lim *
 				continue
 			}
 			labels++
-			if name != nil {
-				continue
-			}
 			data, _ := fc.MessageData()
 			k, v, err := easyprotoLabel(data)
 			if err != nil {
 				return err
 			}
+			if name != nil {
+				// As the scan does: every further label VictoriaMetrics
+				// could take for the name goes to keep.
+				if (len(k) == 0 || string(k) == "__name__") && len(v) > 0 {
+					keep(v)
+				}
+				continue
+			}
 			if string(k) == "__name__" {
 				if name = v; name == nil {
 					name = nameLabel[:0]
 				}
-				if !keep(name) {
-					return nil
-				}
+				refused = !keep(name)
 			}
 		}
-		if name == nil {
+		if name == nil || refused {
 			return nil
 		}
 		if labels > lim.MaxLabels {
