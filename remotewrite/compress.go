@@ -109,9 +109,10 @@ func (d *Decompressor) Decompress(dst, src []byte, enc Encoding) ([]byte, error)
 		if cap(dst) < n {
 			dst = make([]byte, n)
 		}
-		// s2 decodes a snappy block as golang/snappy does, about 20%
-		// faster. It also takes S2's extensions, which no snappy encoder
-		// writes: such a body is the upstream's to refuse (its decoder is
+		// s2 decodes a snappy block as golang/snappy does, 4% faster
+		// on plain snappy output and 22% on literal-heavy blocks. It
+		// also takes S2's extensions, which no snappy encoder writes:
+		// such a body is the upstream's to refuse (its decoder is
 		// snappy's), and slogate counts nothing it refused. It refuses a
 		// length header of over 5 bytes (a padded varint), which snappy
 		// takes: that rare body is snappy's.

@@ -168,6 +168,9 @@ type WriteRequest struct {
 	pend0, npend int
 	// asked is keep's answer for the last metric name asked.
 	asked asked
+	// reference turns skipRefused and asked off: the plain scan that
+	// FuzzScanShortcuts compares with.
+	reference bool
 }
 
 // Reset forgets the scanned series but keeps the memory.
@@ -295,6 +298,10 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 	tailEnd, tailRaw := 0, uint64(0)
 	s0 := len(wr.samples)
 	labEnd := 0 // lazy: the end of the last label field
+	ask := &wr.asked
+	if wr.reference {
+		ask = nil
+	}
 	i0 := 0
 	if resume != nil {
 		name, labels, kept, labEnd, i0 = resume.name, 1, true, resume.lab, resume.lab
@@ -334,16 +341,15 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 			if name != nil && !maybeName(msg[start:end]) {
 				continue // inlined: the common label after the name
 			}
-			if err := scanLabel(msg[start:end], &name, &skip, keep, &wr.asked); err != nil {
+			if err := scanLabel(msg[start:end], &name, &skip, keep, ask); err != nil {
 				return err
 			}
-			if skip && shortcuts {
+			if skip {
 				// Refused: only what could still fail the write or name
 				// it (skipRefused) needs this loop.
-				i = skipRefused(msg, i)
-				continue
-			}
-			if skip {
+				if !wr.reference {
+					i = skipRefused(msg, i)
+				}
 				continue
 			}
 			if lazy && !kept && name != nil {
@@ -386,7 +392,7 @@ func (wr *WriteRequest) scanSeries(msg []byte, keep func([]byte) bool, lim *Limi
 		i = len(msg) - len(rest)
 		if field == 1 {
 			labels++
-			if err := scanLabel(v, &name, &skip, keep, &wr.asked); err != nil {
+			if err := scanLabel(v, &name, &skip, keep, ask); err != nil {
 				return err
 			}
 		}
@@ -436,7 +442,8 @@ func skipRefused(msg []byte, i int) int {
 		switch tag {
 		case 0x12:
 		case 0x0a:
-			// maybeName, on the label at i+2.
+			// maybeName on the label at i+2, written out: a call of it
+			// costs this loop 5% (FuzzScanShortcuts holds them equal).
 			if l < 2 || msg[i+2] != 0x0a || msg[i+3] == 0 ||
 				(msg[i+3] == 8 && l >= 10 && string(msg[i+4:i+12]) == "__name__") {
 				return i
@@ -510,10 +517,6 @@ func scanLabel(label []byte, name *[]byte, skip *bool, keep func([]byte) bool, l
 	return nil
 }
 
-// shortcuts enables skipRefused and asked; FuzzScanShortcuts turns them
-// off for its reference scan.
-var shortcuts = true
-
 // asked is keep's answer for the metric name of the series before, so
 // that a run of series of one name (a scrape lists a metric's series
 // together) asks keep once: keep answers by the name alone.
@@ -524,7 +527,7 @@ type asked struct {
 
 // ask returns keep(name), from a for a repeated name; a nil a always asks.
 func (a *asked) ask(name []byte, keep func([]byte) bool) bool {
-	if a == nil || !shortcuts {
+	if a == nil {
 		return keep(name)
 	}
 	if a.name != nil && string(name) == string(a.name) {
